@@ -1,0 +1,143 @@
+//! Client configuration, with the defaults a browser or device app wants.
+
+use core::time::Duration;
+
+use crate::crypto::KeyStore;
+use crate::names::{ClientId, DisplayName, SessionName};
+
+/// Everything the client core needs to know up front. Build it with
+/// [`ClientConfig::new`] and adjust the public fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// WebSocket URL of the server, e.g. `ws://127.0.0.1:8080/ws`; handed to the driver.
+    pub url: String,
+    /// The session to join; `None` for an admin-only connection (see [`ClientConfig::admin`]).
+    pub session: Option<SessionName>,
+    /// The session password.
+    pub password: String,
+    /// A stable client id. `None` picks a random one from [`ClientConfig::seed`] and
+    /// keeps it for every reconnect, so the server can drop resent duplicates.
+    pub client_id: Option<ClientId>,
+    /// Name shown to others in presence events.
+    pub display_name: Option<DisplayName>,
+    /// Ask the server to keep this client's subscriptions and pending deliveries while it
+    /// is offline (needs a stable `client_id`).
+    pub resume: bool,
+    /// Keys that seal outgoing and open incoming payloads.
+    pub keys: KeyStore,
+    /// Hand plaintext (unsealed) deliveries to the application instead of refusing them.
+    pub accept_plaintext: bool,
+    /// Ping interval: a ping is sent when nothing was sent or nothing received for this long.
+    pub keepalive: Duration,
+    /// How long after a ping without any answer the connection counts as dead.
+    pub ping_timeout: Duration,
+    /// Longest time from asking the driver to connect until the server's welcome.
+    pub connect_timeout: Duration,
+    /// Reconnection delays.
+    pub backoff: BackoffConfig,
+    /// Client-side retry of QoS 1 publishes.
+    pub publish_retry: PublishRetryConfig,
+    /// Most publishes held (unsent or unacked) at once.
+    pub outbox_max_messages: usize,
+    /// Most envelope bytes held at once.
+    pub outbox_max_bytes: usize,
+    /// Largest envelope accepted before the server's welcome states the session's limit.
+    pub max_message_size: usize,
+    /// How many recent delivery ids are remembered to drop server resends.
+    pub dedup_window: usize,
+    /// Seed for jitter and the random client id. Drivers pass real randomness; tests
+    /// pass a constant to replay a run exactly.
+    pub seed: u64,
+}
+
+/// Exponential backoff with jitter between reconnection attempts.
+///
+/// The delay before attempt `n` (1-based) is `min(max, initial * multiplier^(n-1))`,
+/// reduced by a random fraction of up to `jitter` of itself, so a fleet of clients
+/// cut off together does not reconnect in lockstep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackoffConfig {
+    /// Delay before the first reconnection attempt.
+    pub initial: Duration,
+    /// Cap on the delay.
+    pub max: Duration,
+    /// Growth factor per attempt (at least 1).
+    pub multiplier: f64,
+    /// Fraction (0..=1) of the delay that is randomised away.
+    pub jitter: f64,
+    /// Stop after this many consecutive failed attempts; `None` never gives up.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            multiplier: 2.0,
+            jitter: 0.5,
+            max_attempts: None,
+        }
+    }
+}
+
+/// How QoS 1 publishes are retried until the server acks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRetryConfig {
+    /// Resend when no ack arrived this long after a send (also resent at once after
+    /// every reconnect).
+    pub ack_timeout: Duration,
+    /// Most sends of one message, the first included.
+    pub max_attempts: u32,
+    /// Give up (outcome `Expired`) this long after `publish` was called; `None` never.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for PublishRetryConfig {
+    fn default() -> Self {
+        PublishRetryConfig {
+            ack_timeout: Duration::from_secs(5),
+            max_attempts: 10,
+            deadline: Some(Duration::from_secs(120)),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// A client of `session` at `url`, with every other setting at its default.
+    pub fn new(url: impl Into<String>, session: SessionName, password: impl Into<String>) -> Self {
+        ClientConfig {
+            url: url.into(),
+            session: Some(session),
+            password: password.into(),
+            client_id: None,
+            display_name: None,
+            resume: false,
+            keys: KeyStore::default(),
+            accept_plaintext: false,
+            keepalive: Duration::from_secs(10),
+            ping_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            backoff: BackoffConfig::default(),
+            publish_retry: PublishRetryConfig::default(),
+            outbox_max_messages: 1_000,
+            outbox_max_bytes: 8 * 1024 * 1024,
+            max_message_size: 1024 * 1024,
+            dedup_window: 4_096,
+            seed: 0x5eed_f457_b0a7,
+        }
+    }
+
+    /// A connection that joins no session and only sends admin requests.
+    pub fn admin(url: impl Into<String>) -> Self {
+        let mut config = ClientConfig::new(url, placeholder_session(), "");
+        config.session = None;
+        config
+    }
+}
+
+fn placeholder_session() -> SessionName {
+    // "admin" satisfies the session name rules; the field is cleared right after.
+    SessionName::new("admin").unwrap_or_else(|_| unreachable!("\"admin\" is a valid session name"))
+}

@@ -1,0 +1,335 @@
+//! Frames from the server.
+
+use bytes::Bytes;
+
+use super::event::{DeliveryError, Event, Message, PublishId, RequestFailure, ServerError, State};
+use super::outbox::Entry;
+use super::{Client, Pending, Phase, PublishFailure, PublishOutcome};
+use crate::codec::{
+    Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos, Welcome,
+};
+use crate::crypto::{self, ENVELOPE_VERSION};
+use crate::time::Instant;
+use crate::topic::Topic;
+
+/// Bit 0 of the envelope flags (docs/CRYPTO.md): set when the payload is sealed.
+const FLAG_ENCRYPTED: u8 = 0x01;
+
+impl Client {
+    /// One binary WebSocket message from the server.
+    pub fn handle_frame(&mut self, now: Instant, message: Bytes) {
+        let handshaking = matches!(self.phase, Phase::Handshaking { .. });
+        if !handshaking && self.phase != Phase::Connected {
+            return;
+        }
+        self.last_rx = now;
+        self.ping_sent_at = None;
+        let frame = match Frame::decode(message) {
+            Ok(frame) => frame,
+            Err(e) => return self.server_broke_protocol(now, &e),
+        };
+        match frame {
+            Frame::Welcome(w) if handshaking => self.on_welcome(now, w),
+            Frame::Error(e) => self.on_error(now, e),
+            Frame::Ping { nonce } => self.send(now, &Frame::Pong { nonce }),
+            Frame::Pong { .. } => {}
+            _ if handshaking => {
+                let reason = format!("server sent {} before welcome", frame.name());
+                self.violation(now, &reason);
+            }
+            Frame::SubAck(ack) => self.on_sub_ack(ack),
+            Frame::UnsubAck(ack) => self.on_unsub_ack(ack),
+            Frame::PubAck(ack) => self.on_pub_ack(ack),
+            Frame::Deliver(d) => self.on_deliver(now, d),
+            Frame::Receipt(r) => self.events.push_back(Event::Receipt {
+                id: PublishId(r.message_id),
+                status: r.status,
+                delivered: r.delivered,
+                failed: r.failed,
+            }),
+            Frame::Presence(p) => self.events.push_back(Event::Presence {
+                filter: p.filter,
+                kind: p.kind,
+                members: p.members,
+            }),
+            Frame::AdminResult(r) => self.on_admin_result(r),
+            other => {
+                let reason = format!("server sent a client frame ({})", other.name());
+                self.violation(now, &reason);
+            }
+        }
+    }
+
+    fn server_broke_protocol(&mut self, now: Instant, error: &DecodeError) {
+        if let DecodeError::UnsupportedVersion(_) = error {
+            let message = error.to_string();
+            return self.close_fatal(ServerError {
+                code: ErrorCode::UNSUPPORTED_VERSION,
+                message,
+            });
+        }
+        self.violation(now, &format!("undecodable frame from server: {error}"));
+    }
+
+    /// The server misbehaved: drop the connection and try again later (a restarted or
+    /// fixed server may behave).
+    fn violation(&mut self, now: Instant, reason: &str) {
+        self.drop_connection(now, ErrorCode::PROTOCOL_ERROR.close_code(), reason);
+    }
+
+    fn on_welcome(&mut self, now: Instant, w: Welcome) {
+        if !w.client_id.is_empty() {
+            self.client_id = w.client_id;
+        }
+        if w.keepalive_ms > 0 {
+            self.keepalive = core::time::Duration::from_millis(w.keepalive_ms);
+        }
+        if let Some(max) = w.config.max_message_size {
+            self.max_message_size = max as usize;
+        }
+        self.phase = Phase::Connected;
+        self.attempt = 0;
+        self.session_present = w.session_present;
+        self.set_state(State::Connected {
+            client_id: self.client_id.clone(),
+            session_present: w.session_present,
+        });
+        self.restore(now, w.session_present);
+    }
+
+    /// Re-establishes subscriptions, sends what was queued offline and resends held
+    /// publishes, in that order, so resent messages find the subscriptions in place.
+    fn restore(&mut self, now: Instant, session_present: bool) {
+        let subs: Vec<_> = self
+            .subs
+            .iter()
+            .map(|(f, s)| (f.clone(), s.presence))
+            .collect();
+        for (filter, presence) in subs {
+            let wire_id = self.new_request().0;
+            self.send_subscribe(now, wire_id, filter, presence);
+        }
+        for (request, filter) in std::mem::take(&mut self.queued_unsubs) {
+            if session_present {
+                self.pending.insert(
+                    request.0,
+                    Pending::Unsubscribe {
+                        filter: filter.clone(),
+                        request,
+                    },
+                );
+                let frame = Frame::Unsubscribe(crate::codec::Unsubscribe {
+                    request_id: request.0,
+                    filter: filter.as_str().to_owned(),
+                });
+                self.send(now, &frame);
+            } else {
+                // A clean session holds no subscriptions: nothing to undo on the server.
+                self.events.push_back(Event::Unsubscribed {
+                    request,
+                    filter,
+                    result: Ok(()),
+                });
+            }
+        }
+        for (request, req) in std::mem::take(&mut self.queued_admin) {
+            self.pending.insert(request.0, Pending::Admin { request });
+            self.send(now, &Frame::Admin(req));
+        }
+        for id in self.outbox.ids() {
+            self.send_held(now, id);
+        }
+    }
+
+    fn on_error(&mut self, now: Instant, e: ErrorFrame) {
+        let error = ServerError {
+            code: e.code,
+            message: e.message,
+        };
+        if e.code.is_fatal() {
+            return self.close_fatal(error);
+        }
+        if matches!(self.phase, Phase::Handshaking { .. }) {
+            // The server refused the handshake for a reason worth retrying (suspended
+            // session, too many connections): back off and try again.
+            let reason = error.to_string();
+            return self.drop_connection(now, 1000, &reason);
+        }
+        self.events.push_back(Event::ServerError(error));
+    }
+
+    fn on_sub_ack(&mut self, ack: Ack) {
+        let Some(Pending::Subscribe { filter }) = self.pending.remove(&ack.id) else {
+            return;
+        };
+        let Some(sub) = self.subs.get_mut(&filter) else {
+            return;
+        };
+        let requests = std::mem::take(&mut sub.requests);
+        let result = match ack.code {
+            ErrorCode::OK => Ok(()),
+            code => {
+                self.subs.remove(&filter);
+                let message = format!("subscribe to `{}` refused", filter.as_str());
+                Err(ServerError { code, message })
+            }
+        };
+        if requests.is_empty() {
+            if let Err(error) = result {
+                self.events
+                    .push_back(Event::SubscriptionLost { filter, error });
+            }
+            return;
+        }
+        for request in requests {
+            let result = result.clone().map_err(RequestFailure::Server);
+            self.events.push_back(Event::Subscribed {
+                request,
+                filter: filter.clone(),
+                result,
+            });
+        }
+    }
+
+    fn on_unsub_ack(&mut self, ack: Ack) {
+        let Some(Pending::Unsubscribe { filter, request }) = self.pending.remove(&ack.id) else {
+            return;
+        };
+        let result = match ack.code {
+            ErrorCode::OK => Ok(()),
+            code => {
+                let message = format!("unsubscribe from `{}` refused", filter.as_str());
+                Err(RequestFailure::Server(ServerError { code, message }))
+            }
+        };
+        self.events.push_back(Event::Unsubscribed {
+            request,
+            filter,
+            result,
+        });
+    }
+
+    fn on_pub_ack(&mut self, ack: Ack) {
+        let outcome = match ack.code {
+            ErrorCode::OK => PublishOutcome::Acked,
+            code => {
+                let message = format!("publish refused: {}", code.name());
+                PublishOutcome::Failed(PublishFailure::Server(ServerError { code, message }))
+            }
+        };
+        if let Some(Entry {
+            qos: Qos::AtLeastOnce,
+            ..
+        }) = self.outbox.get(ack.id)
+        {
+            self.settle(ack.id, outcome);
+        }
+    }
+
+    fn on_admin_result(&mut self, r: AdminResult) {
+        let Some(Pending::Admin { request }) = self.pending.remove(&r.request_id) else {
+            return;
+        };
+        let result = match r.code {
+            ErrorCode::OK => Ok(r.config),
+            code => Err(RequestFailure::Server(ServerError {
+                code,
+                message: r.message,
+            })),
+        };
+        self.events
+            .push_back(Event::AdminResult { request, result });
+    }
+
+    /// Verifies and decrypts a delivery, hands it to the application once, and acks it;
+    /// a delivery that does not verify is nacked and reported instead.
+    fn on_deliver(&mut self, now: Instant, d: Deliver) {
+        let qos1 = d.qos == Qos::AtLeastOnce;
+        if qos1 && self.dedup.contains(d.delivery_id) {
+            // A resend of something already handled: the ack was lost, send it again.
+            return self.send(
+                now,
+                &Frame::DeliverAck {
+                    delivery_id: d.delivery_id,
+                },
+            );
+        }
+        match self.open(&d) {
+            Ok(message) => {
+                self.events.push_back(Event::Message(message));
+                if qos1 {
+                    self.send(
+                        now,
+                        &Frame::DeliverAck {
+                            delivery_id: d.delivery_id,
+                        },
+                    );
+                }
+            }
+            Err((reason, error)) => {
+                self.events.push_back(Event::DeliveryRejected {
+                    topic: d.topic.clone(),
+                    publisher: d.publisher.clone(),
+                    error,
+                });
+                if qos1 {
+                    self.send(
+                        now,
+                        &Frame::DeliverNack {
+                            delivery_id: d.delivery_id,
+                            reason,
+                        },
+                    );
+                }
+            }
+        }
+        if qos1 {
+            self.dedup.insert(d.delivery_id);
+        }
+    }
+
+    fn open(&self, d: &Deliver) -> Result<Message, (NackReason, DeliveryError)> {
+        let topic = Topic::new(d.topic.as_str()).map_err(|_| {
+            (
+                NackReason::Rejected,
+                DeliveryError::InvalidTopic(d.topic.clone()),
+            )
+        })?;
+        let plaintext = d.payload.len() >= 2
+            && d.payload[0] == ENVELOPE_VERSION
+            && d.payload[1] & FLAG_ENCRYPTED == 0;
+        let opened = if plaintext {
+            if !self.config.accept_plaintext {
+                return Err((NackReason::Plaintext, DeliveryError::Plaintext));
+            }
+            crypto::Opened {
+                plaintext: d.payload[2..].to_vec(),
+                key_id: None,
+                encrypted: false,
+            }
+        } else {
+            let ring = self
+                .config
+                .keys
+                .keyring_for(&topic)
+                .ok_or_else(|| (NackReason::NoKey, DeliveryError::NoKey(d.topic.clone())))?;
+            let session = self
+                .config
+                .session
+                .as_ref()
+                .map(|s| s.as_str())
+                .unwrap_or_default();
+            crypto::open(ring, session, topic.as_str(), &d.payload)
+                .map_err(|e| (NackReason::Rejected, DeliveryError::Open(e)))?
+        };
+        Ok(Message {
+            topic,
+            publisher: d.publisher.clone(),
+            payload: opened.plaintext,
+            encrypted: opened.encrypted,
+            key_id: opened.key_id,
+            qos: d.qos,
+            delivery_id: d.delivery_id,
+        })
+    }
+}

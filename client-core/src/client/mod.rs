@@ -1,0 +1,746 @@
+//! The sans-IO client: connection state, keepalive, reconnects, subscriptions, the
+//! publish outbox and inbound verification. No sockets, no clock, no threads.
+//!
+//! # How a driver runs it
+//!
+//! The core has four kinds of methods; a driver (tokio natively, `web_sys` in the
+//! browser) calls them in this order, with one `pump` after every input:
+//!
+//! 1. **Inputs** from the transport and the clock: [`Client::handle_open`],
+//!    [`Client::handle_frame`], [`Client::handle_close`], [`Client::handle_timeout`].
+//! 2. **Commands** from the application: [`Client::subscribe`], [`Client::unsubscribe`],
+//!    [`Client::publish`], [`Client::admin`], [`Client::close`], [`Client::reconnect_now`].
+//! 3. **Outputs**, drained by the pump: [`Client::poll_transport`] (open or close the
+//!    WebSocket), [`Client::poll_transmit`] (binary messages to send),
+//!    [`Client::poll_event`] (for the application) and [`Client::poll_timeout`] (when to
+//!    call `handle_timeout` next; re-arm one timer with it).
+//!
+//! A `handle_timeout` that comes early or twice is harmless.
+
+mod backoff;
+mod config;
+mod event;
+mod inbound;
+mod outbox;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use bytes::Bytes;
+use core::time::Duration;
+
+pub use config::{BackoffConfig, ClientConfig, PublishRetryConfig};
+pub use event::{
+    ClientError, CloseReason, DeliveryError, Event, Message, PublishFailure, PublishId,
+    PublishOutcome, RequestFailure, RequestId, ServerError, State, TransportCommand,
+};
+
+use crate::codec::{
+    AdminOp, AdminRequest, ErrorCode, Frame, Hello, Publish, Qos, Subscribe, Unsubscribe,
+};
+use crate::crypto::{self, KeyStore};
+use crate::names::ClientId;
+use crate::time::Instant;
+use crate::topic::{Topic, TopicFilter};
+use backoff::Rng;
+use outbox::{DedupWindow, Entry, Outbox};
+
+/// Options of one publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublishOptions {
+    /// Delivery guarantee; QoS 1 by default.
+    pub qos: Qos,
+    /// Send the payload unsealed. Only when the application means it: the server and
+    /// anyone on the path can read it.
+    pub plaintext: bool,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            qos: Qos::AtLeastOnce,
+            plaintext: false,
+        }
+    }
+}
+
+impl PublishOptions {
+    /// QoS 0: no ack, no retry, no receipt.
+    pub fn at_most_once() -> Self {
+        PublishOptions {
+            qos: Qos::AtMostOnce,
+            plaintext: false,
+        }
+    }
+}
+
+/// The fastPort client state machine. See the [module docs](self) for the run loop.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    client_id: String,
+    phase: Phase,
+    /// Consecutive connection attempts since the last welcome.
+    attempt: u32,
+    rng: Rng,
+    next_request: u64,
+    next_message_id: u64,
+    transmits: VecDeque<Bytes>,
+    transport: VecDeque<TransportCommand>,
+    events: VecDeque<Event>,
+    subs: BTreeMap<TopicFilter, Sub>,
+    pending: HashMap<u64, Pending>,
+    queued_unsubs: Vec<(RequestId, TopicFilter)>,
+    queued_admin: Vec<(RequestId, AdminRequest)>,
+    outbox: Outbox,
+    dedup: DedupWindow,
+    max_message_size: usize,
+    keepalive: Duration,
+    last_rx: Instant,
+    last_tx: Instant,
+    ping_sent_at: Option<Instant>,
+    session_present: bool,
+    /// Why the last connection ended and how long the wait is, for [`Client::state`].
+    last_loss: (String, Duration),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Waiting to reconnect.
+    Waiting {
+        until: Instant,
+    },
+    /// Asked the driver to connect.
+    Opening {
+        deadline: Instant,
+    },
+    /// Sent `Hello`, waiting for `Welcome`.
+    Handshaking {
+        deadline: Instant,
+    },
+    Connected,
+    Closed(CloseReason),
+}
+
+#[derive(Debug, Default)]
+struct Sub {
+    presence: bool,
+    /// Application requests not answered yet.
+    requests: Vec<RequestId>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Subscribe {
+        filter: TopicFilter,
+    },
+    Unsubscribe {
+        filter: TopicFilter,
+        request: RequestId,
+    },
+    Admin {
+        request: RequestId,
+    },
+}
+
+impl Client {
+    /// Creates a client and starts connecting: the first [`Client::poll_transport`]
+    /// returns [`TransportCommand::Connect`].
+    pub fn new(config: ClientConfig, now: Instant) -> Client {
+        let mut rng = Rng::new(config.seed);
+        let client_id = match &config.client_id {
+            Some(id) => id.as_str().to_owned(),
+            None => ClientId::from_random(rng.next_u64()).as_str().to_owned(),
+        };
+        // Message ids start at a random point so that a restarted client reusing its
+        // client id does not collide with ids the server still remembers.
+        let next_message_id = (rng.next_u64() >> 33) + 1;
+        let mut client = Client {
+            client_id,
+            phase: Phase::Waiting { until: now },
+            attempt: 0,
+            rng,
+            next_request: 1,
+            next_message_id,
+            transmits: VecDeque::new(),
+            transport: VecDeque::new(),
+            events: VecDeque::new(),
+            subs: BTreeMap::new(),
+            pending: HashMap::new(),
+            queued_unsubs: Vec::new(),
+            queued_admin: Vec::new(),
+            outbox: Outbox::default(),
+            dedup: DedupWindow::new(config.dedup_window),
+            max_message_size: config.max_message_size,
+            keepalive: config.keepalive,
+            last_rx: now,
+            last_tx: now,
+            ping_sent_at: None,
+            session_present: false,
+            last_loss: (String::new(), Duration::ZERO),
+            config,
+        };
+        client.start_connect(now);
+        client
+    }
+
+    // ----- inputs -------------------------------------------------------------------
+
+    /// The transport the core asked for is open.
+    pub fn handle_open(&mut self, now: Instant) {
+        let Phase::Opening { deadline } = self.phase else {
+            return;
+        };
+        self.phase = Phase::Handshaking { deadline };
+        self.last_rx = now;
+        self.ping_sent_at = None;
+        let (session, password) = match &self.config.session {
+            Some(s) => (s.as_str().to_owned(), self.config.password.clone()),
+            None => (String::new(), String::new()),
+        };
+        let hello = Hello {
+            resume: self.config.resume,
+            admin_only: self.config.session.is_none(),
+            keepalive_ms: u64::try_from(self.config.keepalive.as_millis()).unwrap_or(u64::MAX),
+            session,
+            password,
+            client_id: self.client_id.clone(),
+            display_name: self
+                .config
+                .display_name
+                .as_ref()
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+        };
+        self.send(now, &Frame::Hello(hello));
+    }
+
+    /// The transport closed or failed to open, without the core asking. `code` is the
+    /// WebSocket close code if there was one.
+    pub fn handle_close(&mut self, now: Instant, code: Option<u16>, reason: &str) {
+        if !self.has_transport() {
+            return;
+        }
+        match code.and_then(ErrorCode::from_close_code) {
+            Some(code) if code.is_fatal() => self.close_with(CloseReason::Fatal(ServerError {
+                code,
+                message: reason.into(),
+            })),
+            _ => {
+                let why = match code {
+                    Some(c) if reason.is_empty() => format!("connection closed ({c})"),
+                    Some(c) => format!("connection closed ({c}): {reason}"),
+                    None if reason.is_empty() => "connection failed".to_owned(),
+                    None => format!("connection failed: {reason}"),
+                };
+                self.connection_lost(now, why);
+            }
+        }
+    }
+
+    /// A timer set from [`Client::poll_timeout`] fired (or any time: early calls do nothing).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Waiting { until } if now >= until => self.start_connect(now),
+            Phase::Opening { deadline } | Phase::Handshaking { deadline } if now >= deadline => {
+                let code = ErrorCode::KEEPALIVE_TIMEOUT.close_code();
+                self.drop_connection(now, code, "connect timeout: no welcome from the server");
+            }
+            Phase::Connected => {
+                if let Some(dead_at) = self.dead_at() {
+                    if now >= dead_at {
+                        let code = ErrorCode::KEEPALIVE_TIMEOUT.close_code();
+                        self.drop_connection(now, code, "keepalive timeout: no answer to ping");
+                    }
+                }
+                let idle = self.phase == Phase::Connected && self.ping_sent_at.is_none();
+                if idle && now >= self.ping_at() {
+                    self.ping(now);
+                }
+            }
+            _ => {}
+        }
+        if matches!(self.phase, Phase::Closed(_)) {
+            return;
+        }
+        for id in self.outbox.due_deadlines(now) {
+            self.settle(id, PublishOutcome::Expired);
+        }
+        if self.phase == Phase::Connected {
+            for id in self.outbox.due_retries(now) {
+                self.send_held(now, id);
+            }
+        }
+    }
+
+    // ----- commands -----------------------------------------------------------------
+
+    /// Subscribes to `filter` (again after every reconnect, until unsubscribed). With
+    /// `presence`, [`Event::Presence`] reports who else is subscribed to it. Settles with
+    /// one [`Event::Subscribed`].
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filter: TopicFilter,
+        presence: bool,
+    ) -> Result<RequestId, ClientError> {
+        self.check_session_command()?;
+        let request = self.new_request();
+        let sub = self.subs.entry(filter.clone()).or_default();
+        sub.presence = presence;
+        sub.requests.push(request);
+        if self.phase == Phase::Connected {
+            self.send_subscribe(now, request.0, filter, presence);
+        }
+        Ok(request)
+    }
+
+    /// Unsubscribes from `filter`. Settles with one [`Event::Unsubscribed`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filter: TopicFilter,
+    ) -> Result<RequestId, ClientError> {
+        self.check_session_command()?;
+        let request = self.new_request();
+        if let Some(sub) = self.subs.remove(&filter) {
+            // Subscribes not yet answered settle now, as subscribed then unsubscribed; a
+            // late sub-ack finds no subscription and is ignored.
+            for r in sub.requests {
+                self.events.push_back(Event::Subscribed {
+                    request: r,
+                    filter: filter.clone(),
+                    result: Ok(()),
+                });
+            }
+        }
+        if self.phase == Phase::Connected {
+            self.pending.insert(
+                request.0,
+                Pending::Unsubscribe {
+                    filter: filter.clone(),
+                    request,
+                },
+            );
+            let frame = Frame::Unsubscribe(Unsubscribe {
+                request_id: request.0,
+                filter: filter.as_str().to_owned(),
+            });
+            self.send(now, &frame);
+        } else {
+            self.queued_unsubs.push((request, filter));
+        }
+        Ok(request)
+    }
+
+    /// Seals `payload` for `topic` with the topic's key (unless `options.plaintext`) and
+    /// publishes it, now or after the next (re)connect. Settles with exactly one
+    /// [`Event::PublishSettled`]; QoS 1 publishes later also get an [`Event::Receipt`].
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &Topic,
+        payload: &[u8],
+        options: PublishOptions,
+    ) -> Result<PublishId, ClientError> {
+        self.check_session_command()?;
+        if topic.is_system() {
+            return Err(ClientError::ForbiddenTopic(topic.as_str().to_owned()));
+        }
+        let session = self
+            .config
+            .session
+            .as_ref()
+            .map(|s| s.as_str())
+            .unwrap_or_default();
+        let envelope = if options.plaintext {
+            crypto::seal_plaintext(payload)
+        } else {
+            let ring = self
+                .config
+                .keys
+                .keyring_for(topic)
+                .ok_or_else(|| ClientError::NoKey(topic.as_str().to_owned()))?;
+            crypto::seal(ring, session, topic.as_str(), payload)?
+        };
+        if envelope.len() > self.max_message_size {
+            return Err(ClientError::MessageTooLarge {
+                size: envelope.len(),
+                max: self.max_message_size,
+            });
+        }
+        let full = self.outbox.len() >= self.config.outbox_max_messages
+            || self.outbox.bytes() + envelope.len() > self.config.outbox_max_bytes;
+        if full {
+            return Err(ClientError::OutboxFull {
+                messages: self.outbox.len(),
+                bytes: self.outbox.bytes(),
+                max_messages: self.config.outbox_max_messages,
+                max_bytes: self.config.outbox_max_bytes,
+            });
+        }
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        let frame = Frame::Publish(Publish {
+            qos: options.qos,
+            message_id: id,
+            topic: topic.as_str().to_owned(),
+            payload: Bytes::from(envelope),
+        })
+        .encode();
+        let deadline = self.config.publish_retry.deadline.map(|d| now + d);
+        let entry = Entry {
+            qos: options.qos,
+            frame,
+            attempts: 0,
+            deadline,
+            retry_at: None,
+        };
+        self.outbox.insert(id, entry);
+        if self.phase == Phase::Connected {
+            self.send_held(now, id);
+        }
+        Ok(PublishId(id))
+    }
+
+    /// Sends a session administration request (queued until connected). Settles with one
+    /// [`Event::AdminResult`]. `credential` is the server's admin token for
+    /// [`AdminOp::Create`] and the session's secret key otherwise.
+    pub fn admin(
+        &mut self,
+        now: Instant,
+        session: &str,
+        credential: &str,
+        op: AdminOp,
+    ) -> Result<RequestId, ClientError> {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return Err(ClientError::Closed);
+        }
+        let request = self.new_request();
+        let req = AdminRequest {
+            request_id: request.0,
+            session: session.to_owned(),
+            credential: credential.to_owned(),
+            op,
+        };
+        if self.phase == Phase::Connected {
+            self.pending.insert(request.0, Pending::Admin { request });
+            self.send(now, &Frame::Admin(req));
+        } else {
+            self.queued_admin.push((request, req));
+        }
+        Ok(request)
+    }
+
+    /// Closes the client for good: the transport is closed, every held publish fails with
+    /// [`PublishFailure::Closed`] and every pending request with
+    /// [`RequestFailure::Closed`]. Closing twice does nothing.
+    pub fn close(&mut self, _now: Instant) {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return;
+        }
+        if self.has_transport() {
+            self.transport.push_back(TransportCommand::Close {
+                code: 1000,
+                reason: "client closed".into(),
+            });
+        }
+        self.close_with(CloseReason::Local);
+    }
+
+    /// Something suggests the network changed (the browser went online, a tab became
+    /// visible, a laptop woke up): reconnect now if waiting, or check a live connection
+    /// with a ping right away instead of trusting it until the next keepalive.
+    pub fn reconnect_now(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Waiting { .. } => self.start_connect(now),
+            Phase::Connected if self.ping_sent_at.is_none() => self.ping(now),
+            _ => {}
+        }
+    }
+
+    /// The keys used to seal and open payloads; change them at any time (rotation,
+    /// joining a private channel).
+    pub fn keys_mut(&mut self) -> &mut KeyStore {
+        &mut self.config.keys
+    }
+
+    // ----- outputs ------------------------------------------------------------------
+
+    /// The next binary WebSocket message to send.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.transmits.pop_front()
+    }
+
+    /// The next request for the transport.
+    pub fn poll_transport(&mut self) -> Option<TransportCommand> {
+        self.transport.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Client::handle_timeout`] must be called next, if at all.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let phase = match self.phase {
+            Phase::Waiting { until } => Some(until),
+            Phase::Opening { deadline } | Phase::Handshaking { deadline } => Some(deadline),
+            Phase::Connected => Some(self.dead_at().unwrap_or_else(|| self.ping_at())),
+            Phase::Closed(_) => return None,
+        };
+        let retry = match self.phase {
+            Phase::Connected => self.outbox.next_retry(),
+            _ => None,
+        };
+        [phase, retry, self.outbox.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> State {
+        match &self.phase {
+            Phase::Waiting { until } => State::Reconnecting {
+                attempt: self.attempt + 1,
+                at: *until,
+                delay: self.last_loss.1,
+                reason: self.last_loss.0.clone(),
+            },
+            Phase::Opening { .. } | Phase::Handshaking { .. } => State::Connecting {
+                attempt: self.attempt,
+            },
+            Phase::Connected => State::Connected {
+                client_id: self.client_id.clone(),
+                session_present: self.session_present,
+            },
+            Phase::Closed(reason) => State::Closed {
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// The client id: the configured or random one, or the server's after a welcome.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Publishes held: unsent, or sent and not yet acked.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The session's maximum message size (the server's, once welcomed).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    // ----- internals ----------------------------------------------------------------
+
+    fn check_session_command(&self) -> Result<(), ClientError> {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return Err(ClientError::Closed);
+        }
+        if self.config.session.is_none() {
+            return Err(ClientError::AdminOnly);
+        }
+        Ok(())
+    }
+
+    fn new_request(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    fn has_transport(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Opening { .. } | Phase::Handshaking { .. } | Phase::Connected
+        )
+    }
+
+    fn ping_at(&self) -> Instant {
+        self.last_rx.min(self.last_tx) + self.keepalive
+    }
+
+    fn dead_at(&self) -> Option<Instant> {
+        self.ping_sent_at.map(|at| at + self.config.ping_timeout)
+    }
+
+    fn ping(&mut self, now: Instant) {
+        self.ping_sent_at = Some(now);
+        self.send(
+            now,
+            &Frame::Ping {
+                nonce: now.as_micros(),
+            },
+        );
+    }
+
+    fn send(&mut self, now: Instant, frame: &Frame) {
+        self.transmits.push_back(frame.encode());
+        self.last_tx = now;
+    }
+
+    fn send_subscribe(&mut self, now: Instant, wire_id: u64, filter: TopicFilter, presence: bool) {
+        let frame = Frame::Subscribe(Subscribe {
+            request_id: wire_id,
+            presence,
+            filter: filter.as_str().to_owned(),
+        });
+        self.pending.insert(wire_id, Pending::Subscribe { filter });
+        self.send(now, &frame);
+    }
+
+    /// Sends (or resends) a held publish, or fails it if its attempts are used up.
+    fn send_held(&mut self, now: Instant, id: u64) {
+        let Some(entry) = self.outbox.get(id) else {
+            return;
+        };
+        if entry.attempts >= self.config.publish_retry.max_attempts {
+            let attempts = entry.attempts;
+            let failure = PublishFailure::RetriesExhausted { attempts };
+            self.settle(id, PublishOutcome::Failed(failure));
+            return;
+        }
+        let (qos, frame) = (entry.qos, entry.frame.clone());
+        self.transmits.push_back(frame);
+        self.last_tx = now;
+        match qos {
+            Qos::AtMostOnce => self.settle(id, PublishOutcome::Sent),
+            Qos::AtLeastOnce => self
+                .outbox
+                .mark_sent(id, now + self.config.publish_retry.ack_timeout),
+        }
+    }
+
+    fn settle(&mut self, id: u64, outcome: PublishOutcome) {
+        if self.outbox.remove(id).is_some() {
+            self.events.push_back(Event::PublishSettled {
+                id: PublishId(id),
+                outcome,
+            });
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.events.push_back(Event::StateChanged(state));
+    }
+
+    fn start_connect(&mut self, now: Instant) {
+        self.attempt += 1;
+        self.phase = Phase::Opening {
+            deadline: now + self.config.connect_timeout,
+        };
+        self.transport.push_back(TransportCommand::Connect {
+            url: self.config.url.clone(),
+        });
+        self.set_state(State::Connecting {
+            attempt: self.attempt,
+        });
+    }
+
+    /// Closes the transport from this side and plans the next attempt.
+    fn drop_connection(&mut self, now: Instant, code: u16, reason: &str) {
+        self.transport.push_back(TransportCommand::Close {
+            code,
+            reason: reason.to_owned(),
+        });
+        self.connection_lost(now, reason.to_owned());
+    }
+
+    fn connection_lost(&mut self, now: Instant, reason: String) {
+        self.forget_connection();
+        if let Some(max) = self.config.backoff.max_attempts {
+            if self.attempt >= max {
+                self.close_with(CloseReason::GaveUp {
+                    attempts: self.attempt,
+                });
+                return;
+            }
+        }
+        let next = self.attempt + 1;
+        let delay = backoff::delay(&self.config.backoff, next, &mut self.rng);
+        let at = now + delay;
+        self.phase = Phase::Waiting { until: at };
+        self.last_loss = (reason.clone(), delay);
+        self.set_state(State::Reconnecting {
+            attempt: next,
+            at,
+            delay,
+            reason,
+        });
+    }
+
+    /// Moves what was in flight on the lost connection back to where the next
+    /// connection picks it up.
+    fn forget_connection(&mut self) {
+        self.outbox.mark_all_unsent();
+        self.ping_sent_at = None;
+        let mut pending: Vec<(u64, Pending)> = self.pending.drain().collect();
+        pending.sort_by_key(|(id, _)| *id);
+        for (_, p) in pending {
+            match p {
+                // Re-sent from `subs` after the next welcome.
+                Pending::Subscribe { .. } => {}
+                Pending::Unsubscribe { filter, request } => {
+                    self.queued_unsubs.push((request, filter))
+                }
+                Pending::Admin { request } => self.events.push_back(Event::AdminResult {
+                    request,
+                    result: Err(RequestFailure::ConnectionLost),
+                }),
+            }
+        }
+    }
+
+    fn close_fatal(&mut self, error: ServerError) {
+        if self.has_transport() {
+            let code = error.code.close_code();
+            let reason = error.code.name().to_owned();
+            self.transport
+                .push_back(TransportCommand::Close { code, reason });
+        }
+        self.close_with(CloseReason::Fatal(error));
+    }
+
+    /// Ends the client: settles everything still open, exactly once.
+    fn close_with(&mut self, reason: CloseReason) {
+        self.forget_connection();
+        self.phase = Phase::Closed(reason.clone());
+        for id in self.outbox.ids() {
+            self.settle(id, PublishOutcome::Failed(PublishFailure::Closed));
+        }
+        self.outbox.drain();
+        for (filter, sub) in std::mem::take(&mut self.subs) {
+            for request in sub.requests {
+                let result = Err(RequestFailure::Closed);
+                self.events.push_back(Event::Subscribed {
+                    request,
+                    filter: filter.clone(),
+                    result,
+                });
+            }
+        }
+        for (request, filter) in std::mem::take(&mut self.queued_unsubs) {
+            let result = Err(RequestFailure::Closed);
+            self.events.push_back(Event::Unsubscribed {
+                request,
+                filter,
+                result,
+            });
+        }
+        for (request, _) in std::mem::take(&mut self.queued_admin) {
+            let result = Err(RequestFailure::Closed);
+            self.events
+                .push_back(Event::AdminResult { request, result });
+        }
+        self.set_state(State::Closed { reason });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! Publishes held until the server acks them (QoS 1) or until they are sent (QoS 0).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use bytes::Bytes;
+
+use crate::codec::Qos;
+use crate::time::Instant;
+
+/// One held publish. The encoded frame is kept, so a resend is the same bytes.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) qos: Qos,
+    pub(crate) frame: Bytes,
+    pub(crate) attempts: u32,
+    pub(crate) deadline: Option<Instant>,
+    /// Next resend if still unacked; `None` while unsent.
+    pub(crate) retry_at: Option<Instant>,
+}
+
+/// Held publishes in message id (= publish) order, with heaps for the retry and deadline
+/// timers. Heap entries go stale when a publish settles or is resent; stale ones are
+/// skipped when they surface, which keeps every operation `O(log n)`.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    entries: BTreeMap<u64, Entry>,
+    bytes: usize,
+    retries: BinaryHeap<Reverse<(Instant, u64)>>,
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+impl Outbox {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn insert(&mut self, id: u64, entry: Entry) {
+        self.bytes += entry.frame.len();
+        if let Some(deadline) = entry.deadline {
+            self.deadlines.push(Reverse((deadline, id)));
+        }
+        if let Some(old) = self.entries.insert(id, entry) {
+            self.bytes -= old.frame.len();
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        self.bytes -= entry.frame.len();
+        Some(entry)
+    }
+
+    /// Records a send at `now`; QoS 1 entries then wait for their ack until `retry_at`.
+    pub(crate) fn mark_sent(&mut self, id: u64, retry_at: Instant) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.attempts += 1;
+            entry.retry_at = Some(retry_at);
+            self.retries.push(Reverse((retry_at, id)));
+        }
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        self.entries.keys().copied().collect()
+    }
+
+    /// Forgets every send time (the connection is gone); entries are resent on reconnect.
+    pub(crate) fn mark_all_unsent(&mut self) {
+        for entry in self.entries.values_mut() {
+            entry.retry_at = None;
+        }
+        self.retries.clear();
+    }
+
+    pub(crate) fn drain(&mut self) -> Vec<u64> {
+        let ids = self.ids();
+        self.entries.clear();
+        self.bytes = 0;
+        self.retries.clear();
+        self.deadlines.clear();
+        ids
+    }
+
+    /// The earliest live retry time.
+    pub(crate) fn next_retry(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.retries.peek() {
+            match self.entries.get(&id) {
+                Some(e) if e.retry_at == Some(at) => return Some(at),
+                _ => {
+                    self.retries.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// The earliest live deadline.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
+            match self.entries.get(&id) {
+                Some(e) if e.deadline == Some(at) => return Some(at),
+                _ => {
+                    self.deadlines.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Ids whose retry time is due.
+    pub(crate) fn due_retries(&mut self, now: Instant) -> Vec<u64> {
+        let mut due = Vec::new();
+        while let Some(at) = self.next_retry() {
+            if at > now {
+                break;
+            }
+            if let Some(Reverse((_, id))) = self.retries.pop() {
+                due.push(id);
+            }
+        }
+        due
+    }
+
+    /// Ids whose deadline has passed.
+    pub(crate) fn due_deadlines(&mut self, now: Instant) -> Vec<u64> {
+        let mut due = Vec::new();
+        while let Some(at) = self.next_deadline() {
+            if at > now {
+                break;
+            }
+            if let Some(Reverse((_, id))) = self.deadlines.pop() {
+                due.push(id);
+            }
+        }
+        due
+    }
+}
+
+/// The most recent delivery ids, to acknowledge server resends without handing the
+/// message to the application twice.
+#[derive(Debug)]
+pub(crate) struct DedupWindow {
+    capacity: usize,
+    order: std::collections::VecDeque<u64>,
+    seen: std::collections::HashSet<u64>,
+}
+
+impl DedupWindow {
+    pub(crate) fn new(capacity: usize) -> Self {
+        DedupWindow {
+            capacity: capacity.max(1),
+            order: Default::default(),
+            seen: Default::default(),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.seen.contains(&id)
+    }
+
+    pub(crate) fn insert(&mut self, id: u64) {
+        if !self.seen.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn entry(deadline: Option<u64>) -> Entry {
+        Entry {
+            qos: Qos::AtLeastOnce,
+            frame: Bytes::from_static(b"0123456789"),
+            attempts: 0,
+            deadline: deadline.map(Instant::from_millis),
+            retry_at: None,
+        }
+    }
+
+    #[test]
+    fn settled_entries_leave_no_live_timers() {
+        let mut o = Outbox::default();
+        o.insert(1, entry(Some(100)));
+        o.insert(2, entry(Some(200)));
+        o.mark_sent(1, Instant::from_millis(50));
+        o.mark_sent(2, Instant::from_millis(60));
+        assert_eq!(o.bytes(), 20);
+        assert_eq!(o.next_retry(), Some(Instant::from_millis(50)));
+        o.remove(1);
+        assert_eq!(o.next_retry(), Some(Instant::from_millis(60)));
+        assert_eq!(o.next_deadline(), Some(Instant::from_millis(200)));
+        assert_eq!(o.due_retries(Instant::from_millis(60)), vec![2]);
+        assert_eq!(o.next_retry(), None);
+        assert_eq!(o.bytes(), 10);
+    }
+
+    #[test]
+    fn a_resend_replaces_the_previous_retry_time() {
+        let mut o = Outbox::default();
+        o.insert(1, entry(None));
+        o.mark_sent(1, Instant::from_millis(10));
+        o.mark_sent(1, Instant::from_millis(30));
+        assert_eq!(o.due_retries(Instant::from_millis(20)), Vec::<u64>::new());
+        assert_eq!(o.due_retries(Instant::from_millis(30)), vec![1]);
+        assert_eq!(o.get(1).map(|e| e.attempts), Some(2));
+    }
+
+    #[test]
+    fn the_dedup_window_forgets_the_oldest_id_beyond_its_capacity() {
+        let mut d = DedupWindow::new(2);
+        d.insert(1);
+        d.insert(2);
+        d.insert(2);
+        assert!(d.contains(1));
+        d.insert(3);
+        assert!(!d.contains(1));
+        assert!(d.contains(2) && d.contains(3));
+    }
+}
