@@ -1,0 +1,70 @@
+//! A QoS 1 publish whose connection breaks before the ack is resent after the reconnect
+//! with the same message id; the broker drops the duplicate, the subscriber gets it once
+//! and the publisher's publish settles once.
+
+use std::time::Duration;
+
+use fastport_client_core::client::PublishOutcome;
+use fastport_client_core::codec::ReceiptStatus;
+use fastport_client_core::topic::{Topic, TopicFilter};
+use fastport_client_core::{Event, PublishOptions};
+use fastport_tests::{broker, client_config, Sim};
+
+#[test]
+fn a_publish_interrupted_before_its_ack_is_resent_and_delivered_exactly_once() {
+    let mut sim = Sim::new(2, broker());
+    let sub = sim.add_client(client_config("sub"));
+    let publ = sim.add_client(client_config("pub"));
+    let filter = TopicFilter::new("orders/#").expect("valid");
+    sim.with_client(sub, |c, now| c.subscribe(now, filter, false))
+        .expect("subscribe");
+    sim.run_for(Duration::from_secs(1));
+
+    let topic = Topic::new("orders/42").expect("valid");
+    let id = sim
+        .with_client(publ, |c, now| {
+            c.publish(now, &topic, b"ship it", PublishOptions::default())
+        })
+        .expect("publish");
+    // The publish reaches the broker 20 ms later; the ack would be back 20 ms after that.
+    // Break the connection in between: the broker has the message, the client no ack.
+    sim.run_for(Duration::from_millis(30));
+    assert_eq!(sim.broker.stats.publishes, 1);
+    sim.reset_connection(publ);
+
+    let settled = |s: &Sim| {
+        s.events_of(publ, |e| match e {
+            Event::Receipt { id: r, status, .. } if *r == id => Some(*status),
+            _ => None,
+        })
+        .next()
+        .is_some()
+    };
+    assert!(sim.run_until(Duration::from_secs(10), settled));
+    assert_eq!(
+        sim.broker.stats.publishes, 2,
+        "resent once after the reconnect"
+    );
+    assert_eq!(sim.broker.stats.duplicate_publishes, 1);
+
+    let outcomes: Vec<_> = sim
+        .events_of(publ, |e| match e {
+            Event::PublishSettled { id: s, outcome } if *s == id => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![PublishOutcome::Acked]);
+    let receipts: Vec<_> = sim
+        .events_of(publ, |e| match e {
+            Event::Receipt {
+                status, delivered, ..
+            } => Some((*status, *delivered)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(receipts, vec![(ReceiptStatus::Delivered, 1)]);
+    let messages = sim.events_of(sub, |e| {
+        matches!(e, Event::Message(m) if m.payload == b"ship it").then_some(())
+    });
+    assert_eq!(messages.count(), 1);
+}
