@@ -5,6 +5,7 @@ pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod names;
+mod text;
 pub mod time;
 pub mod topic;
 

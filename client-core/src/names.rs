@@ -17,8 +17,7 @@
 //! When an input breaks several rules, the error is the first that applies of: empty, too
 //! long, and then the characters from left to right.
 
-use core::fmt;
-use core::str::FromStr;
+use crate::text::impl_text_traits;
 
 /// The longest valid name or id, in bytes (of UTF-8, for a [`DisplayName`]).
 pub const MAX_NAME_BYTES: usize = 64;
@@ -149,50 +148,9 @@ pub enum NameError {
     },
 }
 
-/// Implements the conversions shared by all the name types.
-macro_rules! impl_text_traits {
-    ($ty:ident) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $ty {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = NameError;
-
-            fn from_str(s: &str) -> Result<$ty, NameError> {
-                $ty::new(s)
-            }
-        }
-
-        impl TryFrom<&str> for $ty {
-            type Error = NameError;
-
-            fn try_from(s: &str) -> Result<$ty, NameError> {
-                $ty::new(s)
-            }
-        }
-
-        impl TryFrom<String> for $ty {
-            type Error = NameError;
-
-            fn try_from(s: String) -> Result<$ty, NameError> {
-                $ty::new(s)
-            }
-        }
-    };
-}
-
-impl_text_traits!(SessionName);
-impl_text_traits!(ClientId);
-impl_text_traits!(DisplayName);
+impl_text_traits!(SessionName, NameError);
+impl_text_traits!(ClientId, NameError);
+impl_text_traits!(DisplayName, NameError);
 
 /// The `what` of errors about a [`SessionName`].
 const SESSION_NAME: &str = "session name";

@@ -50,8 +50,9 @@
 //! left, the first broken rule of that level (empty level, wildcard in a topic, misplaced
 //! wildcard in a filter). Checking the length first bounds the work done on hostile input.
 
-use core::fmt;
-use core::str::{FromStr, Split};
+use core::str::Split;
+
+use crate::text::impl_text_traits;
 
 /// The longest valid topic or filter, in bytes of UTF-8.
 pub const MAX_TOPIC_BYTES: usize = 1024;
@@ -258,55 +259,8 @@ pub enum TopicError {
     ControlCharacter,
 }
 
-/// Implements the conversions shared by both newtypes.
-macro_rules! impl_text_traits {
-    ($ty:ident) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $ty {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = TopicError;
-
-            fn from_str(s: &str) -> Result<$ty, TopicError> {
-                $ty::new(s)
-            }
-        }
-
-        impl TryFrom<&str> for $ty {
-            type Error = TopicError;
-
-            fn try_from(s: &str) -> Result<$ty, TopicError> {
-                $ty::new(s)
-            }
-        }
-
-        impl TryFrom<String> for $ty {
-            type Error = TopicError;
-
-            fn try_from(s: String) -> Result<$ty, TopicError> {
-                $ty::new(s)
-            }
-        }
-
-        impl From<$ty> for String {
-            fn from(value: $ty) -> String {
-                value.0
-            }
-        }
-    };
-}
-
-impl_text_traits!(Topic);
-impl_text_traits!(TopicFilter);
+impl_text_traits!(Topic, TopicError);
+impl_text_traits!(TopicFilter, TopicError);
 
 /// Which rule set [`validate`] applies.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

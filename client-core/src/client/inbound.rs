@@ -313,12 +313,7 @@ impl Client {
                 .keys
                 .keyring_for(&topic)
                 .ok_or_else(|| (NackReason::NoKey, DeliveryError::NoKey(d.topic.clone())))?;
-            let session = self
-                .config
-                .session
-                .as_ref()
-                .map(|s| s.as_str())
-                .unwrap_or_default();
+            let session = self.session_name();
             crypto::open(ring, session, topic.as_str(), &d.payload)
                 .map_err(|e| (NackReason::Rejected, DeliveryError::Open(e)))?
         };

@@ -18,7 +18,9 @@
 //! A `handle_timeout` that comes early or twice is harmless.
 
 mod backoff;
+mod commands;
 mod config;
+mod connection;
 mod event;
 mod inbound;
 mod outbox;
@@ -34,15 +36,12 @@ pub use event::{
     PublishOutcome, RequestFailure, RequestId, ServerError, State, TransportCommand,
 };
 
-use crate::codec::{
-    AdminOp, AdminRequest, ErrorCode, Frame, Hello, Publish, Qos, Subscribe, Unsubscribe,
-};
-use crate::crypto::{self, KeyStore};
+use crate::codec::{AdminRequest, ErrorCode, Frame, Hello, Qos, Subscribe};
 use crate::names::ClientId;
 use crate::time::Instant;
-use crate::topic::{Topic, TopicFilter};
+use crate::topic::TopicFilter;
 use backoff::Rng;
-use outbox::{DedupWindow, Entry, Outbox};
+use outbox::{DedupWindow, Outbox};
 
 /// Options of one publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,198 +272,6 @@ impl Client {
         }
     }
 
-    // ----- commands -----------------------------------------------------------------
-
-    /// Subscribes to `filter` (again after every reconnect, until unsubscribed). With
-    /// `presence`, [`Event::Presence`] reports who else is subscribed to it. Settles with
-    /// one [`Event::Subscribed`].
-    pub fn subscribe(
-        &mut self,
-        now: Instant,
-        filter: TopicFilter,
-        presence: bool,
-    ) -> Result<RequestId, ClientError> {
-        self.check_session_command()?;
-        let request = self.new_request();
-        let sub = self.subs.entry(filter.clone()).or_default();
-        sub.presence = presence;
-        sub.requests.push(request);
-        if self.phase == Phase::Connected {
-            self.send_subscribe(now, request.0, filter, presence);
-        }
-        Ok(request)
-    }
-
-    /// Unsubscribes from `filter`. Settles with one [`Event::Unsubscribed`].
-    pub fn unsubscribe(
-        &mut self,
-        now: Instant,
-        filter: TopicFilter,
-    ) -> Result<RequestId, ClientError> {
-        self.check_session_command()?;
-        let request = self.new_request();
-        if let Some(sub) = self.subs.remove(&filter) {
-            // Subscribes not yet answered settle now, as subscribed then unsubscribed; a
-            // late sub-ack finds no subscription and is ignored.
-            for r in sub.requests {
-                self.events.push_back(Event::Subscribed {
-                    request: r,
-                    filter: filter.clone(),
-                    result: Ok(()),
-                });
-            }
-        }
-        if self.phase == Phase::Connected {
-            self.pending.insert(
-                request.0,
-                Pending::Unsubscribe {
-                    filter: filter.clone(),
-                    request,
-                },
-            );
-            let frame = Frame::Unsubscribe(Unsubscribe {
-                request_id: request.0,
-                filter: filter.as_str().to_owned(),
-            });
-            self.send(now, &frame);
-        } else {
-            self.queued_unsubs.push((request, filter));
-        }
-        Ok(request)
-    }
-
-    /// Seals `payload` for `topic` with the topic's key (unless `options.plaintext`) and
-    /// publishes it, now or after the next (re)connect. Settles with exactly one
-    /// [`Event::PublishSettled`]; QoS 1 publishes later also get an [`Event::Receipt`].
-    pub fn publish(
-        &mut self,
-        now: Instant,
-        topic: &Topic,
-        payload: &[u8],
-        options: PublishOptions,
-    ) -> Result<PublishId, ClientError> {
-        self.check_session_command()?;
-        if topic.is_system() {
-            return Err(ClientError::ForbiddenTopic(topic.as_str().to_owned()));
-        }
-        let session = self
-            .config
-            .session
-            .as_ref()
-            .map(|s| s.as_str())
-            .unwrap_or_default();
-        let envelope = if options.plaintext {
-            crypto::seal_plaintext(payload)
-        } else {
-            let ring = self
-                .config
-                .keys
-                .keyring_for(topic)
-                .ok_or_else(|| ClientError::NoKey(topic.as_str().to_owned()))?;
-            crypto::seal(ring, session, topic.as_str(), payload)?
-        };
-        if envelope.len() > self.max_message_size {
-            return Err(ClientError::MessageTooLarge {
-                size: envelope.len(),
-                max: self.max_message_size,
-            });
-        }
-        let full = self.outbox.len() >= self.config.outbox_max_messages
-            || self.outbox.bytes() + envelope.len() > self.config.outbox_max_bytes;
-        if full {
-            return Err(ClientError::OutboxFull {
-                messages: self.outbox.len(),
-                bytes: self.outbox.bytes(),
-                max_messages: self.config.outbox_max_messages,
-                max_bytes: self.config.outbox_max_bytes,
-            });
-        }
-        let id = self.next_message_id;
-        self.next_message_id += 1;
-        let frame = Frame::Publish(Publish {
-            qos: options.qos,
-            message_id: id,
-            topic: topic.as_str().to_owned(),
-            payload: Bytes::from(envelope),
-        })
-        .encode();
-        let deadline = self.config.publish_retry.deadline.map(|d| now + d);
-        let entry = Entry {
-            qos: options.qos,
-            frame,
-            attempts: 0,
-            deadline,
-            retry_at: None,
-        };
-        self.outbox.insert(id, entry);
-        if self.phase == Phase::Connected {
-            self.send_held(now, id);
-        }
-        Ok(PublishId(id))
-    }
-
-    /// Sends a session administration request (queued until connected). Settles with one
-    /// [`Event::AdminResult`]. `credential` is the server's admin token for
-    /// [`AdminOp::Create`] and the session's secret key otherwise.
-    pub fn admin(
-        &mut self,
-        now: Instant,
-        session: &str,
-        credential: &str,
-        op: AdminOp,
-    ) -> Result<RequestId, ClientError> {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return Err(ClientError::Closed);
-        }
-        let request = self.new_request();
-        let req = AdminRequest {
-            request_id: request.0,
-            session: session.to_owned(),
-            credential: credential.to_owned(),
-            op,
-        };
-        if self.phase == Phase::Connected {
-            self.pending.insert(request.0, Pending::Admin { request });
-            self.send(now, &Frame::Admin(req));
-        } else {
-            self.queued_admin.push((request, req));
-        }
-        Ok(request)
-    }
-
-    /// Closes the client for good: the transport is closed, every held publish fails with
-    /// [`PublishFailure::Closed`] and every pending request with
-    /// [`RequestFailure::Closed`]. Closing twice does nothing.
-    pub fn close(&mut self, _now: Instant) {
-        if matches!(self.phase, Phase::Closed(_)) {
-            return;
-        }
-        if self.has_transport() {
-            self.transport.push_back(TransportCommand::Close {
-                code: 1000,
-                reason: "client closed".into(),
-            });
-        }
-        self.close_with(CloseReason::Local);
-    }
-
-    /// Something suggests the network changed (the browser went online, a tab became
-    /// visible, a laptop woke up): reconnect now if waiting, or check a live connection
-    /// with a ping right away instead of trusting it until the next keepalive.
-    pub fn reconnect_now(&mut self, now: Instant) {
-        match self.phase {
-            Phase::Waiting { .. } => self.start_connect(now),
-            Phase::Connected if self.ping_sent_at.is_none() => self.ping(now),
-            _ => {}
-        }
-    }
-
-    /// The keys used to seal and open payloads; change them at any time (rotation,
-    /// joining a private channel).
-    pub fn keys_mut(&mut self) -> &mut KeyStore {
-        &mut self.config.keys
-    }
-
     // ----- outputs ------------------------------------------------------------------
 
     /// The next binary WebSocket message to send.
@@ -539,7 +346,16 @@ impl Client {
 
     // ----- internals ----------------------------------------------------------------
 
-    fn check_session_command(&self) -> Result<(), ClientError> {
+    /// The session name as the envelope's MAC binds it (empty on admin-only connections).
+    pub(super) fn session_name(&self) -> &str {
+        self.config
+            .session
+            .as_ref()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn check_session_command(&self) -> Result<(), ClientError> {
         if matches!(self.phase, Phase::Closed(_)) {
             return Err(ClientError::Closed);
         }
@@ -549,28 +365,28 @@ impl Client {
         Ok(())
     }
 
-    fn new_request(&mut self) -> RequestId {
+    pub(super) fn new_request(&mut self) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
         id
     }
 
-    fn has_transport(&self) -> bool {
+    pub(super) fn has_transport(&self) -> bool {
         matches!(
             self.phase,
             Phase::Opening { .. } | Phase::Handshaking { .. } | Phase::Connected
         )
     }
 
-    fn ping_at(&self) -> Instant {
+    pub(super) fn ping_at(&self) -> Instant {
         self.last_rx.min(self.last_tx) + self.keepalive
     }
 
-    fn dead_at(&self) -> Option<Instant> {
+    pub(super) fn dead_at(&self) -> Option<Instant> {
         self.ping_sent_at.map(|at| at + self.config.ping_timeout)
     }
 
-    fn ping(&mut self, now: Instant) {
+    pub(super) fn ping(&mut self, now: Instant) {
         self.ping_sent_at = Some(now);
         self.send(
             now,
@@ -580,12 +396,18 @@ impl Client {
         );
     }
 
-    fn send(&mut self, now: Instant, frame: &Frame) {
+    pub(super) fn send(&mut self, now: Instant, frame: &Frame) {
         self.transmits.push_back(frame.encode());
         self.last_tx = now;
     }
 
-    fn send_subscribe(&mut self, now: Instant, wire_id: u64, filter: TopicFilter, presence: bool) {
+    pub(super) fn send_subscribe(
+        &mut self,
+        now: Instant,
+        wire_id: u64,
+        filter: TopicFilter,
+        presence: bool,
+    ) {
         let frame = Frame::Subscribe(Subscribe {
             request_id: wire_id,
             presence,
@@ -596,7 +418,7 @@ impl Client {
     }
 
     /// Sends (or resends) a held publish, or fails it if its attempts are used up.
-    fn send_held(&mut self, now: Instant, id: u64) {
+    pub(super) fn send_held(&mut self, now: Instant, id: u64) {
         let Some(entry) = self.outbox.get(id) else {
             return;
         };
@@ -617,128 +439,13 @@ impl Client {
         }
     }
 
-    fn settle(&mut self, id: u64, outcome: PublishOutcome) {
+    pub(super) fn settle(&mut self, id: u64, outcome: PublishOutcome) {
         if self.outbox.remove(id).is_some() {
             self.events.push_back(Event::PublishSettled {
                 id: PublishId(id),
                 outcome,
             });
         }
-    }
-
-    fn set_state(&mut self, state: State) {
-        self.events.push_back(Event::StateChanged(state));
-    }
-
-    fn start_connect(&mut self, now: Instant) {
-        self.attempt += 1;
-        self.phase = Phase::Opening {
-            deadline: now + self.config.connect_timeout,
-        };
-        self.transport.push_back(TransportCommand::Connect {
-            url: self.config.url.clone(),
-        });
-        self.set_state(State::Connecting {
-            attempt: self.attempt,
-        });
-    }
-
-    /// Closes the transport from this side and plans the next attempt.
-    fn drop_connection(&mut self, now: Instant, code: u16, reason: &str) {
-        self.transport.push_back(TransportCommand::Close {
-            code,
-            reason: reason.to_owned(),
-        });
-        self.connection_lost(now, reason.to_owned());
-    }
-
-    fn connection_lost(&mut self, now: Instant, reason: String) {
-        self.forget_connection();
-        if let Some(max) = self.config.backoff.max_attempts {
-            if self.attempt >= max {
-                self.close_with(CloseReason::GaveUp {
-                    attempts: self.attempt,
-                });
-                return;
-            }
-        }
-        let next = self.attempt + 1;
-        let delay = backoff::delay(&self.config.backoff, next, &mut self.rng);
-        let at = now + delay;
-        self.phase = Phase::Waiting { until: at };
-        self.last_loss = (reason.clone(), delay);
-        self.set_state(State::Reconnecting {
-            attempt: next,
-            at,
-            delay,
-            reason,
-        });
-    }
-
-    /// Moves what was in flight on the lost connection back to where the next
-    /// connection picks it up.
-    fn forget_connection(&mut self) {
-        self.outbox.mark_all_unsent();
-        self.ping_sent_at = None;
-        let mut pending: Vec<(u64, Pending)> = self.pending.drain().collect();
-        pending.sort_by_key(|(id, _)| *id);
-        for (_, p) in pending {
-            match p {
-                // Re-sent from `subs` after the next welcome.
-                Pending::Subscribe { .. } => {}
-                Pending::Unsubscribe { filter, request } => {
-                    self.queued_unsubs.push((request, filter))
-                }
-                Pending::Admin { request } => self.events.push_back(Event::AdminResult {
-                    request,
-                    result: Err(RequestFailure::ConnectionLost),
-                }),
-            }
-        }
-    }
-
-    fn close_fatal(&mut self, error: ServerError) {
-        if self.has_transport() {
-            let code = error.code.close_code();
-            let reason = error.code.name().to_owned();
-            self.transport
-                .push_back(TransportCommand::Close { code, reason });
-        }
-        self.close_with(CloseReason::Fatal(error));
-    }
-
-    /// Ends the client: settles everything still open, exactly once.
-    fn close_with(&mut self, reason: CloseReason) {
-        self.forget_connection();
-        self.phase = Phase::Closed(reason.clone());
-        for id in self.outbox.ids() {
-            self.settle(id, PublishOutcome::Failed(PublishFailure::Closed));
-        }
-        self.outbox.drain();
-        for (filter, sub) in std::mem::take(&mut self.subs) {
-            for request in sub.requests {
-                let result = Err(RequestFailure::Closed);
-                self.events.push_back(Event::Subscribed {
-                    request,
-                    filter: filter.clone(),
-                    result,
-                });
-            }
-        }
-        for (request, filter) in std::mem::take(&mut self.queued_unsubs) {
-            let result = Err(RequestFailure::Closed);
-            self.events.push_back(Event::Unsubscribed {
-                request,
-                filter,
-                result,
-            });
-        }
-        for (request, _) in std::mem::take(&mut self.queued_admin) {
-            let result = Err(RequestFailure::Closed);
-            self.events
-                .push_back(Event::AdminResult { request, result });
-        }
-        self.set_state(State::Closed { reason });
     }
 }
 

@@ -10,10 +10,11 @@ use bytes::Bytes;
 
 use super::*;
 use crate::codec::{
-    Ack, Deliver, ErrorFrame, NackReason, Receipt, ReceiptStatus, SessionConfig, Welcome,
+    Ack, AdminOp, Deliver, ErrorFrame, NackReason, Receipt, ReceiptStatus, SessionConfig, Welcome,
 };
-use crate::crypto::{Key, KeyId, Keyring};
+use crate::crypto::{self, Key, KeyId, KeyStore, Keyring};
 use crate::names::SessionName;
+use crate::topic::Topic;
 
 const KEY: [u8; 32] = [7; 32];
 

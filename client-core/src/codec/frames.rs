@@ -1,11 +1,10 @@
-//! The frames, and their encoding and decoding.
+//! The frames: what each carries. Their byte layout is in `format.rs`.
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::config::SessionConfig;
 use super::error_code::ErrorCode;
-use super::wire::{put_string, put_varint, string_len, varint_len, Reader};
-use super::{DecodeError, PROTOCOL_VERSION};
+use super::DecodeError;
 
 /// One protocol message. See docs/PROTOCOL.md for which side sends which frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +146,7 @@ pub enum Qos {
 }
 
 impl Qos {
-    fn from_bits(bits: u8) -> Result<Qos, DecodeError> {
+    pub(super) fn from_bits(bits: u8) -> Result<Qos, DecodeError> {
         match bits {
             0 => Ok(Qos::AtMostOnce),
             1 => Ok(Qos::AtLeastOnce),
@@ -203,7 +202,7 @@ pub enum NackReason {
 }
 
 impl NackReason {
-    fn to_wire(self) -> u8 {
+    pub(super) fn to_wire(self) -> u8 {
         match self {
             NackReason::Rejected => 1,
             NackReason::NoKey => 2,
@@ -212,7 +211,7 @@ impl NackReason {
         }
     }
 
-    fn from_wire(v: u8) -> NackReason {
+    pub(super) fn from_wire(v: u8) -> NackReason {
         match v {
             1 => NackReason::Rejected,
             2 => NackReason::NoKey,
@@ -242,7 +241,7 @@ pub enum ReceiptStatus {
 }
 
 impl ReceiptStatus {
-    fn to_wire(self) -> u8 {
+    pub(super) fn to_wire(self) -> u8 {
         match self {
             ReceiptStatus::Delivered => 1,
             ReceiptStatus::Expired => 2,
@@ -258,7 +257,7 @@ impl ReceiptStatus {
         ReceiptStatus::from_wire(v)
     }
 
-    fn from_wire(v: u8) -> ReceiptStatus {
+    pub(super) fn from_wire(v: u8) -> ReceiptStatus {
         match v {
             1 => ReceiptStatus::Delivered,
             2 => ReceiptStatus::Expired,
@@ -355,7 +354,7 @@ pub enum AdminOp {
 }
 
 impl AdminOp {
-    fn code(&self) -> u8 {
+    pub(super) fn code(&self) -> u8 {
         match self {
             AdminOp::Create { .. } => 1,
             AdminOp::Drop => 2,
@@ -378,451 +377,4 @@ pub struct AdminResult {
     pub message: String,
     /// The session's settings after the operation (empty after `Drop` or failure).
     pub config: SessionConfig,
-}
-
-const HELLO: u8 = 0x01;
-const WELCOME: u8 = 0x02;
-const ERROR: u8 = 0x03;
-const SUBSCRIBE: u8 = 0x04;
-const SUB_ACK: u8 = 0x05;
-const UNSUBSCRIBE: u8 = 0x06;
-const UNSUB_ACK: u8 = 0x07;
-const PUBLISH: u8 = 0x08;
-const PUB_ACK: u8 = 0x09;
-const DELIVER: u8 = 0x0A;
-const DELIVER_ACK: u8 = 0x0B;
-const DELIVER_NACK: u8 = 0x0C;
-const RECEIPT: u8 = 0x0D;
-const PRESENCE: u8 = 0x0E;
-const PING: u8 = 0x0F;
-const PONG: u8 = 0x10;
-const ADMIN: u8 = 0x11;
-const ADMIN_RESULT: u8 = 0x12;
-
-const HELLO_RESUME: u8 = 0x01;
-const HELLO_ADMIN_ONLY: u8 = 0x02;
-const WELCOME_SESSION_PRESENT: u8 = 0x01;
-const SUBSCRIBE_PRESENCE: u8 = 0x01;
-
-impl Frame {
-    /// Encodes the frame as one WebSocket message.
-    pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        self.encode_into(&mut out);
-        Bytes::from(out)
-    }
-
-    /// Appends the encoded frame to `out`.
-    pub fn encode_into(&self, out: &mut impl BufMut) {
-        out.put_u8(self.type_byte());
-        match self {
-            Frame::Hello(h) => {
-                out.put_u8(PROTOCOL_VERSION);
-                let flags = flag(h.resume, HELLO_RESUME) | flag(h.admin_only, HELLO_ADMIN_ONLY);
-                out.put_u8(flags);
-                put_varint(out, h.keepalive_ms);
-                put_string(out, &h.session);
-                put_string(out, &h.password);
-                put_string(out, &h.client_id);
-                put_string(out, &h.display_name);
-            }
-            Frame::Welcome(w) => {
-                out.put_u8(PROTOCOL_VERSION);
-                out.put_u8(flag(w.session_present, WELCOME_SESSION_PRESENT));
-                put_string(out, &w.client_id);
-                put_varint(out, w.keepalive_ms);
-                w.config.encode(out);
-            }
-            Frame::Error(e) => {
-                out.put_u16(e.code.0);
-                put_varint(out, e.ref_id);
-                put_string(out, &e.message);
-            }
-            Frame::Subscribe(s) => {
-                put_varint(out, s.request_id);
-                out.put_u8(flag(s.presence, SUBSCRIBE_PRESENCE));
-                put_string(out, &s.filter);
-            }
-            Frame::Unsubscribe(u) => {
-                put_varint(out, u.request_id);
-                put_string(out, &u.filter);
-            }
-            Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => {
-                put_varint(out, a.id);
-                out.put_u16(a.code.0);
-            }
-            Frame::Publish(p) => {
-                out.put_u8(p.qos as u8);
-                put_varint(out, p.message_id);
-                put_string(out, &p.topic);
-                out.put_slice(&p.payload);
-            }
-            Frame::Deliver(d) => {
-                out.put_u8(d.qos as u8);
-                put_varint(out, d.delivery_id);
-                put_varint(out, u64::from(d.attempt));
-                put_string(out, &d.topic);
-                put_string(out, &d.publisher);
-                out.put_slice(&d.payload);
-            }
-            Frame::DeliverAck { delivery_id } => put_varint(out, *delivery_id),
-            Frame::DeliverNack {
-                delivery_id,
-                reason,
-            } => {
-                put_varint(out, *delivery_id);
-                out.put_u8(reason.to_wire());
-            }
-            Frame::Receipt(r) => {
-                put_varint(out, r.message_id);
-                out.put_u8(r.status.to_wire());
-                put_varint(out, u64::from(r.delivered));
-                put_varint(out, u64::from(r.failed));
-            }
-            Frame::Presence(p) => {
-                put_string(out, &p.filter);
-                out.put_u8(p.kind as u8);
-                put_varint(out, p.members.len() as u64);
-                for m in &p.members {
-                    put_string(out, &m.client_id);
-                    put_string(out, &m.display_name);
-                }
-            }
-            Frame::Ping { nonce } | Frame::Pong { nonce } => put_varint(out, *nonce),
-            Frame::Admin(a) => {
-                put_varint(out, a.request_id);
-                out.put_u8(a.op.code());
-                put_string(out, &a.session);
-                put_string(out, &a.credential);
-                match &a.op {
-                    AdminOp::Create {
-                        password,
-                        secret,
-                        config,
-                    } => {
-                        put_string(out, password);
-                        put_string(out, secret);
-                        config.encode(out);
-                    }
-                    AdminOp::Configure(config) => config.encode(out),
-                    AdminOp::Drop | AdminOp::Suspend | AdminOp::Resume | AdminOp::Describe => {}
-                }
-            }
-            Frame::AdminResult(r) => {
-                put_varint(out, r.request_id);
-                out.put_u16(r.code.0);
-                put_string(out, &r.message);
-                r.config.encode(out);
-            }
-        }
-    }
-
-    /// The exact number of bytes [`Frame::encode`] produces.
-    pub fn encoded_len(&self) -> usize {
-        1 + match self {
-            Frame::Hello(h) => {
-                2 + varint_len(h.keepalive_ms)
-                    + string_len(&h.session)
-                    + string_len(&h.password)
-                    + string_len(&h.client_id)
-                    + string_len(&h.display_name)
-            }
-            Frame::Welcome(w) => {
-                2 + string_len(&w.client_id) + varint_len(w.keepalive_ms) + w.config.encoded_len()
-            }
-            Frame::Error(e) => 2 + varint_len(e.ref_id) + string_len(&e.message),
-            Frame::Subscribe(s) => varint_len(s.request_id) + 1 + string_len(&s.filter),
-            Frame::Unsubscribe(u) => varint_len(u.request_id) + string_len(&u.filter),
-            Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => varint_len(a.id) + 2,
-            Frame::Publish(p) => {
-                1 + varint_len(p.message_id) + string_len(&p.topic) + p.payload.len()
-            }
-            Frame::Deliver(d) => {
-                1 + varint_len(d.delivery_id)
-                    + varint_len(u64::from(d.attempt))
-                    + string_len(&d.topic)
-                    + string_len(&d.publisher)
-                    + d.payload.len()
-            }
-            Frame::DeliverAck { delivery_id } => varint_len(*delivery_id),
-            Frame::DeliverNack { delivery_id, .. } => varint_len(*delivery_id) + 1,
-            Frame::Receipt(r) => {
-                varint_len(r.message_id)
-                    + 1
-                    + varint_len(u64::from(r.delivered))
-                    + varint_len(u64::from(r.failed))
-            }
-            Frame::Presence(p) => {
-                string_len(&p.filter)
-                    + 1
-                    + varint_len(p.members.len() as u64)
-                    + p.members
-                        .iter()
-                        .map(|m| string_len(&m.client_id) + string_len(&m.display_name))
-                        .sum::<usize>()
-            }
-            Frame::Ping { nonce } | Frame::Pong { nonce } => varint_len(*nonce),
-            Frame::Admin(a) => {
-                varint_len(a.request_id)
-                    + 1
-                    + string_len(&a.session)
-                    + string_len(&a.credential)
-                    + match &a.op {
-                        AdminOp::Create {
-                            password,
-                            secret,
-                            config,
-                        } => string_len(password) + string_len(secret) + config.encoded_len(),
-                        AdminOp::Configure(config) => config.encoded_len(),
-                        _ => 0,
-                    }
-            }
-            Frame::AdminResult(r) => {
-                varint_len(r.request_id) + 2 + string_len(&r.message) + r.config.encoded_len()
-            }
-        }
-    }
-
-    /// Decodes one whole WebSocket message. Never panics: any input is a frame or an
-    /// error. Payloads are slices of `message`, not copies.
-    pub fn decode(message: Bytes) -> Result<Frame, DecodeError> {
-        let mut r = Reader::new(message);
-        if r.remaining() == 0 {
-            return Err(DecodeError::Empty);
-        }
-        let kind = r.u8("type")?;
-        let frame = match kind {
-            HELLO => Frame::Hello(decode_hello(&mut r)?),
-            WELCOME => Frame::Welcome(decode_welcome(&mut r)?),
-            ERROR => Frame::Error(ErrorFrame {
-                code: ErrorCode(r.u16("code")?),
-                ref_id: r.varint("ref_id")?,
-                message: r.string("message")?,
-            }),
-            SUBSCRIBE => Frame::Subscribe(Subscribe {
-                request_id: r.varint("request_id")?,
-                presence: flags(r.u8("flags")?, SUBSCRIBE_PRESENCE, "flags")? != 0,
-                filter: r.string("filter")?,
-            }),
-            UNSUBSCRIBE => Frame::Unsubscribe(Unsubscribe {
-                request_id: r.varint("request_id")?,
-                filter: r.string("filter")?,
-            }),
-            SUB_ACK => Frame::SubAck(decode_ack(&mut r)?),
-            UNSUB_ACK => Frame::UnsubAck(decode_ack(&mut r)?),
-            PUB_ACK => Frame::PubAck(decode_ack(&mut r)?),
-            PUBLISH => {
-                let qos = Qos::from_bits(r.u8("qos")?)?;
-                let message_id = r.varint("message_id")?;
-                let topic = r.string("topic")?;
-                return Ok(Frame::Publish(Publish {
-                    qos,
-                    message_id,
-                    topic,
-                    payload: r.rest(),
-                }));
-            }
-            DELIVER => {
-                let qos = Qos::from_bits(r.u8("qos")?)?;
-                let delivery_id = r.varint("delivery_id")?;
-                let attempt = r.varint_u32("attempt")?;
-                let topic = r.string("topic")?;
-                let publisher = r.string("publisher")?;
-                let payload = r.rest();
-                return Ok(Frame::Deliver(Deliver {
-                    qos,
-                    delivery_id,
-                    attempt,
-                    topic,
-                    publisher,
-                    payload,
-                }));
-            }
-            DELIVER_ACK => Frame::DeliverAck {
-                delivery_id: r.varint("delivery_id")?,
-            },
-            DELIVER_NACK => Frame::DeliverNack {
-                delivery_id: r.varint("delivery_id")?,
-                reason: NackReason::from_wire(r.u8("reason")?),
-            },
-            RECEIPT => Frame::Receipt(Receipt {
-                message_id: r.varint("message_id")?,
-                status: ReceiptStatus::from_wire(r.u8("status")?),
-                delivered: r.varint_u32("delivered")?,
-                failed: r.varint_u32("failed")?,
-            }),
-            PRESENCE => Frame::Presence(decode_presence(&mut r)?),
-            PING => Frame::Ping {
-                nonce: r.varint("nonce")?,
-            },
-            PONG => Frame::Pong {
-                nonce: r.varint("nonce")?,
-            },
-            ADMIN => Frame::Admin(decode_admin(&mut r)?),
-            ADMIN_RESULT => Frame::AdminResult(AdminResult {
-                request_id: r.varint("request_id")?,
-                code: ErrorCode(r.u16("code")?),
-                message: r.string("message")?,
-                config: SessionConfig::decode(&mut r)?,
-            }),
-            other => return Err(DecodeError::UnknownFrameType(other)),
-        };
-        r.finish()?;
-        Ok(frame)
-    }
-
-    /// The frame's name, for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Frame::Hello(_) => "hello",
-            Frame::Welcome(_) => "welcome",
-            Frame::Error(_) => "error",
-            Frame::Subscribe(_) => "subscribe",
-            Frame::SubAck(_) => "sub_ack",
-            Frame::Unsubscribe(_) => "unsubscribe",
-            Frame::UnsubAck(_) => "unsub_ack",
-            Frame::Publish(_) => "publish",
-            Frame::PubAck(_) => "pub_ack",
-            Frame::Deliver(_) => "deliver",
-            Frame::DeliverAck { .. } => "deliver_ack",
-            Frame::DeliverNack { .. } => "deliver_nack",
-            Frame::Receipt(_) => "receipt",
-            Frame::Presence(_) => "presence",
-            Frame::Ping { .. } => "ping",
-            Frame::Pong { .. } => "pong",
-            Frame::Admin(_) => "admin",
-            Frame::AdminResult(_) => "admin_result",
-        }
-    }
-
-    fn type_byte(&self) -> u8 {
-        match self {
-            Frame::Hello(_) => HELLO,
-            Frame::Welcome(_) => WELCOME,
-            Frame::Error(_) => ERROR,
-            Frame::Subscribe(_) => SUBSCRIBE,
-            Frame::SubAck(_) => SUB_ACK,
-            Frame::Unsubscribe(_) => UNSUBSCRIBE,
-            Frame::UnsubAck(_) => UNSUB_ACK,
-            Frame::Publish(_) => PUBLISH,
-            Frame::PubAck(_) => PUB_ACK,
-            Frame::Deliver(_) => DELIVER,
-            Frame::DeliverAck { .. } => DELIVER_ACK,
-            Frame::DeliverNack { .. } => DELIVER_NACK,
-            Frame::Receipt(_) => RECEIPT,
-            Frame::Presence(_) => PRESENCE,
-            Frame::Ping { .. } => PING,
-            Frame::Pong { .. } => PONG,
-            Frame::Admin(_) => ADMIN,
-            Frame::AdminResult(_) => ADMIN_RESULT,
-        }
-    }
-}
-
-fn flag(set: bool, bit: u8) -> u8 {
-    if set {
-        bit
-    } else {
-        0
-    }
-}
-
-/// Checks that only `allowed` bits are set.
-fn flags(value: u8, allowed: u8, field: &'static str) -> Result<u8, DecodeError> {
-    if value & !allowed != 0 {
-        return Err(DecodeError::InvalidFlags { field, value });
-    }
-    Ok(value)
-}
-
-fn version(r: &mut Reader) -> Result<(), DecodeError> {
-    match r.u8("version")? {
-        PROTOCOL_VERSION => Ok(()),
-        other => Err(DecodeError::UnsupportedVersion(other)),
-    }
-}
-
-fn decode_hello(r: &mut Reader) -> Result<Hello, DecodeError> {
-    version(r)?;
-    let f = flags(r.u8("flags")?, HELLO_RESUME | HELLO_ADMIN_ONLY, "flags")?;
-    Ok(Hello {
-        resume: f & HELLO_RESUME != 0,
-        admin_only: f & HELLO_ADMIN_ONLY != 0,
-        keepalive_ms: r.varint("keepalive_ms")?,
-        session: r.string("session")?,
-        password: r.string("password")?,
-        client_id: r.string("client_id")?,
-        display_name: r.string("display_name")?,
-    })
-}
-
-fn decode_welcome(r: &mut Reader) -> Result<Welcome, DecodeError> {
-    version(r)?;
-    let f = flags(r.u8("flags")?, WELCOME_SESSION_PRESENT, "flags")?;
-    Ok(Welcome {
-        session_present: f & WELCOME_SESSION_PRESENT != 0,
-        client_id: r.string("client_id")?,
-        keepalive_ms: r.varint("keepalive_ms")?,
-        config: SessionConfig::decode(r)?,
-    })
-}
-
-fn decode_ack(r: &mut Reader) -> Result<Ack, DecodeError> {
-    Ok(Ack {
-        id: r.varint("id")?,
-        code: ErrorCode(r.u16("code")?),
-    })
-}
-
-fn decode_presence(r: &mut Reader) -> Result<Presence, DecodeError> {
-    let filter = r.string("filter")?;
-    let kind = match r.u8("kind")? {
-        0 => PresenceKind::Snapshot,
-        1 => PresenceKind::Join,
-        2 => PresenceKind::Leave,
-        _ => return Err(DecodeError::InvalidValue { field: "kind" }),
-    };
-    let count = r.varint("member_count")?;
-    // Each member takes at least two bytes, which bounds the allocation by the message.
-    if count > (r.remaining() / 2) as u64 {
-        return Err(DecodeError::Truncated { field: "members" });
-    }
-    let mut members = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        members.push(Member {
-            client_id: r.string("member_client_id")?,
-            display_name: r.string("member_display_name")?,
-        });
-    }
-    Ok(Presence {
-        filter,
-        kind,
-        members,
-    })
-}
-
-fn decode_admin(r: &mut Reader) -> Result<AdminRequest, DecodeError> {
-    let request_id = r.varint("request_id")?;
-    let op_code = r.u8("op")?;
-    let session = r.string("session")?;
-    let credential = r.string("credential")?;
-    let op = match op_code {
-        1 => AdminOp::Create {
-            password: r.string("password")?,
-            secret: r.string("secret")?,
-            config: SessionConfig::decode(r)?,
-        },
-        2 => AdminOp::Drop,
-        3 => AdminOp::Suspend,
-        4 => AdminOp::Resume,
-        5 => AdminOp::Configure(SessionConfig::decode(r)?),
-        6 => AdminOp::Describe,
-        _ => return Err(DecodeError::InvalidValue { field: "op" }),
-    };
-    Ok(AdminRequest {
-        request_id,
-        session,
-        credential,
-        op,
-    })
 }

@@ -26,6 +26,7 @@
 
 mod config;
 mod error_code;
+mod format;
 mod frames;
 mod wire;
 
