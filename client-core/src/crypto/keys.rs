@@ -80,11 +80,10 @@ pub enum CryptoError {
     ContextTooLong(usize),
 }
 
-/// Overwrites `bytes` with zeros, best effort: `black_box` keeps the compiler from treating
-/// the writes as dead stores. (The `zeroize` crate would give a firmer guarantee.)
+/// Overwrites `bytes` with zeros in a way the compiler cannot elide as dead stores. The
+/// expanded AES key schedules are wiped by the `aes` crate's own `zeroize` feature.
 pub(crate) fn wipe(bytes: &mut [u8]) {
-    bytes.fill(0);
-    core::hint::black_box(bytes);
+    zeroize::Zeroize::zeroize(bytes);
 }
 
 /// HKDF-SHA256 (RFC 5869) after the extract step with `salt` from `ikm`, ready to expand.
@@ -109,8 +108,8 @@ pub(crate) fn derive_subkeys(key: &[u8; KEY_BYTES]) -> ([u8; 32], [u8; 32]) {
 /// A 32-byte shared secret, with its envelope subkeys derived once and cached.
 ///
 /// `Debug` shows only the [fingerprint](Key::fingerprint), never key bytes, and equality is
-/// checked in constant time. The raw key bytes are overwritten (best effort) when the key is
-/// dropped.
+/// checked in constant time. The raw key bytes and the AES key schedule are zeroized when the
+/// key is dropped (the cached HMAC state is not: the `hmac` crate offers no way to).
 #[derive(Clone)]
 pub struct Key {
     /// The shared secret K.
