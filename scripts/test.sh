@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it (`npm test`, `.ci/run`): setup, format, lints, native tests,
+# the wasm32 build and the unit tests in headless Chromium. Stops at the first failing step and
+# names it; ends with the time of each step and the number of tests run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Native steps run without the wasm environment (build-std would slow them down); the wasm
+# steps set it in a subshell from scripts/wasm-env.sh.
+unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-always}"
+
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+step_names=()
+step_seconds=()
+started_all=$EPOCHREALTIME
+
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+summary() {
+    local i
+    echo
+    echo "==== timings"
+    for i in "${!step_names[@]}"; do
+        printf '  %8ss  %s\n' "${step_seconds[$i]}" "${step_names[$i]}"
+    done
+    printf '  %8ss  total\n' "$(elapsed_since "$started_all")"
+}
+
+# step NAME COMMAND...: runs one step under a header; stops everything when it fails.
+step() {
+    local name=$1 started=$EPOCHREALTIME status=0
+    shift
+    printf '\n==== %s\n' "$name"
+    "$@" || status=$?
+    step_names+=("$name")
+    step_seconds+=("$(elapsed_since "$started")")
+    if [ $status -ne 0 ]; then
+        summary
+        echo "test: FAILED at step \"$name\" (exit $status)" >&2
+        exit $status
+    fi
+}
+
+# Keeps a copy of a test step's output, to count the tests at the end.
+logged() { "$@" 2>&1 | tee -a "$test_log"; }
+with_wasm_env() { (. "$ROOT/scripts/wasm-env.sh" && "$@"); }
+
+step "setup" "$ROOT/scripts/setup.sh"
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test (native)" logged cargo test --workspace --locked
+step "wasm32 build of fastport-client-core" \
+    with_wasm_env cargo build -p fastport-client-core --target wasm32-unknown-unknown --locked
+# --lib: under wasm32, cargo compiles doc tests but the runner never executes them, so they would
+# count as passed without running.
+step "client-core unit tests in headless Chromium" \
+    logged with_wasm_env wasm-pack test --headless --chrome client-core --lib
+
+summary
+# "test result: ok. 12 passed; 0 failed; ..." from cargo test and wasm-bindgen-test-runner.
+sed 's/\x1b\[[0-9;]*m//g' "$test_log" | awk '
+    /^test result: / { for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed/) passed += $i
+        if ($(i + 1) ~ /^failed/) failed += $i } }
+    END { printf "tests: %d passed, %d failed\n", passed, failed }'
