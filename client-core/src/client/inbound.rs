@@ -10,6 +10,13 @@ use crate::codec::{
 };
 use crate::crypto::{self, ENVELOPE_VERSION};
 use crate::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PendingKind {
+    Subscribe,
+    Unsubscribe,
+    Admin,
+}
 use crate::topic::Topic;
 
 /// Bit 0 of the envelope flags (docs/CRYPTO.md): set when the payload is sealed.
@@ -158,8 +165,24 @@ impl Client {
         self.events.push_back(Event::ServerError(error));
     }
 
+    /// Removes the pending request `id` if it is of `kind`. An answer of the wrong kind
+    /// (a `SubAck` for an admin request) leaves the request waiting for its real answer.
+    fn take_pending(&mut self, id: u64, kind: PendingKind) -> Option<Pending> {
+        let matches = match self.pending.get(&id)? {
+            Pending::Subscribe { .. } => kind == PendingKind::Subscribe,
+            Pending::Unsubscribe { .. } => kind == PendingKind::Unsubscribe,
+            Pending::Admin { .. } => kind == PendingKind::Admin,
+        };
+        if matches {
+            self.pending.remove(&id)
+        } else {
+            None
+        }
+    }
+
     fn on_sub_ack(&mut self, ack: Ack) {
-        let Some(Pending::Subscribe { filter }) = self.pending.remove(&ack.id) else {
+        let Some(Pending::Subscribe { filter }) = self.take_pending(ack.id, PendingKind::Subscribe)
+        else {
             return;
         };
         let Some(sub) = self.subs.get_mut(&filter) else {
@@ -192,7 +215,9 @@ impl Client {
     }
 
     fn on_unsub_ack(&mut self, ack: Ack) {
-        let Some(Pending::Unsubscribe { filter, request }) = self.pending.remove(&ack.id) else {
+        let Some(Pending::Unsubscribe { filter, request }) =
+            self.take_pending(ack.id, PendingKind::Unsubscribe)
+        else {
             return;
         };
         let result = match ack.code {
@@ -227,7 +252,8 @@ impl Client {
     }
 
     fn on_admin_result(&mut self, r: AdminResult) {
-        let Some(Pending::Admin { request }) = self.pending.remove(&r.request_id) else {
+        let Some(Pending::Admin { request }) = self.take_pending(r.request_id, PendingKind::Admin)
+        else {
             return;
         };
         let result = match r.code {

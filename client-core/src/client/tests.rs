@@ -749,3 +749,35 @@ fn reconnect_now_skips_the_backoff_wait() {
         [TransportCommand::Connect { .. }]
     ));
 }
+
+#[test]
+fn an_answer_of_the_wrong_kind_leaves_the_request_waiting_for_its_own() {
+    let mut t = T::connected();
+    let req = t.c.unsubscribe(ms(1), filter("a")).expect("unsubscribe");
+    t.sent();
+    t.server(
+        ms(2),
+        Frame::AdminResult(crate::codec::AdminResult {
+            request_id: req.0,
+            code: ErrorCode::OK,
+            message: String::new(),
+            config: SessionConfig::default(),
+        }),
+    );
+    assert!(t.events().is_empty());
+    t.server(
+        ms(3),
+        Frame::UnsubAck(Ack {
+            id: req.0,
+            code: ErrorCode::OK,
+        }),
+    );
+    assert_eq!(
+        t.events(),
+        vec![Event::Unsubscribed {
+            request: req,
+            filter: filter("a"),
+            result: Ok(())
+        }]
+    );
+}
