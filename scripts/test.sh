@@ -54,6 +54,7 @@ step "setup" "$ROOT/scripts/setup.sh"
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (native)" logged cargo test --workspace --locked
+step "protocol vectors, checked by an independent decoder" python3 scripts/check-protocol.py
 step "wasm32 build of fastport-client-core" \
     with_wasm_env cargo build -p fastport-client-core --target wasm32-unknown-unknown --locked
 # --lib: under wasm32, cargo compiles doc tests but the runner never executes them, so they would

@@ -252,7 +252,7 @@ impl ReceiptStatus {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub(crate) fn from_wire_for_tests(v: u8) -> ReceiptStatus {
         ReceiptStatus::from_wire(v)
     }

@@ -109,3 +109,5 @@ impl DecodeError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
