@@ -91,6 +91,8 @@ codes! {
     QUEUE_FULL = 23, "queue_full", false;
     /// A session name, client id or display name breaks the naming rules.
     INVALID_NAME = 24, "invalid_name", true;
+    /// The server holds as many sessions as it allows.
+    TOO_MANY_SESSIONS = 25, "too_many_sessions", false;
 }
 
 impl ErrorCode {
