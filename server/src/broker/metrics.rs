@@ -1,0 +1,71 @@
+//! Counters and gauges of the broker, read by `/metrics`.
+
+/// A snapshot of the broker's counters (monotonic, `_total` in Prometheus) and gauges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Gauge: open connections.
+    pub connections: u64,
+    /// Gauge: sessions.
+    pub sessions: u64,
+    /// Gauge: distinct subscribed filters over all sessions.
+    pub topics: u64,
+    /// Gauge: QoS 1 messages cached awaiting acks.
+    pub cached_messages: u64,
+    /// Gauge: password checks running.
+    pub pending_jobs: u64,
+    /// Connections accepted.
+    pub connections_opened: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Bytes received in frames.
+    pub bytes_in: u64,
+    /// Bytes sent in frames.
+    pub bytes_out: u64,
+    /// Publishes accepted (duplicates excluded).
+    pub messages_in: u64,
+    /// Deliveries sent (resends included).
+    pub messages_out: u64,
+    /// Deliveries resent after the retry interval or a resume.
+    pub retries: u64,
+    /// Messages that expired before every subscriber acked.
+    pub expired: u64,
+    /// Deliveries dropped by the drop-oldest slow-consumer policy.
+    pub dropped: u64,
+    /// Deliveries given up after the retry budget.
+    pub retries_exhausted: u64,
+    /// Resent publishes recognised as duplicates.
+    pub duplicates: u64,
+    /// Deliveries refused by subscribers (failed verification).
+    pub nacks: u64,
+    /// Failed password, secret or token checks.
+    pub auth_failures: u64,
+    /// Connections ended for breaking the protocol.
+    pub protocol_errors: u64,
+    /// Connections closed for silence.
+    pub keepalive_timeouts: u64,
+    /// Connections closed as slow consumers.
+    pub slow_consumer_disconnects: u64,
+    /// Per-session gauges.
+    pub per_session: Vec<SessionMetrics>,
+}
+
+/// Gauges of one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionMetrics {
+    /// Session name.
+    pub name: String,
+    /// Open connections.
+    pub connections: u64,
+    /// Client ids with state (connected, or offline and resumable).
+    pub clients: u64,
+    /// Distinct subscribed filters.
+    pub topics: u64,
+    /// QoS 1 messages cached.
+    pub cached_messages: u64,
+    /// Whether the session is suspended.
+    pub suspended: bool,
+}

@@ -1,0 +1,406 @@
+//! The sans-IO broker: every session, connection, subscription and cached message, and the
+//! protocol logic that moves frames between them. No sockets, no clock, no threads.
+//!
+//! One router task owns the [`Broker`] and calls, with `now` from its clock:
+//!
+//! 1. **Inputs**: [`Broker::handle_open`] when a WebSocket connection is accepted,
+//!    [`Broker::handle_message`] for each binary message, [`Broker::handle_close`] when the
+//!    connection is gone, [`Broker::handle_slow_connection`] when its outbound queue is
+//!    full, [`Broker::handle_timeout`] when the timer fires, [`Broker::handle_job_done`] when
+//!    a [`Job`] finished, and [`Broker::admin`] for HTTP admin requests.
+//! 2. **Outputs**: [`Broker::poll_output`] until `None` (frames to send, connections to
+//!    close, jobs to run, HTTP admin answers), then [`Broker::poll_timeout`] to re-arm the
+//!    single timer.
+//!
+//! Password and secret checks are deliberately slow (argon2id), so the broker never runs
+//! them itself: it hands out a [`Job`] and continues when the answer comes back, and the
+//! router stays free for traffic. A password that verified once is remembered as a keyed
+//! hash, so reconnects of a fleet do not pay argon2 each time.
+
+mod admin;
+mod handshake;
+mod metrics;
+mod routing;
+mod session;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastport_client_core::codec::{ErrorCode, ErrorFrame, Frame};
+use fastport_client_core::time::Instant;
+
+use crate::auth::{HashCost, Job, SecretHash};
+pub use admin::{AdminAnswer, AdminReply};
+pub use metrics::{Metrics, SessionMetrics};
+pub use session::SessionSettings;
+
+use session::{Session, SessionId};
+use timers::{Timer, Timers};
+
+/// A connection, numbered by the driver (unique for the broker's lifetime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Something for the driver to do.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Send one binary WebSocket message. The same `Bytes` may go to many connections.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The encoded frame.
+        frame: Bytes,
+    },
+    /// Close the connection with this WebSocket close code and reason, after the frames
+    /// queued before it. The broker has forgotten the connection: do not report its close.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Run `job` off the router (it is slow by design) and hand the result to
+    /// [`Broker::handle_job_done`].
+    Run(Job),
+    /// The answer to an HTTP admin request made with [`Broker::admin`].
+    Admin(AdminAnswer),
+}
+
+/// Server-wide settings of the broker.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BrokerConfig {
+    /// Settings of sessions created without stating them.
+    pub session_defaults: SessionSettings,
+    /// Hash of the admin token needed to create sessions; `None` lets anyone create
+    /// sessions (local development).
+    pub admin_token: Option<SecretHash>,
+    /// Keepalive used when a client asks for 0, and the bounds a client's request is
+    /// clamped to.
+    pub keepalive_default: Duration,
+    /// Shortest keepalive a client may ask for.
+    pub keepalive_min: Duration,
+    /// Longest keepalive a client may ask for.
+    pub keepalive_max: Duration,
+    /// Time a new connection has to send its `Hello`.
+    pub hello_timeout: Duration,
+    /// Most sessions.
+    pub max_sessions: usize,
+    /// Most connections across all sessions.
+    pub max_connections: usize,
+    /// Most password checks running at once; beyond it, `Hello`s are refused with
+    /// `rate_limited` (a wrong-password flood cannot queue unbounded work).
+    pub max_pending_jobs: usize,
+    /// Key for the cache of verified passwords; random per process.
+    pub verify_cache_key: [u8; 32],
+    /// Cost of the hashes of sessions created at run time.
+    pub hash_cost: HashCost,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            session_defaults: SessionSettings::default(),
+            admin_token: None,
+            keepalive_default: Duration::from_secs(10),
+            keepalive_min: Duration::from_secs(1),
+            keepalive_max: Duration::from_secs(300),
+            hello_timeout: Duration::from_secs(10),
+            max_sessions: 10_000,
+            max_connections: 100_000,
+            max_pending_jobs: 64,
+            verify_cache_key: [0; 32],
+            hash_cost: HashCost::Standard,
+        }
+    }
+}
+
+/// The broker. See the [module docs](self) for how a driver runs it.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    sessions: HashMap<SessionId, Session>,
+    session_ids: HashMap<String, SessionId>,
+    next_session: u64,
+    conns: HashMap<ConnId, Conn>,
+    outputs: VecDeque<Output>,
+    timers: Timers,
+    jobs: HashMap<u64, handshake::Continuation>,
+    next_job: u64,
+    metrics: Metrics,
+    shutting_down: bool,
+}
+
+/// What the broker knows of one connection.
+#[derive(Debug)]
+struct Conn {
+    state: ConnState,
+    last_rx: Instant,
+    /// Keepalive in effect (after the handshake).
+    keepalive: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ConnState {
+    /// Waiting for `Hello`.
+    New,
+    /// `Hello` received; its password is being checked.
+    Verifying,
+    /// Joined `session` as `client`.
+    Active { session: SessionId, client: String },
+    /// An admin-only connection.
+    Admin,
+}
+
+impl Broker {
+    /// A broker with no sessions.
+    pub fn new(config: BrokerConfig) -> Broker {
+        Broker {
+            config,
+            sessions: HashMap::new(),
+            session_ids: HashMap::new(),
+            next_session: 1,
+            conns: HashMap::new(),
+            outputs: VecDeque::new(),
+            timers: Timers::default(),
+            jobs: HashMap::new(),
+            next_job: 1,
+            metrics: Metrics::default(),
+            shutting_down: false,
+        }
+    }
+
+    /// A WebSocket connection was accepted.
+    pub fn handle_open(&mut self, now: Instant, conn: ConnId) {
+        self.metrics.connections_opened += 1;
+        if self.shutting_down || self.conns.len() >= self.config.max_connections {
+            let code = if self.shutting_down {
+                ErrorCode::SERVER_SHUTTING_DOWN
+            } else {
+                ErrorCode::TOO_MANY_CONNECTIONS
+            };
+            self.reject(conn, code, "the server is not accepting connections");
+            return;
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                state: ConnState::New,
+                last_rx: now,
+                keepalive: Duration::ZERO,
+            },
+        );
+        self.timers
+            .set(now + self.config.hello_timeout, Timer::Hello(conn));
+    }
+
+    /// A binary WebSocket message arrived on `conn`.
+    pub fn handle_message(&mut self, now: Instant, conn: ConnId, message: Bytes) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.last_rx = now;
+        self.metrics.frames_in += 1;
+        self.metrics.bytes_in += message.len() as u64;
+        let frame = match Frame::decode(message) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.metrics.protocol_errors += 1;
+                return self.fail(conn, e.code(), &e.to_string());
+            }
+        };
+        let state = c.state.clone();
+        match (state, frame) {
+            (ConnState::New, Frame::Hello(hello)) => self.on_hello(now, conn, hello),
+            (ConnState::New | ConnState::Verifying, other) => {
+                let message = format!("expected hello first, got {}", other.name());
+                self.fail(conn, ErrorCode::NOT_AUTHENTICATED, &message)
+            }
+            (_, Frame::Ping { nonce }) => self.send(conn, &Frame::Pong { nonce }),
+            (_, Frame::Pong { .. }) => {}
+            (_, Frame::Admin(req)) => self.admin_frame(now, conn, req),
+            (ConnState::Active { session, client }, frame) => {
+                self.on_session_frame(now, conn, session, &client, frame)
+            }
+            (ConnState::Admin, other) => {
+                let message = format!("{} on an admin-only connection", other.name());
+                self.fail(conn, ErrorCode::PROTOCOL_ERROR, &message)
+            }
+        }
+    }
+
+    /// The connection is gone (closed by the peer or failed).
+    pub fn handle_close(&mut self, now: Instant, conn: ConnId) {
+        self.forget_conn(now, conn);
+    }
+
+    /// The connection's outbound queue is full: it cannot keep up.
+    pub fn handle_slow_connection(&mut self, now: Instant, conn: ConnId) {
+        if self.conns.contains_key(&conn) {
+            self.metrics.slow_consumer_disconnects += 1;
+            // No error frame: the queue it would go into is full. The close code says it.
+            let code = ErrorCode::SLOW_CONSUMER.close_code();
+            let reason = "outbound queue full".to_owned();
+            self.outputs.push_back(Output::Close { conn, code, reason });
+            self.forget_conn(now, conn);
+        }
+    }
+
+    /// The timer from [`Broker::poll_timeout`] fired (early or repeated calls are harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.on_timer(now, timer);
+        }
+    }
+
+    /// Stops accepting connections and closes every one with `server_shutting_down`.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close_conn(
+                now,
+                conn,
+                ErrorCode::SERVER_SHUTTING_DOWN,
+                "server shutting down",
+            );
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Broker::handle_timeout`] must be called next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Counters and gauges for `/metrics`.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.metrics.clone();
+        m.connections = self.conns.len() as u64;
+        m.sessions = self.sessions.len() as u64;
+        m.per_session = self.sessions.values().map(Session::metrics).collect();
+        m.topics = m.per_session.iter().map(|s| s.topics).sum();
+        m.cached_messages = m.per_session.iter().map(|s| s.cached_messages).sum();
+        m.pending_jobs = self.jobs.len() as u64;
+        m
+    }
+
+    // ----- shared internals ----------------------------------------------------------
+
+    fn send(&mut self, conn: ConnId, frame: &Frame) {
+        self.send_bytes(conn, frame.encode());
+    }
+
+    fn send_bytes(&mut self, conn: ConnId, frame: Bytes) {
+        self.metrics.frames_out += 1;
+        self.metrics.bytes_out += frame.len() as u64;
+        self.outputs.push_back(Output::Send { conn, frame });
+    }
+
+    /// Error frame plus close, for a connection the broker has not admitted into a session.
+    fn reject(&mut self, conn: ConnId, code: ErrorCode, message: &str) {
+        let frame = Frame::Error(ErrorFrame {
+            code,
+            ref_id: 0,
+            message: message.into(),
+        });
+        self.send(conn, &frame);
+        self.outputs.push_back(Output::Close {
+            conn,
+            code: code.close_code(),
+            reason: truncate_reason(message),
+        });
+    }
+
+    /// Ends a connection for a protocol reason: error frame, close, and forget it.
+    fn fail(&mut self, conn: ConnId, code: ErrorCode, message: &str) {
+        // Timers of the connection die lazily: they find no connection.
+        let now = self.conns.get(&conn).map(|c| c.last_rx).unwrap_or_default();
+        self.close_conn(now, conn, code, message);
+    }
+
+    fn close_conn(&mut self, now: Instant, conn: ConnId, code: ErrorCode, message: &str) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        self.reject(conn, code, message);
+        self.forget_conn(now, conn);
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Hello(conn) => {
+                if self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.state == ConnState::New)
+                {
+                    self.close_conn(now, conn, ErrorCode::NOT_AUTHENTICATED, "no hello in time");
+                }
+            }
+            Timer::Keepalive(conn) => self.check_keepalive(now, conn),
+            Timer::Retry {
+                session,
+                client,
+                delivery,
+            } => self.retry_delivery(now, session, &client, delivery),
+            Timer::Expire { session, delivery } => self.expire_message(now, session, delivery),
+            Timer::Offline { session, client } => self.expire_offline_client(now, session, &client),
+            Timer::SweepSeen { session } => self.sweep_seen(now, session),
+        }
+    }
+
+    /// Drops the duplicate-detection memory of publishers that published nothing within
+    /// the expiry, so a stream of short-lived client ids does not grow it forever.
+    fn sweep_seen(&mut self, now: Instant, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let expiry = session.settings.expiry;
+        session.seen.retain(|_, seen| !seen.is_stale(now, expiry));
+        session.sweep_armed = !session.seen.is_empty();
+        if session.sweep_armed {
+            self.timers
+                .set(now + expiry, Timer::SweepSeen { session: id });
+        }
+    }
+
+    fn check_keepalive(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let deadline = c.last_rx + c.keepalive.mul_f64(1.5);
+        if now >= deadline {
+            self.metrics.keepalive_timeouts += 1;
+            self.close_conn(
+                now,
+                conn,
+                ErrorCode::KEEPALIVE_TIMEOUT,
+                "nothing received in time",
+            );
+        } else {
+            self.timers.set(deadline, Timer::Keepalive(conn));
+        }
+    }
+}
+
+/// WebSocket close reasons are limited to 123 bytes.
+fn truncate_reason(message: &str) -> String {
+    let mut end = message.len().min(123);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests;
