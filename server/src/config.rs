@@ -1,0 +1,449 @@
+//! The server's configuration: built-in defaults, then a TOML file, then `FASTPORT_*`
+//! environment variables, then command-line flags, each overriding the one before.
+//!
+//! [`Cli`] is the command line (clap reads the environment variables as the flags'
+//! fallbacks); [`Config::load`] layers it over the file and the defaults and checks every
+//! value, so that a mistake stops the server at startup with one line naming the key.
+//!
+//! ```
+//! use clap::Parser;
+//! use fastport_server::config::{Cli, Config};
+//!
+//! let cli = Cli::parse_from(["fastport-server", "--listen", "127.0.0.1:0", "--max-retries", "3"]);
+//! let config = Config::load(cli).expect("valid configuration");
+//! assert_eq!(config.listen, "127.0.0.1:0");
+//! assert_eq!(config.session_defaults.max_retries, 3);
+//! ```
+
+mod cli;
+mod duration;
+mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fastport_client_core::codec::{SessionConfig, SlowConsumerPolicy};
+use fastport_client_core::names::SessionName;
+
+use crate::auth::SecretHash;
+use crate::broker::SessionSettings;
+pub use cli::{Cli, Command};
+pub use duration::{format_duration, parse_duration};
+use file::{FileConfig, FileSession};
+
+/// The static directory used when none is configured, if it exists.
+pub const DEFAULT_STATIC_DIR: &str = "web-demo/dist";
+
+/// The complete, checked configuration of a server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// `HOST:PORT` to listen on.
+    pub listen: String,
+    /// The admin token needed to create sessions; `None` lets anyone create them.
+    pub admin_token: Option<Secret>,
+    /// Directory of static files, if any.
+    pub static_dir: Option<PathBuf>,
+    /// tracing env-filter directive for the log on stderr.
+    pub log: String,
+    /// Whether to create the development session `demo`.
+    pub demo_session: bool,
+    /// Most WebSocket connections over all sessions.
+    pub max_connections: usize,
+    /// Most sessions.
+    pub max_sessions: usize,
+    /// Most password checks running at once.
+    pub max_pending_jobs: usize,
+    /// Frames queued per connection before it is a slow consumer.
+    pub outbound_queue: usize,
+    /// Largest WebSocket message accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// How long a graceful shutdown waits for connections to flush.
+    pub shutdown_grace: Duration,
+    /// Keepalive for clients that ask for 0.
+    pub keepalive: Duration,
+    /// Shortest keepalive a client may ask for.
+    pub keepalive_min: Duration,
+    /// Longest keepalive a client may ask for.
+    pub keepalive_max: Duration,
+    /// Time a new connection has to send its `Hello`.
+    pub hello_timeout: Duration,
+    /// Settings of sessions that do not state their own.
+    pub session_defaults: SessionSettings,
+    /// Sessions declared in the config file, created at startup.
+    pub sessions: Vec<SessionSpec>,
+    /// Things worth a warning in the log once logging is set up.
+    pub warnings: Vec<String>,
+}
+
+/// A secret as configured: plaintext (hashed at startup) or an argon2 PHC hash.
+#[derive(Clone)]
+pub enum Secret {
+    /// Plaintext, to be hashed at startup.
+    Plain(String),
+    /// Already hashed.
+    Hashed(SecretHash),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Plain(_) => f.write_str("Secret::Plain(..)"),
+            Secret::Hashed(_) => f.write_str("Secret::Hashed(..)"),
+        }
+    }
+}
+
+/// A session declared in the config file.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    /// Session name.
+    pub name: String,
+    /// Password clients connect with.
+    pub password: Secret,
+    /// Secret key for admin operations on the session.
+    pub secret: Secret,
+    /// Its settings (the defaults overridden by its own).
+    pub settings: SessionSettings,
+}
+
+/// Why the configuration cannot be used. Displayed as one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file has a syntax error or a bad value.
+    #[error("config file {}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The key and the problem.
+        message: String,
+    },
+    /// A value is out of range, whichever source it came from.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, with its flag and environment variable.
+        key: String,
+        /// The problem.
+        message: String,
+    },
+}
+
+/// A slow-consumer policy as written in files, flags and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyName {
+    /// Close the subscriber's connection.
+    #[value(name = "disconnect")]
+    Disconnect,
+    /// Drop the subscriber's oldest pending delivery.
+    #[value(name = "drop_oldest", alias = "drop-oldest")]
+    DropOldest,
+}
+
+impl PolicyName {
+    /// The codec's policy.
+    pub fn policy(self) -> SlowConsumerPolicy {
+        match self {
+            PolicyName::Disconnect => SlowConsumerPolicy::Disconnect,
+            PolicyName::DropOldest => SlowConsumerPolicy::DropOldest,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_owned(),
+            admin_token: None,
+            static_dir: None,
+            log: "info".to_owned(),
+            demo_session: true,
+            max_connections: 100_000,
+            max_sessions: 10_000,
+            max_pending_jobs: 64,
+            outbound_queue: 1024,
+            max_frame_bytes: 1024 * 1024 + 4 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+            keepalive: Duration::from_secs(10),
+            keepalive_min: Duration::from_secs(1),
+            keepalive_max: Duration::from_secs(300),
+            hello_timeout: Duration::from_secs(10),
+            session_defaults: SessionSettings::default(),
+            sessions: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Layers `cli` (flags and environment) over its config file and the defaults, and
+    /// checks the result.
+    pub fn load(cli: Cli) -> Result<Config, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let file_error = |message: String| ConfigError::File {
+            path: cli.config.clone().unwrap_or_default(),
+            message,
+        };
+        let mut config = Config::default();
+        config.layer_scalars(&cli, &file);
+        config.layer_admin_token(&cli, &file).map_err(&file_error)?;
+        config.layer_static_dir(&cli, &file)?;
+        config.layer_session_defaults(&cli, &file, &file_error)?;
+        for (i, session) in file.sessions.iter().enumerate() {
+            let spec = config.session_spec(i, session).map_err(&file_error)?;
+            if config.sessions.iter().any(|s| s.name == spec.name) {
+                let message = format!("sessions[{i}].name: duplicate session `{}`", spec.name);
+                return Err(file_error(message));
+            }
+            config.sessions.push(spec);
+        }
+        config.check()?;
+        config.warn_about_frame_size();
+        Ok(config)
+    }
+
+    fn layer_scalars(&mut self, cli: &Cli, file: &FileConfig) {
+        fn pick<T: Clone>(flag: &Option<T>, file: &Option<T>, current: &mut T) {
+            if let Some(v) = flag.as_ref().or(file.as_ref()) {
+                *current = v.clone();
+            }
+        }
+        let dur = |d: &Option<file::FileDuration>| d.map(|d| d.0);
+        pick(&cli.listen, &file.listen, &mut self.listen);
+        pick(&cli.log, &file.log, &mut self.log);
+        pick(
+            &cli.max_connections,
+            &file.max_connections,
+            &mut self.max_connections,
+        );
+        pick(
+            &cli.max_sessions,
+            &file.max_sessions,
+            &mut self.max_sessions,
+        );
+        pick(&None, &file.max_pending_jobs, &mut self.max_pending_jobs);
+        pick(
+            &cli.outbound_queue,
+            &file.outbound_queue,
+            &mut self.outbound_queue,
+        );
+        pick(
+            &cli.max_frame_bytes,
+            &file.max_frame_bytes,
+            &mut self.max_frame_bytes,
+        );
+        pick(
+            &cli.shutdown_grace,
+            &dur(&file.shutdown_grace),
+            &mut self.shutdown_grace,
+        );
+        pick(&cli.keepalive, &dur(&file.keepalive), &mut self.keepalive);
+        pick(&None, &dur(&file.keepalive_min), &mut self.keepalive_min);
+        pick(&None, &dur(&file.keepalive_max), &mut self.keepalive_max);
+        pick(
+            &cli.hello_timeout,
+            &dur(&file.hello_timeout),
+            &mut self.hello_timeout,
+        );
+        self.demo_session = !cli.no_demo_session && file.demo_session.unwrap_or(true);
+    }
+
+    fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), String> {
+        if let Some(token) = &cli.admin_token {
+            self.admin_token = Some(Secret::Plain(token.clone()));
+            return Ok(());
+        }
+        self.admin_token = secret(&file.admin_token, &file.admin_token_hash, "admin_token")?;
+        if matches!(self.admin_token, Some(Secret::Plain(_))) {
+            self.warnings.push(plaintext_warning("admin_token"));
+        }
+        Ok(())
+    }
+
+    fn layer_static_dir(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
+        let configured = cli.static_dir.as_ref().or(file.static_dir.as_ref());
+        self.static_dir = match configured {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) if !dir.is_dir() => {
+                return Err(invalid(
+                    "static_dir",
+                    format!("{} is not a directory", dir.display()),
+                ))
+            }
+            Some(dir) => Some(dir.clone()),
+            None => Some(PathBuf::from(DEFAULT_STATIC_DIR)).filter(|d| d.is_dir()),
+        };
+        Ok(())
+    }
+
+    fn layer_session_defaults(
+        &mut self,
+        cli: &Cli,
+        file: &FileConfig,
+        file_error: &dyn Fn(String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let from_file = file.session_defaults.to_config();
+        self.session_defaults
+            .apply(&from_file)
+            .map_err(|m| file_error(format!("session_defaults: {m}")))?;
+        let from_cli = SessionConfig {
+            retry_interval_ms: cli.retry_interval.map(file::millis),
+            max_retries: cli.max_retries,
+            expiry_ms: cli.expiry.map(file::millis),
+            max_message_size: cli.max_message_size,
+            max_connections: cli.session_max_connections,
+            max_subscriptions: cli.max_subscriptions,
+            max_pending: cli.max_pending,
+            slow_consumer_policy: cli.slow_consumer_policy.map(PolicyName::policy),
+        };
+        self.session_defaults
+            .apply(&from_cli)
+            .map_err(|m| invalid("session defaults (flags or environment)", m))
+    }
+
+    fn session_spec(&mut self, i: usize, session: &FileSession) -> Result<SessionSpec, String> {
+        let key = |field: &str| format!("sessions[{i}].{field}");
+        let name = SessionName::new(session.name.clone())
+            .map_err(|e| format!("{}: {e}", key("name")))?
+            .as_str()
+            .to_owned();
+        let password = secret(&session.password, &session.password_hash, &key("password"))?
+            .ok_or_else(|| {
+                format!(
+                    "{}: missing (set password_hash or password)",
+                    key("password")
+                )
+            })?;
+        let secret = secret(&session.secret, &session.secret_hash, &key("secret"))?
+            .ok_or_else(|| format!("{}: missing (set secret_hash or secret)", key("secret")))?;
+        for (field, value) in [("password", &password), ("secret", &secret)] {
+            if matches!(value, Secret::Plain(_)) {
+                self.warnings.push(plaintext_warning(&key(field)));
+            }
+        }
+        let mut settings = self.session_defaults;
+        settings
+            .apply(&session.settings.to_config())
+            .map_err(|m| format!("{}: {m}", key("settings")))?;
+        Ok(SessionSpec {
+            name,
+            password,
+            secret,
+            settings,
+        })
+    }
+
+    /// A session whose largest message does not fit in a WebSocket message can never
+    /// receive one that large: worth a warning, not an error.
+    fn warn_about_frame_size(&mut self) {
+        const HEADER_ROOM: usize = 4096;
+        let named = self
+            .sessions
+            .iter()
+            .map(|s| (s.name.as_str(), s.settings.max_message_size));
+        let too_big: Vec<String> =
+            std::iter::once(("session_defaults", self.session_defaults.max_message_size))
+                .chain(named)
+                .filter(|(_, size)| *size as usize + HEADER_ROOM > self.max_frame_bytes)
+                .map(|(name, _)| name.to_owned())
+                .collect();
+        if !too_big.is_empty() {
+            self.warnings.push(format!(
+                "max_message_size of {} plus {HEADER_ROOM} bytes of header exceeds max_frame_bytes ({}): \
+                 such messages will be refused",
+                too_big.join(", "),
+                self.max_frame_bytes
+            ));
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let listen_ok = self
+            .listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !listen_ok {
+            let message = format!("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080)", self.listen);
+            return Err(invalid("listen", message));
+        }
+        if self.outbound_queue == 0 {
+            return Err(invalid("outbound_queue", "must be at least 1".into()));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1".into()));
+        }
+        if self.max_frame_bytes < 1024 {
+            return Err(invalid("max_frame_bytes", "must be at least 1024".into()));
+        }
+        if !(self.keepalive_min <= self.keepalive && self.keepalive <= self.keepalive_max) {
+            let message = "needs keepalive_min <= keepalive <= keepalive_max".to_owned();
+            return Err(invalid("keepalive", message));
+        }
+        if self.keepalive_min.is_zero() || self.hello_timeout.is_zero() {
+            let message = "keepalive_min and hello_timeout must be above 0".to_owned();
+            return Err(invalid("keepalive", message));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| invalid("log", format!("invalid filter `{}`: {e}", self.log)))?;
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    file::parse(&text).map_err(|message| ConfigError::File {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// A secret given as plaintext (`key`) or hash (`key_hash`), but not both.
+fn secret(
+    plain: &Option<String>,
+    hash: &Option<String>,
+    key: &str,
+) -> Result<Option<Secret>, String> {
+    match (plain, hash) {
+        (Some(_), Some(_)) => Err(format!("{key}: set {key} or {key}_hash, not both")),
+        (Some(plain), None) => Ok(Some(Secret::Plain(plain.clone()))),
+        (None, Some(phc)) => SecretHash::from_phc(phc)
+            .map(|h| Some(Secret::Hashed(h)))
+            .map_err(|e| format!("{key}_hash: {e}")),
+        (None, None) => Ok(None),
+    }
+}
+
+fn plaintext_warning(key: &str) -> String {
+    format!("config file: {key} is in plaintext; store {key}_hash (an argon2id PHC string) instead")
+}
+
+/// An [`ConfigError::Invalid`] naming the file key with its flag and environment variable.
+fn invalid(key: &str, message: String) -> ConfigError {
+    let key = match key.split_once(' ') {
+        Some(_) => key.to_owned(),
+        None => {
+            let flag = key.replace('_', "-");
+            let env = format!("FASTPORT_{}", key.to_ascii_uppercase());
+            format!("{key} (--{flag}, {env})")
+        }
+    };
+    ConfigError::Invalid { key, message }
+}
+
+#[cfg(test)]
+mod tests;

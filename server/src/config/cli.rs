@@ -1,0 +1,153 @@
+//! The command line (and, through clap's `env`, the `FASTPORT_*` environment variables).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::FalseyValueParser;
+use clap::{ArgAction, Parser, Subcommand};
+
+use super::duration::parse_duration;
+use super::PolicyName;
+
+const AFTER_HELP: &str = "\
+Configuration sources, lowest to highest precedence:
+  built-in defaults < TOML file (--config) < FASTPORT_* environment variables < flags
+
+Durations are written with a unit: 500ms, 2s, 1m, 1h.
+
+By default a session `demo` (password `demo`, secret key `demo-secret`) exists for
+development; pass --no-demo-session on any server others can reach.
+
+Endpoints: GET /ws (WebSocket), GET /healthz, GET /metrics (Prometheus), the admin API
+under /admin/sessions, and static files from --static-dir. See docs/SERVER.md.";
+
+/// The command-line flags. Every field is optional so that a flag (or its environment
+/// variable) left out lets the config file or the default decide.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "fastport-server",
+    version,
+    about = "The fastPort broker: end-to-end-encrypted publish/subscribe over WebSocket",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// A utility instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// TOML configuration file (keys as in docs/SERVER.md).
+    #[arg(long, env = "FASTPORT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on; port 0 picks a free port. [default: 127.0.0.1:8080]
+    #[arg(long, env = "FASTPORT_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+
+    /// Token required to create sessions, hashed with argon2 at startup. Without one,
+    /// anyone who can reach the server may create sessions.
+    #[arg(
+        long,
+        env = "FASTPORT_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Directory of static files served for other GET requests; an empty value serves
+    /// none. [default: web-demo/dist if it exists]
+    #[arg(long, env = "FASTPORT_STATIC_DIR", value_name = "DIR", value_parser = any_path)]
+    pub static_dir: Option<PathBuf>,
+
+    /// Log filter for stderr, in tracing's env-filter syntax (e.g. `info`,
+    /// `fastport_server=debug`). [default: info]
+    #[arg(long, env = "FASTPORT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// Do not create the development session `demo`.
+    #[arg(
+        long,
+        env = "FASTPORT_NO_DEMO_SESSION",
+        action = ArgAction::SetTrue,
+        value_parser = FalseyValueParser::new()
+    )]
+    pub no_demo_session: bool,
+
+    /// Most WebSocket connections over all sessions. [default: 100000]
+    #[arg(long, env = "FASTPORT_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Most sessions. [default: 10000]
+    #[arg(long, env = "FASTPORT_MAX_SESSIONS", value_name = "N")]
+    pub max_sessions: Option<usize>,
+
+    /// Frames queued per connection before it counts as a slow consumer. [default: 1024]
+    #[arg(long, env = "FASTPORT_OUTBOUND_QUEUE", value_name = "FRAMES")]
+    pub outbound_queue: Option<usize>,
+
+    /// Largest WebSocket message accepted, in bytes. [default: 1052672 (1 MiB + 4 KiB)]
+    #[arg(long, env = "FASTPORT_MAX_FRAME_BYTES", value_name = "BYTES")]
+    pub max_frame_bytes: Option<usize>,
+
+    /// How long a graceful shutdown waits for connections to flush. [default: 5s]
+    #[arg(long, env = "FASTPORT_SHUTDOWN_GRACE", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_grace: Option<Duration>,
+
+    /// Keepalive for clients that ask for 0. [default: 10s]
+    #[arg(long, env = "FASTPORT_KEEPALIVE", value_name = "DURATION", value_parser = parse_duration)]
+    pub keepalive: Option<Duration>,
+
+    /// Time a new connection has to send its Hello. [default: 10s]
+    #[arg(long, env = "FASTPORT_HELLO_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub hello_timeout: Option<Duration>,
+
+    /// Default time between resends of an unacknowledged delivery. [default: 2s]
+    #[arg(long, env = "FASTPORT_RETRY_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_interval: Option<Duration>,
+
+    /// Default resends of a delivery after the first attempt. [default: 5]
+    #[arg(long, env = "FASTPORT_MAX_RETRIES", value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// Default time a message stays cached. [default: 1m]
+    #[arg(long, env = "FASTPORT_EXPIRY", value_name = "DURATION", value_parser = parse_duration)]
+    pub expiry: Option<Duration>,
+
+    /// Default largest message envelope, in bytes. [default: 1048576]
+    #[arg(long, env = "FASTPORT_MAX_MESSAGE_SIZE", value_name = "BYTES")]
+    pub max_message_size: Option<u32>,
+
+    /// Default most connections per session. [default: 1000]
+    #[arg(long, env = "FASTPORT_SESSION_MAX_CONNECTIONS", value_name = "N")]
+    pub session_max_connections: Option<u32>,
+
+    /// Default most subscriptions per connection. [default: 100]
+    #[arg(long, env = "FASTPORT_MAX_SUBSCRIPTIONS", value_name = "N")]
+    pub max_subscriptions: Option<u32>,
+
+    /// Default most unacknowledged deliveries per subscriber. [default: 1000]
+    #[arg(long, env = "FASTPORT_MAX_PENDING", value_name = "N")]
+    pub max_pending: Option<u32>,
+
+    /// Default policy for a subscriber at max-pending. [default: drop_oldest]
+    #[arg(
+        long,
+        env = "FASTPORT_SLOW_CONSUMER_POLICY",
+        value_name = "POLICY",
+        value_enum
+    )]
+    pub slow_consumer_policy: Option<PolicyName>,
+}
+
+/// Utilities run instead of the server.
+#[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Read a secret from standard input (one line) and print its argon2id hash, for the
+    /// `password_hash`, `secret_hash` and `admin_token_hash` keys of the config file.
+    HashSecret,
+}
+
+/// Any path, the empty one included (clap's own parser refuses it; here it means "none").
+fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(text))
+}

@@ -1,0 +1,129 @@
+//! The TOML configuration file, as read (before layering with the environment and flags).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fastport_client_core::codec::SessionConfig;
+use serde::{Deserialize, Deserializer};
+
+use super::duration::parse_duration;
+use super::PolicyName;
+
+/// The file's top level. Unknown keys are errors, so a typo is never silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    pub listen: Option<String>,
+    pub admin_token: Option<String>,
+    pub admin_token_hash: Option<String>,
+    pub static_dir: Option<PathBuf>,
+    pub log: Option<String>,
+    pub demo_session: Option<bool>,
+    pub max_connections: Option<usize>,
+    pub max_sessions: Option<usize>,
+    pub max_pending_jobs: Option<usize>,
+    pub outbound_queue: Option<usize>,
+    pub max_frame_bytes: Option<usize>,
+    pub shutdown_grace: Option<FileDuration>,
+    pub keepalive: Option<FileDuration>,
+    pub keepalive_min: Option<FileDuration>,
+    pub keepalive_max: Option<FileDuration>,
+    pub hello_timeout: Option<FileDuration>,
+    #[serde(default)]
+    pub session_defaults: FileSettings,
+    #[serde(default)]
+    pub sessions: Vec<FileSession>,
+}
+
+/// Session settings as written in `[session_defaults]` and `[sessions.settings]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileSettings {
+    pub retry_interval: Option<FileDuration>,
+    pub max_retries: Option<u32>,
+    pub expiry: Option<FileDuration>,
+    pub max_message_size: Option<u32>,
+    pub max_connections: Option<u32>,
+    pub max_subscriptions: Option<u32>,
+    pub max_pending: Option<u32>,
+    pub slow_consumer_policy: Option<PolicyName>,
+}
+
+impl FileSettings {
+    /// The stated settings, in the codec's form (so the broker's range checks apply).
+    pub fn to_config(&self) -> SessionConfig {
+        SessionConfig {
+            retry_interval_ms: self.retry_interval.map(|d| millis(d.0)),
+            max_retries: self.max_retries,
+            expiry_ms: self.expiry.map(|d| millis(d.0)),
+            max_message_size: self.max_message_size,
+            max_connections: self.max_connections,
+            max_subscriptions: self.max_subscriptions,
+            max_pending: self.max_pending,
+            slow_consumer_policy: self.slow_consumer_policy.map(PolicyName::policy),
+        }
+    }
+}
+
+/// One `[[sessions]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileSession {
+    pub name: String,
+    pub password: Option<String>,
+    pub password_hash: Option<String>,
+    pub secret: Option<String>,
+    pub secret_hash: Option<String>,
+    #[serde(default)]
+    pub settings: FileSettings,
+}
+
+/// A duration written as a string with a unit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FileDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for FileDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a duration string such as \"500ms\", \"2s\" or \"1m\"",
+            )
+        })?;
+        parse_duration(&text)
+            .map(FileDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Milliseconds of a duration, saturating (the broker's range check refuses huge values).
+pub(super) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Parses the file's text; the error names the key (`sessions[1].settings.expiry: ...`)
+/// or the line of a syntax error.
+pub(super) fn parse(text: &str) -> Result<FileConfig, String> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| describe(text, &e))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = describe(text, e.inner());
+        if path == "." || path.is_empty() {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+/// One line: the message, and the line number when the parser knows it.
+fn describe(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message,
+    }
+}

@@ -1,0 +1,289 @@
+use std::io::Write;
+
+use clap::Parser;
+
+use super::*;
+
+fn cli(args: &[&str]) -> Cli {
+    let mut argv = vec!["fastport-server"];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(argv).expect("valid command line")
+}
+
+/// A config file that lives as long as the returned guard.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(text: &str) -> TempFile {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("fastport-config-{}-{n}.toml", std::process::id()));
+        let mut file = std::fs::File::create(&path).expect("create temp file");
+        file.write_all(text.as_bytes()).expect("write temp file");
+        TempFile(path)
+    }
+
+    fn load(&self, extra: &[&str]) -> Result<Config, ConfigError> {
+        let path = self.0.to_str().expect("utf-8 temp path");
+        let mut args = vec!["--config", path];
+        args.extend_from_slice(extra);
+        Config::load(cli(&args))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn without_any_source_the_documented_defaults_apply() {
+    let config = Config::load(cli(&[])).expect("defaults are valid");
+    assert_eq!(config.listen, "127.0.0.1:8080");
+    assert_eq!(config.log, "info");
+    assert!(config.demo_session);
+    assert_eq!(config.outbound_queue, 1024);
+    assert_eq!(config.max_frame_bytes, 1024 * 1024 + 4096);
+    assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+    assert_eq!(config.session_defaults, SessionSettings::default());
+    assert!(config.admin_token.is_none());
+}
+
+#[test]
+fn flags_override_the_file_which_overrides_the_defaults() {
+    let file = TempFile::new(
+        "listen = \"0.0.0.0:9000\"\noutbound_queue = 8\n[session_defaults]\nmax_retries = 2\nexpiry = \"2m\"\n",
+    );
+    let config = file
+        .load(&["--listen", "127.0.0.1:0", "--max-retries", "7"])
+        .expect("valid");
+    assert_eq!(config.listen, "127.0.0.1:0");
+    assert_eq!(config.outbound_queue, 8);
+    assert_eq!(config.session_defaults.max_retries, 7);
+    assert_eq!(config.session_defaults.expiry, Duration::from_secs(120));
+}
+
+#[test]
+fn sessions_in_the_file_inherit_the_defaults_and_override_their_own_settings() {
+    let file = TempFile::new(
+        r#"
+[session_defaults]
+max_pending = 50
+
+[[sessions]]
+name = "team"
+password = "pw"
+secret = "s3cret"
+[sessions.settings]
+retry_interval = "500ms"
+slow_consumer_policy = "disconnect"
+"#,
+    );
+    let config = file.load(&[]).expect("valid");
+    let team = &config.sessions[0];
+    assert_eq!(team.name, "team");
+    assert_eq!(team.settings.max_pending, 50);
+    assert_eq!(team.settings.retry_interval, Duration::from_millis(500));
+    assert_eq!(team.settings.slow_consumer, SlowConsumerPolicy::Disconnect);
+    assert!(matches!(team.password, Secret::Plain(_)));
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+}
+
+#[test]
+fn hashed_secrets_are_read_from_phc_strings() {
+    let hash = SecretHash::new("pw", crate::auth::HashCost::Test).expect("hash");
+    let text = format!(
+        "admin_token_hash = \"{0}\"\n[[sessions]]\nname = \"a\"\npassword_hash = \"{0}\"\nsecret_hash = \"{0}\"\n",
+        hash.as_phc()
+    );
+    let config = TempFile::new(&text).load(&[]).expect("valid");
+    assert!(matches!(config.admin_token, Some(Secret::Hashed(_))));
+    assert!(matches!(config.sessions[0].secret, Secret::Hashed(_)));
+    assert!(config.warnings.is_empty());
+}
+
+/// The one-line message of a config error.
+fn error_of(text: &str, extra: &[&str]) -> String {
+    let message = TempFile::new(text)
+        .load(extra)
+        .expect_err("invalid")
+        .to_string();
+    assert!(!message.contains('\n'), "{message}");
+    message
+}
+
+#[test]
+fn a_bad_value_in_the_file_is_reported_with_its_key() {
+    let message = error_of("[session_defaults]\nretry_interval = \"2x\"\n", &[]);
+    assert!(
+        message.contains("session_defaults.retry_interval"),
+        "{message}"
+    );
+    assert!(message.contains("invalid duration"), "{message}");
+    let message = error_of("outbound_queue = \"many\"\n", &[]);
+    assert!(message.contains("outbound_queue"), "{message}");
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_an_error_not_ignored() {
+    let message = error_of("listn = \"127.0.0.1:1\"\n", &[]);
+    assert!(message.contains("unknown field `listn`"), "{message}");
+    let message = error_of(
+        "[[sessions]]\nname = \"a\"\npassword = \"p\"\nsecret = \"s\"\ncolour = 1\n",
+        &[],
+    );
+    assert!(
+        message.contains("sessions[0]") && message.contains("colour"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    let message = error_of("listen = \"127.0.0.1:1\"\nthis is not toml\n", &[]);
+    assert!(message.contains("line 2"), "{message}");
+}
+
+#[test]
+fn out_of_range_session_settings_are_refused_at_startup() {
+    let message = error_of("[session_defaults]\nmax_retries = 5000\n", &[]);
+    assert!(
+        message.contains("session_defaults") && message.contains("max_retries"),
+        "{message}"
+    );
+    let message = error_of(
+        "[[sessions]]\nname = \"a\"\npassword = \"p\"\nsecret = \"s\"\n[sessions.settings]\nmax_pending = 0\n",
+        &[],
+    );
+    assert!(
+        message.contains("sessions[0].settings") && message.contains("max_pending"),
+        "{message}"
+    );
+}
+
+#[test]
+fn session_entries_need_a_valid_unique_name_and_both_secrets() {
+    let message = error_of(
+        "[[sessions]]\nname = \"bad name\"\npassword = \"p\"\nsecret = \"s\"\n",
+        &[],
+    );
+    assert!(message.contains("sessions[0].name"), "{message}");
+    let message = error_of("[[sessions]]\nname = \"a\"\nsecret = \"s\"\n", &[]);
+    assert!(
+        message.contains("sessions[0].password: missing"),
+        "{message}"
+    );
+    let message = error_of(
+        "[[sessions]]\nname = \"a\"\npassword = \"p\"\npassword_hash = \"x\"\nsecret = \"s\"\n",
+        &[],
+    );
+    assert!(message.contains("not both"), "{message}");
+    let twice = "[[sessions]]\nname = \"a\"\npassword = \"p\"\nsecret = \"s\"\n";
+    let message = error_of(&format!("{twice}{twice}"), &[]);
+    assert!(message.contains("sessions[1].name: duplicate"), "{message}");
+}
+
+#[test]
+fn a_malformed_hash_is_refused() {
+    let message = error_of("admin_token_hash = \"plaintext\"\n", &[]);
+    assert!(message.contains("admin_token_hash"), "{message}");
+}
+
+#[test]
+fn values_from_flags_are_checked_too() {
+    for (args, key) in [
+        (&["--outbound-queue", "0"][..], "outbound_queue"),
+        (&["--listen", "nowhere"][..], "listen"),
+        (&["--log", "info,=="][..], "log"),
+        (&["--max-pending", "0"][..], "max_pending"),
+        (&["--keepalive", "1h"][..], "keepalive"),
+    ] {
+        let message = Config::load(cli(args)).expect_err(key).to_string();
+        assert!(message.contains(key), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_named_in_the_error() {
+    let message = Config::load(cli(&["--config", "/nonexistent/fastport.toml"]))
+        .expect_err("missing file")
+        .to_string();
+    assert!(message.contains("/nonexistent/fastport.toml"), "{message}");
+}
+
+#[test]
+fn the_demo_session_can_be_turned_off_by_flag_or_file() {
+    assert!(
+        !Config::load(cli(&["--no-demo-session"]))
+            .expect("valid")
+            .demo_session
+    );
+    let config = TempFile::new("demo_session = false\n")
+        .load(&[])
+        .expect("valid");
+    assert!(!config.demo_session);
+}
+
+#[test]
+fn an_empty_static_dir_serves_no_files_and_a_missing_one_is_an_error() {
+    assert!(Config::load(cli(&["--static-dir", ""]))
+        .expect("valid")
+        .static_dir
+        .is_none());
+    let message = Config::load(cli(&["--static-dir", "/nonexistent-dir"]))
+        .expect_err("missing dir")
+        .to_string();
+    assert!(message.contains("static_dir"), "{message}");
+}
+
+#[test]
+fn the_defaults_stated_in_the_help_are_the_broker_defaults() {
+    let d = SessionSettings::default();
+    let help = <Cli as clap::CommandFactory>::command()
+        .render_long_help()
+        .to_string();
+    for stated in [
+        format!("[default: {}]", format_duration(d.retry_interval)),
+        format!("[default: {}]", d.max_retries),
+        format!("[default: {}]", format_duration(d.expiry)),
+        format!("[default: {}]", d.max_message_size),
+        format!("[default: {}]", d.max_subscriptions),
+    ] {
+        assert!(help.contains(&stated), "help lacks {stated}");
+    }
+}
+
+#[test]
+fn the_example_in_the_operator_guide_is_a_valid_config_file() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SERVER.md"))
+        .expect("docs/SERVER.md exists");
+    let example = guide
+        .split("### Example")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("an example toml block after `### Example`");
+    let config = TempFile::new(example)
+        .load(&[])
+        .expect("the example is valid");
+    assert_eq!(config.sessions.len(), 1);
+    assert_eq!(config.sessions[0].settings.max_retries, 20);
+    assert!(!config.demo_session);
+}
+
+#[test]
+fn a_message_size_that_cannot_fit_in_a_frame_is_warned_about() {
+    let config = Config::load(cli(&["--max-frame-bytes", "2048"])).expect("valid");
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("max_frame_bytes")),
+        "{:?}",
+        config.warnings
+    );
+    let config = Config::load(cli(&[])).expect("valid");
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+}

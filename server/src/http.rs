@@ -1,0 +1,226 @@
+//! The HTTP side of the listener: one function, [`handle`], routes every request.
+//!
+//! | Path | What |
+//! |------|------|
+//! | `GET /ws` | WebSocket upgrade; the connection then speaks docs/PROTOCOL.md |
+//! | `GET /healthz` | `200 ok` while the server runs |
+//! | `GET /metrics` | Prometheus text ([`crate::prometheus`]) |
+//! | `/admin/sessions...` | The JSON admin API ([`admin`]) |
+//! | any other `GET`/`HEAD` | A static file from the configured directory ([`StaticDir`]) |
+
+mod admin;
+mod files;
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+pub use files::StaticDir;
+
+use crate::broker::ConnId;
+use crate::server::{run_connection, Shared, TaskGuard};
+
+/// The body of every response.
+pub type Body = Full<Bytes>;
+
+/// What a request handler needs: the server's shared state, and a guard that keeps a
+/// graceful shutdown waiting for a WebSocket started from this request.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestCtx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) guard: TaskGuard,
+}
+
+/// Answers one request.
+pub(crate) async fn handle(
+    req: Request<Incoming>,
+    ctx: RequestCtx,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let response = match path.as_str() {
+        "/ws" => websocket(req, ctx),
+        "/healthz" if is_read(&method) => text(StatusCode::OK, "ok\n"),
+        "/metrics" if is_read(&method) => metrics(&ctx).await,
+        "/healthz" | "/metrics" => method_not_allowed("GET, HEAD"),
+        p if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, &ctx).await,
+        _ if is_read(&method) => match &ctx.shared.static_dir {
+            Some(dir) => dir.serve(&path).await,
+            None => not_found(),
+        },
+        _ => not_found(),
+    };
+    let response = if method == Method::HEAD {
+        strip_body(response)
+    } else {
+        response
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "http");
+    Ok(response)
+}
+
+fn is_read(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+async fn metrics(ctx: &RequestCtx) -> Response<Body> {
+    match ctx.shared.router.metrics().await {
+        Some(metrics) => {
+            let mut response = text(StatusCode::OK, crate::prometheus::render(&metrics));
+            set(
+                &mut response,
+                header::CONTENT_TYPE,
+                crate::prometheus::CONTENT_TYPE,
+            );
+            response
+        }
+        None => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+    }
+}
+
+/// Checks the upgrade request, answers 101, and runs the connection in its own task once
+/// hyper hands over the socket.
+fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+    if req.method() != Method::GET {
+        return method_not_allowed("GET");
+    }
+    let key = match upgrade_key(req.headers()) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.response(),
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let conn = ConnId(ctx.shared.next_conn.fetch_add(1, Ordering::Relaxed));
+    tokio::spawn(async move {
+        let RequestCtx { shared, guard } = ctx;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let config = Some(shared.ws_config);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
+                let router = shared.router.clone();
+                run_connection(ws, conn, router, shared.outbound_queue).await;
+            }
+            Err(e) => tracing::debug!(conn = conn.0, "upgrade failed: {e}"),
+        }
+        drop(guard);
+    });
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    set(&mut response, header::UPGRADE, "websocket");
+    set(&mut response, header::CONNECTION, "Upgrade");
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+/// Why an upgrade request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    NotAnUpgrade,
+    UnsupportedVersion,
+    MissingKey,
+}
+
+impl Refusal {
+    fn response(self) -> Response<Body> {
+        let (status, body) = match self {
+            Refusal::NotAnUpgrade => (
+                StatusCode::UPGRADE_REQUIRED,
+                "this endpoint speaks WebSocket only\n",
+            ),
+            Refusal::UnsupportedVersion => {
+                (StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only\n")
+            }
+            Refusal::MissingKey => (StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n"),
+        };
+        let mut response = text(status, body);
+        match self {
+            Refusal::NotAnUpgrade => set(&mut response, header::UPGRADE, "websocket"),
+            Refusal::UnsupportedVersion => set(&mut response, header::SEC_WEBSOCKET_VERSION, "13"),
+            Refusal::MissingKey => {}
+        }
+        response
+    }
+}
+
+/// The `Sec-WebSocket-Key` of a valid upgrade request.
+fn upgrade_key(headers: &HeaderMap) -> Result<String, Refusal> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return Err(Refusal::NotAnUpgrade);
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return Err(Refusal::UnsupportedVersion);
+    }
+    match headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(key) if !key.trim().is_empty() => Ok(key.trim().to_owned()),
+        _ => Err(Refusal::MissingKey),
+    }
+}
+
+/// A plain-text response.
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    set(
+        &mut response,
+        header::CONTENT_TYPE,
+        "text/plain; charset=utf-8",
+    );
+    response
+}
+
+fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "not found\n")
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    set(&mut response, header::ALLOW, allow);
+    response
+}
+
+/// Sets a header from a static value.
+fn set(response: &mut Response<Body>, name: header::HeaderName, value: &'static str) {
+    response
+        .headers_mut()
+        .insert(name, HeaderValue::from_static(value));
+}
+
+/// A `HEAD` answer: the `GET` headers (with the length of the body it would have had).
+fn strip_body(response: Response<Body>) -> Response<Body> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = response.into_parts();
+    if let Some(len) = body.size_hint().exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    Response::from_parts(parts, Body::default())
+}

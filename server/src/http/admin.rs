@@ -1,0 +1,377 @@
+//! The JSON admin API. Every call becomes an [`AdminRequest`] for the broker, so HTTP and
+//! the protocol's `Admin` frame share one code path (credentials, rate limits, checks).
+//!
+//! | Request | Credential | Success |
+//! |---------|------------|---------|
+//! | `POST /admin/sessions` `{"name","password","secret","config"}` | admin token | 201 |
+//! | `GET /admin/sessions/{name}` | session secret | 200 |
+//! | `PATCH /admin/sessions/{name}` `{"config"}` | session secret | 200 |
+//! | `POST /admin/sessions/{name}/suspend` | session secret | 200 |
+//! | `POST /admin/sessions/{name}/resume` | session secret | 200 |
+//! | `DELETE /admin/sessions/{name}` | session secret | 200 |
+//!
+//! The credential is `Authorization: Bearer <credential>`. Answers are
+//! `{"session": name, "config": {...}}`; errors `{"error": {"code", "message"}}` with the
+//! protocol's error code name (plus `invalid_request`, `payload_too_large`,
+//! `method_not_allowed` and `not_found` for HTTP-level mistakes).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastport_client_core::codec::{
+    AdminOp, AdminRequest, ErrorCode, SessionConfig, SlowConsumerPolicy,
+};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{Body, RequestCtx};
+use crate::config::PolicyName;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// An answer that never comes means a broker bug; the HTTP client gets a 500, not a hang.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Answers a request under `/admin`.
+pub(super) async fn handle(req: Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
+    match prepare(req).await {
+        Ok(call) => call.run(ctx).await,
+        Err(response) => response,
+    }
+}
+
+/// An admin request ready for the broker.
+struct Call {
+    session: String,
+    credential: Option<String>,
+    op: AdminOp,
+}
+
+async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
+    let segments: Vec<String> = req
+        .uri()
+        .path()
+        .split('/')
+        .skip(2) // "" and "admin"
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let credential = bearer(&req);
+    let method = req.method().clone();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let (session, op) = match (&method, segments.as_slice()) {
+        (&Method::POST, ["sessions"]) => {
+            let body: CreateBody = read_json(req).await?;
+            let op = AdminOp::Create {
+                password: body.password,
+                secret: body.secret,
+                config: body.config.to_config(),
+            };
+            (body.name, op)
+        }
+        (&Method::GET, ["sessions", name]) => (name.to_string(), AdminOp::Describe),
+        (&Method::PATCH, ["sessions", name]) => {
+            let body: ConfigureBody = read_json(req).await?;
+            (
+                name.to_string(),
+                AdminOp::Configure(body.config.to_config()),
+            )
+        }
+        (&Method::DELETE, ["sessions", name]) => (name.to_string(), AdminOp::Drop),
+        (&Method::POST, ["sessions", name, "suspend"]) => (name.to_string(), AdminOp::Suspend),
+        (&Method::POST, ["sessions", name, "resume"]) => (name.to_string(), AdminOp::Resume),
+        (_, ["sessions"]) => return Err(method_not_allowed("POST")),
+        (_, ["sessions", _]) => return Err(method_not_allowed("GET, PATCH, DELETE")),
+        (_, ["sessions", _, "suspend" | "resume"]) => return Err(method_not_allowed("POST")),
+        _ => {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such admin endpoint",
+            ))
+        }
+    };
+    Ok(Call {
+        session,
+        credential,
+        op,
+    })
+}
+
+impl Call {
+    async fn run(self, ctx: &RequestCtx) -> Response<Body> {
+        let created = matches!(self.op, AdminOp::Create { .. });
+        let request = AdminRequest {
+            request_id: 0, // the router numbers requests
+            session: self.session.clone(),
+            credential: self.credential.clone().unwrap_or_default(),
+            op: self.op,
+        };
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, ctx.shared.router.admin(request)).await;
+        let reply = match answer {
+            Ok(Some(reply)) => reply,
+            Ok(None) => {
+                let (status, code) = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::SERVER_SHUTTING_DOWN,
+                );
+                return error(status, code.name(), "the server is shutting down");
+            }
+            Err(_) => {
+                let code = ErrorCode::INTERNAL_ERROR.name();
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code,
+                    "no answer from the broker",
+                );
+            }
+        };
+        if !reply.code.is_ok() {
+            let status = status_of(reply.code, self.credential.is_some());
+            let mut response = error(status, reply.code.name(), &reply.message);
+            if status == StatusCode::UNAUTHORIZED {
+                let challenge = HeaderValue::from_static("Bearer");
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            return response;
+        }
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let body = json!({ "session": self.session, "config": config_json(&reply.config) });
+        json_response(status, &body)
+    }
+}
+
+/// The HTTP status of a refusal. `not_authorized` without any credential is a 401.
+fn status_of(code: ErrorCode, had_credential: bool) -> StatusCode {
+    match code {
+        ErrorCode::NOT_AUTHORIZED if !had_credential => StatusCode::UNAUTHORIZED,
+        ErrorCode::NOT_AUTHORIZED => StatusCode::FORBIDDEN,
+        ErrorCode::UNKNOWN_SESSION | ErrorCode::SESSION_DROPPED => StatusCode::NOT_FOUND,
+        ErrorCode::SESSION_EXISTS | ErrorCode::SESSION_SUSPENDED => StatusCode::CONFLICT,
+        ErrorCode::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::SERVER_SHUTTING_DOWN
+        | ErrorCode::TOO_MANY_CONNECTIONS
+        | ErrorCode::QUEUE_FULL
+        | ErrorCode::TOO_MANY_SESSIONS => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::INTERNAL_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::INVALID_CONFIG | ErrorCode::INVALID_NAME | ErrorCode::PROTOCOL_ERROR => {
+            StatusCode::BAD_REQUEST
+        }
+        _ if code.0 >= ErrorCode::INTERNAL_ERROR.0 => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The bearer credential, if the request has one.
+fn bearer(req: &Request<Incoming>) -> Option<String> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim().to_owned())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    password: String,
+    secret: String,
+    #[serde(default)]
+    config: ConfigJson,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigureBody {
+    config: ConfigJson,
+}
+
+/// Session settings in JSON; absent fields are "default" (create) or "unchanged".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigJson {
+    retry_interval_ms: Option<u64>,
+    max_retries: Option<u32>,
+    expiry_ms: Option<u64>,
+    max_message_size: Option<u32>,
+    max_connections: Option<u32>,
+    max_subscriptions: Option<u32>,
+    max_pending: Option<u32>,
+    slow_consumer_policy: Option<PolicyName>,
+}
+
+impl ConfigJson {
+    fn to_config(&self) -> SessionConfig {
+        SessionConfig {
+            retry_interval_ms: self.retry_interval_ms,
+            max_retries: self.max_retries,
+            expiry_ms: self.expiry_ms,
+            max_message_size: self.max_message_size,
+            max_connections: self.max_connections,
+            max_subscriptions: self.max_subscriptions,
+            max_pending: self.max_pending,
+            slow_consumer_policy: self.slow_consumer_policy.map(PolicyName::policy),
+        }
+    }
+}
+
+/// The stated fields of `config` as a JSON object.
+pub(crate) fn config_json(config: &SessionConfig) -> Value {
+    let mut map = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            map.insert(key.to_owned(), value);
+        }
+    };
+    put(
+        "retry_interval_ms",
+        config.retry_interval_ms.map(Value::from),
+    );
+    put("max_retries", config.max_retries.map(Value::from));
+    put("expiry_ms", config.expiry_ms.map(Value::from));
+    put("max_message_size", config.max_message_size.map(Value::from));
+    put("max_connections", config.max_connections.map(Value::from));
+    put(
+        "max_subscriptions",
+        config.max_subscriptions.map(Value::from),
+    );
+    put("max_pending", config.max_pending.map(Value::from));
+    let policy = config.slow_consumer_policy.map(|p| match p {
+        SlowConsumerPolicy::Disconnect => "disconnect",
+        SlowConsumerPolicy::DropOldest => "drop_oldest",
+        _ => "unknown",
+    });
+    put("slow_consumer_policy", policy.map(Value::from));
+    Value::Object(map)
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes as JSON.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, Response<Body>> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let message = format!("the body is larger than {MAX_BODY} bytes");
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &message,
+            ));
+        }
+        Err(e) => {
+            let message = format!("cannot read the body: {e}");
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_request", &message));
+        }
+    };
+    serde_json::from_slice(&body).map_err(|e| {
+        let message = format!("invalid JSON body: {e}");
+        error(StatusCode::BAD_REQUEST, "invalid_request", &message)
+    })
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({ "error": { "code": code, "message": message } }),
+    )
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed here",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut text = value.to_string();
+    text.push('\n');
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    let content_type = HeaderValue::from_static("application/json");
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_map_to_the_documented_http_statuses() {
+        let cases = [
+            (ErrorCode::INVALID_CONFIG, true, 400),
+            (ErrorCode::NOT_AUTHORIZED, false, 401),
+            (ErrorCode::NOT_AUTHORIZED, true, 403),
+            (ErrorCode::UNKNOWN_SESSION, true, 404),
+            (ErrorCode::SESSION_EXISTS, true, 409),
+            (ErrorCode::RATE_LIMITED, true, 429),
+            (ErrorCode::SERVER_SHUTTING_DOWN, true, 503),
+            (ErrorCode::QUEUE_FULL, true, 503),
+            (ErrorCode::TOO_MANY_SESSIONS, true, 503),
+            (ErrorCode::INTERNAL_ERROR, true, 500),
+        ];
+        for (code, had_credential, status) in cases {
+            assert_eq!(status_of(code, had_credential).as_u16(), status, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn config_json_states_only_the_stated_fields() {
+        let config = SessionConfig {
+            max_retries: Some(3),
+            slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
+            ..SessionConfig::default()
+        };
+        let value = config_json(&config);
+        assert_eq!(
+            value,
+            json!({ "max_retries": 3, "slow_consumer_policy": "drop_oldest" })
+        );
+    }
+
+    #[test]
+    fn config_json_reads_every_documented_field_and_refuses_unknown_ones() {
+        let text = r#"{"retry_interval_ms": 500, "max_retries": 2, "expiry_ms": 60000,
+            "max_message_size": 4096, "max_connections": 5, "max_subscriptions": 6,
+            "max_pending": 7, "slow_consumer_policy": "disconnect"}"#;
+        let parsed: ConfigJson = serde_json::from_str(text).expect("valid config");
+        let config = parsed.to_config();
+        assert_eq!(config.retry_interval_ms, Some(500));
+        assert_eq!(config.max_pending, Some(7));
+        assert_eq!(
+            config.slow_consumer_policy,
+            Some(SlowConsumerPolicy::Disconnect)
+        );
+        assert!(serde_json::from_str::<ConfigJson>(r#"{"max_retires": 2}"#).is_err());
+        assert!(serde_json::from_str::<ConfigJson>(r#"{"max_retries": -1}"#).is_err());
+    }
+}

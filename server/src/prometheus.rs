@@ -1,0 +1,252 @@
+//! The Prometheus text exposition of the broker's [`Metrics`] (`GET /metrics`).
+//!
+//! Every name starts with `fastport_`; counters end in `_total`; per-session gauges carry a
+//! `session` label. The format is version 0.0.4 of the text format, which every Prometheus
+//! compatible scraper reads.
+
+use std::fmt::Write;
+
+use crate::broker::Metrics;
+
+/// The `Content-Type` of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders `m` in the Prometheus text format.
+pub fn render(m: &Metrics) -> String {
+    let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
+    for (name, help, value) in gauges(m) {
+        metric(&mut out, name, "gauge", help, value);
+    }
+    for (name, help, value) in counters(m) {
+        metric(&mut out, &format!("{name}_total"), "counter", help, value);
+    }
+    per_session(&mut out, m);
+    out
+}
+
+type Row = (&'static str, &'static str, u64);
+
+fn gauges(m: &Metrics) -> [Row; 5] {
+    [
+        (
+            "fastport_connections",
+            "Open WebSocket connections.",
+            m.connections,
+        ),
+        ("fastport_sessions", "Sessions.", m.sessions),
+        (
+            "fastport_topics",
+            "Distinct subscribed filters over all sessions.",
+            m.topics,
+        ),
+        (
+            "fastport_cached_messages",
+            "QoS 1 messages cached awaiting acks.",
+            m.cached_messages,
+        ),
+        (
+            "fastport_pending_jobs",
+            "Password and secret checks running.",
+            m.pending_jobs,
+        ),
+    ]
+}
+
+fn counters(m: &Metrics) -> [Row; 17] {
+    [
+        (
+            "fastport_connections_opened",
+            "Connections accepted.",
+            m.connections_opened,
+        ),
+        ("fastport_frames_in", "Frames received.", m.frames_in),
+        ("fastport_frames_out", "Frames sent.", m.frames_out),
+        ("fastport_bytes_in", "Bytes received in frames.", m.bytes_in),
+        ("fastport_bytes_out", "Bytes sent in frames.", m.bytes_out),
+        (
+            "fastport_messages_in",
+            "Publishes accepted (duplicates excluded).",
+            m.messages_in,
+        ),
+        (
+            "fastport_messages_out",
+            "Deliveries sent (resends included).",
+            m.messages_out,
+        ),
+        (
+            "fastport_retries",
+            "Deliveries resent after the retry interval or a resume.",
+            m.retries,
+        ),
+        (
+            "fastport_expired",
+            "Messages that expired before every subscriber acked.",
+            m.expired,
+        ),
+        (
+            "fastport_dropped",
+            "Deliveries dropped by the drop_oldest policy.",
+            m.dropped,
+        ),
+        (
+            "fastport_retries_exhausted",
+            "Deliveries given up after the retry budget.",
+            m.retries_exhausted,
+        ),
+        (
+            "fastport_duplicates",
+            "Resent publishes recognised as duplicates.",
+            m.duplicates,
+        ),
+        (
+            "fastport_nacks",
+            "Deliveries refused by subscribers.",
+            m.nacks,
+        ),
+        (
+            "fastport_auth_failures",
+            "Failed password, secret or token checks.",
+            m.auth_failures,
+        ),
+        (
+            "fastport_protocol_errors",
+            "Connections ended for breaking the protocol.",
+            m.protocol_errors,
+        ),
+        (
+            "fastport_keepalive_timeouts",
+            "Connections closed for silence.",
+            m.keepalive_timeouts,
+        ),
+        (
+            "fastport_slow_consumer_disconnects",
+            "Connections closed as slow consumers (full outbound queue or max_pending).",
+            m.slow_consumer_disconnects,
+        ),
+    ]
+}
+
+fn per_session(out: &mut String, m: &Metrics) {
+    type Field = fn(&crate::broker::SessionMetrics) -> u64;
+    let rows: [(&str, &str, Field); 5] = [
+        (
+            "fastport_session_connections",
+            "Open connections of a session.",
+            |s| s.connections,
+        ),
+        (
+            "fastport_session_clients",
+            "Client ids with state in a session (connected or resumable).",
+            |s| s.clients,
+        ),
+        (
+            "fastport_session_topics",
+            "Distinct subscribed filters of a session.",
+            |s| s.topics,
+        ),
+        (
+            "fastport_session_cached_messages",
+            "QoS 1 messages cached in a session.",
+            |s| s.cached_messages,
+        ),
+        (
+            "fastport_session_suspended",
+            "1 if the session is suspended, else 0.",
+            |s| u64::from(s.suspended),
+        ),
+    ];
+    let mut sessions: Vec<_> = m.per_session.iter().collect();
+    sessions.sort_by(|a, b| a.name.cmp(&b.name));
+    for (name, help, field) in rows {
+        header(out, name, "gauge", help);
+        for s in &sessions {
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{name}{{session=\"{}\"}} {}",
+                escape_label(&s.name),
+                field(s)
+            );
+        }
+    }
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    header(out, name, kind, help);
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::SessionMetrics;
+
+    fn sample() -> Metrics {
+        let demo = SessionMetrics {
+            name: "demo".into(),
+            connections: 2,
+            suspended: true,
+            ..SessionMetrics::default()
+        };
+        Metrics {
+            connections: 3,
+            frames_in: 42,
+            per_session: vec![demo],
+            ..Metrics::default()
+        }
+    }
+
+    #[test]
+    fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
+        let text = render(&sample());
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 20);
+        for line in samples {
+            let name = line
+                .split(['{', ' '])
+                .next()
+                .expect("split yields one item");
+            assert!(name.starts_with("fastport_"), "{line}");
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+    }
+
+    #[test]
+    fn counters_end_in_total_and_gauges_do_not() {
+        let text = render(&sample());
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            let mut words = line.split(' ').skip(2);
+            let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
+        }
+        assert!(text.contains("\nfastport_frames_in_total 42\n"));
+        assert!(text.contains("\nfastport_connections 3\n"));
+    }
+
+    #[test]
+    fn per_session_gauges_carry_the_session_label() {
+        let text = render(&sample());
+        assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
+        assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

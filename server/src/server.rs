@@ -1,0 +1,266 @@
+//! The tokio runtime shell around the sans-IO [`Broker`](crate::broker::Broker).
+//!
+//! - One **router task** owns the broker. Everything that happens (a connection opens, a
+//!   message arrives, a password check finishes, an HTTP admin request) reaches it as a
+//!   message on one bounded channel, which it drains in batches before it pumps the broker's
+//!   outputs and re-arms its single timer (rumqttd's router).
+//! - Each WebSocket **connection** is a task with a bounded outbound queue. A full queue
+//!   makes the connection a slow consumer: the broker closes it, nothing grows unbounded.
+//! - One **listener** serves HTTP/1.1: the WebSocket upgrade at `/ws`, `/healthz`,
+//!   `/metrics`, the admin API and static files (see [`crate::http`]).
+//!
+//! ```no_run
+//! use fastport_server::config::Config;
+//! use fastport_server::server::Server;
+//!
+//! # async fn run() -> Result<(), fastport_server::server::ServerError> {
+//! let mut config = Config::default();
+//! config.listen = "127.0.0.1:0".into();
+//! let server = Server::bind(config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod connection;
+mod router;
+mod startup;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fastport_client_core::codec::ErrorCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::config::Config;
+use crate::http::{self, StaticDir};
+pub(crate) use connection::run as run_connection;
+pub use router::RouterHandle;
+
+/// The name, password and secret key of the development session.
+pub const DEMO_SESSION: (&str, &str, &str) = ("demo", "demo", "demo-secret");
+
+/// Capacity of the router's inbox. Senders wait when it is full, which slows readers
+/// down instead of buffering without bound.
+const ROUTER_INBOX: usize = 4096;
+
+/// How long an HTTP client has to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The static directory could not be opened.
+    #[error("static_dir {dir}: {source}")]
+    StaticDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A secret could not be hashed, or the random source failed.
+    #[error("{what}: {message}")]
+    Secret {
+        /// Which secret.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// A configured session was refused by the broker.
+    #[error("session `{name}`: {message} ({})", code.name())]
+    Session {
+        /// The session.
+        name: String,
+        /// The broker's error code.
+        code: ErrorCode,
+        /// The broker's explanation.
+        message: String,
+    },
+}
+
+impl ServerError {
+    /// The process exit code: 2 for configuration mistakes, 1 for failures of the system.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServerError::Session { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown_grace: Duration,
+}
+
+/// What every HTTP request and connection task needs.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) router: RouterHandle,
+    pub(crate) static_dir: Option<StaticDir>,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) outbound_queue: usize,
+    pub(crate) next_conn: AtomicU64,
+}
+
+/// Held by every task that must finish before a graceful shutdown is complete: the
+/// shutdown waits until every clone is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskGuard(#[allow(dead_code)] mpsc::Sender<()>);
+
+impl Server {
+    /// Builds the broker (hashing configured secrets, which takes a moment), starts the
+    /// router task and binds the listener.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let static_dir = match &config.static_dir {
+            Some(dir) => {
+                Some(
+                    StaticDir::open(dir)
+                        .await
+                        .map_err(|source| ServerError::StaticDir {
+                            dir: dir.display().to_string(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let broker_config = config.clone();
+        let broker = tokio::task::spawn_blocking(move || startup::build_broker(&broker_config))
+            .await
+            .map_err(|e| ServerError::Secret {
+                what: "startup".into(),
+                message: e.to_string(),
+            })??;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let router = router::spawn(broker, ROUTER_INBOX);
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(config.max_frame_bytes))
+            .max_frame_size(Some(config.max_frame_bytes));
+        let shared = Arc::new(Shared {
+            router,
+            static_dir,
+            ws_config,
+            outbound_queue: config.outbound_queue,
+            next_conn: AtomicU64::new(1),
+        });
+        Ok(Server {
+            listener,
+            local_addr,
+            shared,
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address the listener is bound to (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to the router, to drive the broker from outside (tests, embedding).
+    pub fn router(&self) -> RouterHandle {
+        self.shared.router.clone()
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully: stops accepting,
+    /// closes every connection with `server_shutting_down`, and waits up to the configured
+    /// grace period for the connections to flush their queues.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
+        let guard = TaskGuard(guard_tx);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let task = serve_tcp(stream, peer, self.shared.clone(), guard.clone(), stop_rx.clone());
+                        tokio::spawn(task);
+                    }
+                    Err(e) => {
+                        // Out of file descriptors, typically: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: closing every connection");
+        self.shared.router.shutdown().await;
+        let _ = stop_tx.send(true);
+        drop(guard);
+        match tokio::time::timeout(self.shutdown_grace, all_done.recv()).await {
+            Ok(_) => tracing::info!("every connection closed"),
+            Err(_) => tracing::warn!(
+                "connections still open after {:?}; dropping them",
+                self.shutdown_grace
+            ),
+        }
+    }
+}
+
+/// Serves one TCP connection: HTTP/1.1 requests until it closes, or the upgrade to a
+/// WebSocket (which continues in its own task).
+async fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    guard: TaskGuard,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let ctx = http::RequestCtx {
+        shared,
+        guard: guard.clone(),
+    };
+    let service = hyper::service::service_fn(move |req| http::handle(req, ctx.clone()));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "http connection ended: {e}");
+    }
+    drop(guard);
+}

@@ -1,0 +1,260 @@
+//! One WebSocket connection: reads messages into the router, writes its outbound queue.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::router::{CloseCmd, Outbound, RouterHandle, RouterMsg};
+use crate::broker::ConnId;
+
+/// Queued frames written per flush.
+const WRITE_BATCH: usize = 64;
+
+/// A batch that cannot be written for this long means the peer stopped reading (its TCP
+/// window stays shut); the connection is dropped.
+const WRITE_STALL: Duration = Duration::from_secs(30);
+
+/// How long to wait for the peer's answer to our close frame, or to get ours out.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
+type Stream<S> = SplitStream<WebSocketStream<S>>;
+
+/// How the connection ended.
+enum End {
+    /// The peer sent a close frame (tungstenite queued the answer).
+    PeerClosed,
+    /// The socket failed or ended without a close frame.
+    Peer,
+    /// The peer sent more than the configured maximum message size.
+    TooLarge,
+    /// We sent a close frame (the broker asked for it).
+    ClosedByServer,
+    /// Close at once, skipping queued frames (the queue is full).
+    Abort(CloseCmd),
+    /// Writing stalled or failed.
+    WriteFailed,
+    /// The router has stopped.
+    RouterGone,
+}
+
+/// Runs the connection until it ends. `queue` is its outbound queue's capacity.
+pub(crate) async fn run<S>(ws: WebSocketStream<S>, conn: ConnId, router: RouterHandle, queue: usize)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (outbound, rx) = mpsc::channel(queue);
+    let (abort, abort_rx) = oneshot::channel();
+    let (sink, stream) = ws.split();
+    let mut link = Link {
+        conn,
+        router,
+        sink,
+        stream,
+        rx,
+        abort_rx,
+        abort_live: true,
+        batch: Vec::with_capacity(WRITE_BATCH),
+    };
+    let opened = RouterMsg::Open {
+        conn,
+        outbound,
+        abort,
+    };
+    let end = match link.router.send(opened).await {
+        Ok(()) => link.pump().await,
+        Err(_) => End::RouterGone,
+    };
+    tracing::debug!(conn = conn.0, end = end.name(), "connection ended");
+    link.finish(end).await;
+}
+
+/// A connection's socket halves and its channels to and from the router.
+struct Link<S> {
+    conn: ConnId,
+    router: RouterHandle,
+    sink: Sink<S>,
+    stream: Stream<S>,
+    rx: mpsc::Receiver<Outbound>,
+    abort_rx: oneshot::Receiver<CloseCmd>,
+    /// Whether the abort sender is still there (see [`aborted`]).
+    abort_live: bool,
+    batch: Vec<Outbound>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
+    /// Reads and writes until the connection ends.
+    async fn pump(&mut self) -> End {
+        loop {
+            let end = tokio::select! {
+                incoming = self.stream.next() => self.forward(incoming).await,
+                received = self.rx.recv_many(&mut self.batch, WRITE_BATCH) => {
+                    self.write_batch(received).await
+                }
+                cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
+            };
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    /// Hands one incoming message to the router.
+    async fn forward(&mut self, incoming: Option<Result<Message, WsError>>) -> Option<End> {
+        let conn = self.conn;
+        let message = match incoming {
+            Some(Ok(Message::Binary(data))) => data,
+            // Text is a protocol error: an empty message makes the broker say so.
+            Some(Ok(Message::Text(_))) => Bytes::new(),
+            Some(Ok(Message::Close(_))) => return Some(End::PeerClosed),
+            Some(Ok(_)) => return None, // ping and pong: tungstenite answers pings
+            None => return Some(End::Peer),
+            Some(Err(WsError::Capacity(e))) => {
+                tracing::debug!(conn = conn.0, "message refused: {e}");
+                return Some(End::TooLarge);
+            }
+            Some(Err(e)) => {
+                tracing::debug!(conn = conn.0, "read failed: {e}");
+                return Some(End::Peer);
+            }
+        };
+        let sent = self.router.send(RouterMsg::Message { conn, message }).await;
+        sent.is_err().then_some(End::RouterGone)
+    }
+
+    /// Writes the `received` frames just taken from the queue.
+    async fn write_batch(&mut self, received: usize) -> Option<End> {
+        let conn = self.conn;
+        if received == 0 {
+            // Closed and empty: the router forgot the connection, either after an abort
+            // (which may be waiting too) or because it stopped.
+            let abort = if self.abort_live {
+                self.abort_rx.try_recv().ok()
+            } else {
+                None
+            };
+            return Some(abort.map_or(End::RouterGone, End::Abort));
+        }
+        let written = tokio::select! {
+            written = tokio::time::timeout(WRITE_STALL, write(&mut self.sink, &mut self.batch)) => {
+                written
+            }
+            cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => return Some(End::Abort(cmd)),
+        };
+        match written {
+            Ok(Ok(Written::All)) => None,
+            Ok(Ok(Written::Closed)) => Some(End::ClosedByServer),
+            Ok(Err(e)) => {
+                tracing::debug!(conn = conn.0, "write failed: {e}");
+                Some(End::WriteFailed)
+            }
+            Err(_) => {
+                tracing::warn!(conn = conn.0, "write stalled for {WRITE_STALL:?}: dropped");
+                Some(End::WriteFailed)
+            }
+        }
+    }
+
+    /// Ends the closing handshake as fits, and tells the router.
+    async fn finish(mut self, end: End) {
+        match end {
+            End::Peer | End::WriteFailed => {}
+            End::TooLarge => send_close(&mut self.sink, CloseCode::Size, "message too large").await,
+            End::ClosedByServer | End::PeerClosed => drain_until_closed(&mut self.stream).await,
+            End::Abort(cmd) => {
+                send_close(&mut self.sink, CloseCode::from(cmd.code), &cmd.reason).await
+            }
+            End::RouterGone => send_close(&mut self.sink, CloseCode::Away, "server stopping").await,
+        }
+        // A no-op for connections the broker closed itself.
+        let _ = self
+            .router
+            .send(RouterMsg::Closed { conn: self.conn })
+            .await;
+    }
+}
+
+/// Completes with an abort command; never if the router dropped the sender without one
+/// (it forgot the connection after queueing the close, which must then be written).
+async fn aborted(abort_rx: &mut oneshot::Receiver<CloseCmd>, live: &mut bool) -> CloseCmd {
+    if *live {
+        match abort_rx.await {
+            Ok(cmd) => return cmd,
+            Err(_) => *live = false,
+        }
+    }
+    std::future::pending().await
+}
+
+enum Written {
+    All,
+    /// The batch ended with a close frame, which was sent.
+    Closed,
+}
+
+/// Feeds the batch to the socket and flushes once.
+async fn write<S>(sink: &mut Sink<S>, batch: &mut Vec<Outbound>) -> Result<Written, WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    for item in batch.drain(..) {
+        match item {
+            Outbound::Frame(frame) => sink.feed(Message::Binary(frame)).await?,
+            Outbound::Close(cmd) => {
+                let frame = CloseFrame {
+                    code: CloseCode::from(cmd.code),
+                    reason: cmd.reason.into(),
+                };
+                sink.feed(Message::Close(Some(frame))).await?;
+                sink.flush().await?;
+                return Ok(Written::Closed);
+            }
+        }
+    }
+    sink.flush().await?;
+    Ok(Written::All)
+}
+
+/// Best effort: the socket may be congested or gone.
+async fn send_close<S>(sink: &mut Sink<S>, code: CloseCode, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// After a close frame either way: read (and ignore) until the closing handshake is over,
+/// for a while. Reading is also what sends tungstenite's answer to the peer's close.
+async fn drain_until_closed<S>(stream: &mut Stream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, stream.next()).await {}
+}
+
+impl End {
+    fn name(&self) -> &'static str {
+        match self {
+            End::PeerClosed => "peer_closed",
+            End::Peer => "peer",
+            End::TooLarge => "too_large",
+            End::ClosedByServer => "closed_by_server",
+            End::Abort(_) => "aborted",
+            End::WriteFailed => "write_failed",
+            End::RouterGone => "router_gone",
+        }
+    }
+}

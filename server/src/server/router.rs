@@ -1,0 +1,301 @@
+//! The router task: the only owner of the [`Broker`].
+//!
+//! It drains its inbox in batches, feeds each message to the broker, then pumps the
+//! broker's outputs (frames into connection queues, closes, slow jobs onto blocking
+//! threads, admin answers back to HTTP handlers) and re-arms its one timer from
+//! [`Broker::poll_timeout`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastport_client_core::codec::AdminRequest;
+use fastport_client_core::time::Instant;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{Job, JobResult};
+use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, Metrics, Output};
+
+/// Messages handled per batch before the outputs are pumped.
+const BATCH: usize = 256;
+
+/// A message to the router.
+#[derive(Debug)]
+pub(crate) enum RouterMsg {
+    /// A WebSocket connection was accepted.
+    Open {
+        conn: ConnId,
+        /// Its bounded outbound queue.
+        outbound: mpsc::Sender<Outbound>,
+        /// Closes it at once, for when the queue is full.
+        abort: oneshot::Sender<CloseCmd>,
+    },
+    /// One binary message (text messages arrive as an empty one, which the broker refuses).
+    Message { conn: ConnId, message: Bytes },
+    /// The peer closed the connection, or it failed.
+    Closed { conn: ConnId },
+    /// An HTTP admin request.
+    Admin {
+        request: AdminRequest,
+        reply: oneshot::Sender<AdminReply>,
+    },
+    /// A snapshot of the metrics.
+    Metrics { reply: oneshot::Sender<Metrics> },
+    /// A slow job finished on a blocking thread.
+    JobDone(JobResult),
+    /// Graceful shutdown: close every connection, refuse new ones.
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// What a connection task is asked to write.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// One binary WebSocket message.
+    Frame(Bytes),
+    /// A close frame, after the frames queued before it.
+    Close(CloseCmd),
+}
+
+/// A WebSocket close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseCmd {
+    pub(crate) code: u16,
+    pub(crate) reason: String,
+}
+
+/// A cheap, cloneable handle to the router task.
+#[derive(Debug, Clone)]
+pub struct RouterHandle {
+    tx: mpsc::Sender<RouterMsg>,
+}
+
+impl RouterHandle {
+    /// Runs an admin request through the broker (the same code path as the protocol's
+    /// `Admin` frame). `None` if the router has stopped.
+    pub async fn admin(&self, request: AdminRequest) -> Option<AdminReply> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RouterMsg::Admin { request, reply }).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// The broker's current metrics. `None` if the router has stopped.
+    pub async fn metrics(&self) -> Option<Metrics> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RouterMsg::Metrics { reply }).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Starts a graceful shutdown of the broker and waits until it has queued the closes.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.send(RouterMsg::Shutdown { done }).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+
+    /// Sends `msg`, waiting while the inbox is full. Fails once the router has stopped.
+    pub(crate) async fn send(&self, msg: RouterMsg) -> Result<(), RouterGone> {
+        self.tx.send(msg).await.map_err(|_| RouterGone)
+    }
+}
+
+/// The router task has stopped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouterGone;
+
+/// Starts the router task with an inbox of `capacity` messages.
+pub(crate) fn spawn(broker: Broker, capacity: usize) -> RouterHandle {
+    let (tx, inbox) = mpsc::channel(capacity);
+    let router = Router {
+        broker,
+        start: tokio::time::Instant::now(),
+        conns: HashMap::new(),
+        admin_pending: HashMap::new(),
+        next_admin: 1,
+        jobs: tx.downgrade(),
+    };
+    tokio::spawn(router.run(inbox));
+    RouterHandle { tx }
+}
+
+struct Router {
+    broker: Broker,
+    /// The broker's epoch: its `Instant`s are microseconds since this.
+    start: tokio::time::Instant,
+    conns: HashMap<ConnId, ConnEntry>,
+    admin_pending: HashMap<u64, oneshot::Sender<AdminReply>>,
+    next_admin: u64,
+    /// Weak, so that the router stops once every handle is dropped.
+    jobs: mpsc::WeakSender<RouterMsg>,
+}
+
+struct ConnEntry {
+    outbound: mpsc::Sender<Outbound>,
+    abort: Option<oneshot::Sender<CloseCmd>>,
+    /// The queue was full once: nothing more is queued, the close goes through `abort`.
+    slow: bool,
+}
+
+impl Router {
+    async fn run(mut self, mut inbox: mpsc::Receiver<RouterMsg>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = false;
+        loop {
+            tokio::select! {
+                received = inbox.recv_many(&mut batch, BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                    let now = self.now();
+                    for msg in batch.drain(..) {
+                        self.handle(now, msg);
+                    }
+                }
+                () = &mut timer, if armed => {
+                    let now = self.now();
+                    self.broker.handle_timeout(now);
+                }
+            }
+            self.pump();
+            armed = match self.broker.poll_timeout().and_then(|t| self.deadline(t)) {
+                Some(deadline) => {
+                    timer.as_mut().reset(deadline);
+                    true
+                }
+                None => false,
+            };
+        }
+        tracing::debug!("router stopped");
+    }
+
+    fn now(&self) -> Instant {
+        let micros = self.start.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    /// The tokio instant of a broker instant (`None` if too far to represent).
+    fn deadline(&self, at: Instant) -> Option<tokio::time::Instant> {
+        self.start
+            .checked_add(Duration::from_micros(at.as_micros()))
+    }
+
+    fn handle(&mut self, now: Instant, msg: RouterMsg) {
+        match msg {
+            RouterMsg::Open {
+                conn,
+                outbound,
+                abort,
+            } => {
+                let entry = ConnEntry {
+                    outbound,
+                    abort: Some(abort),
+                    slow: false,
+                };
+                self.conns.insert(conn, entry);
+                self.broker.handle_open(now, conn);
+            }
+            RouterMsg::Message { conn, message } => {
+                if self.conns.contains_key(&conn) {
+                    self.broker.handle_message(now, conn, message);
+                }
+            }
+            RouterMsg::Closed { conn } => {
+                // A connection the broker closed itself is already forgotten.
+                if self.conns.remove(&conn).is_some() {
+                    self.broker.handle_close(now, conn);
+                }
+            }
+            RouterMsg::Admin { mut request, reply } => {
+                let id = self.next_admin;
+                self.next_admin += 1;
+                request.request_id = id;
+                self.admin_pending.insert(id, reply);
+                self.broker.admin(now, id, request);
+            }
+            RouterMsg::Metrics { reply } => {
+                let _ = reply.send(self.broker.metrics());
+            }
+            RouterMsg::JobDone(result) => self.broker.handle_job_done(now, result),
+            RouterMsg::Shutdown { done } => {
+                self.broker.shutdown(now);
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Carries out every output of the broker.
+    fn pump(&mut self) {
+        while let Some(output) = self.broker.poll_output() {
+            match output {
+                Output::Send { conn, frame } => self.send(conn, frame),
+                Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
+                Output::Run(job) => self.run_job(job),
+                Output::Admin(answer) => self.answer(answer),
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if entry.slow {
+            return;
+        }
+        match entry.outbound.try_send(Outbound::Frame(frame)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                entry.slow = true;
+                let capacity = entry.outbound.max_capacity();
+                tracing::warn!(
+                    conn = conn.0,
+                    capacity,
+                    "outbound queue full: slow consumer"
+                );
+                let now = self.now();
+                self.broker.handle_slow_connection(now, conn);
+            }
+            // The task has ended; its `Closed` is on the way.
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, cmd: CloseCmd) {
+        let Some(mut entry) = self.conns.remove(&conn) else {
+            return;
+        };
+        let unsent = if entry.slow {
+            Some(cmd)
+        } else {
+            match entry.outbound.try_send(Outbound::Close(cmd)) {
+                Ok(()) => None,
+                Err(e) => match e.into_inner() {
+                    Outbound::Close(cmd) => Some(cmd),
+                    Outbound::Frame(_) => None,
+                },
+            }
+        };
+        if let (Some(cmd), Some(abort)) = (unsent, entry.abort.take()) {
+            let _ = abort.send(cmd);
+        }
+    }
+
+    fn run_job(&self, job: Job) {
+        let Some(tx) = self.jobs.upgrade() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            let result = job.run();
+            let _ = tx.blocking_send(RouterMsg::JobDone(result));
+        });
+    }
+
+    fn answer(&mut self, answer: AdminAnswer) {
+        if let Some(reply) = self.admin_pending.remove(&answer.request) {
+            let _ = reply.send(answer.reply);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Building the broker from the configuration: hashing secrets, creating sessions.
+
+use fastport_client_core::codec::ErrorCode;
+
+use super::{ServerError, DEMO_SESSION};
+use crate::auth::{HashCost, SecretHash};
+use crate::broker::{Broker, BrokerConfig};
+use crate::config::{Config, Secret};
+
+/// The broker with the configured sessions and, unless disabled, the demo session.
+/// Slow (argon2 for every plaintext secret): call it on a blocking thread.
+pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(|e| ServerError::Secret {
+        what: "verify cache key".into(),
+        message: format!("random source failed: {e}"),
+    })?;
+    let admin_token = match &config.admin_token {
+        Some(token) => Some(hash(token, "admin_token")?),
+        None => None,
+    };
+    let broker_config = BrokerConfig {
+        session_defaults: config.session_defaults,
+        admin_token,
+        keepalive_default: config.keepalive,
+        keepalive_min: config.keepalive_min,
+        keepalive_max: config.keepalive_max,
+        hello_timeout: config.hello_timeout,
+        max_sessions: config.max_sessions,
+        max_connections: config.max_connections,
+        max_pending_jobs: config.max_pending_jobs,
+        verify_cache_key: key,
+        ..BrokerConfig::default()
+    };
+    let mut broker = Broker::new(broker_config);
+    for spec in &config.sessions {
+        let password = hash(&spec.password, &format!("session `{}` password", spec.name))?;
+        let secret = hash(&spec.secret, &format!("session `{}` secret", spec.name))?;
+        broker
+            .create_session(&spec.name, password, secret, spec.settings)
+            .map_err(|e| session_error(&spec.name, e))?;
+    }
+    let (name, password, secret) = DEMO_SESSION;
+    if config.demo_session && !config.sessions.iter().any(|s| s.name == name) {
+        // The demo's secrets are published: cheap hashes cost nothing in secrecy and keep
+        // its logins fast.
+        let password = hash_plain(password, HashCost::Test, "demo password")?;
+        let secret = hash_plain(secret, HashCost::Test, "demo secret")?;
+        broker
+            .create_session(name, password, secret, config.session_defaults)
+            .map_err(|e| session_error(name, e))?;
+    }
+    Ok(broker)
+}
+
+fn hash(secret: &Secret, what: &str) -> Result<SecretHash, ServerError> {
+    match secret {
+        Secret::Hashed(hash) => Ok(hash.clone()),
+        Secret::Plain(plain) => hash_plain(plain, HashCost::Standard, what),
+    }
+}
+
+fn hash_plain(plain: &str, cost: HashCost, what: &str) -> Result<SecretHash, ServerError> {
+    SecretHash::new(plain, cost).map_err(|e| ServerError::Secret {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn session_error(name: &str, (code, message): (ErrorCode, String)) -> ServerError {
+    ServerError::Session {
+        name: name.to_owned(),
+        code,
+        message,
+    }
+}

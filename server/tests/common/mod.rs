@@ -1,0 +1,467 @@
+//! Test helpers: the real `fastport-server` binary on a free port, a raw protocol client
+//! and a raw HTTP/1.1 client. Every wait is bounded, so a broken server fails a test
+//! instead of hanging it.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastport_client_core::codec::{Frame, Hello};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The bound on every wait. Startup hashes secrets, so it is generous.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Awaits `future` for at most [`WAIT`], panicking with `what` if it takes longer.
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// The server binary under test.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fastport-server"));
+    // Tests choose their sources explicitly: no FASTPORT_* variable leaks in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FASTPORT_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("FASTPORT_STATIC_DIR", "");
+    command
+}
+
+/// A running server, killed when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    child: Child,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
+}
+
+impl TestServer {
+    /// Starts the server with `--listen 127.0.0.1:0` and `args`, and waits for its first
+    /// line, `listening on HOST:PORT`.
+    pub async fn start(args: &[&str]) -> TestServer {
+        let mut command = binary();
+        command.args(["--listen", "127.0.0.1:0"]).args(args);
+        TestServer::spawn(command).await
+    }
+
+    /// Starts the server from a prepared command (which must listen on port 0).
+    pub async fn spawn(mut command: Command) -> TestServer {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.kill_on_drop(true);
+        let mut child = command.spawn().expect("the server binary starts");
+        let stderr = collect(child.stderr.take().expect("piped stderr"), String::new());
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        within("the first stdout line", stdout.read_line(&mut first))
+            .await
+            .expect("read stdout");
+        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
+            let log = stderr.text();
+            panic!("first stdout line {first:?} is not `listening on ...`; stderr: {log}");
+        };
+        let addr = addr.parse().expect("a socket address after `listening on`");
+        let stdout = collect(stdout, first);
+        TestServer {
+            addr,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts the server with a config file holding `toml`, plus `args`.
+    pub async fn with_config(toml: &str, args: &[&str]) -> (TestServer, TempDir) {
+        let dir = TempDir::new();
+        let path = dir.write("fastport.toml", toml.as_bytes());
+        let path = path.to_str().expect("utf-8 temp path").to_owned();
+        let mut all = vec!["--config", path.as_str()];
+        all.extend_from_slice(args);
+        (TestServer::start(&all).await, dir)
+    }
+
+    /// Everything written to stdout so far (the banner).
+    pub fn stdout(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Everything written to stderr so far (the log).
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Waits until stdout contains `needle`, and returns all of it.
+    pub async fn stdout_with(&self, needle: &str) -> String {
+        within(
+            &format!("`{needle}` on stdout"),
+            self.stdout.containing(needle),
+        )
+        .await
+    }
+
+    /// Waits until stderr contains `needle`, and returns all of it.
+    pub async fn stderr_with(&self, needle: &str) -> String {
+        within(
+            &format!("`{needle}` on stderr"),
+            self.stderr.containing(needle),
+        )
+        .await
+    }
+
+    /// Sends SIGTERM.
+    pub async fn terminate(&self) {
+        let pid = self.child.id().expect("the server is running").to_string();
+        let status = within(
+            "kill -TERM",
+            Command::new("kill").args(["-TERM", &pid]).status(),
+        )
+        .await
+        .expect("kill runs");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits for the process to exit.
+    pub async fn exit_status(&mut self) -> ExitStatus {
+        within("the server to exit", self.child.wait())
+            .await
+            .expect("wait for the server")
+    }
+
+    /// Opens a WebSocket to `/ws`.
+    pub async fn connect(&self) -> WsClient {
+        WsClient::connect(self.addr).await
+    }
+
+    /// One HTTP/1.1 request.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse {
+        http(self.addr, method, path, headers, body).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            eprintln!("---- server stderr ----\n{}", self.stderr());
+        }
+    }
+}
+
+/// The output of a child process, collected in the background.
+pub struct Captured {
+    text: Mutex<String>,
+    changed: Notify,
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.text.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    async fn containing(&self, needle: &str) -> String {
+        loop {
+            let changed = self.changed.notified();
+            let text = self.text();
+            if text.contains(needle) {
+                return text;
+            }
+            changed.await;
+        }
+    }
+}
+
+/// Reads `reader` to its end in the background (the text starts with `initial`).
+fn collect(reader: impl AsyncRead + Unpin + Send + 'static, initial: String) -> Arc<Captured> {
+    let captured = Arc::new(Captured {
+        text: Mutex::new(initial),
+        changed: Notify::new(),
+    });
+    let sink = captured.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut s) = sink.text.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+            sink.changed.notify_waiters();
+        }
+    });
+    captured
+}
+
+/// What a protocol client receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Frame(Frame),
+    Closed { code: u16, reason: String },
+}
+
+/// A raw protocol client: frames in, frames out, nothing else.
+pub struct WsClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// Connects to `ws://addr/ws`.
+    pub async fn connect(addr: SocketAddr) -> WsClient {
+        let url = format!("ws://{addr}/ws");
+        let (ws, _) = within(
+            "the WebSocket handshake",
+            tokio_tungstenite::connect_async(url),
+        )
+        .await
+        .expect("WebSocket handshake");
+        WsClient { ws }
+    }
+
+    /// Sends one frame as one binary message.
+    pub async fn send(&mut self, frame: &Frame) {
+        self.send_raw(frame.encode()).await;
+    }
+
+    /// Sends one binary message.
+    pub async fn send_raw(&mut self, bytes: impl Into<Bytes>) {
+        within("a send", self.ws.send(Message::Binary(bytes.into())))
+            .await
+            .expect("send");
+    }
+
+    /// Sends any WebSocket message.
+    pub async fn send_message(&mut self, message: Message) {
+        within("a send", self.ws.send(message)).await.expect("send");
+    }
+
+    /// The next frame or the close (pings and pongs are skipped).
+    pub async fn recv(&mut self) -> Received {
+        loop {
+            let message = within("a message from the server", self.ws.next()).await;
+            match message {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let frame = Frame::decode(bytes).expect("the server sends valid frames");
+                    return Received::Frame(frame);
+                }
+                Some(Ok(Message::Close(Some(close)))) => {
+                    // Sends tungstenite's queued answer, completing the closing handshake.
+                    let _ = tokio::time::timeout(WAIT, self.ws.flush()).await;
+                    let reason = close.reason.to_string();
+                    return Received::Closed {
+                        code: u16::from(close.code),
+                        reason,
+                    };
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return Received::Closed {
+                        code: 1005,
+                        reason: String::new(),
+                    }
+                }
+                Some(Ok(Message::Text(text))) => panic!("the server sent text: {text}"),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    return Received::Closed {
+                        code: 1006,
+                        reason: String::new(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next frame, which must not be a close.
+    pub async fn frame(&mut self) -> Frame {
+        match self.recv().await {
+            Received::Frame(frame) => frame,
+            closed => panic!("expected a frame, got {closed:?}"),
+        }
+    }
+
+    /// The frames before the close, and the close code.
+    pub async fn until_closed(&mut self) -> (Vec<Frame>, u16) {
+        let mut frames = Vec::new();
+        loop {
+            match self.recv().await {
+                Received::Frame(frame) => frames.push(frame),
+                Received::Closed { code, .. } => return (frames, code),
+            }
+        }
+    }
+
+    /// Sends `Hello` for `session` with `password`.
+    pub async fn hello(&mut self, session: &str, password: &str) {
+        self.send(&hello(session, password)).await;
+    }
+
+    /// Sends `Hello` and expects `Welcome`.
+    pub async fn join(&mut self, session: &str, password: &str) {
+        self.hello(session, password).await;
+        match self.frame().await {
+            Frame::Welcome(_) => {}
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    }
+}
+
+/// A `Hello` for `session` with `password`, no resume, default keepalive.
+pub fn hello(session: &str, password: &str) -> Frame {
+    Frame::Hello(Hello {
+        session: session.into(),
+        password: password.into(),
+        ..Hello::default()
+    })
+}
+
+/// Asserts that the connection ends with an `Error` frame of `name` and close code `code`.
+pub async fn assert_refused(client: &mut WsClient, name: &str, code: u16) {
+    let (frames, close) = client.until_closed().await;
+    let errors: Vec<&str> = frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Error(e) => Some(e.code.name()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [name],
+        "frames before the close (code {close}): {frames:?}"
+    );
+    assert_eq!(close, code, "close code");
+}
+
+/// An HTTP response, read whole.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`), with the path sent exactly
+/// as given (no normalisation, so traversal attempts reach the server intact).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || matches!(method, "POST" | "PATCH" | "PUT") {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("write request");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read response");
+        raw
+    };
+    parse_response(&within("an HTTP response", exchange).await)
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("a complete HTTP response");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("a status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A directory under the system's temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("fastport-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` (which may contain `/`), returning its path.
+    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
