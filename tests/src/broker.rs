@@ -15,11 +15,50 @@ use fastport_client_core::topic::{Topic, TopicFilter};
 
 use crate::sim::ConnId;
 
-/// What the broker wants sent.
+/// What a broker wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Out {
+pub enum Out {
+    /// A binary message.
     Frame(Bytes),
+    /// Close the connection with this code.
     Close(u16),
+}
+
+/// A broker the simulation can run: the stand-in below, or the real server's core.
+pub trait SimBroker {
+    /// A connection opened.
+    fn on_open(&mut self, now: Instant, conn: ConnId);
+    /// A message arrived on a connection.
+    fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: Bytes);
+    /// A connection closed.
+    fn on_close(&mut self, now: Instant, conn: ConnId);
+    /// Everything to send, in order.
+    fn drain(&mut self) -> Vec<(ConnId, Out)>;
+    /// When to call `on_timeout` next.
+    fn poll_timeout(&mut self) -> Option<Instant>;
+    /// The timer fired.
+    fn on_timeout(&mut self, now: Instant);
+}
+
+impl SimBroker for FakeBroker {
+    fn on_open(&mut self, _now: Instant, conn: ConnId) {
+        self.open(conn);
+    }
+    fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: Bytes) {
+        self.frame(now, conn, bytes);
+    }
+    fn on_close(&mut self, _now: Instant, conn: ConnId) {
+        self.close(conn);
+    }
+    fn drain(&mut self) -> Vec<(ConnId, Out)> {
+        std::mem::take(&mut self.out)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.next_timeout()
+    }
+    fn on_timeout(&mut self, now: Instant) {
+        self.timeout(now);
+    }
 }
 
 /// Counters the scenarios assert on.
@@ -114,11 +153,11 @@ impl FakeBroker {
             .sum()
     }
 
-    pub(crate) fn on_open(&mut self, conn: ConnId) {
+    fn open(&mut self, conn: ConnId) {
         self.conns.insert(conn, None);
     }
 
-    pub(crate) fn on_close(&mut self, conn: ConnId) {
+    fn close(&mut self, conn: ConnId) {
         let Some(Some((session, client))) = self.conns.remove(&conn) else {
             return;
         };
@@ -141,11 +180,7 @@ impl FakeBroker {
         }
     }
 
-    pub(crate) fn drain(&mut self) -> Vec<(ConnId, Out)> {
-        std::mem::take(&mut self.out)
-    }
-
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    fn next_timeout(&self) -> Option<Instant> {
         self.sessions
             .values()
             .flat_map(|s| s.clients.values())
@@ -154,7 +189,7 @@ impl FakeBroker {
             .min()
     }
 
-    pub(crate) fn on_timeout(&mut self, now: Instant) {
+    fn timeout(&mut self, now: Instant) {
         let mut due = Vec::new();
         for (name, s) in &self.sessions {
             for (id, c) in &s.clients {
@@ -177,7 +212,7 @@ impl FakeBroker {
         }
     }
 
-    pub(crate) fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: Bytes) {
+    fn frame(&mut self, now: Instant, conn: ConnId, bytes: Bytes) {
         let frame = match Frame::decode(bytes) {
             Ok(f) => f,
             Err(e) => return self.fail(conn, e.code(), &e.to_string()),
@@ -446,7 +481,7 @@ impl FakeBroker {
         });
         self.send(conn, &frame);
         self.out.push((conn, Out::Close(code.close_code())));
-        self.on_close(conn);
+        self.close(conn);
     }
 }
 

@@ -4,12 +4,14 @@
 //! Reconnects, retries, expiry and loss scenarios run in milliseconds and replay exactly
 //! from their seed. The broker here is a small in-memory stand-in that speaks the
 //! protocol ([`FakeBroker`]); the real server's sans-IO core plugs into the same
-//! [`Sim`] once it exists.
+//! [`Sim`] as [`RealBroker`]; scenarios run against either.
 
 mod broker;
+mod real;
 mod sim;
 
-pub use broker::{BrokerStats, FakeBroker};
+pub use broker::{BrokerStats, FakeBroker, Out, SimBroker};
+pub use real::RealBroker;
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
 
 use fastport_client_core::crypto::{Key, KeyId, KeyStore, Keyring};

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use fastport_client_core::time::Instant;
 use fastport_client_core::{Client, ClientConfig, Event, TransportCommand};
 
-use crate::broker::{FakeBroker, Out};
+use crate::broker::{FakeBroker, Out, SimBroker};
 
 /// One simulated WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,13 +72,13 @@ struct Link {
 
 /// The deterministic simulation: a virtual clock, a seeded network, clients and a broker.
 #[derive(Debug)]
-pub struct Sim {
+pub struct Sim<B: SimBroker = FakeBroker> {
     /// Virtual time.
     pub now: Instant,
     /// Network behaviour; may be changed between steps.
     pub net: NetConfig,
     /// The broker.
-    pub broker: FakeBroker,
+    pub broker: B,
     /// The clients, by index.
     pub clients: Vec<SimClient>,
     /// When false, connection attempts are refused (server process down).
@@ -92,9 +92,9 @@ pub struct Sim {
     links: HashMap<ConnId, Link>,
 }
 
-impl Sim {
+impl<B: SimBroker> Sim<B> {
     /// A simulation with the given seed and broker.
-    pub fn new(seed: u64, broker: FakeBroker) -> Sim {
+    pub fn new(seed: u64, broker: B) -> Sim<B> {
         Sim {
             now: Instant::from_millis(1_000),
             net: NetConfig::default(),
@@ -173,7 +173,7 @@ impl Sim {
     }
 
     /// Steps until `done` holds, for at most `limit` of virtual time. Returns whether it did.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim<B>) -> bool) -> bool {
         let end = self.now + limit;
         while !done(self) {
             match self.next_deadline() {
@@ -284,7 +284,7 @@ impl Sim {
         match packet {
             Packet::ClosedByClient(c) => {
                 self.links.remove(&c);
-                self.broker.on_close(c);
+                self.broker.on_close(self.now, c);
                 self.pump_broker();
             }
             _ if !alive => {}
@@ -338,7 +338,7 @@ impl Sim {
         let Some(link) = self.links.remove(&conn) else {
             return;
         };
-        self.broker.on_close(conn);
+        self.broker.on_close(self.now, conn);
         self.pump_broker();
         let client = link.client;
         if self.clients[client].conn == Some(conn) {
@@ -393,7 +393,7 @@ impl Sim {
                 self.links.insert(conn, link);
                 let at = self.now + self.delay();
                 if self.server_up && !self.partitioned {
-                    self.broker.on_open(conn);
+                    self.broker.on_open(self.now, conn);
                     self.schedule(at, Packet::Opened(conn));
                 } else if self.server_up {
                     // Partitioned: the attempt hangs until the client's connect timeout.
