@@ -12,6 +12,7 @@ mod admin;
 mod files;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ pub type Body = Full<Bytes>;
 #[derive(Debug, Clone)]
 pub(crate) struct RequestCtx {
     pub(crate) shared: Arc<Shared>,
+    /// The client's address (the TCP peer; proxies are not trusted for it).
+    pub(crate) peer: IpAddr,
     pub(crate) guard: TaskGuard,
 }
 
@@ -102,14 +105,18 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
     let on_upgrade = hyper::upgrade::on(&mut req);
     let conn = ConnId(ctx.shared.next_conn.fetch_add(1, Ordering::Relaxed));
     tokio::spawn(async move {
-        let RequestCtx { shared, guard } = ctx;
+        let RequestCtx {
+            shared,
+            guard,
+            peer,
+        } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
                 let config = Some(shared.ws_config);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 let router = shared.router.clone();
-                run_connection(ws, conn, router, shared.outbound_queue).await;
+                run_connection(ws, conn, Some(peer), router, shared.outbound_queue).await;
             }
             Err(e) => tracing::debug!(conn = conn.0, "upgrade failed: {e}"),
         }

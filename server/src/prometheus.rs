@@ -52,7 +52,7 @@ fn gauges(m: &Metrics) -> [Row; 5] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 17] {
+fn counters(m: &Metrics) -> [Row; 18] {
     [
         (
             "fastport_connections_opened",
@@ -107,6 +107,11 @@ fn counters(m: &Metrics) -> [Row; 17] {
             "fastport_auth_failures",
             "Failed password, secret or token checks.",
             m.auth_failures,
+        ),
+        (
+            "fastport_rate_limited",
+            "Logins and admin requests refused after repeated failures from their address.",
+            m.rate_limited,
         ),
         (
             "fastport_protocol_errors",

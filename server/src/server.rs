@@ -243,6 +243,7 @@ async fn serve_tcp(
     let _ = stream.set_nodelay(true);
     let ctx = http::RequestCtx {
         shared,
+        peer: peer.ip(),
         guard: guard.clone(),
     };
     let service = hyper::service::service_fn(move |req| http::handle(req, ctx.clone()));

@@ -50,7 +50,7 @@ impl RealBroker {
 
 impl SimBroker for RealBroker {
     fn on_open(&mut self, now: Instant, conn: ConnId) {
-        self.broker.handle_open(now, broker::ConnId(conn.0));
+        self.broker.handle_open(now, broker::ConnId(conn.0), None);
         self.pump(now);
     }
 

@@ -1,5 +1,7 @@
 //! Session administration, from `Admin` frames and from the HTTP API alike.
 
+use std::net::IpAddr;
+
 use fastport_client_core::codec::{
     AdminOp, AdminRequest, AdminResult, ErrorCode, Frame, SessionConfig,
 };
@@ -16,8 +18,8 @@ use crate::auth::{self, HashCost, HashError, JobKind, SecretHash};
 pub(crate) enum Origin {
     /// An `Admin` frame on a connection, with its request id.
     Conn(ConnId, u64),
-    /// An HTTP request, numbered by the driver.
-    Http(u64),
+    /// An HTTP request, numbered by the driver, from this address.
+    Http(u64, Option<IpAddr>),
 }
 
 /// The answer to an HTTP admin request.
@@ -43,8 +45,8 @@ pub struct AdminReply {
 impl Broker {
     /// An admin request from the HTTP API, numbered `request` by the driver (the request's
     /// own `request_id` field is not used); answered with [`Output::Admin`].
-    pub fn admin(&mut self, now: Instant, request: u64, req: AdminRequest) {
-        self.start_admin(now, Origin::Http(request), req);
+    pub fn admin(&mut self, now: Instant, request: u64, peer: Option<IpAddr>, req: AdminRequest) {
+        self.start_admin(now, Origin::Http(request, peer), req);
     }
 
     pub(crate) fn admin_frame(&mut self, now: Instant, conn: ConnId, req: AdminRequest) {
@@ -52,7 +54,25 @@ impl Broker {
         self.start_admin(now, origin, req);
     }
 
+    fn peer_of(&self, origin: Origin) -> Option<IpAddr> {
+        match origin {
+            Origin::Conn(conn, _) => self.conns.get(&conn).and_then(|c| c.peer),
+            Origin::Http(_, peer) => peer,
+        }
+    }
+
     fn start_admin(&mut self, now: Instant, origin: Origin, req: AdminRequest) {
+        if let Some(wait) = self
+            .peer_of(origin)
+            .and_then(|ip| self.logins.blocked(now, ip))
+        {
+            self.metrics.rate_limited += 1;
+            let message = format!(
+                "too many failed credential checks from this address, retry in {} s",
+                wait.as_secs().max(1)
+            );
+            return self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
+        }
         if let Err(e) = SessionName::new(req.session.as_str()) {
             return self.answer(origin, ErrorCode::INVALID_NAME, e.to_string(), None);
         }
@@ -142,6 +162,9 @@ impl Broker {
     ) {
         if !ok {
             self.metrics.auth_failures += 1;
+            if let Some(ip) = self.peer_of(origin) {
+                self.logins.failed(now, ip);
+            }
             let what = if matches!(req.op, AdminOp::Create { .. }) {
                 "admin token"
             } else {
@@ -303,7 +326,7 @@ impl Broker {
                     self.send(conn, &Frame::AdminResult(frame));
                 }
             }
-            Origin::Http(request) => {
+            Origin::Http(request, _) => {
                 let reply = AdminReply {
                     code,
                     message,

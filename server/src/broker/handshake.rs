@@ -115,6 +115,15 @@ impl Broker {
         if let Err((code, message)) = check_names(&hello) {
             return self.fail(conn, code, &message);
         }
+        let peer = self.conns.get(&conn).and_then(|c| c.peer);
+        if let Some(wait) = peer.and_then(|ip| self.logins.blocked(now, ip)) {
+            self.metrics.rate_limited += 1;
+            let message = format!(
+                "too many failed logins from this address, retry in {} s",
+                wait.as_secs().max(1)
+            );
+            return self.fail(conn, ErrorCode::RATE_LIMITED, &message);
+        }
         let Some(&id) = self.session_ids.get(&hello.session) else {
             let message = format!("no session named `{}`", hello.session);
             return self.fail(conn, ErrorCode::UNKNOWN_SESSION, &message);
@@ -170,6 +179,9 @@ impl Broker {
         };
         if !ok {
             self.metrics.auth_failures += 1;
+            if let Some(ip) = self.conns.get(&conn).and_then(|c| c.peer) {
+                self.logins.failed(now, ip);
+            }
             let message = format!("wrong password for session `{}`", hello.session);
             return self.fail(conn, ErrorCode::BAD_CREDENTIALS, &message);
         }

@@ -42,6 +42,8 @@ pub struct Metrics {
     pub nacks: u64,
     /// Failed password, secret or token checks.
     pub auth_failures: u64,
+    /// Logins and admin requests refused because their address failed too often.
+    pub rate_limited: u64,
     /// Connections ended for breaking the protocol.
     pub protocol_errors: u64,
     /// Connections closed for silence.

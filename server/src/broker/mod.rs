@@ -18,6 +18,7 @@
 //! hash, so reconnects of a fleet do not pay argon2 each time.
 
 mod admin;
+mod guard;
 mod handshake;
 mod metrics;
 mod routing;
@@ -25,6 +26,7 @@ mod session;
 mod timers;
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -134,12 +136,15 @@ pub struct Broker {
     next_job: u64,
     metrics: Metrics,
     shutting_down: bool,
+    logins: guard::LoginGuard,
 }
 
 /// What the broker knows of one connection.
 #[derive(Debug)]
 struct Conn {
     state: ConnState,
+    /// The peer's address, for slowing down repeated failed logins.
+    peer: Option<IpAddr>,
     last_rx: Instant,
     /// Keepalive in effect (after the handshake).
     keepalive: Duration,
@@ -172,11 +177,12 @@ impl Broker {
             next_job: 1,
             metrics: Metrics::default(),
             shutting_down: false,
+            logins: guard::LoginGuard::default(),
         }
     }
 
-    /// A WebSocket connection was accepted.
-    pub fn handle_open(&mut self, now: Instant, conn: ConnId) {
+    /// A WebSocket connection was accepted from `peer` (its IP address, if known).
+    pub fn handle_open(&mut self, now: Instant, conn: ConnId, peer: Option<IpAddr>) {
         self.metrics.connections_opened += 1;
         if self.shutting_down || self.conns.len() >= self.config.max_connections {
             let code = if self.shutting_down {
@@ -187,14 +193,13 @@ impl Broker {
             self.reject(conn, code, "the server is not accepting connections");
             return;
         }
-        self.conns.insert(
-            conn,
-            Conn {
-                state: ConnState::New,
-                last_rx: now,
-                keepalive: Duration::ZERO,
-            },
-        );
+        let c = Conn {
+            state: ConnState::New,
+            peer,
+            last_rx: now,
+            keepalive: Duration::ZERO,
+        };
+        self.conns.insert(conn, c);
         self.timers
             .set(now + self.config.hello_timeout, Timer::Hello(conn));
     }

@@ -99,7 +99,7 @@ impl T {
     }
 
     fn connect_as(&mut self, conn: u64, session: &str, client: &str, resume: bool) -> Vec<Frame> {
-        self.b.handle_open(self.now, ConnId(conn));
+        self.b.handle_open(self.now, ConnId(conn), None);
         self.send(
             conn,
             Frame::Hello(Hello {
@@ -154,6 +154,7 @@ impl T {
         self.b.admin(
             self.now,
             9,
+            None,
             AdminRequest {
                 request_id: 0,
                 session: session.into(),
@@ -201,7 +202,7 @@ fn the_right_password_gets_a_welcome_with_the_session_settings() {
 #[test]
 fn wrong_passwords_unknown_sessions_and_bad_names_are_refused_with_their_codes() {
     let mut t = T::new();
-    t.b.handle_open(t.now, ConnId(1));
+    t.b.handle_open(t.now, ConnId(1), None);
     t.send(
         1,
         Frame::Hello(Hello {
@@ -222,6 +223,48 @@ fn wrong_passwords_unknown_sessions_and_bad_names_are_refused_with_their_codes()
 }
 
 #[test]
+fn repeated_failed_logins_from_one_address_are_refused_before_any_hashing() {
+    let mut t = T::new();
+    let attacker: std::net::IpAddr = "192.0.2.7".parse().expect("valid");
+    let hello = || Hello {
+        session: "demo".into(),
+        password: "guess".into(),
+        ..Hello::default()
+    };
+    for conn in 1..=6 {
+        t.b.handle_open(t.now, ConnId(conn), Some(attacker));
+        t.send(conn, Frame::Hello(hello()));
+    }
+    let codes: Vec<u16> = (1..=6).map(|c| t.closed[&ConnId(c)]).collect();
+    assert_eq!(
+        codes,
+        [
+            4004,
+            4004,
+            4004,
+            4004,
+            4004,
+            ErrorCode::RATE_LIMITED.close_code()
+        ]
+    );
+    assert_eq!(t.jobs_run, 5, "the refused attempt cost no argon2");
+    assert_eq!(t.b.metrics().rate_limited, 1);
+    t.b.handle_open(t.now, ConnId(7), Some("192.0.2.8".parse().expect("valid")));
+    t.send(
+        7,
+        Frame::Hello(Hello {
+            password: "pw".into(),
+            client_id: "ok".into(),
+            ..hello()
+        }),
+    );
+    assert!(
+        matches!(t.frames(7)[..], [Frame::Welcome(_)]),
+        "other addresses log in"
+    );
+}
+
+#[test]
 fn a_password_that_verified_once_is_checked_without_another_job() {
     let mut t = T::new();
     t.connect(1, "a");
@@ -239,7 +282,7 @@ fn logins_beyond_the_job_limit_are_rate_limited_not_queued() {
     };
     let mut t = T::with_config(config);
     for conn in [1, 2] {
-        t.b.handle_open(t.now, ConnId(conn));
+        t.b.handle_open(t.now, ConnId(conn), None);
         let hello = Hello {
             session: "demo".into(),
             password: "x".into(),
@@ -642,14 +685,14 @@ fn bad_publishes_fail_alone_with_specific_codes() {
 #[test]
 fn protocol_breaches_close_the_connection_with_their_codes() {
     let mut t = T::new();
-    t.b.handle_open(t.now, ConnId(1));
+    t.b.handle_open(t.now, ConnId(1), None);
     t.send(1, Frame::Ping { nonce: 1 });
     assert_eq!(t.closed[&ConnId(1)], 4003, "a frame before hello");
     t.connect(2, "a");
     t.b.handle_message(t.now, ConnId(2), Bytes::from_static(&[0xee]));
     t.pump();
     assert_eq!(t.closed[&ConnId(2)], 4001);
-    t.b.handle_open(t.now, ConnId(3));
+    t.b.handle_open(t.now, ConnId(3), None);
     let mut hello = Frame::Hello(Hello::default()).encode().to_vec();
     hello[1] = 2;
     t.b.handle_message(t.now, ConnId(3), Bytes::from(hello));
@@ -661,7 +704,7 @@ fn protocol_breaches_close_the_connection_with_their_codes() {
 #[test]
 fn silent_connections_and_missing_hellos_time_out() {
     let mut t = T::new();
-    t.b.handle_open(t.now, ConnId(1));
+    t.b.handle_open(t.now, ConnId(1), None);
     t.connect(2, "a");
     t.advance(Duration::from_secs(10));
     assert_eq!(t.closed.get(&ConnId(1)), Some(&4003));
@@ -738,7 +781,7 @@ fn sessions_are_created_at_run_time_with_the_admin_token_when_one_is_set() {
             },
         },
     };
-    t.b.handle_open(t.now, ConnId(1));
+    t.b.handle_open(t.now, ConnId(1), None);
     t.send(
         1,
         Frame::Hello(Hello {
@@ -760,7 +803,7 @@ fn sessions_are_created_at_run_time_with_the_admin_token_when_one_is_set() {
         (r.request_id, r.code, r.config.max_retries),
         (4, ErrorCode::OK, Some(9))
     );
-    t.b.handle_open(t.now, ConnId(2));
+    t.b.handle_open(t.now, ConnId(2), None);
     t.send(
         2,
         Frame::Hello(Hello {
@@ -790,7 +833,7 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
     t.b.shutdown(t.now);
     t.pump();
     assert_eq!(t.closed.get(&ConnId(1)), Some(&4011));
-    t.b.handle_open(t.now, ConnId(2));
+    t.b.handle_open(t.now, ConnId(2), None);
     t.pump();
     assert_eq!(t.closed.get(&ConnId(2)), Some(&4011));
 }

@@ -115,7 +115,11 @@ impl Call {
             credential: self.credential.clone().unwrap_or_default(),
             op: self.op,
         };
-        let answer = tokio::time::timeout(ANSWER_TIMEOUT, ctx.shared.router.admin(request)).await;
+        let answer = tokio::time::timeout(
+            ANSWER_TIMEOUT,
+            ctx.shared.router.admin(request, Some(ctx.peer)),
+        )
+        .await;
         let reply = match answer {
             Ok(Some(reply)) => reply,
             Ok(None) => {

@@ -1,5 +1,6 @@
 //! One WebSocket connection: reads messages into the router, writes its outbound queue.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,8 +48,13 @@ enum End {
 }
 
 /// Runs the connection until it ends. `queue` is its outbound queue's capacity.
-pub(crate) async fn run<S>(ws: WebSocketStream<S>, conn: ConnId, router: RouterHandle, queue: usize)
-where
+pub(crate) async fn run<S>(
+    ws: WebSocketStream<S>,
+    conn: ConnId,
+    peer: Option<IpAddr>,
+    router: RouterHandle,
+    queue: usize,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (outbound, rx) = mpsc::channel(queue);
@@ -66,6 +72,7 @@ where
     };
     let opened = RouterMsg::Open {
         conn,
+        peer,
         outbound,
         abort,
     };

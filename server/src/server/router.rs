@@ -6,6 +6,7 @@
 //! [`Broker::poll_timeout`].
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ pub(crate) enum RouterMsg {
     /// A WebSocket connection was accepted.
     Open {
         conn: ConnId,
+        /// The peer's address.
+        peer: Option<IpAddr>,
         /// Its bounded outbound queue.
         outbound: mpsc::Sender<Outbound>,
         /// Closes it at once, for when the queue is full.
@@ -38,6 +41,8 @@ pub(crate) enum RouterMsg {
     /// An HTTP admin request.
     Admin {
         request: AdminRequest,
+        /// The HTTP client's address.
+        peer: Option<IpAddr>,
         reply: oneshot::Sender<AdminReply>,
     },
     /// A snapshot of the metrics.
@@ -73,9 +78,15 @@ pub struct RouterHandle {
 impl RouterHandle {
     /// Runs an admin request through the broker (the same code path as the protocol's
     /// `Admin` frame). `None` if the router has stopped.
-    pub async fn admin(&self, request: AdminRequest) -> Option<AdminReply> {
+    pub async fn admin(&self, request: AdminRequest, peer: Option<IpAddr>) -> Option<AdminReply> {
         let (reply, answer) = oneshot::channel();
-        self.send(RouterMsg::Admin { request, reply }).await.ok()?;
+        self.send(RouterMsg::Admin {
+            request,
+            peer,
+            reply,
+        })
+        .await
+        .ok()?;
         answer.await.ok()
     }
 
@@ -186,6 +197,7 @@ impl Router {
         match msg {
             RouterMsg::Open {
                 conn,
+                peer,
                 outbound,
                 abort,
             } => {
@@ -195,7 +207,7 @@ impl Router {
                     slow: false,
                 };
                 self.conns.insert(conn, entry);
-                self.broker.handle_open(now, conn);
+                self.broker.handle_open(now, conn, peer);
             }
             RouterMsg::Message { conn, message } => {
                 if self.conns.contains_key(&conn) {
@@ -208,12 +220,16 @@ impl Router {
                     self.broker.handle_close(now, conn);
                 }
             }
-            RouterMsg::Admin { mut request, reply } => {
+            RouterMsg::Admin {
+                mut request,
+                peer,
+                reply,
+            } => {
                 let id = self.next_admin;
                 self.next_admin += 1;
                 request.request_id = id;
                 self.admin_pending.insert(id, reply);
-                self.broker.admin(now, id, request);
+                self.broker.admin(now, id, peer, request);
             }
             RouterMsg::Metrics { reply } => {
                 let _ = reply.send(self.broker.metrics());
