@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# `npm start`: will start the broker and serve the chat demo. Neither exists yet.
+# `npm start`: builds and starts the broker on 127.0.0.1:8080 with the demo session, serving
+# the chat demo from web-demo/dist when it has been built. Extra arguments go to the server
+# (`npm start -- --listen 0.0.0.0:9000`); `fastport-server --help` lists them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
 "$ROOT/scripts/setup.sh"
-echo "start: nothing to start yet: the server arrives with the server crate (server/)," \
-    "and the chat demo with web-demo/" >&2
-exit 1
+
+unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+echo "==> building fastport-server (release)"
+cargo build --release --locked -p fastport-server
+if [ ! -d web-demo/dist ]; then
+    echo "note: the chat demo (web-demo/) is not built yet: the server runs without it" >&2
+fi
+exec "$ROOT/target/release/fastport-server" "$@"
