@@ -8,7 +8,7 @@ use fastport_client_core::names::{ClientId, DisplayName, SessionName};
 use fastport_client_core::time::Instant;
 
 use super::admin::Origin;
-use super::session::{ClientState, Session, SessionId, SessionSettings};
+use super::session::{ClientState, Failure, Session, SessionId, SessionSettings};
 use super::timers::Timer;
 use super::{Broker, ConnId, ConnState, Output};
 use crate::auth::{self, Job, JobKind, JobOutcome, JobResult, SecretHash};
@@ -228,7 +228,7 @@ impl Broker {
         };
         let present = hello.resume && session.clients.contains_key(&client);
         if !present {
-            self.drop_client(now, id, &client);
+            self.drop_client(now, id, &client, Failure::Dropped);
         }
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
@@ -339,13 +339,13 @@ impl Broker {
                 },
             );
         } else {
-            self.drop_client(now, id, &client);
+            self.drop_client(now, id, &client, Failure::Dropped);
         }
     }
 
     /// Removes a client id's state: subscriptions, pending deliveries (failed for their
-    /// publishers) and queued receipts.
-    pub(crate) fn drop_client(&mut self, now: Instant, id: SessionId, client: &str) {
+    /// publishers with `why`) and queued receipts.
+    pub(crate) fn drop_client(&mut self, now: Instant, id: SessionId, client: &str, why: Failure) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -356,7 +356,7 @@ impl Broker {
             session.topics.remove(filter, client);
         }
         for delivery in state.pending.keys() {
-            self.settle_failed(now, id, client, *delivery, super::session::Failure::Dropped);
+            self.settle_failed(now, id, client, *delivery, why);
         }
     }
 
@@ -371,7 +371,7 @@ impl Broker {
             .and_then(|c| c.offline_since)
             .is_some_and(|since| since + expiry <= now);
         if expired {
-            self.drop_client(now, id, client);
+            self.drop_client(now, id, client, Failure::Expired);
         }
     }
 }
