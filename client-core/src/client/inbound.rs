@@ -97,6 +97,11 @@ impl Client {
         self.phase = Phase::Connected;
         self.attempt = 0;
         self.session_present = w.session_present;
+        if !w.session_present {
+            // Without our earlier state the server will resend nothing, and its delivery
+            // ids may start over (a restarted server): ids seen before mean nothing now.
+            self.dedup.clear();
+        }
         self.set_state(State::Connected {
             client_id: self.client_id.clone(),
             session_present: w.session_present,

@@ -166,6 +166,11 @@ impl DedupWindow {
         self.seen.contains(&id)
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.seen.clear();
+        self.order.clear();
+    }
+
     pub(crate) fn insert(&mut self, id: u64) {
         if !self.seen.insert(id) {
             return;

@@ -781,3 +781,23 @@ fn an_answer_of_the_wrong_kind_leaves_the_request_waiting_for_its_own() {
         }]
     );
 }
+
+#[test]
+fn a_clean_session_forgets_delivery_ids_so_a_restarted_server_s_ids_are_not_duplicates() {
+    let mut t = T::connected();
+    t.server(ms(1), deliver(1, "a", sealed("a", b"before")));
+    t.sent();
+    t.c.handle_close(ms(2), Some(1006), "server crashed");
+    let Some(at) = t.c.poll_timeout() else {
+        panic!("reconnect timer")
+    };
+    t.c.handle_timeout(at);
+    t.open_and_welcome(at, SessionConfig::default());
+    t.events();
+    t.server(at, deliver(1, "a", sealed("a", b"after")));
+    let events = t.events();
+    assert!(
+        matches!(&events[..], [Event::Message(m)] if m.payload == b"after"),
+        "{events:?}"
+    );
+}
