@@ -289,7 +289,7 @@ impl Broker {
     }
 
     fn close_session_conns(&mut self, now: Instant, id: SessionId, code: ErrorCode, why: &str) {
-        let conns: Vec<ConnId> = self
+        let mut conns: Vec<ConnId> = self
             .conns
             .iter()
             .filter(
@@ -297,6 +297,8 @@ impl Broker {
             )
             .map(|(conn, _)| *conn)
             .collect();
+        // In connection order, not hash order: a replayed run closes them alike.
+        conns.sort_unstable();
         for conn in conns {
             self.close_conn(now, conn, code, why);
         }

@@ -8,7 +8,8 @@ use fastport_client_core::names::{ClientId, DisplayName, SessionName};
 use fastport_client_core::time::Instant;
 
 use super::admin::Origin;
-use super::session::{ClientState, Failure, Session, SessionId, SessionSettings};
+use super::clients::ClientKey;
+use super::session::{Failure, Session, SessionId, SessionSettings};
 use super::timers::Timer;
 use super::{Broker, ConnId, ConnState, Output};
 use crate::auth::{self, Job, JobKind, JobOutcome, JobResult, SecretHash};
@@ -201,20 +202,20 @@ impl Broker {
     }
 
     fn admit(&mut self, now: Instant, conn: ConnId, id: SessionId, hello: Hello) {
-        let client = if hello.client_id.is_empty() {
+        let client_id = if hello.client_id.is_empty() {
             self.assign_client_id(conn)
         } else {
-            hello.client_id.clone()
+            hello.client_id
         };
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let taken_over = session.clients.get(&client).and_then(|c| c.conn);
+        let existing = session.clients.key(&client_id);
+        let taken_over = existing
+            .and_then(|key| session.clients.get_mut(key))
+            .and_then(|c| c.conn.take());
         if let Some(old) = taken_over {
             // The old connection leaves; its state stays for the new one.
-            if let Some(c) = session.clients.get_mut(&client) {
-                c.conn = None;
-            }
             session.connections -= 1;
             self.conns.remove(&old);
             self.reject(
@@ -223,31 +224,28 @@ impl Broker {
                 "a newer connection took this client id",
             );
         }
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let present = hello.resume && session.clients.contains_key(&client);
-        if !present {
-            self.drop_client(now, id, &client, Failure::Dropped);
+        let present = hello.resume && existing.is_some();
+        if let Some(key) = existing.filter(|_| !present) {
+            self.drop_client(id, key, Failure::Dropped);
         }
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let state = session
-            .clients
-            .entry(client.clone())
-            .or_insert_with(ClientState::default);
+        let client = session.clients.get_or_insert(&client_id);
+        let Some(state) = session.clients.get_mut(client) else {
+            return;
+        };
         state.conn = Some(conn);
         state.offline_since = None;
         state.resume = hello.resume;
-        state.display_name = hello.display_name.clone();
+        state.display_name = hello.display_name;
         session.connections += 1;
         let config = session.settings.to_config();
         let keepalive = self.clamp_keepalive(hello.keepalive_ms);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Active {
                 session: id,
-                client: client.clone(),
+                client,
             };
             c.keepalive = keepalive;
         }
@@ -255,13 +253,13 @@ impl Broker {
             .set(now + keepalive.mul_f64(1.5), Timer::Keepalive(conn));
         let welcome = Welcome {
             session_present: present,
-            client_id: client.clone(),
+            client_id,
             keepalive_ms: keepalive.as_millis() as u64,
             config,
         };
         self.send(conn, &Frame::Welcome(welcome));
         if present {
-            self.resume_client(now, id, &client);
+            self.resume_client(now, id, client);
         }
     }
 
@@ -318,7 +316,7 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let Some(state) = session.clients.get_mut(&client) else {
+        let Some(state) = session.clients.get_mut(client) else {
             return;
         };
         if state.conn != Some(conn) {
@@ -329,7 +327,7 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
-        self.announce_all(id, &client, false);
+        self.announce_all(id, client, false);
         if resume {
             self.timers.set(
                 now + expiry,
@@ -339,13 +337,13 @@ impl Broker {
                 },
             );
         } else {
-            self.drop_client(now, id, &client, Failure::Dropped);
+            self.drop_client(id, client, Failure::Dropped);
         }
     }
 
-    /// Removes a client id's state: subscriptions, pending deliveries (failed for their
+    /// Removes a client's state: subscriptions, pending deliveries (failed for their
     /// publishers with `why`) and queued receipts.
-    pub(crate) fn drop_client(&mut self, now: Instant, id: SessionId, client: &str, why: Failure) {
+    pub(crate) fn drop_client(&mut self, id: SessionId, client: ClientKey, why: Failure) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -355,12 +353,13 @@ impl Broker {
         for filter in state.subs.keys() {
             session.topics.remove(filter, client);
         }
-        for delivery in state.pending.keys() {
-            self.settle_failed(now, id, client, *delivery, why);
+        // The state is gone, so these are settled directly rather than through `pending`.
+        for &delivery in state.pending.keys() {
+            self.count_settled(id, delivery, Some(why));
         }
     }
 
-    pub(crate) fn expire_offline_client(&mut self, now: Instant, id: SessionId, client: &str) {
+    pub(crate) fn expire_offline_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {
         let Some(session) = self.sessions.get(&id) else {
             return;
         };
@@ -371,7 +370,7 @@ impl Broker {
             .and_then(|c| c.offline_since)
             .is_some_and(|since| since + expiry <= now);
         if expired {
-            self.drop_client(now, id, client, Failure::Expired);
+            self.drop_client(id, client, Failure::Expired);
         }
     }
 }

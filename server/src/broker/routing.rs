@@ -1,18 +1,20 @@
-//! Subscriptions, publishes, deliveries, acks, retries, expiry, receipts and presence.
+//! Session frames, subscriptions and publishes: the routing half of the hot path. What
+//! becomes of a QoS 1 delivery afterwards (acks, retries, expiry, receipts) is in
+//! `delivery.rs`, presence in `presence.rs`.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use fastport_client_core::codec::{
-    Ack, Deliver, ErrorCode, ErrorFrame, Frame, Member, Presence, PresenceKind, Publish, Qos,
-    Receipt, ReceiptStatus, SlowConsumerPolicy,
+    Ack, ErrorCode, ErrorFrame, Frame, PresenceKind, Publish, Qos, Receipt, ReceiptStatus,
 };
 use fastport_client_core::time::Instant;
 use fastport_client_core::topic::{Topic, TopicFilter};
 
-use super::session::{Cached, Failure, PendingDelivery, SessionId};
+use super::clients::ClientKey;
+use super::session::{Cached, Failure, SessionId, Targets};
 use super::timers::Timer;
-use super::{Broker, ConnId};
+use super::{queue_send, Broker, ConnId};
 
 impl Broker {
     pub(crate) fn on_session_frame(
@@ -20,17 +22,15 @@ impl Broker {
         now: Instant,
         conn: ConnId,
         id: SessionId,
-        client: &str,
+        client: ClientKey,
         frame: Frame,
     ) {
         match frame {
             Frame::Publish(p) => self.on_publish(now, conn, id, client, p),
-            Frame::DeliverAck { delivery_id } => {
-                self.settle_delivered(now, id, client, delivery_id)
-            }
+            Frame::DeliverAck { delivery_id } => self.settle(id, client, delivery_id, None),
             Frame::DeliverNack { delivery_id, .. } => {
                 self.metrics.nacks += 1;
-                self.settle_failed(now, id, client, delivery_id, Failure::Dropped);
+                self.settle(id, client, delivery_id, Some(Failure::Dropped));
             }
             Frame::Subscribe(s) => {
                 let code = self.subscribe(id, client, &s.filter, s.presence);
@@ -67,7 +67,7 @@ impl Broker {
     fn subscribe(
         &mut self,
         id: SessionId,
-        client: &str,
+        client: ClientKey,
         filter: &str,
         presence: bool,
     ) -> ErrorCode {
@@ -92,7 +92,7 @@ impl Broker {
         ErrorCode::OK
     }
 
-    fn unsubscribe(&mut self, id: SessionId, client: &str, filter: &str) {
+    fn unsubscribe(&mut self, id: SessionId, client: ClientKey, filter: &str) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -104,26 +104,36 @@ impl Broker {
         }
     }
 
-    fn on_publish(&mut self, now: Instant, conn: ConnId, id: SessionId, client: &str, p: Publish) {
+    fn on_publish(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        id: SessionId,
+        client: ClientKey,
+        p: Publish,
+    ) {
         let qos1 = p.qos == Qos::AtLeastOnce;
+        let message_id = p.message_id;
         let refuse = |b: &mut Broker, code: ErrorCode, message: String| {
             let frame = if qos1 {
                 Frame::PubAck(Ack {
-                    id: p.message_id,
+                    id: message_id,
                     code,
                 })
             } else {
                 Frame::Error(ErrorFrame {
                     code,
-                    ref_id: p.message_id,
+                    ref_id: message_id,
                     message,
                 })
             };
             b.send(conn, &frame);
         };
-        let topic = match Topic::new(p.topic.as_str()) {
+        // Validated in place: the decoded string becomes the topic, and for QoS 1 the
+        // cached message's topic, without a copy.
+        let topic = match Topic::new(p.topic) {
             Ok(t) if t.is_system() => {
-                let message = format!("`{}` is reserved for the server", p.topic);
+                let message = format!("`{}` is reserved for the server", t.as_str());
                 return refuse(self, ErrorCode::FORBIDDEN_TOPIC, message);
             }
             Ok(t) => t,
@@ -141,61 +151,101 @@ impl Broker {
             self.metrics.messages_in += 1;
             return self.fan_out_qos0(id, client, &topic, &p.payload);
         }
-        let expiry = session.settings.expiry;
-        let seen = session.seen.entry(client.to_owned()).or_default();
-        if let Some(receipt) = seen.get(p.message_id).cloned() {
-            self.metrics.duplicates += 1;
-            self.send(
-                conn,
-                &Frame::PubAck(Ack {
-                    id: p.message_id,
-                    code: ErrorCode::OK,
-                }),
-            );
-            if let Some(receipt) = receipt {
-                self.send_bytes(conn, receipt);
-            }
+        if self.is_duplicate(now, conn, id, client, message_id) {
             return;
-        }
-        seen.insert(now, p.message_id, expiry);
-        if !session.sweep_armed {
-            session.sweep_armed = true;
-            self.timers
-                .set(now + expiry, Timer::SweepSeen { session: id });
         }
         self.metrics.messages_in += 1;
         self.send(
             conn,
             &Frame::PubAck(Ack {
-                id: p.message_id,
+                id: message_id,
                 code: ErrorCode::OK,
             }),
         );
-        self.cache_and_deliver(now, id, client, &topic, p);
+        self.cache_and_deliver(now, id, client, topic, message_id, p.payload);
     }
 
-    fn fan_out_qos0(&mut self, id: SessionId, client: &str, topic: &Topic, payload: &Bytes) {
+    /// Answers a resent QoS 1 publish (ack, and the receipt if there is one yet), or
+    /// remembers a new message id.
+    fn is_duplicate(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        id: SessionId,
+        client: ClientKey,
+        message_id: u64,
+    ) -> bool {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return true;
+        };
+        let Some(publisher) = session.clients.get(client).map(|c| Arc::clone(&c.id)) else {
+            return true;
+        };
+        let expiry = session.settings.expiry;
+        // The key is an `Arc` clone: no allocation when the publisher is known already.
+        let seen = session.seen.entry(publisher).or_default();
+        if let Some(receipt) = seen.get(message_id) {
+            self.metrics.duplicates += 1;
+            self.send(
+                conn,
+                &Frame::PubAck(Ack {
+                    id: message_id,
+                    code: ErrorCode::OK,
+                }),
+            );
+            if let Some(receipt) = receipt {
+                self.send(conn, &Frame::Receipt(receipt));
+            }
+            return true;
+        }
+        seen.insert(now, message_id, expiry);
+        if !session.sweep_armed {
+            session.sweep_armed = true;
+            self.timers
+                .set(now + expiry, Timer::SweepSeen { session: id });
+        }
+        false
+    }
+
+    /// QoS 0: one encoding, the same `Bytes` queued for every connected subscriber.
+    fn fan_out_qos0(&mut self, id: SessionId, client: ClientKey, topic: &Topic, payload: &Bytes) {
         let Some(session) = self.sessions.get(&id) else {
             return;
         };
-        let frame = Frame::Deliver(Deliver {
-            qos: Qos::AtMostOnce,
-            delivery_id: 0,
-            attempt: 1,
-            topic: topic.as_str().to_owned(),
-            publisher: client.to_owned(),
-            payload: payload.clone(),
-        })
-        .encode();
-        let conns: Vec<ConnId> = session
-            .topics
-            .targets(topic)
-            .iter()
-            .filter_map(|t| session.clients.get(t).and_then(|c| c.conn))
-            .collect();
-        for conn in conns {
+        let Some(publisher) = session.clients.get(client) else {
+            return;
+        };
+        session.topics.targets(topic, &mut self.targets);
+        if self.targets.is_empty() {
+            return;
+        }
+        let frame = self.deliver.encode(
+            Qos::AtMostOnce,
+            0,
+            1,
+            topic.as_str(),
+            &publisher.id,
+            payload,
+        );
+        // The last connection gets the frame itself: a `Bytes` made from a `Vec` allocates
+        // its shared header on the first clone, so a single subscriber costs no clone.
+        let mut last = None;
+        for &target in &self.targets {
+            let Some(conn) = session.clients.get(target).and_then(|c| c.conn) else {
+                continue;
+            };
             self.metrics.messages_out += 1;
-            self.send_bytes(conn, frame.clone());
+            if let Some(previous) = last.replace(conn) {
+                queue_send(
+                    &mut self.metrics,
+                    &mut self.outputs,
+                    previous,
+                    frame.clone(),
+                );
+            }
+        }
+        if let Some(conn) = last {
+            queue_send(&mut self.metrics, &mut self.outputs, conn, frame);
         }
     }
 
@@ -203,417 +253,75 @@ impl Broker {
         &mut self,
         now: Instant,
         id: SessionId,
-        client: &str,
-        topic: &Topic,
-        p: Publish,
+        client: ClientKey,
+        topic: Topic,
+        message_id: u64,
+        payload: Bytes,
     ) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let targets = session.topics.targets(topic);
-        if targets.is_empty() {
-            let receipt = receipt_frame(p.message_id, ReceiptStatus::NoSubscribers, 0, 0);
-            return self.send_receipt(id, client, p.message_id, receipt);
+        let Some(publisher) = session.clients.get(client).map(|c| Arc::clone(&c.id)) else {
+            return;
+        };
+        session.topics.targets(&topic, &mut self.targets);
+        if self.targets.is_empty() {
+            let receipt = Receipt {
+                message_id,
+                status: ReceiptStatus::NoSubscribers,
+                delivered: 0,
+                failed: 0,
+            };
+            return self.send_receipt(id, (client, &publisher), receipt);
         }
         let delivery = session.next_delivery;
         session.next_delivery += 1;
-        let first = Frame::Deliver(Deliver {
-            qos: Qos::AtLeastOnce,
-            delivery_id: delivery,
-            attempt: 1,
-            topic: p.topic.clone(),
-            publisher: client.to_owned(),
-            payload: p.payload.clone(),
-        })
-        .encode();
+        let first = self.deliver.encode(
+            Qos::AtLeastOnce,
+            delivery,
+            1,
+            topic.as_str(),
+            &publisher,
+            &payload,
+        );
         let expires_at = now + session.settings.expiry;
         session.messages.insert(
             delivery,
             Cached {
-                topic: p.topic,
-                publisher: client.to_owned(),
-                message_id: p.message_id,
-                payload: p.payload,
+                topic,
+                publisher,
+                publisher_key: client,
+                message_id,
+                payload,
                 expires_at,
-                waiting: targets.clone(),
+                targets: Targets::new(&self.targets),
+                // Targets are distinct client slots, which are numbered by u32.
+                waiting: self.targets.len() as u32,
                 delivered: 0,
                 failed: 0,
                 failure: None,
             },
         );
-        self.timers.set(
-            expires_at,
-            Timer::Expire {
-                session: id,
-                delivery,
-            },
-        );
-        for target in targets {
-            self.deliver_first(now, id, &target, delivery, &first);
-        }
-    }
-
-    /// Queues a message for one subscriber, applying the slow-consumer policy at the limit.
-    fn deliver_first(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        target: &str,
-        delivery: u64,
-        first: &Bytes,
-    ) {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let settings = session.settings;
-        let Some(state) = session.clients.get_mut(target) else {
-            return;
-        };
-        if state.pending.len() >= settings.max_pending as usize {
-            match settings.slow_consumer {
-                SlowConsumerPolicy::DropOldest => {
-                    if let Some((&oldest, _)) = state.pending.iter().next() {
-                        self.metrics.dropped += 1;
-                        self.settle_failed(now, id, target, oldest, Failure::Dropped);
-                    }
-                }
-                _ => {
-                    self.metrics.dropped += 1;
-                    self.settle_failed(now, id, target, delivery, Failure::Dropped);
-                    let conn = self.conn_of(id, target);
-                    if let Some(conn) = conn {
-                        self.metrics.slow_consumer_disconnects += 1;
-                        let message = format!("{} deliveries unacked", settings.max_pending);
-                        self.close_conn(now, conn, ErrorCode::SLOW_CONSUMER, &message);
-                    }
-                    return;
-                }
-            }
-        }
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let Some(state) = session.clients.get_mut(target) else {
-            return;
-        };
-        let retry_at = now + settings.retry_interval;
-        state.pending.insert(
+        let expire = Timer::Expire {
+            session: id,
             delivery,
-            PendingDelivery {
-                attempt: 1,
-                retry_at,
-            },
-        );
-        let conn = state.conn;
-        self.timers.set(
-            retry_at,
-            Timer::Retry {
-                session: id,
-                client: target.to_owned(),
-                delivery,
-            },
-        );
-        if let Some(conn) = conn {
-            self.metrics.messages_out += 1;
-            self.send_bytes(conn, first.clone());
-        }
+        };
+        self.timers.set(expires_at, expire);
+        self.deliver_to_targets(now, id, delivery, first);
     }
 
-    pub(crate) fn retry_delivery(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        client: &str,
-        delivery: u64,
-    ) {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let settings = session.settings;
-        let Some(state) = session.clients.get_mut(client) else {
-            return;
-        };
-        let Some(pending) = state.pending.get_mut(&delivery) else {
-            return;
-        };
-        if pending.retry_at > now || state.conn.is_none() {
-            // Acked and re-sent since, or offline: the resume resends it.
-            return;
-        }
-        if pending.attempt > settings.max_retries {
-            self.metrics.retries_exhausted += 1;
-            return self.settle_failed(now, id, client, delivery, Failure::Exhausted);
-        }
-        pending.attempt += 1;
-        pending.retry_at = now + settings.retry_interval;
-        let (attempt, retry_at) = (pending.attempt, pending.retry_at);
-        self.timers.set(
-            retry_at,
-            Timer::Retry {
-                session: id,
-                client: client.to_owned(),
-                delivery,
-            },
-        );
-        self.resend(id, client, delivery, attempt);
-    }
-
-    /// Sends a delivery again with its attempt number.
-    fn resend(&mut self, id: SessionId, client: &str, delivery: u64, attempt: u32) {
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let Some(conn) = session.clients.get(client).and_then(|c| c.conn) else {
-            return;
-        };
-        let Some(m) = session.messages.get(&delivery) else {
-            return;
-        };
-        let frame = Frame::Deliver(Deliver {
-            qos: Qos::AtLeastOnce,
-            delivery_id: delivery,
-            attempt,
-            topic: m.topic.clone(),
-            publisher: m.publisher.clone(),
-            payload: m.payload.clone(),
-        });
-        self.metrics.retries += 1;
-        self.metrics.messages_out += 1;
-        self.send(conn, &frame);
-    }
-
-    /// A resumed client gets its pending deliveries again, its queued receipts, and its
-    /// presence announced.
-    pub(crate) fn resume_client(&mut self, now: Instant, id: SessionId, client: &str) {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let retry_interval = session.settings.retry_interval;
-        let Some(state) = session.clients.get_mut(client) else {
-            return;
-        };
-        let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
-        let mut resends = Vec::new();
-        for (delivery, pending) in state.pending.iter_mut() {
-            pending.attempt += 1;
-            pending.retry_at = now + retry_interval;
-            resends.push((*delivery, pending.attempt, pending.retry_at));
-        }
-        let conn = state.conn;
-        for (delivery, attempt, retry_at) in resends {
-            self.timers.set(
-                retry_at,
-                Timer::Retry {
-                    session: id,
-                    client: client.to_owned(),
-                    delivery,
-                },
-            );
-            self.resend(id, client, delivery, attempt);
-        }
-        if let Some(conn) = conn {
-            for receipt in receipts {
-                self.send_bytes(conn, receipt);
+    /// Queues the first attempt for every target of the message being routed.
+    fn deliver_to_targets(&mut self, now: Instant, id: SessionId, delivery: u64, first: Bytes) {
+        // Taken for the loop (deliver_first needs `&mut self`) and put back, keeping its
+        // capacity for the next publish.
+        let targets = std::mem::take(&mut self.targets);
+        if let Some((&last, others)) = targets.split_last() {
+            for &target in others {
+                self.deliver_first(now, id, target, delivery, first.clone());
             }
+            // Moved, not cloned: see `fan_out_qos0`.
+            self.deliver_first(now, id, last, delivery, first);
         }
-        self.announce_all(id, client, true);
+        self.targets = targets;
     }
-
-    pub(crate) fn expire_message(&mut self, now: Instant, id: SessionId, delivery: u64) {
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let Some(m) = session.messages.get(&delivery) else {
-            return;
-        };
-        if m.expires_at > now {
-            return;
-        }
-        self.metrics.expired += 1;
-        let waiting: Vec<String> = m.waiting.iter().cloned().collect();
-        for client in waiting {
-            self.settle_failed(now, id, &client, delivery, Failure::Expired);
-        }
-    }
-
-    fn settle_delivered(&mut self, now: Instant, id: SessionId, client: &str, delivery: u64) {
-        self.settle(now, id, client, delivery, None);
-    }
-
-    pub(crate) fn settle_failed(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        client: &str,
-        delivery: u64,
-        why: Failure,
-    ) {
-        self.settle(now, id, client, delivery, Some(why));
-    }
-
-    /// One subscriber is done with a message; the last one completes it with a receipt.
-    fn settle(
-        &mut self,
-        _now: Instant,
-        id: SessionId,
-        client: &str,
-        delivery: u64,
-        failure: Option<Failure>,
-    ) {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        if let Some(state) = session.clients.get_mut(client) {
-            state.pending.remove(&delivery);
-        }
-        let Some(m) = session.messages.get_mut(&delivery) else {
-            return;
-        };
-        if !m.waiting.remove(client) {
-            return;
-        }
-        match failure {
-            None => m.delivered += 1,
-            Some(why) => {
-                m.failed += 1;
-                m.failure = Some(m.failure.map_or(why, |f| f.min(why)));
-            }
-        }
-        if !m.waiting.is_empty() {
-            return;
-        }
-        let Some(m) = session.messages.remove(&delivery) else {
-            return;
-        };
-        let status = match m.failure {
-            None => ReceiptStatus::Delivered,
-            Some(Failure::Expired) => ReceiptStatus::Expired,
-            Some(Failure::Exhausted) => ReceiptStatus::RetriesExhausted,
-            Some(Failure::Dropped) => ReceiptStatus::Dropped,
-        };
-        let receipt = receipt_frame(m.message_id, status, m.delivered, m.failed);
-        self.send_receipt(id, &m.publisher, m.message_id, receipt);
-    }
-
-    /// Sends a receipt to its publisher: now if connected, on resume if it may come back,
-    /// and again if it resends the publish.
-    fn send_receipt(&mut self, id: SessionId, publisher: &str, message_id: u64, receipt: Frame) {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let bytes = receipt.encode();
-        if let Some(seen) = session.seen.get_mut(publisher) {
-            seen.set_receipt(message_id, bytes.clone());
-        }
-        let max = session.settings.max_pending as usize;
-        let Some(state) = session.clients.get_mut(publisher) else {
-            return;
-        };
-        match state.conn {
-            Some(conn) => self.send_bytes(conn, bytes),
-            None if state.resume && state.receipts.len() < max => state.receipts.push_back(bytes),
-            None => {}
-        }
-    }
-
-    fn conn_of(&self, id: SessionId, client: &str) -> Option<ConnId> {
-        self.sessions.get(&id)?.clients.get(client)?.conn
-    }
-
-    // ----- presence ----------------------------------------------------------------
-
-    fn send_snapshot(&mut self, conn: ConnId, id: SessionId, filter: &str) {
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let members = session.topics.get(filter).map_or_else(Vec::new, |subs| {
-            subs.clients
-                .keys()
-                .filter_map(|c| {
-                    let state = session.clients.get(c)?;
-                    state.conn?;
-                    Some(Member {
-                        client_id: c.clone(),
-                        display_name: state.display_name.clone(),
-                    })
-                })
-                .collect()
-        });
-        let frame = Presence {
-            filter: filter.to_owned(),
-            kind: PresenceKind::Snapshot,
-            members,
-        };
-        self.send(conn, &Frame::Presence(frame));
-    }
-
-    /// Tells presence subscribers of `filter` (other than `client`) that it joined or left.
-    pub(crate) fn announce(
-        &mut self,
-        id: SessionId,
-        filter: &str,
-        client: &str,
-        kind: PresenceKind,
-    ) {
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let Some(subs) = session.topics.get(filter) else {
-            return;
-        };
-        let display_name = session
-            .clients
-            .get(client)
-            .map(|c| c.display_name.clone())
-            .unwrap_or_default();
-        let watchers: BTreeSet<ConnId> = subs
-            .clients
-            .iter()
-            .filter(|(c, presence)| **presence && c.as_str() != client)
-            .filter_map(|(c, _)| session.clients.get(c).and_then(|s| s.conn))
-            .collect();
-        if watchers.is_empty() {
-            return;
-        }
-        let frame = Frame::Presence(Presence {
-            filter: filter.to_owned(),
-            kind,
-            members: vec![Member {
-                client_id: client.to_owned(),
-                display_name,
-            }],
-        })
-        .encode();
-        for conn in watchers {
-            self.send_bytes(conn, frame.clone());
-        }
-    }
-
-    /// Announces a client on every filter it holds (it connected or left).
-    pub(crate) fn announce_all(&mut self, id: SessionId, client: &str, joined: bool) {
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let Some(state) = session.clients.get(client) else {
-            return;
-        };
-        let filters: Vec<String> = state.subs.keys().cloned().collect();
-        let kind = if joined {
-            PresenceKind::Join
-        } else {
-            PresenceKind::Leave
-        };
-        for filter in filters {
-            self.announce(id, &filter, client, kind);
-        }
-    }
-}
-
-fn receipt_frame(message_id: u64, status: ReceiptStatus, delivered: u32, failed: u32) -> Frame {
-    Frame::Receipt(Receipt {
-        message_id,
-        status,
-        delivered,
-        failed,
-    })
 }

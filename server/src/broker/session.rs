@@ -1,16 +1,19 @@
 //! A session: one virtual broker with its own credentials, settings, clients, topics and
 //! message cache.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{SessionConfig, SlowConsumerPolicy};
+use fastport_client_core::codec::{Receipt, SessionConfig, SlowConsumerPolicy};
 use fastport_client_core::time::Instant;
-use fastport_client_core::topic::TopicFilter;
+use fastport_client_core::topic::Topic;
 
+use super::clients::{ClientKey, Clients};
+use super::ids::IdMap;
 use super::metrics::SessionMetrics;
-use super::ConnId;
+use super::topics::TopicIndex;
 use crate::auth::SecretHash;
 
 /// Identifies a session for its lifetime; a dropped and re-created session of the same
@@ -138,11 +141,12 @@ pub(crate) struct Session {
     pub(crate) secret_ok: Option<[u8; 32]>,
     pub(crate) settings: SessionSettings,
     pub(crate) suspended: bool,
-    pub(crate) clients: HashMap<String, ClientState>,
+    pub(crate) clients: Clients,
     pub(crate) topics: TopicIndex,
-    pub(crate) messages: HashMap<u64, Cached>,
+    pub(crate) messages: IdMap<u64, Cached>,
     pub(crate) next_delivery: u64,
-    pub(crate) seen: HashMap<String, SeenIds>,
+    /// By publisher id, not key: the memory outlives a clean reconnect.
+    pub(crate) seen: HashMap<Arc<str>, SeenIds>,
     /// Whether a sweep of `seen` is scheduled.
     pub(crate) sweep_armed: bool,
     pub(crate) connections: usize,
@@ -163,9 +167,9 @@ impl Session {
             secret_ok: None,
             settings,
             suspended: false,
-            clients: HashMap::new(),
+            clients: Clients::default(),
             topics: TopicIndex::default(),
-            messages: HashMap::new(),
+            messages: IdMap::default(),
             next_delivery: 1,
             seen: HashMap::new(),
             sweep_armed: false,
@@ -185,38 +189,22 @@ impl Session {
     }
 }
 
-/// A client id's state in a session: present while connected, and while offline for
-/// `expiry` if it connected with `resume`.
-#[derive(Debug, Default)]
-pub(crate) struct ClientState {
-    pub(crate) conn: Option<ConnId>,
-    pub(crate) resume: bool,
-    pub(crate) display_name: String,
-    /// Filters and their presence flag.
-    pub(crate) subs: BTreeMap<String, bool>,
-    /// Unacked deliveries by id (= age, so the first is the oldest).
-    pub(crate) pending: BTreeMap<u64, PendingDelivery>,
-    /// Receipts that found this publisher offline; sent when it resumes.
-    pub(crate) receipts: VecDeque<Bytes>,
-    /// When it went offline (resumable clients only).
-    pub(crate) offline_since: Option<Instant>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PendingDelivery {
-    pub(crate) attempt: u32,
-    pub(crate) retry_at: Instant,
-}
-
 /// A QoS 1 message waiting for its subscribers' acks.
 #[derive(Debug)]
 pub(crate) struct Cached {
-    pub(crate) topic: String,
-    pub(crate) publisher: String,
+    /// Moved from the publish: a cached message copies neither topic nor publisher id.
+    pub(crate) topic: Topic,
+    pub(crate) publisher: Arc<str>,
+    /// The publisher's key when it published; the receipt checks it is still current.
+    pub(crate) publisher_key: ClientKey,
     pub(crate) message_id: u64,
     pub(crate) payload: Bytes,
     pub(crate) expires_at: Instant,
-    pub(crate) waiting: BTreeSet<String>,
+    /// Every subscriber it was routed to, in key order. Which of them still owe an ack is
+    /// kept in their `pending` maps, so settling touches no per-message set.
+    pub(crate) targets: Targets,
+    /// How many targets have not settled yet; the last one sends the receipt.
+    pub(crate) waiting: u32,
     pub(crate) delivered: u32,
     pub(crate) failed: u32,
     pub(crate) failure: Option<Failure>,
@@ -230,74 +218,27 @@ pub(crate) enum Failure {
     Dropped,
 }
 
-/// Which subscribers each filter has. Exact filters are found by hash; wildcard filters
-/// are matched one by one.
-#[derive(Debug, Default)]
-pub(crate) struct TopicIndex {
-    filters: HashMap<String, Subscribers>,
-    wildcards: BTreeSet<String>,
-}
-
+/// The subscribers of a cached message: inline when there is one (fan-in), else one
+/// exact-size allocation.
 #[derive(Debug)]
-pub(crate) struct Subscribers {
-    pub(crate) filter: TopicFilter,
-    /// Client id -> wants presence.
-    pub(crate) clients: BTreeMap<String, bool>,
+pub(crate) enum Targets {
+    One(ClientKey),
+    Many(Box<[ClientKey]>),
 }
 
-impl TopicIndex {
-    /// Distinct filters with at least one subscriber.
-    pub(crate) fn len(&self) -> usize {
-        self.filters.len()
+impl Targets {
+    pub(crate) fn new(keys: &[ClientKey]) -> Targets {
+        match keys {
+            [one] => Targets::One(*one),
+            many => Targets::Many(many.into()),
+        }
     }
 
-    /// Adds a subscription; returns whether the client is new on this filter.
-    pub(crate) fn add(&mut self, filter: &TopicFilter, client: &str, presence: bool) -> bool {
-        let key = filter.as_str();
-        let entry = self
-            .filters
-            .entry(key.to_owned())
-            .or_insert_with(|| Subscribers {
-                filter: filter.clone(),
-                clients: BTreeMap::new(),
-            });
-        if filter.has_wildcards() {
-            self.wildcards.insert(key.to_owned());
+    pub(crate) fn as_slice(&self) -> &[ClientKey] {
+        match self {
+            Targets::One(one) => std::slice::from_ref(one),
+            Targets::Many(many) => many,
         }
-        entry.clients.insert(client.to_owned(), presence).is_none()
-    }
-
-    /// Removes a subscription; the filter is freed with its last subscriber.
-    pub(crate) fn remove(&mut self, filter: &str, client: &str) -> bool {
-        let Some(entry) = self.filters.get_mut(filter) else {
-            return false;
-        };
-        let removed = entry.clients.remove(client).is_some();
-        if entry.clients.is_empty() {
-            self.filters.remove(filter);
-            self.wildcards.remove(filter);
-        }
-        removed
-    }
-
-    pub(crate) fn get(&self, filter: &str) -> Option<&Subscribers> {
-        self.filters.get(filter)
-    }
-
-    /// Every client subscribed to a filter matching `topic`, once each.
-    pub(crate) fn targets(&self, topic: &fastport_client_core::topic::Topic) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        if let Some(exact) = self.filters.get(topic.as_str()) {
-            out.extend(exact.clients.keys().cloned());
-        }
-        for key in &self.wildcards {
-            if let Some(entry) = self.filters.get(key) {
-                if entry.filter.matches(topic) {
-                    out.extend(entry.clients.keys().cloned());
-                }
-            }
-        }
-        out
     }
 }
 
@@ -306,7 +247,12 @@ impl TopicIndex {
 /// entries older than the session's expiry, or beyond the cap, are forgotten.
 #[derive(Debug, Default)]
 pub(crate) struct SeenIds {
-    ids: HashMap<u64, Option<Bytes>>,
+    /// Ordered, not hashed: publishers number their messages in sequence, so inserting,
+    /// evicting the oldest and finding a recent id all stay in the few tree nodes at its
+    /// edges, which are in cache; a hash table of 65,536 ids per publisher missed the
+    /// cache on every publish.
+    /// The receipt is kept as its fields, not encoded: most are never asked for again.
+    ids: BTreeMap<u64, Option<Receipt>>,
     order: VecDeque<(Instant, u64)>,
 }
 
@@ -314,8 +260,8 @@ pub(crate) struct SeenIds {
 const MAX_SEEN: usize = 65_536;
 
 impl SeenIds {
-    pub(crate) fn get(&self, id: u64) -> Option<&Option<Bytes>> {
-        self.ids.get(&id)
+    pub(crate) fn get(&self, id: u64) -> Option<Option<Receipt>> {
+        self.ids.get(&id).copied()
     }
 
     pub(crate) fn insert(&mut self, now: Instant, id: u64, expiry: Duration) {
@@ -335,7 +281,7 @@ impl SeenIds {
         self.order.back().is_none_or(|&(at, _)| at + expiry <= now)
     }
 
-    pub(crate) fn set_receipt(&mut self, id: u64, receipt: Bytes) {
+    pub(crate) fn set_receipt(&mut self, id: u64, receipt: Receipt) {
         if let Some(slot) = self.ids.get_mut(&id) {
             *slot = Some(receipt);
         }

@@ -837,3 +837,5 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
     t.pump();
     assert_eq!(t.closed.get(&ConnId(2)), Some(&4011));
 }
+
+mod keys;

@@ -1,17 +1,26 @@
-//! The broker's one timer table: a min-heap of deadlines. Entries are never cancelled;
-//! a handler that finds its reason gone (the delivery acked, the connection closed) does
-//! nothing, which keeps setting a timer `O(log n)` and acking free.
+//! The broker's one timer table. Entries are never cancelled; a handler that finds its
+//! reason gone (the delivery acked, the connection closed) does nothing, which keeps
+//! setting a timer cheap and acking free.
+//!
+//! Almost every timer is set at `now` plus a fixed delay (a session's retry interval or
+//! expiry, a keepalive), so timers of one kind arrive in deadline order. Such runs go into
+//! FIFO lanes, where setting and popping are O(1) without touching the rest of the table;
+//! a timer that fits no lane goes into a binary heap. Every entry carries a sequence
+//! number, and the earliest `(deadline, sequence)` over the lane fronts and the heap top
+//! fires first, so the firing order is exactly that of a single heap: deterministic, and
+//! first-set first among equal deadlines.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
 
 use fastport_client_core::time::Instant;
 
+use super::clients::ClientKey;
 use super::session::SessionId;
 use super::ConnId;
 
-/// Why the broker wants to wake up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why the broker wants to wake up. Plain data, so an entry holds it inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
     /// A new connection must have sent `Hello` by now.
     Hello(ConnId),
@@ -20,41 +29,206 @@ pub(crate) enum Timer {
     /// Resend a delivery that is still unacked.
     Retry {
         session: SessionId,
-        client: String,
+        client: ClientKey,
         delivery: u64,
     },
     /// A cached message expires.
     Expire { session: SessionId, delivery: u64 },
     /// An offline resumable client's state expires.
-    Offline { session: SessionId, client: String },
+    Offline {
+        session: SessionId,
+        client: ClientKey,
+    },
     /// Forget the message ids of publishers silent for longer than the expiry.
     SweepSeen { session: SessionId },
 }
 
-#[derive(Debug, Default)]
+/// Lanes kept at most: enough for the few fixed delays in use (retry intervals, expiries,
+/// keepalives, the hello timeout); the rare timer that fits none goes to the heap.
+const MAX_LANES: usize = 8;
+
+#[derive(Debug)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    entries: HashMap<u64, Timer>,
+    /// Each sorted by `(at, seq)`.
+    lanes: Vec<VecDeque<Entry>>,
+    heap: BinaryHeap<Entry>,
     seq: u64,
+    /// Per kind of timer, the lane its last one went to: usually the next one fits there
+    /// too, and the search of every lane is skipped.
+    hints: [usize; KINDS],
+}
+
+/// How many variants `Timer` has.
+const KINDS: usize = 6;
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            lanes: Vec::new(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            hints: [usize::MAX; KINDS],
+        }
+    }
+}
+
+impl Timer {
+    fn kind(&self) -> usize {
+        match self {
+            Timer::Hello(_) => 0,
+            Timer::Keepalive(_) => 1,
+            Timer::Retry { .. } => 2,
+            Timer::Expire { .. } => 3,
+            Timer::Offline { .. } => 4,
+            Timer::SweepSeen { .. } => 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at: Instant,
+    seq: u64,
+    timer: Timer,
+}
+
+/// Where the earliest entry is.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Lane(usize),
+    Heap,
 }
 
 impl Timers {
     pub(crate) fn set(&mut self, at: Instant, timer: Timer) {
         self.seq += 1;
-        self.heap.push(Reverse((at, self.seq)));
-        self.entries.insert(self.seq, timer);
+        let entry = Entry {
+            at,
+            seq: self.seq,
+            timer,
+        };
+        let kind = timer.kind();
+        if let Some(lane) = self.lanes.get_mut(self.hints[kind]) {
+            if lane.back().is_none_or(|last| last.at <= at) {
+                return lane.push_back(entry);
+            }
+        }
+        // The lane whose last deadline is the latest not after `at` keeps lanes
+        // specialised: retries in one, expiries in another.
+        let best = self
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, lane)| lane.back().is_none_or(|last| last.at <= at))
+            .max_by_key(|(_, lane)| lane.back().map(|last| last.at))
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => {
+                self.hints[kind] = i;
+                self.lanes[i].push_back(entry);
+            }
+            None if self.lanes.len() < MAX_LANES => {
+                self.hints[kind] = self.lanes.len();
+                self.lanes.push(VecDeque::from([entry]));
+            }
+            None => self.heap.push(entry),
+        }
     }
 
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.earliest().map(|(_, entry)| entry.at)
     }
 
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
-        let Reverse((at, seq)) = *self.heap.peek()?;
-        if at > now {
+        let (source, entry) = self.earliest()?;
+        if entry.at > now {
             return None;
         }
-        self.heap.pop();
-        self.entries.remove(&seq)
+        match source {
+            Source::Lane(i) => self.lanes[i].pop_front(),
+            Source::Heap => self.heap.pop(),
+        };
+        Some(entry.timer)
+    }
+
+    fn earliest(&self) -> Option<(Source, Entry)> {
+        let lanes = self
+            .lanes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, lane)| Some((Source::Lane(i), *lane.front()?)));
+        let heap = self.heap.peek().map(|e| (Source::Heap, *e));
+        lanes.chain(heap).min_by_key(|(_, e)| (e.at, e.seq))
+    }
+}
+
+/// The heap is a max-heap: the earliest `(at, seq)` must compare greatest.
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for Entry {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn hello(n: u64) -> Timer {
+        Timer::Hello(ConnId(n))
+    }
+
+    #[test]
+    fn timers_fire_in_deadline_order_then_in_the_order_they_were_set() {
+        let mut t = Timers::default();
+        // Interleaved fixed delays, out-of-order deadlines, more runs than lanes, and ties.
+        let mut set = Vec::new();
+        for i in 0..200u64 {
+            let deadline = match i % 12 {
+                0..=5 => 1_000 + i,
+                6..=9 => 60_000 + i,
+                _ => (i * 7_919) % 5_000,
+            };
+            set.push((deadline, i));
+            t.set(at(deadline), hello(i));
+            t.set(at(deadline), hello(1_000 + i));
+            set.push((deadline, 1_000 + i));
+        }
+        // Deadline first, then the order they were set in.
+        let mut expected: Vec<(u64, usize, u64)> = set
+            .iter()
+            .enumerate()
+            .map(|(order, &(deadline, n))| (deadline, order, n))
+            .collect();
+        expected.sort();
+        assert_eq!(t.next(), Some(at(expected[0].0)));
+        assert_eq!(t.pop_due(at(expected[0].0 - 1)), None, "not due yet");
+        let mut fired = Vec::new();
+        while let Some(timer) = t.pop_due(at(u64::MAX / 2_000)) {
+            let Timer::Hello(ConnId(n)) = timer else {
+                panic!("{timer:?}")
+            };
+            fired.push(n);
+        }
+        let want: Vec<u64> = expected.iter().map(|&(_, _, n)| n).collect();
+        assert_eq!(fired, want);
+        assert_eq!(t.next(), None);
     }
 }

@@ -1,0 +1,269 @@
+//! Routing throughput of the sans-IO broker core alone: no sockets, no tokio, no tungstenite.
+//!
+//! Each scenario connects clients to one session, then feeds pre-encoded frames through
+//! `Broker::handle_message` and drains `Broker::poll_output`, as the router task does, and
+//! reports deliveries (Deliver frames handed to subscribers) per second of wall time and
+//! heap allocations per publish. QoS 1 subscribers ack every delivery right after it is
+//! delivered, so what is measured is publish + fan-out + ack + receipt. The virtual clock
+//! advances 1 ms every 64 publishes and `handle_timeout` runs, so retry timers of acked
+//! deliveries come due and are popped as they would be in production.
+//!
+//! Run: `cargo bench -p fastport-server --bench routing`, optionally followed by `-- N` (the
+//! number of publishes in each of the 5 measured runs per scenario; the default is 100,000)
+//! and a word that picks the scenarios whose name contains it (`-- 100000 qos1`), e.g. for a
+//! profiler.
+
+use std::alloc::System;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastport_client_core::codec::{Frame, Hello, Publish, Qos, Subscribe};
+use fastport_client_core::time::Instant;
+use fastport_server::auth::{HashCost, SecretHash};
+use fastport_server::broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const TOPIC: &str = "bench/room/1";
+const PAYLOAD: [u8; 64] = [0x5a; 64];
+/// Publishes per millisecond of virtual time.
+const PUBLISHES_PER_MS: usize = 64;
+
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    publishers: u64,
+    subscribers: u64,
+    qos: Qos,
+}
+
+const SCENARIOS: [Scenario; 4] = [
+    Scenario {
+        name: "qos0 1->16",
+        publishers: 1,
+        subscribers: 16,
+        qos: Qos::AtMostOnce,
+    },
+    Scenario {
+        name: "qos1 1->16",
+        publishers: 1,
+        subscribers: 16,
+        qos: Qos::AtLeastOnce,
+    },
+    Scenario {
+        name: "qos0 4->1",
+        publishers: 4,
+        subscribers: 1,
+        qos: Qos::AtMostOnce,
+    },
+    Scenario {
+        name: "qos1 4->1",
+        publishers: 4,
+        subscribers: 1,
+        qos: Qos::AtLeastOnce,
+    },
+];
+
+/// Measured runs per scenario; the best and the median are reported, because other work
+/// on a shared machine only ever slows a run down.
+const RUNS: usize = 5;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let measured = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(100_000);
+    // `cargo bench` passes `--bench`; any other word selects scenarios.
+    let only = args
+        .iter()
+        .find(|a| !a.starts_with('-') && a.parse::<usize>().is_err());
+    // Warm up past one retry interval (2 s at 64 publishes per ms) so the timer table is in
+    // its steady state when measuring starts.
+    let warmup = 2_500 * PUBLISHES_PER_MS;
+    println!(
+        "{:<12} {:>10} {:>16} {:>16} {:>12} {:>15}",
+        "scenario", "publishes", "best deliv/s", "median deliv/s", "best ns/del", "allocs/publish"
+    );
+    for scenario in SCENARIOS {
+        if only.is_some_and(|word| !scenario.name.contains(word.as_str())) {
+            continue;
+        }
+        measure(scenario, warmup, measured);
+    }
+}
+
+fn measure(scenario: Scenario, warmup: usize, measured: usize) {
+    let mut bench = Bench::new(scenario, warmup + RUNS * measured);
+    bench.run(0..warmup);
+    let mut rates = Vec::new();
+    let mut allocs = 0;
+    for run in 0..RUNS {
+        let start_at = warmup + run * measured;
+        let region = Region::new(GLOBAL);
+        let start = std::time::Instant::now();
+        let delivered = bench.run(start_at..start_at + measured);
+        let elapsed = start.elapsed();
+        let change = region.change();
+        allocs += change.allocations + change.reallocations;
+        let expected = measured as u64 * scenario.subscribers;
+        assert_eq!(
+            delivered, expected,
+            "{}: every delivery was sent",
+            scenario.name
+        );
+        rates.push(delivered as f64 / elapsed.as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let best = rates[RUNS - 1];
+    println!(
+        "{:<12} {:>10} {:>16.0} {:>16.0} {:>12.1} {:>15.2}",
+        scenario.name,
+        measured,
+        best,
+        rates[RUNS / 2],
+        1e9 / best,
+        allocs as f64 / (RUNS * measured) as f64,
+    );
+}
+
+/// A broker with `publishers` and `subscribers` connected to one session, and every frame
+/// the run will feed it encoded in advance.
+struct Bench {
+    b: Broker,
+    now: Instant,
+    scenario: Scenario,
+    publishes: Vec<Bytes>,
+    acks: Vec<Bytes>,
+    /// Deliveries sent to subscribers.
+    delivered: u64,
+}
+
+impl Bench {
+    fn new(scenario: Scenario, publishes: usize) -> Bench {
+        let mut config = BrokerConfig::default();
+        config.hash_cost = HashCost::Test;
+        let mut b = Broker::new(config);
+        let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("test-cost hashing works");
+        b.create_session(
+            "bench",
+            hash("pw"),
+            hash("secret"),
+            SessionSettings::default(),
+        )
+        .expect("a fresh broker has room for one session");
+        let mut bench = Bench {
+            b,
+            now: Instant::from_millis(1_000),
+            scenario,
+            publishes: Vec::new(),
+            acks: Vec::new(),
+            delivered: 0,
+        };
+        for s in 0..scenario.subscribers {
+            let conn = bench.subscriber(s);
+            bench.connect(conn, &format!("sub{s}"));
+            bench.feed(
+                conn,
+                Frame::Subscribe(Subscribe {
+                    request_id: 1,
+                    presence: false,
+                    filter: TOPIC.into(),
+                }),
+            );
+        }
+        for p in 0..scenario.publishers {
+            bench.connect(ConnId(p), &format!("pub{p}"));
+        }
+        bench.delivered = 0;
+        bench.publishes = (0..publishes)
+            .map(|k| shared(publish(scenario.qos, k)))
+            .collect();
+        if scenario.qos == Qos::AtLeastOnce {
+            // Delivery ids are numbered from 1 per session, one per routed publish.
+            bench.acks = (1..=publishes as u64)
+                .map(|delivery_id| shared(Frame::DeliverAck { delivery_id }.encode()))
+                .collect();
+        }
+        bench
+    }
+
+    fn subscriber(&self, s: u64) -> ConnId {
+        ConnId(1_000 + s)
+    }
+
+    fn connect(&mut self, conn: ConnId, client: &str) {
+        self.b.handle_open(self.now, conn, None);
+        let hello = Hello {
+            keepalive_ms: 300_000,
+            session: "bench".into(),
+            password: "pw".into(),
+            client_id: client.into(),
+            ..Hello::default()
+        };
+        self.feed(conn, Frame::Hello(hello));
+    }
+
+    fn feed(&mut self, conn: ConnId, frame: Frame) {
+        self.b.handle_message(self.now, conn, frame.encode());
+        self.drain();
+    }
+
+    /// Publishes `range` (indexes into the pre-encoded frames), round-robin over the
+    /// publishers; returns the deliveries sent meanwhile.
+    fn run(&mut self, range: std::ops::Range<usize>) -> u64 {
+        let before = self.delivered;
+        for k in range {
+            let publisher = ConnId(k as u64 % self.scenario.publishers);
+            self.b
+                .handle_message(self.now, publisher, self.publishes[k].clone());
+            self.drain();
+            if let Some(ack) = self.acks.get(k).cloned() {
+                for s in 0..self.scenario.subscribers {
+                    self.b
+                        .handle_message(self.now, self.subscriber(s), ack.clone());
+                }
+                self.drain();
+            }
+            if k % PUBLISHES_PER_MS == 0 {
+                self.now += Duration::from_millis(1);
+                self.b.handle_timeout(self.now);
+                self.drain();
+            }
+        }
+        self.delivered - before
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.b.poll_output() {
+            match out {
+                Output::Send { conn, .. } if conn.0 >= 1_000 => self.delivered += 1,
+                Output::Run(job) => {
+                    let result = job.run();
+                    self.b.handle_job_done(self.now, result);
+                }
+                Output::Close { conn, reason, .. } => panic!("{conn:?} closed: {reason}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `Bytes` made from a `Vec` allocate their shared header on the first clone; that happens
+/// here, so the measured loop counts only the broker's allocations.
+fn shared(frame: Bytes) -> Bytes {
+    drop(frame.clone());
+    frame
+}
+
+fn publish(qos: Qos, k: usize) -> Bytes {
+    Frame::Publish(Publish {
+        qos,
+        message_id: k as u64 + 1,
+        topic: TOPIC.into(),
+        payload: Bytes::from_static(&PAYLOAD),
+    })
+    .encode()
+}

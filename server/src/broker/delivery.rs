@@ -1,0 +1,378 @@
+//! QoS 1 deliveries after routing: queueing under the slow-consumer policy, acks, retries,
+//! expiry, resume and receipts (docs/PROTOCOL.md §8).
+
+use bytes::Bytes;
+use fastport_client_core::codec::{
+    Deliver, ErrorCode, Frame, Qos, Receipt, ReceiptStatus, SlowConsumerPolicy,
+};
+use fastport_client_core::time::Instant;
+
+use super::clients::{ClientKey, PendingDelivery};
+use super::session::{Failure, SessionId, SessionSettings};
+use super::timers::Timer;
+use super::{Broker, ConnId};
+
+impl Broker {
+    /// Queues a message for one subscriber, applying the slow-consumer policy at the limit.
+    pub(crate) fn deliver_first(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        target: ClientKey,
+        delivery: u64,
+        first: Bytes,
+    ) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let settings = session.settings;
+        let Some(state) = session.clients.get_mut(target) else {
+            // Unreachable (the topic index holds only clients with state), and settled
+            // rather than left for the expiry to find.
+            return self.count_settled(id, delivery, Some(Failure::Dropped));
+        };
+        if state.pending.len() >= settings.max_pending as usize
+            && !self.make_room(now, id, target, delivery, settings)
+        {
+            return;
+        }
+        let Some(state) = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.clients.get_mut(target))
+        else {
+            return;
+        };
+        let retry_at = now + settings.retry_interval;
+        state.pending.insert(
+            delivery,
+            PendingDelivery {
+                attempt: 1,
+                retry_at,
+            },
+        );
+        let conn = state.conn;
+        self.timers.set(
+            retry_at,
+            Timer::Retry {
+                session: id,
+                client: target,
+                delivery,
+            },
+        );
+        if let Some(conn) = conn {
+            self.metrics.messages_out += 1;
+            self.send_bytes(conn, first);
+        }
+    }
+
+    /// A subscriber is at `max_pending`: drops its oldest delivery, or drops the new one
+    /// and disconnects it. Returns whether the new delivery may be queued.
+    fn make_room(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        target: ClientKey,
+        delivery: u64,
+        settings: SessionSettings,
+    ) -> bool {
+        if settings.slow_consumer == SlowConsumerPolicy::DropOldest {
+            let oldest = self
+                .sessions
+                .get(&id)
+                .and_then(|s| s.clients.get(target))
+                .and_then(|c| c.pending.keys().next().copied());
+            if let Some(oldest) = oldest {
+                self.metrics.dropped += 1;
+                self.settle(id, target, oldest, Some(Failure::Dropped));
+            }
+            return true;
+        }
+        // The new delivery was never queued: it is settled here, not through `pending`.
+        self.metrics.dropped += 1;
+        self.count_settled(id, delivery, Some(Failure::Dropped));
+        if let Some(conn) = self.conn_of(id, target) {
+            self.metrics.slow_consumer_disconnects += 1;
+            let message = format!("{} deliveries unacked", settings.max_pending);
+            self.close_conn(now, conn, ErrorCode::SLOW_CONSUMER, &message);
+        }
+        false
+    }
+
+    pub(crate) fn retry_delivery(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        client: ClientKey,
+        delivery: u64,
+    ) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let settings = session.settings;
+        let Some(state) = session.clients.get_mut(client) else {
+            return;
+        };
+        let Some(pending) = state.pending.get_mut(&delivery) else {
+            return;
+        };
+        if pending.retry_at > now || state.conn.is_none() {
+            // Acked and re-sent since, or offline: the resume resends it.
+            return;
+        }
+        if pending.attempt > settings.max_retries {
+            self.metrics.retries_exhausted += 1;
+            return self.settle(id, client, delivery, Some(Failure::Exhausted));
+        }
+        pending.attempt += 1;
+        pending.retry_at = now + settings.retry_interval;
+        let (attempt, retry_at) = (pending.attempt, pending.retry_at);
+        self.timers.set(
+            retry_at,
+            Timer::Retry {
+                session: id,
+                client,
+                delivery,
+            },
+        );
+        self.resend(id, client, delivery, attempt);
+    }
+
+    /// Sends a delivery again with its attempt number.
+    fn resend(&mut self, id: SessionId, client: ClientKey, delivery: u64, attempt: u32) {
+        let Some(session) = self.sessions.get(&id) else {
+            return;
+        };
+        let Some(conn) = session.clients.get(client).and_then(|c| c.conn) else {
+            return;
+        };
+        let Some(m) = session.messages.get(&delivery) else {
+            return;
+        };
+        let frame = self.deliver.encode(
+            Qos::AtLeastOnce,
+            delivery,
+            attempt,
+            m.topic.as_str(),
+            &m.publisher,
+            &m.payload,
+        );
+        self.metrics.retries += 1;
+        self.metrics.messages_out += 1;
+        self.send_bytes(conn, frame);
+    }
+
+    /// A resumed client gets its pending deliveries again, its queued receipts, and its
+    /// presence announced.
+    pub(crate) fn resume_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let retry_interval = session.settings.retry_interval;
+        let Some(state) = session.clients.get_mut(client) else {
+            return;
+        };
+        let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
+        let mut resends = Vec::new();
+        for (delivery, pending) in state.pending.iter_mut() {
+            pending.attempt += 1;
+            pending.retry_at = now + retry_interval;
+            resends.push((*delivery, pending.attempt, pending.retry_at));
+        }
+        let conn = state.conn;
+        for (delivery, attempt, retry_at) in resends {
+            self.timers.set(
+                retry_at,
+                Timer::Retry {
+                    session: id,
+                    client,
+                    delivery,
+                },
+            );
+            self.resend(id, client, delivery, attempt);
+        }
+        if let Some(conn) = conn {
+            for receipt in receipts {
+                self.send_bytes(conn, receipt);
+            }
+        }
+        self.announce_all(id, client, true);
+    }
+
+    pub(crate) fn expire_message(&mut self, now: Instant, id: SessionId, delivery: u64) {
+        let Some(session) = self.sessions.get(&id) else {
+            return;
+        };
+        let Some(m) = session.messages.get(&delivery) else {
+            return;
+        };
+        if m.expires_at > now {
+            return;
+        }
+        self.metrics.expired += 1;
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        targets.extend_from_slice(m.targets.as_slice());
+        // Targets that settled already have no pending entry left: `settle` skips them.
+        for &client in &targets {
+            self.settle(id, client, delivery, Some(Failure::Expired));
+        }
+        self.targets = targets;
+    }
+
+    /// A subscriber is done with a delivery (acked, or failed with `failure`), if it still
+    /// owed one.
+    pub(crate) fn settle(
+        &mut self,
+        id: SessionId,
+        client: ClientKey,
+        delivery: u64,
+        failure: Option<Failure>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let owed = session
+            .clients
+            .get_mut(client)
+            .is_some_and(|state| state.pending.remove(&delivery).is_some());
+        if owed {
+            self.count_settled(id, delivery, failure);
+        }
+    }
+
+    /// Counts one subscriber of a cached message as settled; the last one completes the
+    /// message with a receipt.
+    pub(crate) fn count_settled(&mut self, id: SessionId, delivery: u64, failure: Option<Failure>) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let Some(m) = session.messages.get_mut(&delivery) else {
+            return;
+        };
+        m.waiting = m.waiting.saturating_sub(1);
+        match failure {
+            None => m.delivered += 1,
+            Some(why) => {
+                m.failed += 1;
+                m.failure = Some(m.failure.map_or(why, |f| f.min(why)));
+            }
+        }
+        if m.waiting > 0 {
+            return;
+        }
+        let Some(m) = session.messages.remove(&delivery) else {
+            return;
+        };
+        let status = match m.failure {
+            None => ReceiptStatus::Delivered,
+            Some(Failure::Expired) => ReceiptStatus::Expired,
+            Some(Failure::Exhausted) => ReceiptStatus::RetriesExhausted,
+            Some(Failure::Dropped) => ReceiptStatus::Dropped,
+        };
+        let receipt = Receipt {
+            message_id: m.message_id,
+            status,
+            delivered: m.delivered,
+            failed: m.failed,
+        };
+        self.send_receipt(id, (m.publisher_key, &m.publisher), receipt);
+    }
+
+    /// Sends a receipt to its publisher: now if connected, on resume if it may come back,
+    /// and again if it resends the publish. The publisher is named by key and id: the key
+    /// finds it without hashing, and if it went stale (the publisher reconnected cleanly
+    /// since) the id still finds the client that now has that id.
+    pub(crate) fn send_receipt(
+        &mut self,
+        id: SessionId,
+        (key, publisher): (ClientKey, &str),
+        receipt: Receipt,
+    ) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if let Some(seen) = session.seen.get_mut(publisher) {
+            seen.set_receipt(receipt.message_id, receipt);
+        }
+        let max = session.settings.max_pending as usize;
+        let key = match session.clients.get(key) {
+            Some(_) => key,
+            None => match session.clients.key(publisher) {
+                Some(key) => key,
+                None => return,
+            },
+        };
+        let Some(state) = session.clients.get_mut(key) else {
+            return;
+        };
+        match state.conn {
+            Some(conn) => self.send(conn, &Frame::Receipt(receipt)),
+            None if state.resume && state.receipts.len() < max => {
+                state.receipts.push_back(Frame::Receipt(receipt).encode());
+            }
+            None => {}
+        }
+    }
+
+    pub(crate) fn conn_of(&self, id: SessionId, client: ClientKey) -> Option<ConnId> {
+        self.sessions.get(&id)?.clients.get(client)?.conn
+    }
+}
+
+/// Encodes `Deliver` frames allocating nothing but the frame itself. The codec's `Deliver`
+/// owns its topic and publisher strings; one is kept here and its buffers refilled for
+/// each frame instead of building fresh strings per message.
+#[derive(Debug)]
+pub(crate) struct DeliverEncoder {
+    scratch: Deliver,
+}
+
+impl Default for DeliverEncoder {
+    fn default() -> Self {
+        DeliverEncoder {
+            scratch: empty_deliver(),
+        }
+    }
+}
+
+impl DeliverEncoder {
+    pub(crate) fn encode(
+        &mut self,
+        qos: Qos,
+        delivery_id: u64,
+        attempt: u32,
+        topic: &str,
+        publisher: &str,
+        payload: &Bytes,
+    ) -> Bytes {
+        let mut d = std::mem::replace(&mut self.scratch, empty_deliver());
+        d.qos = qos;
+        d.delivery_id = delivery_id;
+        d.attempt = attempt;
+        d.topic.clear();
+        d.topic.push_str(topic);
+        d.publisher.clear();
+        d.publisher.push_str(publisher);
+        d.payload = payload.clone();
+        let frame = Frame::Deliver(d);
+        let bytes = frame.encode();
+        if let Frame::Deliver(mut d) = frame {
+            // Not kept alive by the scratch copy.
+            d.payload = Bytes::new();
+            self.scratch = d;
+        }
+        bytes
+    }
+}
+
+fn empty_deliver() -> Deliver {
+    Deliver {
+        qos: Qos::AtMostOnce,
+        delivery_id: 0,
+        attempt: 1,
+        topic: String::new(),
+        publisher: String::new(),
+        payload: Bytes::new(),
+    }
+}
