@@ -7,10 +7,12 @@
 //! [`Sim`] as [`RealBroker`]; scenarios run against either.
 
 mod broker;
+mod process;
 mod real;
 mod sim;
 
 pub use broker::{BrokerStats, FakeBroker, Out, SimBroker};
+pub use process::ServerProcess;
 pub use real::RealBroker;
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
 

@@ -1,0 +1,373 @@
+//! The command line: every command, flag and environment variable, with the help text
+//! `fastport --help` shows.
+
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
+
+use super::values::parse_duration;
+
+/// The default server URL: `npm start`'s server on this machine.
+pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";
+
+/// fastPort from the command line: end-to-end-encrypted publish/subscribe.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fastport",
+    version,
+    after_help = "Exit codes: 0 success, 1 runtime failure (server unreachable, refused, \
+                  timed out), 2 usage error, 3 published but not delivered \
+                  (--wait-delivered), 130 interrupted.\n\
+                  See docs/CLI.md for examples."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Subscribe to topic filters and print every message, one per line.
+    Sub(SubArgs),
+    /// Publish a message (from the argument, or stdin).
+    Pub(PubArgs),
+    /// Create, inspect, change, suspend, resume or drop a session (admin).
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Make encryption keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// Where and how to connect as a member of a session.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// The server's WebSocket URL.
+    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// The session to join.
+    #[arg(long, env = "FASTPORT_SESSION", value_name = "NAME")]
+    pub session: String,
+    /// The session's password.
+    #[arg(
+        long,
+        env = "FASTPORT_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: String,
+    /// The session's shared encryption key: 32 bytes in base64 (`fastport key generate`).
+    #[arg(
+        long,
+        env = "FASTPORT_KEY",
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub key: Option<String>,
+    /// Derive the encryption key from this passphrase instead of a --key (PBKDF2-HMAC-SHA256,
+    /// 600,000 iterations, context = the session name; the same as `fastport key derive
+    /// --context SESSION`).
+    #[arg(
+        long,
+        env = "FASTPORT_PASSPHRASE",
+        hide_env_values = true,
+        value_name = "PASSPHRASE"
+    )]
+    pub passphrase: Option<String>,
+    /// A stable client id (default: a random one). `sub --resume` needs one.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Without a key: publish unsealed payloads, and accept them when subscribing. The
+    /// server and anyone on the path can read them.
+    #[arg(long)]
+    pub plaintext: bool,
+}
+
+impl ConnectArgs {
+    /// Settles `--key` against `--passphrase`: one given on the command line wins over
+    /// the other's environment variable (`FASTPORT_KEY` is often exported); both on the
+    /// command line, or both from the environment, is a mistake. An empty `FASTPORT_KEY`
+    /// counts as unset.
+    pub fn settle_key(&mut self, matches: &ArgMatches) -> Result<(), String> {
+        let from_env = |id: &str| matches.value_source(id) == Some(ValueSource::EnvVariable);
+        if from_env("key") && self.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            self.key = None;
+        }
+        if self.key.is_none() || self.passphrase.is_none() {
+            return Ok(());
+        }
+        match (from_env("key"), from_env("passphrase")) {
+            (true, false) => self.key = None,
+            (false, true) => self.passphrase = None,
+            _ => return Err("give either --key or --passphrase, not both".into()),
+        }
+        Ok(())
+    }
+}
+
+/// `fastport sub`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    fastport sub --session demo --password demo --key \"$KEY\" 'sensors/+/room1' 'alarms/#'\n  \
+    fastport sub --session demo --password demo --key \"$KEY\" --json --count 1 'chat/#'")]
+pub struct SubArgs {
+    /// Topic filters: `+` matches one level, `#` (last) the rest, e.g. `sensors/+/room1`.
+    #[arg(required = true, value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Exit (code 0) after this many messages.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub count: Option<u64>,
+    /// Print JSON lines `{"topic","publisher","payload"}`; a payload that is not UTF-8
+    /// comes as `"payload_base64"` instead of `"payload"`.
+    #[arg(long)]
+    pub json: bool,
+    /// Persistent subscriber: the server keeps this client id's subscriptions and
+    /// messages while it is away (for the session's expiry) and sends them when it
+    /// comes back.
+    #[arg(long, requires = "client_id")]
+    pub resume: bool,
+    /// Print nothing on stderr but errors (no "subscribed", no connection changes).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `fastport pub`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    fastport pub --session demo --password demo --key \"$KEY\" sensors/temp/room1 21.5\n  \
+    tail -f app.log | fastport pub --session demo --password demo --key \"$KEY\" --lines logs/app")]
+pub struct PubArgs {
+    /// The topic, e.g. `sensors/temperature/room1` (no wildcards).
+    #[arg(value_name = "TOPIC")]
+    pub topic: String,
+    /// The message. Without it, stdin is read to its end and published as one message,
+    /// byte for byte.
+    #[arg(value_name = "MESSAGE")]
+    pub message: Option<String>,
+    /// Publish each line of stdin as its own message (without its line ending).
+    #[arg(long, conflicts_with = "message")]
+    pub lines: bool,
+    /// 1: at least once, acknowledged by the server, retried, with a delivery receipt;
+    /// 0: at most once, fire and forget.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Wait for the delivery receipt and exit 0 only if every subscriber acknowledged the
+    /// message (else exit 3 with the receipt's status). QoS 1 only.
+    #[arg(long)]
+    pub wait_delivered: bool,
+    /// Give up (exit 1) if connecting, the acknowledgement and the receipt take longer
+    /// than this in total, e.g. `500ms`, `10s`, `1m`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `fastport session ...`: administration over an admin-only connection.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Create a session (with the server's admin token, if it has one).
+    Create(CreateArgs),
+    /// Show a session's settings.
+    Describe(SessionArgs),
+    /// Change some of a session's settings.
+    Config(ConfigArgs),
+    /// Disconnect the session's clients and refuse new ones until resumed (messages are
+    /// kept).
+    Suspend(SessionArgs),
+    /// Accept clients again after a suspend.
+    Resume(SessionArgs),
+    /// Delete a session: its clients are disconnected and everything of it is freed.
+    Drop(SessionArgs),
+}
+
+/// The server and the output format of an admin command.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection and output")]
+pub struct AdminArgs {
+    /// The server's WebSocket URL.
+    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// Print the result as JSON: `{"session": NAME, "config": {...}}`, the admin HTTP
+    /// API's shape.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fastport session create`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    fastport session create team --password team-pw --secret team-secret --max-retries 10")]
+pub struct CreateArgs {
+    /// The new session's name: 1-64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The password its clients will connect with.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: String,
+    /// The secret key for later admin commands on it (describe, config, suspend, ...).
+    #[arg(long, value_name = "SECRET")]
+    pub secret: String,
+    /// The server's admin token (needed when the server was started with one).
+    #[arg(
+        long,
+        env = "FASTPORT_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// A session and its secret key.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// The session's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The session's secret key (given when it was created).
+    #[arg(
+        long,
+        env = "FASTPORT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub secret: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// `fastport session config`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    fastport session config demo --secret demo-secret --retry-interval 500ms --expiry 5m")]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Session settings; those not given keep the server's default (create) or their current
+/// value (config).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Session settings")]
+pub struct Settings {
+    /// Time between resends of an unacknowledged delivery (10ms to 24h; default 2s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub retry_interval: Option<Duration>,
+    /// Resends after the first attempt (0 to 1000; default 5).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// How long a message stays cached, and an offline resumable client's state is kept
+    /// (100ms to 7 days; default 1m).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub expiry: Option<Duration>,
+    /// Largest sealed message in bytes (64 to 16 MiB; default 1048576).
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_size: Option<u32>,
+    /// Connections at once in the session (default 1000).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Subscriptions per connection (default 100).
+    #[arg(long, value_name = "N")]
+    pub max_subscriptions: Option<u32>,
+    /// Unacknowledged deliveries per subscriber (default 1000).
+    #[arg(long, value_name = "N")]
+    pub max_pending: Option<u32>,
+    /// What happens to a subscriber at --max-pending (default drop-oldest).
+    #[arg(long, value_name = "POLICY")]
+    pub slow_consumer: Option<SlowConsumer>,
+}
+
+/// `--slow-consumer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SlowConsumer {
+    /// Close the subscriber's connection (it may resume).
+    Disconnect,
+    /// Give up its oldest pending delivery.
+    #[value(alias = "drop_oldest")]
+    DropOldest,
+}
+
+/// `fastport key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print a new random key (base64) to share with the session's members.
+    Generate,
+    /// Derive a key from a passphrase (PBKDF2-HMAC-SHA256) and print it (base64).
+    #[command(
+        after_help = "Example (the key `fastport sub --passphrase ...` uses in session \
+                            demo):\n  fastport key derive --passphrase 'correct horse' --context demo"
+    )]
+    Derive(DeriveArgs),
+}
+
+/// `fastport key derive`.
+#[derive(Debug, Args)]
+pub struct DeriveArgs {
+    /// The passphrase, as typed (not Unicode-normalized).
+    #[arg(
+        long,
+        env = "FASTPORT_PASSPHRASE",
+        hide_env_values = true,
+        value_name = "PASSPHRASE"
+    )]
+    pub passphrase: String,
+    /// Where the key is used, mixed into the salt so one passphrase gives unrelated keys
+    /// in different places. `sub`/`pub --passphrase` use the session name.
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: String,
+    /// PBKDF2 iterations; every member must use the same count (at least 10000).
+    #[arg(long, default_value_t = fastport_client_core::crypto::PBKDF2_DEFAULT_ITERATIONS)]
+    pub iterations: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+
+    fn settle(args: &[&str]) -> Result<ConnectArgs, String> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let Command::Pub(mut args) = cli.command else {
+            return Err("not pub".into());
+        };
+        let (_, pub_matches) = matches.subcommand().ok_or("no subcommand")?;
+        args.connect.settle_key(pub_matches)?;
+        Ok(args.connect)
+    }
+
+    #[test]
+    fn key_and_passphrase_both_on_the_command_line_are_a_mistake() {
+        let base = [
+            "fastport",
+            "pub",
+            "--session",
+            "s",
+            "--password",
+            "p",
+            "t",
+            "m",
+        ];
+        let both = [&base[..], &["--key", "k", "--passphrase", "x"]].concat();
+        let e = settle(&both).expect_err("both given");
+        assert!(e.contains("either --key or --passphrase"), "{e}");
+        let key = settle(&[&base[..], &["--key", "k"]].concat()).expect("one is fine");
+        assert_eq!(key.key.as_deref(), Some("k"));
+        assert_eq!(key.passphrase, None);
+    }
+}

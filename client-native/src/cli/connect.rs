@@ -1,0 +1,124 @@
+//! Connecting as a session member from the shared flags, and telling the user on stderr
+//! what happens to the connection afterwards.
+
+use std::io::Write;
+
+use fastport_client::{Client, ClientEvent, Error, Options, State};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use super::args::ConnectArgs;
+use super::error::CliError;
+use super::values::{format_duration, session_key};
+
+/// The options `args` describe. Fails before any network traffic when a flag is wrong,
+/// including when there is no key and `--plaintext` was not asked for.
+pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
+    let key = session_key(
+        args.key.as_deref(),
+        args.passphrase.as_deref(),
+        &args.session,
+    )?;
+    if key.is_none() && !args.plaintext {
+        return Err(CliError::usage(
+            "no encryption key: give --key (or FASTPORT_KEY) or --passphrase with the \
+             session's shared key (`fastport key generate` makes one), or --plaintext to \
+             send and accept unencrypted messages",
+        ));
+    }
+    let mut options =
+        Options::new(&args.url, &args.session, &args.password).map_err(|e| match e {
+            Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
+            other => other.into(),
+        })?;
+    if let Some(id) = &args.client_id {
+        options = options
+            .client_id(id)
+            .map_err(|e| CliError::usage(format!("--client-id: {e}")))?;
+    }
+    if let Some(key) = key {
+        options = options.key(key);
+    }
+    Ok(options.accept_plaintext(args.plaintext).resume(resume))
+}
+
+/// Prints connection changes, refused deliveries and server errors on stderr until the
+/// client closes. `quiet` keeps only the problems that lose messages.
+pub fn report_events(client: &Client, quiet: bool) -> JoinHandle<()> {
+    let mut events = client.events();
+    tokio::spawn(async move {
+        // The first connection's `Connected` may still be on its way when this starts:
+        // only a connection after a disconnect is news.
+        let mut disconnected = false;
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            };
+            match &event {
+                ClientEvent::State(State::Reconnecting { .. }) => disconnected = true,
+                ClientEvent::State(State::Connected { .. }) if !disconnected => continue,
+                ClientEvent::State(State::Connected { .. }) => disconnected = false,
+                _ => {}
+            }
+            if let Some(line) = describe(&event, quiet) {
+                note(&line);
+            }
+        }
+    })
+}
+
+/// One line on stderr, prefixed with the program's name.
+pub fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "fastport: {line}");
+}
+
+fn describe(event: &ClientEvent, quiet: bool) -> Option<String> {
+    match event {
+        ClientEvent::State(state) if !quiet => describe_state(state),
+        ClientEvent::Rejected {
+            topic,
+            publisher,
+            error,
+        } => Some(format!(
+            "refused a message on `{topic}` from `{publisher}`: {error}"
+        )),
+        ClientEvent::SubscriptionLost { filter, error } => Some(format!(
+            "the server no longer accepts the subscription to `{}`: {}",
+            filter.as_str(),
+            Error::Server(error.clone())
+        )),
+        ClientEvent::Lagged { filter } => Some(format!(
+            "output too slow: dropped a message of `{}`",
+            filter.as_str()
+        )),
+        ClientEvent::ServerError(e) => Some(format!("server: {}", Error::Server(e.clone()))),
+        _ => None,
+    }
+}
+
+fn describe_state(state: &State) -> Option<String> {
+    match state {
+        State::Reconnecting {
+            attempt,
+            delay,
+            reason,
+            ..
+        } => Some(format!(
+            "disconnected ({reason}); reconnecting in {} (attempt {attempt})",
+            format_duration(*delay)
+        )),
+        State::Connected {
+            client_id,
+            session_present: true,
+        } => Some(format!(
+            "reconnected as `{client_id}`; the server kept this client's subscriptions \
+             and messages"
+        )),
+        State::Connected { client_id, .. } => Some(format!(
+            "reconnected as `{client_id}`; subscriptions re-established"
+        )),
+        _ => None,
+    }
+}

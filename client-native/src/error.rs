@@ -1,0 +1,102 @@
+//! Errors of the native client, each naming the problem in words a user can act on.
+
+use fastport_client_core::client::{
+    ClientError, CloseReason, PublishFailure, RequestFailure, ServerError,
+};
+use fastport_client_core::codec::ErrorCode;
+use fastport_client_core::crypto::CryptoError;
+use fastport_client_core::names::NameError;
+use fastport_client_core::topic::TopicError;
+
+/// Everything that can go wrong, from bad options to the server refusing a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server could not be reached on the first attempt.
+    #[error("cannot connect to {url}: {reason}")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server refused the client for good (bad password, unknown session, ...).
+    #[error("{}", describe_refusal(.0))]
+    Refused(ServerError),
+    /// The client gave up reconnecting, or was closed.
+    #[error("the client is closed: {0}")]
+    Closed(String),
+    /// The server refused a request.
+    #[error("{}", describe_refusal(.0))]
+    Server(ServerError),
+    /// The connection dropped before an admin request was answered; it may or may not have
+    /// taken effect.
+    #[error("the connection dropped before the server answered")]
+    ConnectionLost,
+    /// A publish was not acknowledged in time or within its attempts.
+    #[error("publish failed: {0}")]
+    Publish(String),
+    /// The request was wrong before anything was sent.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A topic breaks the topic rules.
+    #[error("invalid topic: {0}")]
+    Topic(#[from] TopicError),
+    /// A name breaks the naming rules.
+    #[error("invalid name: {0}")]
+    Name(#[from] NameError),
+    /// A key could not be made or read.
+    #[error("key: {0}")]
+    Crypto(#[from] CryptoError),
+    /// The URL is not a `ws://` or `wss://` URL.
+    #[error("invalid URL `{0}`: expected ws://HOST:PORT/PATH")]
+    Url(String),
+}
+
+impl Error {
+    /// The protocol error code, when the server gave one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Refused(e) | Error::Server(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// The error for a client that closed for `reason`.
+    pub fn from_close(reason: &CloseReason) -> Error {
+        match reason {
+            CloseReason::Fatal(e) => Error::Refused(e.clone()),
+            CloseReason::GaveUp { attempts } => {
+                Error::Closed(format!("gave up after {attempts} connection attempts"))
+            }
+            CloseReason::Local => Error::Closed("closed by the application".into()),
+            other => Error::Closed(format!("{other:?}")),
+        }
+    }
+
+    pub(crate) fn from_request(failure: RequestFailure) -> Error {
+        match failure {
+            RequestFailure::Server(e) => Error::Server(e),
+            RequestFailure::ConnectionLost => Error::ConnectionLost,
+            other => Error::Closed(other.to_string()),
+        }
+    }
+
+    pub(crate) fn from_publish(failure: PublishFailure) -> Error {
+        match failure {
+            PublishFailure::Server(e) => Error::Server(e),
+            other => Error::Publish(other.to_string()),
+        }
+    }
+}
+
+/// Turns a server error into a sentence: "wrong password for session `demo`
+/// (bad_credentials)".
+fn describe_refusal(e: &ServerError) -> String {
+    let message = if e.message.is_empty() {
+        e.code.name()
+    } else {
+        e.message.as_str()
+    };
+    format!("{message} ({})", e.code.name())
+}

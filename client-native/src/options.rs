@@ -1,0 +1,120 @@
+//! Connection options.
+
+use std::time::Duration;
+
+use fastport_client_core::client::{BackoffConfig, ClientConfig, PublishRetryConfig};
+use fastport_client_core::crypto::{Key, KeyId, Keyring};
+use fastport_client_core::names::{ClientId, DisplayName, SessionName};
+use fastport_client_core::topic::TopicFilter;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::Error;
+
+/// How to connect: server, session, identity, keys, and retry behaviour. Built with
+/// [`Options::new`] and the chained setters.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) core: ClientConfig,
+    pub(crate) ws_config: WebSocketConfig,
+}
+
+impl Options {
+    /// A client of `session` at `url` (`ws://HOST:PORT/ws`) with its password.
+    pub fn new(url: &str, session: &str, password: &str) -> Result<Options, Error> {
+        check_url(url)?;
+        let session = SessionName::new(session)?;
+        Ok(Options::from_config(ClientConfig::new(
+            url, session, password,
+        )))
+    }
+
+    /// An admin-only connection (no session): for [`crate::Client::admin`].
+    pub fn admin(url: &str) -> Result<Options, Error> {
+        check_url(url)?;
+        Ok(Options::from_config(ClientConfig::admin(url)))
+    }
+
+    fn from_config(core: ClientConfig) -> Options {
+        let mut ws_config = WebSocketConfig::default();
+        ws_config.max_message_size = Some(32 * 1024 * 1024);
+        Options { core, ws_config }
+    }
+
+    /// A stable client id (needed for `resume`).
+    pub fn client_id(mut self, id: &str) -> Result<Options, Error> {
+        self.core.client_id = Some(ClientId::new(id)?);
+        Ok(self)
+    }
+
+    /// The name others see in presence.
+    pub fn display_name(mut self, name: &str) -> Result<Options, Error> {
+        self.core.display_name = Some(DisplayName::new(name)?);
+        Ok(self)
+    }
+
+    /// Keep subscriptions and pending messages on the server while offline.
+    pub fn resume(mut self, resume: bool) -> Options {
+        self.core.resume = resume;
+        self
+    }
+
+    /// The default key (key id empty).
+    pub fn key(self, key: Key) -> Options {
+        self.keyring(Keyring::new(KeyId::default(), key))
+    }
+
+    /// The default keyring (rotation: the newest seals, all open).
+    pub fn keyring(mut self, ring: Keyring) -> Options {
+        self.core.keys.set_default(ring);
+        self
+    }
+
+    /// A keyring for topics matching `filter` (a private channel).
+    pub fn topic_keyring(mut self, filter: &str, ring: Keyring) -> Result<Options, Error> {
+        self.core
+            .keys
+            .set_for_filter(TopicFilter::new(filter)?, ring);
+        Ok(self)
+    }
+
+    /// Accept deliveries published as plaintext.
+    pub fn accept_plaintext(mut self, accept: bool) -> Options {
+        self.core.accept_plaintext = accept;
+        self
+    }
+
+    /// Ping interval (default 10 s) and how long a ping may go unanswered (default 5 s).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Options {
+        self.core.keepalive = interval;
+        self.core.ping_timeout = timeout;
+        self
+    }
+
+    /// Reconnection backoff.
+    pub fn backoff(mut self, backoff: BackoffConfig) -> Options {
+        self.core.backoff = backoff;
+        self
+    }
+
+    /// Client-side publish retries.
+    pub fn publish_retry(mut self, retry: PublishRetryConfig) -> Options {
+        self.core.publish_retry = retry;
+        self
+    }
+
+    /// Bounds of the outbox of unacked publishes.
+    pub fn outbox(mut self, max_messages: usize, max_bytes: usize) -> Options {
+        self.core.outbox_max_messages = max_messages;
+        self.core.outbox_max_bytes = max_bytes;
+        self
+    }
+}
+
+fn check_url(url: &str) -> Result<(), Error> {
+    let ok = (url.starts_with("ws://") || url.starts_with("wss://")) && url.len() > 6;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Url(url.to_owned()))
+    }
+}
