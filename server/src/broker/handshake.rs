@@ -60,8 +60,19 @@ impl Broker {
         }
         let id = SessionId(self.next_session);
         self.next_session += 1;
-        self.sessions
-            .insert(id, Session::new(name, password, secret, settings));
+        let mut session = Session::new(name, password, secret, settings);
+        // Delivery ids start at an unpredictable point per session instance, so ids of a
+        // restarted server (or a re-created session) do not repeat the old ones that
+        // clients may still remember.
+        let digest = auth::fingerprint(
+            &self.config.verify_cache_key,
+            &format!("deliveries/{}", id.0),
+        );
+        let start = u64::from_be_bytes([
+            digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+        ]);
+        session.next_delivery = (start >> 16) + 1;
+        self.sessions.insert(id, session);
         self.session_ids.insert(name.to_owned(), id);
         Ok(())
     }
