@@ -199,7 +199,31 @@ impl Broker {
         self.announce_all(id, client, true);
     }
 
-    pub(crate) fn expire_message(&mut self, now: Instant, id: SessionId, delivery: u64) {
+    /// The session's expiry timer fired: expires every cached message whose time has
+    /// come, then sets the timer for the next one.
+    pub(crate) fn expire_due(&mut self, now: Instant, id: SessionId) {
+        loop {
+            let Some(session) = self.sessions.get_mut(&id) else {
+                return;
+            };
+            let Some(&(at, delivery)) = session.expiry_queue.front() else {
+                session.expiry_armed = false;
+                return;
+            };
+            if !session.messages.contains_key(&delivery) {
+                session.expiry_queue.pop_front();
+                continue;
+            }
+            if at > now {
+                self.timers.set(at, Timer::Expire { session: id });
+                return;
+            }
+            session.expiry_queue.pop_front();
+            self.expire_message(now, id, delivery);
+        }
+    }
+
+    fn expire_message(&mut self, now: Instant, id: SessionId, delivery: u64) {
         let Some(session) = self.sessions.get(&id) else {
             return;
         };

@@ -383,7 +383,7 @@ impl Broker {
                 client,
                 delivery,
             } => self.retry_delivery(now, session, client, delivery),
-            Timer::Expire { session, delivery } => self.expire_message(now, session, delivery),
+            Timer::Expire { session } => self.expire_due(now, session),
             Timer::Offline { session, client } => self.expire_offline_client(now, session, client),
             Timer::SweepSeen { session } => self.sweep_seen(now, session),
         }

@@ -302,11 +302,23 @@ impl Broker {
                 failure: None,
             },
         );
-        let expire = Timer::Expire {
-            session: id,
-            delivery,
-        };
-        self.timers.set(expires_at, expire);
+        // One expiry timer per session, for its oldest cached message: timer memory stays
+        // proportional to what is cached, not to the publish rate times the expiry.
+        session.expiry_queue.push_back((expires_at, delivery));
+        while let Some(&(_, oldest)) = session.expiry_queue.front() {
+            if session.messages.contains_key(&oldest) {
+                break;
+            }
+            session.expiry_queue.pop_front();
+        }
+        if !session.expiry_armed {
+            session.expiry_armed = true;
+            let at = session
+                .expiry_queue
+                .front()
+                .map_or(expires_at, |&(at, _)| at);
+            self.timers.set(at, Timer::Expire { session: id });
+        }
         self.deliver_to_targets(now, id, delivery, first);
     }
 

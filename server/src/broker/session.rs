@@ -145,6 +145,11 @@ pub(crate) struct Session {
     pub(crate) topics: TopicIndex,
     pub(crate) messages: IdMap<u64, Cached>,
     pub(crate) next_delivery: u64,
+    /// Cached messages in publish order with their expiry time; settled ones are skipped
+    /// (and dropped from the front) lazily.
+    pub(crate) expiry_queue: VecDeque<(Instant, u64)>,
+    /// Whether the session's one expiry timer is set.
+    pub(crate) expiry_armed: bool,
     /// By publisher id, not key: the memory outlives a clean reconnect.
     pub(crate) seen: HashMap<Arc<str>, SeenIds>,
     /// Whether a sweep of `seen` is scheduled.
@@ -171,6 +176,8 @@ impl Session {
             topics: TopicIndex::default(),
             messages: IdMap::default(),
             next_delivery: 1,
+            expiry_queue: VecDeque::new(),
+            expiry_armed: false,
             seen: HashMap::new(),
             sweep_armed: false,
             connections: 0,

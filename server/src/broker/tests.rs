@@ -452,6 +452,31 @@ fn an_unacked_delivery_is_retried_then_given_up_with_a_receipt() {
 }
 
 #[test]
+fn acked_messages_leave_no_expiry_bookkeeping_behind() {
+    let mut t = T::new();
+    t.connect(1, "pub");
+    t.connect(2, "sub");
+    t.subscribe(2, "t", false);
+    for id in 1..=1_000 {
+        t.publish(1, id, "t", b"x");
+        for d in deliveries(&t.frames(2)) {
+            t.send(2, Frame::DeliverAck { delivery_id: d.0 });
+        }
+    }
+    let id = t.b.session_ids["demo"];
+    let queue = t.b.sessions[&id].expiry_queue.len();
+    assert!(
+        queue <= 1,
+        "{queue} expiry entries kept for settled messages"
+    );
+    t.frames(1);
+    t.send(2, Frame::Ping { nonce: 0 });
+    t.send(1, Frame::Ping { nonce: 0 });
+    t.advance(Duration::from_secs(31));
+    assert_eq!(t.b.metrics().expired, 0);
+}
+
+#[test]
 fn a_message_past_its_expiry_is_dropped_and_reported_expired() {
     let mut t = T::new();
     t.connect(1, "pub");

@@ -32,8 +32,8 @@ pub(crate) enum Timer {
         client: ClientKey,
         delivery: u64,
     },
-    /// A cached message expires.
-    Expire { session: SessionId, delivery: u64 },
+    /// The oldest cached messages of a session expire (one armed timer per session).
+    Expire { session: SessionId },
     /// An offline resumable client's state expires.
     Offline {
         session: SessionId,
