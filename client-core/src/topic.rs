@@ -272,6 +272,39 @@ enum Kind {
 /// Checks `s` against the rules of `kind`, reporting the first broken rule in the order the
 /// module documentation gives.
 fn validate(s: &str, kind: Kind) -> Result<(), TopicError> {
+    // Every publish is validated (by the client and again by the broker), so the common
+    // case gets one pass over the bytes; anything unusual takes the full check below,
+    // which also picks the error to report.
+    if is_plain_ascii_topic(s) {
+        return Ok(());
+    }
+    validate_fully(s, kind)
+}
+
+/// Whether `s` is a valid topic and filter made only of printable ASCII without
+/// wildcards: one pass over the bytes. `false` means "check fully", not "invalid".
+fn is_plain_ascii_topic(s: &str) -> bool {
+    if s.is_empty() || s.len() > MAX_TOPIC_BYTES {
+        return false;
+    }
+    let mut levels = 1;
+    let mut level_start = true;
+    for &byte in s.as_bytes() {
+        match byte {
+            b'/' if level_start => return false,
+            b'/' => {
+                levels += 1;
+                level_start = true;
+            }
+            b'+' | b'#' => return false,
+            0x20..=0x7e => level_start = false,
+            _ => return false,
+        }
+    }
+    !level_start && levels <= MAX_TOPIC_LEVELS
+}
+
+fn validate_fully(s: &str, kind: Kind) -> Result<(), TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
     }
@@ -829,5 +862,31 @@ mod tests {
                 filter.specificity().0 < filter.levels().count()
             );
         }
+    }
+
+    #[test]
+    fn the_one_pass_check_never_accepts_what_the_full_check_refuses() {
+        let alphabet = ["a", "/", "+", "#", "$", " ", "\u{7f}", "\u{e9}", "\0", "ab"];
+        let mut inputs = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for prefix in &inputs {
+                for part in alphabet {
+                    next.push(format!("{prefix}{part}"));
+                }
+            }
+            inputs.extend(next);
+        }
+        inputs.push("a/".repeat(64) + "a");
+        inputs.push("a/".repeat(63) + "a");
+        inputs.push("x".repeat(MAX_TOPIC_BYTES));
+        inputs.push("x".repeat(MAX_TOPIC_BYTES + 1));
+        for input in &inputs {
+            if is_plain_ascii_topic(input) {
+                assert_eq!(validate_fully(input, Kind::Topic), Ok(()), "{input:?}");
+                assert_eq!(validate_fully(input, Kind::Filter), Ok(()), "{input:?}");
+            }
+        }
+        assert!(is_plain_ascii_topic("sensors/temperature/room1"));
     }
 }
