@@ -335,7 +335,7 @@ impl Broker {
                     config,
                 };
                 self.outputs
-                    .push_back(Output::Admin(AdminAnswer { request, reply }));
+                    .push_back(Output::Admin(Box::new(AdminAnswer { request, reply })));
             }
         }
     }

@@ -86,8 +86,9 @@ pub enum Output {
     /// Run `job` off the router (it is slow by design) and hand the result to
     /// [`Broker::handle_job_done`].
     Run(Job),
-    /// The answer to an HTTP admin request made with [`Broker::admin`].
-    Admin(AdminAnswer),
+    /// The answer to an HTTP admin request made with [`Broker::admin`] (boxed: it is rare,
+    /// and every queued `Send` would otherwise be as large as it).
+    Admin(Box<AdminAnswer>),
 }
 
 /// Server-wide settings of the broker.

@@ -74,7 +74,7 @@ impl T {
                     let result = job.run();
                     self.b.handle_job_done(self.now, result);
                 }
-                Output::Admin(answer) => self.admin.push(answer),
+                Output::Admin(answer) => self.admin.push(*answer),
             }
         }
     }

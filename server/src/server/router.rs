@@ -249,7 +249,7 @@ impl Router {
                 Output::Send { conn, frame } => self.send(conn, frame),
                 Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
                 Output::Run(job) => self.run_job(job),
-                Output::Admin(answer) => self.answer(answer),
+                Output::Admin(answer) => self.answer(*answer),
             }
         }
     }
