@@ -12,6 +12,37 @@
 //!    close, jobs to run, HTTP admin answers), then [`Broker::poll_timeout`] to re-arm the
 //!    single timer.
 //!
+//! ```
+//! use bytes::Bytes;
+//! use fastport_client_core::codec::{Frame, Hello};
+//! use fastport_client_core::time::Instant;
+//! use fastport_server::auth::{HashCost, SecretHash};
+//! use fastport_server::broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
+//!
+//! let mut broker = Broker::new(BrokerConfig::default());
+//! let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("hashing works");
+//! broker.create_session("demo", hash("pw"), hash("secret"), SessionSettings::default()).unwrap();
+//!
+//! let now = Instant::ZERO; // the router reads its monotonic clock here
+//! broker.handle_open(now, ConnId(1), None);
+//! let hello = Hello { session: "demo".into(), password: "pw".into(), ..Hello::default() };
+//! broker.handle_message(now, ConnId(1), Frame::Hello(hello).encode());
+//!
+//! // The pump: run jobs off the router (inline here), send frames, close connections.
+//! let mut sent = Vec::new();
+//! while let Some(output) = broker.poll_output() {
+//!     match output {
+//!         Output::Run(job) => broker.handle_job_done(now, job.run()),
+//!         Output::Send { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
+//!         Output::Close { .. } | Output::Admin(_) => {}
+//!         _ => {}
+//!     }
+//! }
+//! assert!(matches!(sent[..], [(ConnId(1), Frame::Welcome(_))]));
+//! let next_timer = broker.poll_timeout(); // re-arm the router's one timer with this
+//! assert!(next_timer.is_some());
+//! ```
+//!
 //! Password and secret checks are deliberately slow (argon2id), so the broker never runs
 //! them itself: it hands out a [`Job`] and continues when the answer comes back, and the
 //! router stays free for traffic. A password that verified once is remembered as a keyed
