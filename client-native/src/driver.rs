@@ -488,12 +488,19 @@ impl Driver {
                 State::Closed { reason } => {
                     let _ = first.send(Err(Error::from_close(reason)));
                 }
-                State::Reconnecting { reason, .. } => {
+                State::Reconnecting { reason, error, .. } => {
                     let url = self.url.clone();
-                    let _ = first.send(Err(Error::Unreachable {
-                        url,
-                        reason: reason.clone(),
-                    }));
+                    let err = match error {
+                        Some(error) => Error::Unavailable {
+                            url,
+                            error: error.clone(),
+                        },
+                        None => Error::Unreachable {
+                            url,
+                            reason: reason.clone(),
+                        },
+                    };
+                    let _ = first.send(Err(err));
                     // The caller gets the error; the client it never received closes.
                     let now = self.now();
                     self.core.close(now);

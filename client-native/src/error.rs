@@ -20,6 +20,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The server answered the first attempt but refused it for now (session suspended,
+    /// too many connections, shutting down): retrying later may work.
+    #[error("{url} is refusing connections for now: {}", describe_refusal(.error))]
+    Unavailable {
+        /// The URL tried.
+        url: String,
+        /// The server's reason.
+        error: ServerError,
+    },
     /// The server refused the client for good (bad password, unknown session, ...).
     #[error("{}", describe_refusal(.0))]
     Refused(ServerError),
@@ -58,6 +67,7 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Refused(e) | Error::Server(e) => Some(e.code),
+            Error::Unavailable { error, .. } => Some(error.code),
             _ => None,
         }
     }

@@ -28,10 +28,15 @@ impl Client {
             code,
             reason: reason.to_owned(),
         });
-        self.connection_lost(now, reason.to_owned());
+        self.connection_lost(now, reason.to_owned(), None);
     }
 
-    pub(super) fn connection_lost(&mut self, now: Instant, reason: String) {
+    pub(super) fn connection_lost(
+        &mut self,
+        now: Instant,
+        reason: String,
+        error: Option<ServerError>,
+    ) {
         self.forget_connection();
         if let Some(max) = self.config.backoff.max_attempts {
             if self.attempt >= max {
@@ -45,12 +50,13 @@ impl Client {
         let delay = backoff::delay(&self.config.backoff, next, &mut self.rng);
         let at = now + delay;
         self.phase = Phase::Waiting { until: at };
-        self.last_loss = (reason.clone(), delay);
+        self.last_loss = (reason.clone(), delay, error.clone());
         self.set_state(State::Reconnecting {
             attempt: next,
             at,
             delay,
             reason,
+            error,
         });
     }
 

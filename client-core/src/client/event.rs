@@ -62,6 +62,9 @@ pub enum State {
         delay: Duration,
         /// Why the previous connection ended or failed.
         reason: String,
+        /// The server's error, when the server ended or refused it for a reason worth
+        /// retrying (session suspended, too many connections, shutting down, ...).
+        error: Option<ServerError>,
     },
     /// Terminal: the client will not connect again.
     Closed {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::event::{DeliveryError, Event, Message, PublishId, RequestFailure, ServerError, State};
 use super::outbox::Entry;
-use super::{Client, Pending, Phase, PublishFailure, PublishOutcome};
+use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCommand};
 use crate::codec::{
     Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos, Welcome,
 };
@@ -165,7 +165,11 @@ impl Client {
             // The server refused the handshake for a reason worth retrying (suspended
             // session, too many connections): back off and try again.
             let reason = error.to_string();
-            return self.drop_connection(now, 1000, &reason);
+            self.transport.push_back(TransportCommand::Close {
+                code: 1000,
+                reason: reason.clone(),
+            });
+            return self.connection_lost(now, reason, Some(error));
         }
         self.events.push_back(Event::ServerError(error));
     }

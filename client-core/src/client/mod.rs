@@ -100,7 +100,7 @@ pub struct Client {
     ping_sent_at: Option<Instant>,
     session_present: bool,
     /// Why the last connection ended and how long the wait is, for [`Client::state`].
-    last_loss: (String, Duration),
+    last_loss: (String, Duration, Option<ServerError>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl Client {
             last_tx: now,
             ping_sent_at: None,
             session_present: false,
-            last_loss: (String::new(), Duration::ZERO),
+            last_loss: (String::new(), Duration::ZERO, None),
             config,
         };
         client.start_connect(now);
@@ -225,14 +225,18 @@ impl Client {
                 code,
                 message: reason.into(),
             })),
-            _ => {
+            server_code => {
+                let error = server_code.map(|code| ServerError {
+                    code,
+                    message: reason.to_owned(),
+                });
                 let why = match code {
                     Some(c) if reason.is_empty() => format!("connection closed ({c})"),
                     Some(c) => format!("connection closed ({c}): {reason}"),
                     None if reason.is_empty() => "connection failed".to_owned(),
                     None => format!("connection failed: {reason}"),
                 };
-                self.connection_lost(now, why);
+                self.connection_lost(now, why, error);
             }
         }
     }
@@ -315,6 +319,7 @@ impl Client {
                 at: *until,
                 delay: self.last_loss.1,
                 reason: self.last_loss.0.clone(),
+                error: self.last_loss.2.clone(),
             },
             Phase::Opening { .. } | Phase::Handshaking { .. } => State::Connecting {
                 attempt: self.attempt,

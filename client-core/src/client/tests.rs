@@ -670,6 +670,10 @@ fn a_retryable_refusal_during_the_handshake_backs_off_and_retries() {
         "{:?}",
         t.c.state()
     );
+    let State::Reconnecting { error, .. } = t.c.state() else {
+        panic!("reconnecting")
+    };
+    assert_eq!(error.map(|e| e.code), Some(ErrorCode::SESSION_SUSPENDED));
 }
 
 #[test]

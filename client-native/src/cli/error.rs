@@ -54,9 +54,7 @@ impl From<Error> for CliError {
         match &e {
             // The server answered but refused for now (suspended session, too many
             // connections): the address is right.
-            Error::Unreachable { reason, .. } if is_server_error(reason) => {
-                CliError::runtime(e.to_string())
-            }
+            Error::Unavailable { .. } => CliError::runtime(e.to_string()),
             Error::Unreachable { .. } => CliError::runtime(format!(
                 "{e} (is the server running there? check --url / FASTPORT_URL)"
             )),
@@ -80,15 +78,6 @@ fn flag_hint(code: Option<ErrorCode>) -> Option<&'static str> {
         ErrorCode::MESSAGE_TOO_LARGE => Some("the session's max_message_size is the limit"),
         _ => None,
     }
-}
-
-/// Whether a connection failure's reason is a server's error (`session_suspended: ...`).
-fn is_server_error(reason: &str) -> bool {
-    ErrorCode::ALL.iter().any(|code| {
-        reason
-            .strip_prefix(code.name())
-            .is_some_and(|rest| rest.starts_with(':'))
-    })
 }
 
 /// The error for a client that closed for good (its subscriptions ended).
@@ -175,11 +164,16 @@ mod tests {
         .into();
         assert_eq!(e.code, RUNTIME);
         assert!(e.message.contains("ws://127.0.0.1:1/ws"), "{}", e.message);
-        let e: CliError = Error::Unreachable {
+        let e: CliError = Error::Unavailable {
             url: "ws://127.0.0.1:1/ws".into(),
-            reason: "session_suspended: session `team` is suspended".into(),
+            error: fastport_client_core::client::ServerError {
+                code: ErrorCode::SESSION_SUSPENDED,
+                message: "session `team` is suspended".into(),
+            },
         }
         .into();
+        assert_eq!(e.code, RUNTIME);
+        assert!(e.message.contains("suspended"), "{}", e.message);
         assert!(
             !e.message.contains("is the server running"),
             "{}",
