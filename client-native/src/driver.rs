@@ -411,6 +411,9 @@ impl Driver {
                     let _ = reply.send(result.map_err(Error::from_request));
                 }
             }
+            Event::Restored { subscriptions } => {
+                let _ = self.events.send(ClientEvent::Restored { subscriptions });
+            }
             Event::SubscriptionLost { filter, error } => {
                 self.subs.retain(|(f, _)| *f != filter);
                 let _ = self

@@ -130,6 +130,11 @@ pub enum ClientEvent {
         /// Why.
         error: DeliveryError,
     },
+    /// After a (re)connect, every subscription is in place again on the server.
+    Restored {
+        /// Subscriptions re-established.
+        subscriptions: usize,
+    },
     /// A subscription the server no longer accepted after a reconnect.
     SubscriptionLost {
         /// Its filter.

@@ -3,11 +3,25 @@
 
 use std::time::Duration;
 
-use fastport_client::{Client, ClientEvent, Key, Options, Qos, ReceiptStatus, State};
+use fastport_client::{Client, ClientEvent, Key, Options, Qos, ReceiptStatus};
 use fastport_tests::ServerProcess;
+use tokio::sync::broadcast;
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits for `Restored`: after the reconnect, the server has answered the client's
+/// automatic re-subscribes, so a publish made from now on finds them.
+async fn restored(events: &mut broadcast::Receiver<ClientEvent>) -> bool {
+    let wait = async {
+        loop {
+            if let Ok(ClientEvent::Restored { .. }) = events.recv().await {
+                return;
+            }
+        }
+    };
+    timeout(LIMIT, wait).await.is_ok()
+}
 
 #[tokio::test]
 async fn after_a_crash_and_restart_clients_reconnect_and_subscriptions_come_back() {
@@ -34,35 +48,16 @@ async fn after_a_crash_and_restart_clients_reconnect_and_subscriptions_come_back
     let mut publ_events = publ.events();
     server.crash_and_restart();
 
-    for events in [&mut sub_events, &mut publ_events] {
-        let back = timeout(LIMIT, async {
-            loop {
-                if let Ok(ClientEvent::State(State::Connected { .. })) = events.recv().await {
-                    break;
-                }
-            }
-        })
-        .await;
-        assert!(back.is_ok(), "reconnected after the restart");
-    }
-    // The subscriber re-subscribed right after its welcome; its subscribe and the
-    // publisher's publish travel on different connections, so the publish is repeated
-    // until the receipt says it found the subscriber.
-    let delivered = timeout(LIMIT, async {
-        loop {
-            let published = publ.publish("chat/lobby", b"after", Qos::AtLeastOnce).await;
-            let receipt = published.expect("acked").receipt().await.expect("receipt");
-            if receipt.status == ReceiptStatus::Delivered {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(
-        delivered.is_ok(),
-        "a publish after the restart reached the subscriber"
-    );
+    assert!(restored(&mut sub_events).await, "the subscriber came back");
+    assert!(restored(&mut publ_events).await, "the publisher came back");
+    let receipt = publ
+        .publish("chat/lobby", b"after", Qos::AtLeastOnce)
+        .await
+        .expect("acked")
+        .receipt()
+        .await
+        .expect("receipt");
+    assert_eq!(receipt.status, ReceiptStatus::Delivered);
     let m = timeout(LIMIT, chat.next())
         .await
         .expect("in time")

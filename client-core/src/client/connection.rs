@@ -64,6 +64,7 @@ impl Client {
     /// connection picks it up.
     pub(super) fn forget_connection(&mut self) {
         self.outbox.mark_all_unsent();
+        self.restoring = None;
         self.ping_sent_at = None;
         let mut pending: Vec<(u64, Pending)> = self.pending.drain().collect();
         pending.sort_by_key(|(id, _)| *id);

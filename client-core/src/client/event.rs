@@ -212,6 +212,13 @@ pub enum Event {
         /// `Err` if it failed (the subscription is then forgotten).
         result: Result<(), RequestFailure>,
     },
+    /// After a welcome, every subscription is in place again: each re-subscribe was
+    /// answered (refused ones were reported as [`Event::SubscriptionLost`]). Comes after
+    /// every `Connected`, also with no subscriptions at all.
+    Restored {
+        /// Subscriptions re-established.
+        subscriptions: usize,
+    },
     /// A subscription that was re-established after a reconnect was refused.
     SubscriptionLost {
         /// Its filter.

@@ -17,7 +17,7 @@ enum PendingKind {
     Unsubscribe,
     Admin,
 }
-use crate::topic::Topic;
+use crate::topic::{Topic, TopicFilter};
 
 /// Bit 0 of the envelope flags (docs/CRYPTO.md): set when the payload is sealed.
 const FLAG_ENCRYPTED: u8 = 0x01;
@@ -117,10 +117,14 @@ impl Client {
             .iter()
             .map(|(f, s)| (f.clone(), s.presence))
             .collect();
+        let mut restoring = std::collections::BTreeSet::new();
         for (filter, presence) in subs {
             let wire_id = self.new_request().0;
+            restoring.insert(wire_id);
             self.send_subscribe(now, wire_id, filter, presence);
         }
+        self.restoring = Some(restoring);
+        self.check_restored();
         for (request, filter) in std::mem::take(&mut self.queued_unsubs) {
             if session_present {
                 self.pending.insert(
@@ -194,6 +198,23 @@ impl Client {
         else {
             return;
         };
+        if let Some(restoring) = self.restoring.as_mut() {
+            restoring.remove(&ack.id);
+        }
+        self.on_subscribe_answer(ack, filter);
+        self.check_restored();
+    }
+
+    /// Emits [`Event::Restored`] once every re-subscribe of this connection was answered.
+    fn check_restored(&mut self) {
+        if self.restoring.as_ref().is_some_and(|r| r.is_empty()) {
+            self.restoring = None;
+            let subscriptions = self.subs.len();
+            self.events.push_back(Event::Restored { subscriptions });
+        }
+    }
+
+    fn on_subscribe_answer(&mut self, ack: Ack, filter: TopicFilter) {
         let Some(sub) = self.subs.get_mut(&filter) else {
             return;
         };

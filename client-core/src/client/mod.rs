@@ -99,6 +99,9 @@ pub struct Client {
     last_tx: Instant,
     ping_sent_at: Option<Instant>,
     session_present: bool,
+    /// Wire ids of the re-subscribes of the current connection not answered yet; `None`
+    /// once [`Event::Restored`] was emitted.
+    restoring: Option<std::collections::BTreeSet<u64>>,
     /// Why the last connection ended and how long the wait is, for [`Client::state`].
     last_loss: (String, Duration, Option<ServerError>),
 }
@@ -176,6 +179,7 @@ impl Client {
             last_tx: now,
             ping_sent_at: None,
             session_present: false,
+            restoring: None,
             last_loss: (String::new(), Duration::ZERO, None),
             config,
         };

@@ -805,3 +805,62 @@ fn a_clean_session_forgets_delivery_ids_so_a_restarted_server_s_ids_are_not_dupl
         "{events:?}"
     );
 }
+
+#[test]
+fn after_a_reconnect_restored_comes_once_every_resubscribe_was_answered() {
+    let mut t = T::connected();
+    for f in ["a", "b"] {
+        let req = t.c.subscribe(ms(1), filter(f), false).expect("sub");
+        t.server(
+            ms(1),
+            Frame::SubAck(Ack {
+                id: req.0,
+                code: ErrorCode::OK,
+            }),
+        );
+    }
+    t.sent();
+    t.events();
+    t.c.handle_close(ms(2), Some(1006), "");
+    let Some(at) = t.c.poll_timeout() else {
+        panic!("reconnect timer")
+    };
+    t.c.handle_timeout(at);
+    t.open_and_welcome(at, SessionConfig::default());
+    let ids: Vec<u64> = t
+        .sent()
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Subscribe(s) => Some(s.request_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    t.events();
+    t.server(
+        at,
+        Frame::SubAck(Ack {
+            id: ids[0],
+            code: ErrorCode::OK,
+        }),
+    );
+    assert!(t.events().is_empty(), "one re-subscribe still open");
+    t.server(
+        at,
+        Frame::SubAck(Ack {
+            id: ids[1],
+            code: ErrorCode::TOO_MANY_SUBSCRIPTIONS,
+        }),
+    );
+    let events = t.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::SubscriptionLost { .. },
+                Event::Restored { subscriptions: 1 }
+            ]
+        ),
+        "{events:?}"
+    );
+}
