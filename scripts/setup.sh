@@ -29,6 +29,18 @@ WASM_TOOL_PACKAGES=(binaryen)
 # Servers the tests start (benchmark peers, end-to-end services). Add them here, e.g.
 # SERVICE_PACKAGES=(mosquitto redis-server nats-server), and they are installed like the rest.
 SERVICE_PACKAGES=()
+# Benchmark peers for scripts/bench-compare.sh, installed only with `setup.sh --bench`.
+BENCH_PACKAGES=(mosquitto nats-server)
+WITH_BENCH=0
+for arg in "$@"; do
+    case "$arg" in
+    --bench) WITH_BENCH=1 ;;
+    *)
+        printf 'setup: unknown option %s (known: --bench)\n' "$arg" >&2
+        exit 2
+        ;;
+    esac
+done
 
 setup_started=$SECONDS
 say() { printf '==> %s\n' "$*"; }
@@ -249,6 +261,11 @@ install_services() {
     apt_install "servers for the tests" "${SERVICE_PACKAGES[@]}"
 }
 
+install_bench_peers() {
+    [ $WITH_BENCH -eq 1 ] || return 0
+    apt_install "benchmark peers (--bench)" "${BENCH_PACKAGES[@]}"
+}
+
 check_rust
 install_wasm_target
 install_browser
@@ -256,4 +273,5 @@ install_wasm_pack
 install_wasm_bindgen_cli
 install_npm_packages
 install_services
+install_bench_peers
 echo "setup: ready ($((SECONDS - setup_started))s)"
