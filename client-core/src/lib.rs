@@ -67,6 +67,7 @@
 pub mod client;
 pub mod codec;
 pub mod crypto;
+pub mod duration;
 pub mod names;
 mod text;
 pub mod time;

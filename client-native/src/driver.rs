@@ -344,7 +344,7 @@ impl Driver {
     fn event(&mut self, event: Event) {
         match event {
             Event::StateChanged(state) => self.state_changed(state),
-            Event::Message(m) => self.route(Message::from_core(m)),
+            Event::Message(m) => self.route(m),
             Event::PublishSettled { id, outcome } => {
                 let Some((reply, receipt)) = self.waiting.publishes.remove(&id) else {
                     return;

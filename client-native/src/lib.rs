@@ -39,7 +39,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use driver::status_name;
 pub use error::Error;
-pub use fastport_client_core::client::{CloseReason, State};
+pub use fastport_client_core::client::{CloseReason, Message, State};
 pub use fastport_client_core::codec::{Qos, ReceiptStatus};
 pub use fastport_client_core::crypto::{Key, KeyId, Keyring};
 pub use options::Options;
@@ -54,41 +54,6 @@ pub struct Client {
     state: watch::Receiver<State>,
     events: broadcast::Sender<ClientEvent>,
     client_id: String,
-}
-
-/// A message received on a subscription, verified and decrypted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Message {
-    /// The topic it was published to.
-    pub topic: Topic,
-    /// The publisher's client id.
-    pub publisher: String,
-    /// The plaintext.
-    pub payload: Vec<u8>,
-    /// Whether it was sealed (false only when plaintext is accepted).
-    pub encrypted: bool,
-    /// The key id that opened it (`None` for plaintext).
-    pub key_id: Option<KeyId>,
-    /// Its delivery guarantee.
-    pub qos: Qos,
-    /// The server's id of the message in the session: the same for every subscription
-    /// that receives it, so overlapping subscriptions can drop copies.
-    pub delivery_id: u64,
-}
-
-impl Message {
-    fn from_core(m: fastport_client_core::client::Message) -> Message {
-        Message {
-            topic: m.topic,
-            publisher: m.publisher,
-            payload: m.payload,
-            encrypted: m.encrypted,
-            key_id: m.key_id,
-            qos: m.qos,
-            delivery_id: m.delivery_id,
-        }
-    }
 }
 
 /// What became of a QoS 1 message at its subscribers.

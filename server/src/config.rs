@@ -16,7 +16,6 @@
 //! ```
 
 mod cli;
-mod duration;
 mod file;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ use fastport_client_core::names::SessionName;
 use crate::auth::SecretHash;
 use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
-pub use duration::{format_duration, parse_duration};
+pub use fastport_client_core::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
 
 /// The static directory used when none is configured, if it exists.

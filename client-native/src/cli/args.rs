@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
-use super::values::parse_duration;
+use fastport_client_core::duration::parse_duration;
 
 /// The default server URL: `npm start`'s server on this machine.
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";

@@ -8,7 +8,7 @@ use fastport_client_core::codec::{AdminOp, SessionConfig, SlowConsumerPolicy};
 
 use super::args::{AdminArgs, SessionCommand, Settings, SlowConsumer};
 use super::error::{self, CliError};
-use super::values::format_millis;
+use fastport_client_core::duration::format_duration as format_setting;
 
 /// One admin request, ready to send.
 struct Request<'a> {
@@ -111,7 +111,13 @@ type Field = (&'static str, String, serde_json::Value);
 /// The stated settings, in protocol order.
 fn fields(c: &SessionConfig) -> Vec<Field> {
     let duration = |name: &'static str, ms: Option<u64>| -> Option<Field> {
-        ms.map(|ms| (name, format_millis(ms), ms.into()))
+        ms.map(|ms| {
+            (
+                name,
+                format_setting(std::time::Duration::from_millis(ms)),
+                ms.into(),
+            )
+        })
     };
     let number = |name: &'static str, n: Option<u32>| -> Option<Field> {
         n.map(|n| (name, n.to_string(), n.into()))

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
-use super::duration::parse_duration;
 use super::PolicyName;
+use fastport_client_core::duration::parse_duration;
 
 const AFTER_HELP: &str = "\
 Configuration sources, lowest to highest precedence:

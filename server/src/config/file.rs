@@ -6,8 +6,8 @@ use std::time::Duration;
 use fastport_client_core::codec::SessionConfig;
 use serde::{Deserialize, Deserializer};
 
-use super::duration::parse_duration;
 use super::PolicyName;
+use fastport_client_core::duration::parse_duration;
 
 /// The file's top level. Unknown keys are errors, so a typo is never silently ignored.
 #[derive(Debug, Default, Deserialize)]

@@ -1,4 +1,5 @@
-//! Durations as operators write them: `500ms`, `2s`, `1m`, `1h`.
+//! Durations as people write them in flags, environment variables and config files:
+//! `500ms`, `2s`, `1m`, `1h`. Shared by the server's configuration and the `fastport` tool.
 
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub fn format_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn each_unit_is_read_as_documented() {
@@ -77,6 +80,23 @@ mod tests {
         assert!(parse_duration("2")
             .expect_err("no unit")
             .contains("missing unit"));
+    }
+
+    #[test]
+    fn errors_name_the_missing_or_unknown_unit() {
+        assert!(parse_duration("2x")
+            .expect_err("invalid")
+            .contains("unknown unit `x`"));
+        assert!(parse_duration(" 1h ").is_ok());
+    }
+
+    #[test]
+    fn durations_are_written_in_the_largest_exact_unit() {
+        let f = |ms| format_duration(Duration::from_millis(ms));
+        assert_eq!(
+            [f(0), f(500), f(2_000), f(90_000), f(120_000), f(7_200_000)],
+            ["0s", "500ms", "2s", "90s", "2m", "2h"]
+        );
     }
 
     #[test]
