@@ -240,6 +240,7 @@ impl Bench {
         while let Some(out) = self.b.poll_output() {
             match out {
                 Output::Send { conn, .. } if conn.0 >= 1_000 => self.delivered += 1,
+                Output::Receipt { .. } => {}
                 Output::Run(job) => {
                     let result = job.run();
                     self.b.handle_job_done(self.now, result);

@@ -104,6 +104,14 @@ impl ServerError {
     }
 }
 
+/// Bytes a connection reads from its socket at a time. tungstenite's default (128 KiB) is
+/// allocated and zero-filled per connection on its first read, which made an idle connection
+/// cost about 49 KiB; larger messages still arrive whole (the buffer grows for them).
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes of outgoing frames gathered before they are written (batches are flushed anyway):
+/// also the capacity a connection keeps after a burst.
+const WS_WRITE_BUFFER: usize = 16 * 1024;
+
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
@@ -165,6 +173,8 @@ impl Server {
         })?;
         let router = router::spawn(broker, ROUTER_INBOX);
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(WS_WRITE_BUFFER)
             .max_message_size(Some(config.max_frame_bytes))
             .max_frame_size(Some(config.max_frame_bytes));
         let shared = Arc::new(Shared {

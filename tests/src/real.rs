@@ -37,7 +37,9 @@ impl RealBroker {
     fn pump(&mut self, now: Instant) {
         while let Some(output) = self.broker.poll_output() {
             match output {
-                Output::Send { conn, frame } => self.out.push((ConnId(conn.0), Out::Frame(frame))),
+                Output::Send { conn, frame } | Output::Receipt { conn, frame } => {
+                    self.out.push((ConnId(conn.0), Out::Frame(frame)));
+                }
                 Output::Close { conn, code, .. } => {
                     self.out.push((ConnId(conn.0), Out::Close(code)))
                 }

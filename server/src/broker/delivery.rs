@@ -10,7 +10,7 @@ use fastport_client_core::time::Instant;
 use super::clients::{ClientKey, PendingDelivery};
 use super::session::{Failure, SessionId, SessionSettings};
 use super::timers::Timer;
-use super::{Broker, ConnId};
+use super::{queue_receipt, Broker, ConnId};
 
 impl Broker {
     /// Queues a message for one subscriber, applying the slow-consumer policy at the limit.
@@ -193,7 +193,7 @@ impl Broker {
         }
         if let Some(conn) = conn {
             for receipt in receipts {
-                self.send_bytes(conn, receipt);
+                queue_receipt(&mut self.metrics, &mut self.outputs, conn, receipt);
             }
         }
         self.announce_all(id, client, true);
@@ -331,7 +331,7 @@ impl Broker {
             return;
         };
         match state.conn {
-            Some(conn) => self.send(conn, &Frame::Receipt(receipt)),
+            Some(conn) => self.send_receipt_frame(conn, receipt),
             None if state.resume && state.receipts.len() < max => {
                 state.receipts.push_back(Frame::Receipt(receipt).encode());
             }

@@ -104,6 +104,17 @@ pub enum Output {
         /// The encoded frame.
         frame: Bytes,
     },
+    /// Send a `Receipt` frame. Like [`Output::Send`], but a connection gets at most one per
+    /// message it published that is still cached (so at most the session's `max_pending`),
+    /// plus one per publish answered at once: a driver may queue receipts apart from
+    /// deliveries so that a burst of them does not count against the connection's
+    /// slow-consumer limit. A receipt must not overtake `Send`s queued before it.
+    Receipt {
+        /// The connection.
+        conn: ConnId,
+        /// The encoded `Receipt` frame.
+        frame: Bytes,
+    },
     /// Close the connection with this WebSocket close code and reason, after the frames
     /// queued before it. The broker has forgotten the connection: do not report its close.
     Close {
@@ -364,6 +375,11 @@ impl Broker {
         self.send_bytes(conn, frame.encode());
     }
 
+    fn send_receipt_frame(&mut self, conn: ConnId, receipt: fastport_client_core::codec::Receipt) {
+        let frame = Frame::Receipt(receipt).encode();
+        queue_receipt(&mut self.metrics, &mut self.outputs, conn, frame);
+    }
+
     fn send_bytes(&mut self, conn: ConnId, frame: Bytes) {
         queue_send(&mut self.metrics, &mut self.outputs, conn, frame);
     }
@@ -457,6 +473,17 @@ impl Broker {
 
 /// Queues a frame; a free function so a fan-out loop can call it while it borrows the
 /// session table.
+pub(crate) fn queue_receipt(
+    metrics: &mut Metrics,
+    outputs: &mut VecDeque<Output>,
+    conn: ConnId,
+    frame: Bytes,
+) {
+    metrics.frames_out += 1;
+    metrics.bytes_out += frame.len() as u64;
+    outputs.push_back(Output::Receipt { conn, frame });
+}
+
 fn queue_send(metrics: &mut Metrics, outputs: &mut VecDeque<Output>, conn: ConnId, frame: Bytes) {
     metrics.frames_out += 1;
     metrics.bytes_out += frame.len() as u64;

@@ -194,7 +194,7 @@ impl Broker {
                 }),
             );
             if let Some(receipt) = receipt {
-                self.send(conn, &Frame::Receipt(receipt));
+                self.send_receipt_frame(conn, receipt);
             }
             return true;
         }
@@ -292,7 +292,9 @@ impl Broker {
                 publisher,
                 publisher_key: client,
                 message_id,
-                payload,
+                // A copy: the decoded payload is a slice of the connection's read buffer,
+                // which a cached slice would keep alive (whole) until the message settles.
+                payload: Bytes::copy_from_slice(&payload),
                 expires_at,
                 targets: Targets::new(&self.targets),
                 // Targets are distinct client slots, which are numbered by u32.

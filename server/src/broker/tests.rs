@@ -65,7 +65,9 @@ impl T {
     fn pump(&mut self) {
         while let Some(out) = self.b.poll_output() {
             match out {
-                Output::Send { conn, frame } => self.sent.entry(conn).or_default().push(frame),
+                Output::Send { conn, frame } | Output::Receipt { conn, frame } => {
+                    self.sent.entry(conn).or_default().push(frame);
+                }
                 Output::Close { conn, code, .. } => {
                     self.closed.insert(conn, code);
                 }
@@ -449,6 +451,33 @@ fn an_unacked_delivery_is_retried_then_given_up_with_a_receipt() {
         vec![(1, ReceiptStatus::RetriesExhausted, 0, 1)]
     );
     assert_eq!(t.b.metrics().retries, 2);
+}
+
+#[test]
+fn a_cached_message_does_not_keep_the_connection_s_read_buffer_alive() {
+    let mut t = T::new();
+    t.connect(1, "pub");
+    t.connect(2, "sub");
+    t.subscribe(2, "t", false);
+    // As a WebSocket read hands it over: the frame at the start of a larger read buffer.
+    let frame = Frame::Publish(Publish {
+        qos: Qos::AtLeastOnce,
+        message_id: 1,
+        topic: "t".into(),
+        payload: Bytes::from_static(b"small"),
+    })
+    .encode();
+    let mut buffer = vec![0u8; 64 * 1024];
+    buffer[..frame.len()].copy_from_slice(&frame);
+    let buffer = Bytes::from(buffer);
+    t.b.handle_message(t.now, ConnId(1), buffer.slice(..frame.len()));
+    t.pump();
+    // Delivered and cached until the subscriber acks, yet nothing refers to the buffer.
+    assert_eq!(deliveries(&t.frames(2)).len(), 1);
+    assert!(
+        buffer.is_unique(),
+        "the cache holds a slice of the read buffer"
+    );
 }
 
 #[test]

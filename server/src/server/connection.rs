@@ -58,6 +58,7 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (outbound, rx) = mpsc::channel(queue);
+    let (receipts, receipts_rx) = mpsc::unbounded_channel();
     let (abort, abort_rx) = oneshot::channel();
     let (sink, stream) = ws.split();
     let mut link = Link {
@@ -66,14 +67,17 @@ pub(crate) async fn run<S>(
         sink,
         stream,
         rx,
+        receipts: receipts_rx,
         abort_rx,
         abort_live: true,
         batch: Vec::with_capacity(WRITE_BATCH),
+        read_below: (queue / 2).max(1),
     };
     let opened = RouterMsg::Open {
         conn,
         peer,
         outbound,
+        receipts,
         abort,
     };
     let end = match link.router.send(opened).await {
@@ -91,10 +95,16 @@ struct Link<S> {
     sink: Sink<S>,
     stream: Stream<S>,
     rx: mpsc::Receiver<Outbound>,
+    /// Receipts, written after every frame queued before them (see [`Link::write_receipts`]).
+    receipts: mpsc::UnboundedReceiver<Bytes>,
     abort_rx: oneshot::Receiver<CloseCmd>,
     /// Whether the abort sender is still there (see [`aborted`]).
     abort_live: bool,
     batch: Vec<Outbound>,
+    /// Flow control: while this many frames or more wait in the outbound queue, nothing more
+    /// is read from the peer, so its own requests cannot pile up answers (acks, receipts)
+    /// faster than they are written. Half the queue stays free for deliveries.
+    read_below: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -102,16 +112,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     async fn pump(&mut self) -> End {
         loop {
             let end = tokio::select! {
-                incoming = self.stream.next() => self.forward(incoming).await,
+                incoming = self.stream.next(), if self.queued() < self.read_below => {
+                    self.forward(incoming).await
+                }
                 received = self.rx.recv_many(&mut self.batch, WRITE_BATCH) => {
                     self.write_batch(received).await
                 }
+                Some(receipt) = self.receipts.recv() => self.write_receipts(receipt).await,
                 cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
             };
             if let Some(end) = end {
                 return end;
             }
         }
+    }
+
+    /// Frames waiting to be written, both queues.
+    fn queued(&self) -> usize {
+        self.rx.len() + self.receipts.len()
+    }
+
+    /// Writes `first` and the receipts behind it, after the frames already in the outbound
+    /// queue: the router queued a publish's `PubAck` before its `Receipt`, so taking the
+    /// outbound queue first keeps that order.
+    async fn write_receipts(&mut self, first: Bytes) -> Option<End> {
+        loop {
+            while self.batch.len() < WRITE_BATCH {
+                match self.rx.try_recv() {
+                    Ok(item) => self.batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            if self.batch.len() < WRITE_BATCH {
+                break; // the outbound queue is empty: the receipts fit behind it
+            }
+            if let Some(end) = self.write_batch(WRITE_BATCH).await {
+                return Some(end);
+            }
+        }
+        self.batch.push(Outbound::Frame(first));
+        while self.batch.len() < WRITE_BATCH {
+            match self.receipts.try_recv() {
+                Ok(receipt) => self.batch.push(Outbound::Frame(receipt)),
+                Err(_) => break,
+            }
+        }
+        let n = self.batch.len();
+        self.write_batch(n).await
     }
 
     /// Hands one incoming message to the router.

@@ -31,6 +31,9 @@ pub(crate) enum RouterMsg {
         peer: Option<IpAddr>,
         /// Its bounded outbound queue.
         outbound: mpsc::Sender<Outbound>,
+        /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
+        /// message the connection published, plus one per publish it answered at once).
+        receipts: mpsc::UnboundedSender<Bytes>,
         /// Closes it at once, for when the queue is full.
         abort: oneshot::Sender<CloseCmd>,
     },
@@ -143,6 +146,7 @@ struct Router {
 
 struct ConnEntry {
     outbound: mpsc::Sender<Outbound>,
+    receipts: mpsc::UnboundedSender<Bytes>,
     abort: Option<oneshot::Sender<CloseCmd>>,
     /// The queue was full once: nothing more is queued, the close goes through `abort`.
     slow: bool,
@@ -199,10 +203,12 @@ impl Router {
                 conn,
                 peer,
                 outbound,
+                receipts,
                 abort,
             } => {
                 let entry = ConnEntry {
                     outbound,
+                    receipts,
                     abort: Some(abort),
                     slow: false,
                 };
@@ -247,6 +253,7 @@ impl Router {
         while let Some(output) = self.broker.poll_output() {
             match output {
                 Output::Send { conn, frame } => self.send(conn, frame),
+                Output::Receipt { conn, frame } => self.send_receipt(conn, frame),
                 Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
                 Output::Run(job) => self.run_job(job),
                 Output::Admin(answer) => self.answer(*answer),
@@ -276,6 +283,15 @@ impl Router {
             }
             // The task has ended; its `Closed` is on the way.
             Err(TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn send_receipt(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(entry) = self.conns.get(&conn) {
+            if !entry.slow {
+                // Fails only once the task has ended; its `Closed` is on the way.
+                let _ = entry.receipts.send(frame);
+            }
         }
     }
 

@@ -254,6 +254,18 @@ impl WsClient {
             .expect("send");
     }
 
+    /// Queues one frame without flushing (see [`WsClient::flush`]).
+    pub async fn feed(&mut self, frame: &Frame) {
+        within("a send", self.ws.feed(Message::Binary(frame.encode())))
+            .await
+            .expect("send");
+    }
+
+    /// Writes what [`WsClient::feed`] queued.
+    pub async fn flush(&mut self) {
+        within("a flush", self.ws.flush()).await.expect("flush");
+    }
+
     /// Sends any WebSocket message.
     pub async fn send_message(&mut self, message: Message) {
         within("a send", self.ws.send(message)).await.expect("send");
