@@ -555,14 +555,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// `ReceiptStatus` as words for people.
+/// `ReceiptStatus` as words for people (the same as [`ReceiptStatus::name`]).
 pub fn status_name(status: ReceiptStatus) -> &'static str {
-    match status {
-        ReceiptStatus::Delivered => "delivered",
-        ReceiptStatus::Expired => "expired",
-        ReceiptStatus::RetriesExhausted => "retries_exhausted",
-        ReceiptStatus::Dropped => "dropped",
-        ReceiptStatus::NoSubscribers => "no_subscribers",
-        _ => "unknown",
-    }
+    status.name()
 }

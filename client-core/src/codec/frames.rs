@@ -241,6 +241,19 @@ pub enum ReceiptStatus {
 }
 
 impl ReceiptStatus {
+    /// The stable name: `delivered`, `expired`, `retries_exhausted`, `dropped`,
+    /// `no_subscribers`, or `unknown` for a status of a newer peer.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReceiptStatus::Delivered => "delivered",
+            ReceiptStatus::Expired => "expired",
+            ReceiptStatus::RetriesExhausted => "retries_exhausted",
+            ReceiptStatus::Dropped => "dropped",
+            ReceiptStatus::NoSubscribers => "no_subscribers",
+            ReceiptStatus::Other(_) => "unknown",
+        }
+    }
+
     pub(super) fn to_wire(self) -> u8 {
         match self {
             ReceiptStatus::Delivered => 1,
