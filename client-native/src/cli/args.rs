@@ -18,7 +18,7 @@ pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";
     version,
     after_help = "Exit codes: 0 success, 1 runtime failure (server unreachable, refused, \
                   timed out), 2 usage error, 3 published but not delivered \
-                  (--wait-delivered), 130 interrupted.\n\
+                  (pub --wait-delivered, bench --qos 1), 130 interrupted.\n\
                   See docs/CLI.md for examples."
 )]
 pub struct Cli {
@@ -40,6 +40,9 @@ pub enum Command {
     /// Make encryption keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Load-test a server: publishers and subscribers in this process; msgs/s, latency,
+    /// losses.
+    Bench(BenchArgs),
 }
 
 /// Where and how to connect as a member of a session.
@@ -167,6 +170,93 @@ pub struct PubArgs {
     pub timeout: Option<Duration>,
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// `fastport bench`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every publisher and subscriber is a client of its own (one connection \
+    each) in this process, with the library's full stack: sealing and opening (unless \
+    --no-encrypt), QoS 1 acks and receipts. Publishers spread their messages over the topics \
+    `bench/RUN/0` .. `bench/RUN/N-1` (RUN: a random id per run); every subscriber \
+    subscribes to `bench/RUN/+`, so it gets every message. Counts and rates cover the \
+    messages sent after the warmup. The server and the bench share the machine when the \
+    server runs locally.\n\n\
+    Exit codes: 0 done (QoS 0 losses are reported, not an error), 1 connection failure or \
+    every publish failed, 2 usage error, 3 messages lost at QoS 1.\n\n\
+    Examples:\n  \
+    fastport bench --session demo --password demo --publishers 4 --duration 10s\n  \
+    fastport bench --session demo --password demo --qos 1 --rate 10000 --size 1024 --json"
+)]
+pub struct BenchArgs {
+    /// Publishing clients.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub publishers: u32,
+    /// Subscribing clients; each receives every message (0: publish only).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub subscribers: u32,
+    /// Topics the messages are spread over, round robin: `bench/RUN/0` .. `bench/RUN/N-1`.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub topics: u32,
+    /// Payload size in bytes before sealing (at least 20: publisher, sequence number and send
+    /// time lead each payload; zeros pad it).
+    #[arg(long, default_value_t = 64, value_name = "BYTES")]
+    pub size: usize,
+    /// 0: at most once; 1: at least once, acknowledged by the server, with receipts.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Seal and open every payload with a fresh random key shared by the bench's clients
+    /// (the default).
+    #[arg(long, overrides_with = "no_encrypt")]
+    pub encrypt: bool,
+    /// Send plaintext payloads instead: measures the broker and the transport without the
+    /// cryptography.
+    #[arg(long, overrides_with = "encrypt")]
+    pub no_encrypt: bool,
+    /// Messages per second over all publishers (default: as fast as the subscribers keep
+    /// up; publishers never run more than a bounded window ahead of the slowest one).
+    #[arg(long, value_name = "MSGS_PER_SEC",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// How long to measure, after the warmup, e.g. `10s`, `1m`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Duration,
+    /// How long to publish before measuring (not counted), e.g. `1s`, `0s`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub warmup: Duration,
+    /// Print the summary as one JSON object on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr; only problems (a subscriber's refused messages, the
+    /// server's errors).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub connect: BenchConnectArgs,
+}
+
+/// Where to connect `fastport bench`'s clients: the member flags of `sub` and `pub`, without
+/// the key and identity ones (the bench makes its own).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct BenchConnectArgs {
+    /// The server's WebSocket URL.
+    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// The session to join.
+    #[arg(long, env = "FASTPORT_SESSION", value_name = "NAME")]
+    pub session: String,
+    /// The session's password.
+    #[arg(
+        long,
+        env = "FASTPORT_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: String,
 }
 
 /// `fastport session ...`: administration over an admin-only connection.

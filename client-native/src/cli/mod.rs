@@ -2,6 +2,7 @@
 //! per command, and the mapping of every failure to a message and an exit code.
 
 mod args;
+mod bench;
 mod connect;
 mod error;
 mod key;
@@ -63,8 +64,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Key(command) => return key::run(command),
         other => other,
     };
+    // The bench's clients may use every core; the other commands need little.
+    let workers = match &command {
+        Command::Bench(_) => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        _ => 2,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| CliError::runtime(format!("cannot start the async runtime: {e}")))?;
@@ -73,6 +79,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Sub(args) => sub::run(args).await,
             Command::Pub(args) => publish::run(args).await,
             Command::Session(command) => session::run(command).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Key(command) => key::run(command),
         }
     });
