@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# fastPort vs Mosquitto (MQTT/TCP) and NATS (TCP), same scenarios, one run; rewrites the
-# generated section at the end of docs/BENCHMARKS.md. Extra arguments go to fastport-bench
-# (e.g. --duration 10, --brokers fastport,nats).
+# fastPort vs Mosquitto (MQTT over TCP and WebSocket), NATS (TCP and WebSocket) and Redis:
+# throughput, latency at a fixed rate, memory of 10,000 idle connections; rewrites the
+# generated section at the end of docs/BENCHMARKS.md. Takes about 13 minutes on 2 cores.
+# Extra arguments go to fastport-bench, e.g. --scenarios throughput,latency,idle,
+# --brokers fastport,mosquitto,mosquitto-ws,nats,nats-ws,redis, --duration 10 (see --help).
+# Honours CARGO_TARGET_DIR (default: target/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/setup.sh --bench
-# fastport-bench starts target/release/fastport-server: build both in release.
+# fastport-bench starts the fastport-server next to its own binary: build both in release.
 cargo build --release -p fastport-server -p fastport-bench
-exec target/release/fastport-bench --write-docs docs/BENCHMARKS.md "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/fastport-bench" --write-docs docs/BENCHMARKS.md "$@"

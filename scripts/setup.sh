@@ -30,7 +30,7 @@ WASM_TOOL_PACKAGES=(binaryen)
 # SERVICE_PACKAGES=(mosquitto redis-server nats-server), and they are installed like the rest.
 SERVICE_PACKAGES=()
 # Benchmark peers for scripts/bench-compare.sh, installed only with `setup.sh --bench`.
-BENCH_PACKAGES=(mosquitto nats-server)
+BENCH_PACKAGES=(mosquitto nats-server redis-server)
 WITH_BENCH=0
 for arg in "$@"; do
     case "$arg" in
