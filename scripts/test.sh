@@ -61,6 +61,8 @@ step "wasm32 build of fastport-client-core" \
 # count as passed without running.
 step "client-core unit tests in headless Chromium" \
     logged with_wasm_env wasm-pack test --headless --chrome client-core --lib
+step "browser SDK (fastport-wasm) in headless Chromium against a real server" \
+    logged "$ROOT/scripts/test-wasm.sh"
 
 summary
 # "test result: ok. 12 passed; 0 failed; ..." from cargo test and wasm-bindgen-test-runner.

@@ -1,0 +1,691 @@
+//! The browser driver: owns the sans-IO core, one `WebSocket` and one `setTimeout`, and
+//! runs the core's pump after every input. No protocol logic lives here.
+//!
+//! JavaScript is only ever called (listeners, subscription callbacks, promise settlement)
+//! after the `RefCell` borrow of the driver is dropped: a callback may call back into the
+//! client (publish from inside `onMessage`, say) without a "recursive use" panic.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State};
+use fastport_client_core::time::Instant;
+use fastport_client_core::topic::TopicFilter;
+use fastport_client_core::{Client as Core, TransportCommand};
+use js_sys::{Function, Promise, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+use crate::error::Failure;
+use crate::events;
+use crate::message::Message;
+use crate::Client;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// Milliseconds on the page's monotonic clock, as the core's `Instant`.
+pub(crate) fn now() -> Instant {
+    let ms = performance_now().max(0.0);
+    // Microsecond resolution; f64 milliseconds hold that exactly for centuries.
+    Instant::from_micros((ms * 1000.0) as u64)
+}
+
+/// A promise's two functions, kept until the core settles what it stands for.
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    resolve: Function,
+    reject: Function,
+}
+
+impl Deferred {
+    /// A new promise and the functions that settle it.
+    pub(crate) fn new() -> (Promise, Deferred) {
+        let mut functions = None;
+        let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+        let (resolve, reject) =
+            functions.unwrap_or_else(|| (Function::new_no_args(""), Function::new_no_args("")));
+        (promise, Deferred { resolve, reject })
+    }
+}
+
+/// What to do with JavaScript once the driver is no longer borrowed.
+enum Action {
+    Resolve(Deferred, JsValue),
+    Reject(Deferred, JsValue),
+    /// Call these listeners of an event with the value.
+    Emit(&'static str, JsValue),
+    /// Hand a message to a subscription's callback.
+    Deliver(Function, JsValue),
+    /// The driver's reference to itself, dropped outside the borrow.
+    Release(Shared),
+}
+
+/// The WebSocket and the handlers it holds on to; handlers of replaced sockets see their
+/// generation is stale and do nothing.
+struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Detaches the handlers and closes the socket (the core already forgot it).
+    fn shut(self, code: u16, reason: &str) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        // Only 1000 and 3000..=4999 may be sent by a page; the core only asks for those.
+        if self.ws.close_with_code_and_reason(code, reason).is_err() {
+            let _ = self.ws.close();
+        }
+    }
+}
+
+/// A subscribe waiting for its answer.
+struct PendingSubscribe {
+    filter: TopicFilter,
+    callback: Option<Function>,
+    deferred: Deferred,
+}
+
+/// Promises waiting for their event from the core.
+#[derive(Default)]
+struct Waiting {
+    first: Option<Deferred>,
+    subscribes: HashMap<RequestId, PendingSubscribe>,
+    unsubscribes: HashMap<RequestId, Deferred>,
+    publishes: HashMap<PublishId, (Deferred, bool)>,
+    admin: HashMap<RequestId, Deferred>,
+}
+
+/// Most messages kept for subscriptions not made yet (a resumed session's pending
+/// deliveries arrive right after the welcome); the oldest go first.
+const MAX_UNROUTED: usize = 1_024;
+
+pub(crate) struct Driver {
+    core: Core,
+    me: Weak<RefCell<Driver>>,
+    socket: Option<Socket>,
+    generation: u64,
+    timer: Option<JsValue>,
+    on_timer: Option<Closure<dyn FnMut()>>,
+    network: Vec<Listener>,
+    listeners: HashMap<&'static str, Vec<Function>>,
+    subs: Vec<(TopicFilter, Option<Function>)>,
+    unrouted: VecDeque<JsValue>,
+    unrouted_topics: VecDeque<fastport_client_core::topic::Topic>,
+    waiting: Waiting,
+    ever_connected: bool,
+    url: String,
+    /// The driver keeps itself alive until the client is closed, like a browser keeps an
+    /// open `WebSocket`: the page may drop every `Client` handle and still get its events.
+    /// Taken (breaking the cycle) when the core reports `Closed`.
+    alive: Option<Shared>,
+}
+
+pub(crate) type Shared = Rc<RefCell<Driver>>;
+
+/// A page event listener the driver added (and removes when the client closes).
+type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
+
+impl Driver {
+    /// Creates the driver, starts connecting, and returns it with the promise of the first
+    /// connection.
+    pub(crate) fn start(core: Core, url: String, watch_network: bool) -> (Shared, Promise) {
+        let (promise, first) = Deferred::new();
+        let shared = Rc::new_cyclic(|me| {
+            RefCell::new(Driver {
+                core,
+                me: me.clone(),
+                socket: None,
+                generation: 0,
+                timer: None,
+                on_timer: None,
+                network: Vec::new(),
+                listeners: HashMap::new(),
+                subs: Vec::new(),
+                unrouted: VecDeque::new(),
+                unrouted_topics: VecDeque::new(),
+                waiting: Waiting {
+                    first: Some(first),
+                    ..Waiting::default()
+                },
+                ever_connected: false,
+                url,
+                alive: None,
+            })
+        });
+        shared.borrow_mut().alive = Some(Rc::clone(&shared));
+        {
+            let mut d = shared.borrow_mut();
+            let me = Rc::downgrade(&shared);
+            d.on_timer = Some(Closure::new(move || {
+                if let Some(shared) = me.upgrade() {
+                    shared.borrow_mut().timer = None;
+                    let now = now();
+                    shared.borrow_mut().core.handle_timeout(now);
+                    pump(&shared);
+                }
+            }));
+            if watch_network {
+                d.watch_network();
+            }
+        }
+        pump(&shared);
+        (shared, promise)
+    }
+
+    /// The browser's `online` event and a page becoming visible again trigger an
+    /// immediate reconnect check instead of waiting for the next backoff step.
+    fn watch_network(&mut self) {
+        let Some(window) = web_sys::window() else {
+            return; // a worker: no such events
+        };
+        let targets: [(web_sys::EventTarget, &'static str); 2] = [
+            (window.clone().into(), "online"),
+            match window.document() {
+                Some(doc) => (doc.into(), "visibilitychange"),
+                None => return,
+            },
+        ];
+        for (target, event) in targets {
+            let me = self.me.clone();
+            let visible_only = event == "visibilitychange";
+            let handler: Closure<dyn FnMut()> = Closure::new(move || {
+                if visible_only {
+                    let hidden = web_sys::window()
+                        .and_then(|w| w.document())
+                        .is_some_and(|d| d.hidden());
+                    if hidden {
+                        return;
+                    }
+                }
+                if let Some(shared) = me.upgrade() {
+                    let now = now();
+                    shared.borrow_mut().core.reconnect_now(now);
+                    pump(&shared);
+                }
+            });
+            let _ =
+                target.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+            self.network.push((target, event, handler));
+        }
+    }
+
+    fn unwatch_network(&mut self) {
+        for (target, event, handler) in self.network.drain(..) {
+            let _ =
+                target.remove_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+        }
+    }
+
+    pub(crate) fn core(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.core.state()
+    }
+
+    pub(crate) fn client_id(&self) -> String {
+        self.core.client_id().to_owned()
+    }
+
+    pub(crate) fn add_listener(&mut self, event: &'static str, f: Function) {
+        self.listeners.entry(event).or_default().push(f);
+    }
+
+    pub(crate) fn remove_listener(&mut self, event: &'static str, f: &Function) {
+        if let Some(list) = self.listeners.get_mut(event) {
+            if let Some(i) = list.iter().position(|g| g == f) {
+                list.remove(i);
+            }
+        }
+    }
+
+    pub(crate) fn wait_subscribe(
+        &mut self,
+        request: RequestId,
+        filter: TopicFilter,
+        callback: Option<Function>,
+        deferred: Deferred,
+    ) {
+        let pending = PendingSubscribe {
+            filter,
+            callback,
+            deferred,
+        };
+        self.waiting.subscribes.insert(request, pending);
+    }
+
+    pub(crate) fn wait_unsubscribe(&mut self, request: RequestId, deferred: Deferred) {
+        self.waiting.unsubscribes.insert(request, deferred);
+    }
+
+    pub(crate) fn wait_publish(&mut self, id: PublishId, deferred: Deferred, qos1: bool) {
+        self.waiting.publishes.insert(id, (deferred, qos1));
+    }
+
+    pub(crate) fn wait_admin(&mut self, request: RequestId, deferred: Deferred) {
+        self.waiting.admin.insert(request, deferred);
+    }
+
+    /// Forgets a subscription's callback (after `unsubscribe`).
+    pub(crate) fn drop_subscription(&mut self, filter: &TopicFilter) {
+        self.subs.retain(|(f, _)| f != filter);
+    }
+
+    // ----- the pump -----------------------------------------------------------------
+
+    /// Carries out the core's transport requests and sends its frames; turns its events
+    /// into actions for JavaScript.
+    fn drain(&mut self, actions: &mut Vec<Action>) {
+        while let Some(cmd) = self.core.poll_transport() {
+            match cmd {
+                TransportCommand::Connect { url } => self.open(&url),
+                TransportCommand::Close { code, reason } => {
+                    if let Some(socket) = self.socket.take() {
+                        socket.shut(code, &reason);
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(bytes) = self.core.poll_transmit() {
+            let sent = match &self.socket {
+                Some(socket) => socket.ws.send_with_u8_array(&bytes).is_ok(),
+                None => false,
+            };
+            if !sent {
+                // The socket is closing: its close event tells the core, which resends
+                // what needs resending after the next connect.
+                break;
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.on_event(event, actions);
+        }
+    }
+
+    fn open(&mut self, url: &str) {
+        if let Some(old) = self.socket.take() {
+            old.shut(1000, "reconnecting");
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let ws = match WebSocket::new(url) {
+            Ok(ws) => ws,
+            Err(e) => {
+                let reason = e
+                    .as_string()
+                    .or_else(|| {
+                        e.dyn_ref::<js_sys::Error>()
+                            .map(|e| String::from(e.message()))
+                    })
+                    .unwrap_or_else(|| format!("cannot open a WebSocket to {url}"));
+                let now = now();
+                self.core.handle_close(now, None, &reason);
+                return;
+            }
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let me = self.me.clone();
+        let on_open: Closure<dyn FnMut()> = Closure::new(move || {
+            with_current(&me, generation, |d, now| d.core.handle_open(now));
+        });
+        let me = self.me.clone();
+        let on_message: Closure<dyn FnMut(MessageEvent)> = Closure::new(move |e: MessageEvent| {
+            let Ok(buffer) = e.data().dyn_into::<js_sys::ArrayBuffer>() else {
+                return; // text: the server never sends any
+            };
+            let bytes = Bytes::from(Uint8Array::new(&buffer).to_vec());
+            with_current(&me, generation, |d, now| d.core.handle_frame(now, bytes));
+        });
+        let me = self.me.clone();
+        let on_close: Closure<dyn FnMut(CloseEvent)> = Closure::new(move |e: CloseEvent| {
+            let code = e.code();
+            let reason = e.reason();
+            with_current(&me, generation, |d, now| {
+                d.socket = None;
+                if code == 1006 {
+                    // No close frame: refused, unreachable, or cut off.
+                    d.core.handle_close(now, None, "connection failed or lost");
+                } else {
+                    d.core.handle_close(now, Some(code), &reason);
+                }
+            });
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.socket = Some(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+    }
+
+    fn on_event(&mut self, event: Event, actions: &mut Vec<Action>) {
+        match event {
+            Event::StateChanged(state) => self.on_state(&state, actions),
+            Event::Message(m) => {
+                let topic = m.topic.clone();
+                let value = JsValue::from(Message::from(m));
+                let mut routed = false;
+                for (filter, callback) in &self.subs {
+                    if filter.matches(&topic) {
+                        routed = true;
+                        if let Some(f) = callback {
+                            actions.push(Action::Deliver(f.clone(), value.clone()));
+                        }
+                    }
+                }
+                if routed {
+                    actions.push(Action::Emit("message", value));
+                } else {
+                    if self.unrouted.len() == MAX_UNROUTED {
+                        self.unrouted.pop_front();
+                        self.unrouted_topics.pop_front();
+                    }
+                    self.unrouted.push_back(value);
+                    self.unrouted_topics.push_back(topic);
+                }
+            }
+            Event::DeliveryRejected {
+                topic,
+                publisher,
+                error,
+            } => {
+                let value = events::delivery_rejected(&topic, &publisher, &error);
+                actions.push(Action::Emit("deliveryRejected", value));
+            }
+            Event::PublishSettled { id, outcome } => {
+                let Some((deferred, qos1)) = self.waiting.publishes.remove(&id) else {
+                    return;
+                };
+                match outcome {
+                    PublishOutcome::Sent | PublishOutcome::Acked => {
+                        let value = events::published(id, qos1);
+                        actions.push(Action::Resolve(deferred, value));
+                    }
+                    PublishOutcome::Expired => {
+                        let failure = Failure::new(
+                            "expired",
+                            "the publish deadline passed before the server acked it",
+                        );
+                        actions.push(Action::Reject(deferred, failure.to_js()));
+                    }
+                    PublishOutcome::Failed(f) => {
+                        actions.push(Action::Reject(deferred, Failure::from(f).to_js()));
+                    }
+                    _ => actions.push(Action::Reject(
+                        deferred,
+                        Failure::new("publish_failed", "publish failed").to_js(),
+                    )),
+                }
+            }
+            Event::Receipt {
+                id,
+                status,
+                delivered,
+                failed,
+            } => {
+                let value = events::receipt(id, status, delivered, failed);
+                actions.push(Action::Emit("receipt", value));
+            }
+            Event::Subscribed {
+                request, result, ..
+            } => {
+                let Some(p) = self.waiting.subscribes.remove(&request) else {
+                    return;
+                };
+                match result {
+                    Ok(()) => {
+                        // Messages that waited for this subscription go to it first.
+                        let mut kept = VecDeque::new();
+                        let mut kept_topics = VecDeque::new();
+                        let mut matched = Vec::new();
+                        while let (Some(value), Some(topic)) =
+                            (self.unrouted.pop_front(), self.unrouted_topics.pop_front())
+                        {
+                            if p.filter.matches(&topic) {
+                                matched.push(value);
+                            } else {
+                                kept.push_back(value);
+                                kept_topics.push_back(topic);
+                            }
+                        }
+                        self.unrouted = kept;
+                        self.unrouted_topics = kept_topics;
+                        self.subs.push((p.filter, p.callback.clone()));
+                        actions.push(Action::Resolve(p.deferred, JsValue::UNDEFINED));
+                        for value in matched {
+                            if let Some(f) = &p.callback {
+                                actions.push(Action::Deliver(f.clone(), value.clone()));
+                            }
+                            actions.push(Action::Emit("message", value));
+                        }
+                    }
+                    Err(e) => {
+                        actions.push(Action::Reject(p.deferred, Failure::from(e).to_js()));
+                    }
+                }
+            }
+            Event::Restored { subscriptions } => {
+                actions.push(Action::Emit("restored", events::restored(subscriptions)));
+            }
+            Event::SubscriptionLost { filter, error } => {
+                self.subs.retain(|(f, _)| *f != filter);
+                let value = events::subscription_lost(filter.as_str(), &error);
+                actions.push(Action::Emit("subscriptionLost", value));
+            }
+            Event::Unsubscribed {
+                request, result, ..
+            } => {
+                let Some(deferred) = self.waiting.unsubscribes.remove(&request) else {
+                    return;
+                };
+                match result {
+                    Ok(()) => actions.push(Action::Resolve(deferred, JsValue::UNDEFINED)),
+                    Err(e) => actions.push(Action::Reject(deferred, Failure::from(e).to_js())),
+                }
+            }
+            Event::Presence {
+                filter,
+                kind,
+                members,
+            } => {
+                let value = events::presence(&filter, kind, &members);
+                actions.push(Action::Emit("presence", value));
+            }
+            Event::AdminResult { request, result } => {
+                let Some(deferred) = self.waiting.admin.remove(&request) else {
+                    return;
+                };
+                match result {
+                    Ok(config) => {
+                        let value = events::session_settings(&config);
+                        actions.push(Action::Resolve(deferred, value));
+                    }
+                    Err(e) => actions.push(Action::Reject(deferred, Failure::from(e).to_js())),
+                }
+            }
+            Event::ServerError(e) => {
+                actions.push(Action::Emit("error", Failure::from(&e).to_js()));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_state(&mut self, state: &State, actions: &mut Vec<Action>) {
+        let now = now();
+        actions.push(Action::Emit("state", events::state(state, now)));
+        match state {
+            State::Connected { .. } => {
+                self.ever_connected = true;
+                if let Some(first) = self.waiting.first.take() {
+                    if let Some(shared) = self.me.upgrade() {
+                        let client = JsValue::from(Client::from_shared(shared));
+                        actions.push(Action::Resolve(first, client));
+                    }
+                }
+            }
+            State::Reconnecting { reason, error, .. } if !self.ever_connected => {
+                // The first attempt failed: the application hears it now instead of
+                // waiting forever; the client stops.
+                if let Some(first) = self.waiting.first.take() {
+                    let failure = match error {
+                        Some(e) => Failure::new(
+                            e.code.name(),
+                            format!("{} (the server is refusing connections)", e.message),
+                        ),
+                        None => Failure::new(
+                            "unreachable",
+                            format!("cannot connect to {}: {reason}", self.url),
+                        ),
+                    };
+                    actions.push(Action::Reject(first, failure.to_js()));
+                    self.core.close(now);
+                }
+            }
+            State::Closed { reason } => {
+                let failure = Failure::from(reason);
+                if let Some(first) = self.waiting.first.take() {
+                    actions.push(Action::Reject(first, failure.to_js()));
+                }
+                self.settle_all(&failure, actions);
+                self.unwatch_network();
+                // Dropped once this pump is over (the caller still holds its own handle).
+                if let Some(me) = self.alive.take() {
+                    actions.push(Action::Release(me));
+                }
+                if let Some(id) = self.timer.take() {
+                    clear_timeout(&id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rejects whatever still waits (the core settles publishes and requests itself when
+    /// it closes; this catches anything left).
+    fn settle_all(&mut self, failure: &Failure, actions: &mut Vec<Action>) {
+        let w = std::mem::take(&mut self.waiting);
+        let error = failure.to_js();
+        for (_, p) in w.subscribes {
+            actions.push(Action::Reject(p.deferred, error.clone()));
+        }
+        for (_, d) in w.unsubscribes {
+            actions.push(Action::Reject(d, error.clone()));
+        }
+        for (_, (d, _)) in w.publishes {
+            actions.push(Action::Reject(d, error.clone()));
+        }
+        for (_, d) in w.admin {
+            actions.push(Action::Reject(d, error.clone()));
+        }
+    }
+
+    fn rearm(&mut self) {
+        if let Some(id) = self.timer.take() {
+            clear_timeout(&id);
+        }
+        let Some(at) = self.core.poll_timeout() else {
+            return;
+        };
+        let Some(handler) = &self.on_timer else {
+            return;
+        };
+        let wait = at.saturating_duration_since(now());
+        let ms = (wait.as_micros() as f64 / 1000.0).ceil();
+        self.timer = Some(set_timeout(handler.as_ref().unchecked_ref(), ms));
+    }
+
+    fn listeners_of(&self, event: &'static str) -> Vec<Function> {
+        self.listeners.get(event).cloned().unwrap_or_default()
+    }
+}
+
+/// Runs `f` on the driver if the socket of `generation` is still the current one, then
+/// pumps.
+fn with_current(me: &Weak<RefCell<Driver>>, generation: u64, f: impl FnOnce(&mut Driver, Instant)) {
+    let Some(shared) = me.upgrade() else {
+        return;
+    };
+    {
+        let mut d = shared.borrow_mut();
+        if d.generation != generation || d.socket.is_none() {
+            return;
+        }
+        f(&mut d, now());
+    }
+    pump(&shared);
+}
+
+/// The pump: drains the core with the driver borrowed, then calls JavaScript with it
+/// released, until nothing is left; then re-arms the timer.
+pub(crate) fn pump(shared: &Shared) {
+    loop {
+        let mut actions = Vec::new();
+        shared.borrow_mut().drain(&mut actions);
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            match action {
+                Action::Resolve(d, value) => {
+                    let _ = d.resolve.call1(&JsValue::NULL, &value);
+                }
+                Action::Reject(d, value) => {
+                    let _ = d.reject.call1(&JsValue::NULL, &value);
+                }
+                Action::Deliver(f, value) => call_listener(&f, &value),
+                Action::Release(me) => drop(me),
+                Action::Emit(event, value) => {
+                    let listeners = shared.borrow().listeners_of(event);
+                    for f in listeners {
+                        call_listener(&f, &value);
+                    }
+                }
+            }
+        }
+    }
+    shared.borrow_mut().rearm();
+}
+
+/// Calls an application callback; an exception in it is reported on the console and does
+/// not disturb the client.
+fn call_listener(f: &Function, value: &JsValue) {
+    if let Err(e) = f.call1(&JsValue::NULL, value) {
+        web_sys_console_error(&e);
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str, error: &JsValue);
+}
+
+fn web_sys_console_error(e: &JsValue) {
+    console_error("fastport: an event listener threw:", e);
+}
+
+/// A promise already rejected with `failure`: commands answer mistakes this way, so
+/// `await` is the one place errors come out.
+pub(crate) fn rejected(failure: Failure) -> Promise {
+    Promise::reject(&failure.to_js())
+}

@@ -1,0 +1,124 @@
+//! Errors as JavaScript sees them: `Error` objects named `FastPortError` with a stable
+//! `code` (snake_case, listed in the package's type definitions) and a readable `message`.
+
+use fastport_client_core::client::{
+    ClientError, CloseReason, PublishFailure, RequestFailure, ServerError,
+};
+use fastport_client_core::crypto::CryptoError;
+use fastport_client_core::names::NameError;
+use fastport_client_core::topic::TopicError;
+use wasm_bindgen::JsValue;
+
+/// An error on its way to JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// Stable code: a server error code's name (`bad_credentials`, `message_too_large`, ...)
+    /// or one of the client's own (`closed`, `outbox_full`, `invalid_options`, ...).
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn options(message: impl Into<String>) -> Failure {
+        Failure::new("invalid_options", message)
+    }
+
+    /// The `FastPortError` object.
+    pub(crate) fn to_js(&self) -> JsValue {
+        let error = js_sys::Error::new(&self.message);
+        error.set_name("FastPortError");
+        let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.as_str().into());
+        error.into()
+    }
+}
+
+impl From<Failure> for JsValue {
+    fn from(f: Failure) -> JsValue {
+        f.to_js()
+    }
+}
+
+impl From<&ServerError> for Failure {
+    fn from(e: &ServerError) -> Failure {
+        Failure::new(e.code.name(), e.message.clone())
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        let code = match &e {
+            ClientError::Closed => "closed",
+            ClientError::OutboxFull { .. } => "outbox_full",
+            ClientError::MessageTooLarge { .. } => "message_too_large",
+            ClientError::NoKey(_) => "no_key",
+            ClientError::ForbiddenTopic(_) => "forbidden_topic",
+            ClientError::Crypto(_) => "crypto",
+            ClientError::AdminOnly => "admin_only",
+            _ => "client_error",
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<PublishFailure> for Failure {
+    fn from(e: PublishFailure) -> Failure {
+        match &e {
+            PublishFailure::Server(server) => Failure::from(server),
+            PublishFailure::RetriesExhausted { .. } => {
+                Failure::new("retries_exhausted", e.to_string())
+            }
+            PublishFailure::Closed => Failure::new("closed", e.to_string()),
+            _ => Failure::new("publish_failed", e.to_string()),
+        }
+    }
+}
+
+impl From<RequestFailure> for Failure {
+    fn from(e: RequestFailure) -> Failure {
+        match &e {
+            RequestFailure::Server(server) => Failure::from(server),
+            RequestFailure::ConnectionLost => Failure::new("connection_lost", e.to_string()),
+            RequestFailure::Closed => Failure::new("closed", e.to_string()),
+            _ => Failure::new("request_failed", e.to_string()),
+        }
+    }
+}
+
+impl From<&CloseReason> for Failure {
+    fn from(reason: &CloseReason) -> Failure {
+        match reason {
+            CloseReason::Local => Failure::new("closed", "the client was closed"),
+            CloseReason::Fatal(server) => Failure::from(server),
+            CloseReason::GaveUp { attempts } => Failure::new(
+                "unreachable",
+                format!("gave up after {attempts} connection attempts"),
+            ),
+            _ => Failure::new("closed", "the client stopped"),
+        }
+    }
+}
+
+impl From<TopicError> for Failure {
+    fn from(e: TopicError) -> Failure {
+        Failure::new("invalid_topic", e.to_string())
+    }
+}
+
+impl From<NameError> for Failure {
+    fn from(e: NameError) -> Failure {
+        Failure::options(e.to_string())
+    }
+}
+
+impl From<CryptoError> for Failure {
+    fn from(e: CryptoError) -> Failure {
+        Failure::new("invalid_key", e.to_string())
+    }
+}

@@ -1,0 +1,159 @@
+//! Event and result objects handed to JavaScript (their shapes are in the type
+//! definitions: `ConnectionState`, `Presence`, `Receipt`, ...).
+
+use fastport_client_core::client::{DeliveryError, PublishId, ServerError, State};
+use fastport_client_core::codec::{
+    Member, PresenceKind, ReceiptStatus, SessionConfig, SlowConsumerPolicy,
+};
+use fastport_client_core::time::Instant;
+use js_sys::Array;
+use wasm_bindgen::JsValue;
+
+use crate::error::Failure;
+use crate::js::{object, opt};
+
+fn millis(d: core::time::Duration) -> JsValue {
+    JsValue::from(d.as_millis() as f64)
+}
+
+/// `{ code, message }` of a server error.
+fn error_info(e: &ServerError) -> JsValue {
+    object(&[
+        ("code", e.code.name().into()),
+        ("message", e.message.as_str().into()),
+    ])
+}
+
+/// `ConnectionState`.
+pub(crate) fn state(state: &State, now: Instant) -> JsValue {
+    match state {
+        State::Connecting { attempt } => object(&[
+            ("state", "connecting".into()),
+            ("attempt", (*attempt).into()),
+        ]),
+        State::Connected {
+            client_id,
+            session_present,
+        } => object(&[
+            ("state", "connected".into()),
+            ("clientId", client_id.as_str().into()),
+            ("sessionPresent", (*session_present).into()),
+        ]),
+        State::Reconnecting {
+            attempt,
+            at,
+            delay,
+            reason,
+            error,
+        } => object(&[
+            ("state", "reconnecting".into()),
+            ("attempt", (*attempt).into()),
+            ("delayMs", millis(*delay)),
+            ("inMs", millis(at.saturating_duration_since(now))),
+            ("reason", reason.as_str().into()),
+            ("error", error.as_ref().map_or(JsValue::NULL, error_info)),
+        ]),
+        State::Closed { reason } => {
+            let f = Failure::from(reason);
+            object(&[
+                ("state", "closed".into()),
+                ("code", f.code.into()),
+                ("message", f.message.into()),
+            ])
+        }
+        _ => JsValue::NULL,
+    }
+}
+
+/// `PublishResult`: the id receipts name, and the QoS.
+pub(crate) fn published(id: PublishId, qos1: bool) -> JsValue {
+    object(&[("id", (id.0 as f64).into()), ("qos", u8::from(qos1).into())])
+}
+
+/// `Receipt`.
+pub(crate) fn receipt(
+    id: PublishId,
+    status: ReceiptStatus,
+    delivered: u32,
+    failed: u32,
+) -> JsValue {
+    object(&[
+        ("id", (id.0 as f64).into()),
+        ("status", status.name().into()),
+        ("delivered", delivered.into()),
+        ("failed", failed.into()),
+    ])
+}
+
+/// `Presence`.
+pub(crate) fn presence(filter: &str, kind: PresenceKind, members: &[Member]) -> JsValue {
+    let kind = match kind {
+        PresenceKind::Snapshot => "snapshot",
+        PresenceKind::Join => "join",
+        PresenceKind::Leave => "leave",
+        _ => "unknown",
+    };
+    let list: Array = members
+        .iter()
+        .map(|m| {
+            object(&[
+                ("clientId", m.client_id.as_str().into()),
+                ("displayName", m.display_name.as_str().into()),
+            ])
+        })
+        .collect();
+    object(&[
+        ("filter", filter.into()),
+        ("kind", kind.into()),
+        ("members", list.into()),
+    ])
+}
+
+/// `Restored`.
+pub(crate) fn restored(subscriptions: usize) -> JsValue {
+    object(&[("subscriptions", (subscriptions as f64).into())])
+}
+
+/// `SubscriptionLost`.
+pub(crate) fn subscription_lost(filter: &str, error: &ServerError) -> JsValue {
+    object(&[("filter", filter.into()), ("error", error_info(error))])
+}
+
+/// `DeliveryRejected`: a message that reached this client but could not be opened (no
+/// key for its topic, a wrong key, tampering, or plaintext refused). It was nacked.
+pub(crate) fn delivery_rejected(topic: &str, publisher: &str, error: &DeliveryError) -> JsValue {
+    let code = match error {
+        DeliveryError::Open(_) => "cannot_open",
+        DeliveryError::NoKey(_) => "no_key",
+        DeliveryError::Plaintext => "plaintext",
+        DeliveryError::InvalidTopic(_) => "invalid_topic",
+        _ => "rejected",
+    };
+    object(&[
+        ("topic", topic.into()),
+        ("publisher", publisher.into()),
+        ("code", code.into()),
+        ("message", error.to_string().into()),
+    ])
+}
+
+/// `SessionSettings`.
+pub(crate) fn session_settings(c: &SessionConfig) -> JsValue {
+    let policy = c.slow_consumer_policy.map(|p| match p {
+        SlowConsumerPolicy::Disconnect => "disconnect",
+        _ => "drop_oldest",
+    });
+    object(&[
+        (
+            "retryIntervalMs",
+            opt(c.retry_interval_ms.map(|v| v as f64)),
+        ),
+        ("maxRetries", opt(c.max_retries)),
+        ("expiryMs", opt(c.expiry_ms.map(|v| v as f64))),
+        ("maxMessageSize", opt(c.max_message_size)),
+        ("maxConnections", opt(c.max_connections)),
+        ("maxSubscriptions", opt(c.max_subscriptions)),
+        ("maxPending", opt(c.max_pending)),
+        ("slowConsumerPolicy", opt(policy)),
+    ])
+}

@@ -1,0 +1,376 @@
+#![cfg(target_arch = "wasm32")]
+//! The SDK in a real browser (headless Chromium) against a real fastport-server.
+
+mod support;
+
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn key() -> JsValue {
+    fastport_wasm::generate_key().expect("key").into()
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_exchange_an_encrypted_message() {
+    let session = unique("wasm-e2e");
+    create_session(&session, "pw", "secret").await;
+    let key = key();
+    let alice = connect(
+        &session,
+        "pw",
+        &[("key", key.clone()), ("clientId", "alice".into())],
+    )
+    .await;
+    let bob = connect(&session, "pw", &[("key", key)]).await;
+
+    let inbox = Recorder::new();
+    ok(
+        call(&bob, "subscribe", &["room/+".into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    let result = ok(
+        call(&alice, "publish", &["room/1".into(), "hello bob".into()]),
+        "publish",
+    )
+    .await;
+    assert_eq!(get(&result, "qos").as_f64(), Some(1.0));
+
+    eventually("bob's message", || inbox.len() == 1).await;
+    let m = &inbox.all()[0];
+    assert_eq!(inbox.texts(), vec!["hello bob"]);
+    assert_eq!(get_str(m, "topic"), "room/1");
+    assert_eq!(get_str(m, "publisher"), "alice");
+    assert_eq!(get(m, "encrypted").as_bool(), Some(true));
+    let payload: js_sys::Uint8Array = get(m, "payload").into();
+    assert_eq!(payload.to_vec(), b"hello bob");
+}
+
+#[wasm_bindgen_test]
+async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
+    let session = unique("wasm-json");
+    create_session(&session, "pw", "secret").await;
+    let key = key();
+    let a = connect(&session, "pw", &[("key", key.clone())]).await;
+    let b = connect(&session, "pw", &[("key", key)]).await;
+    let inbox = Recorder::new();
+    ok(
+        call(&b, "subscribe", &["data".into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    let receipts = Recorder::new();
+    call(&a, "on", &["receipt".into(), receipts.function()]);
+
+    let value = js_sys::JSON::parse(r#"{"temp":21.5,"room":"kitchen"}"#).expect("json");
+    let sent = ok(call(&a, "publish", &["data".into(), value]), "publish json").await;
+    let bytes = js_sys::Uint8Array::from(&[0u8, 255, 7][..]);
+    ok(
+        call(&a, "publish", &["data".into(), bytes.into()]),
+        "publish bytes",
+    )
+    .await;
+
+    eventually("both messages", || inbox.len() == 2).await;
+    let json = call(&inbox.all()[0], "json", &[]);
+    assert_eq!(get(&json, "temp").as_f64(), Some(21.5));
+    assert_eq!(get_str(&json, "room"), "kitchen");
+    let raw: js_sys::Uint8Array = get(&inbox.all()[1], "payload").into();
+    assert_eq!(raw.to_vec(), vec![0, 255, 7]);
+
+    eventually("receipts", || receipts.len() == 2).await;
+    let first = &receipts.all()[0];
+    assert_eq!(get(first, "id").as_f64(), get(&sent, "id").as_f64());
+    assert_eq!(get_str(first, "status"), "delivered");
+    assert_eq!(get(first, "delivered").as_f64(), Some(1.0));
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_password_rejects_with_bad_credentials() {
+    let options = obj(&[
+        ("url", url().into()),
+        ("session", "demo".into()),
+        ("password", "not-the-password".into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "bad_credentials", "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_session_rejects_with_its_code() {
+    let options = obj(&[
+        ("url", url().into()),
+        ("session", unique("nobody-made-this").into()),
+        ("password", "pw".into()),
+    ]);
+    let (code, _) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "unknown_session");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_rejects_with_unreachable() {
+    let options = obj(&[
+        ("url", "ws://127.0.0.1:9/ws".into()),
+        ("session", "demo".into()),
+        ("password", "demo".into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "unreachable", "{message}");
+    assert!(message.contains("ws://127.0.0.1:9/ws"), "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_are_named() {
+    let typo = obj(&[
+        ("url", url().into()),
+        ("session", "demo".into()),
+        ("password", "demo".into()),
+        ("clientID", "x".into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(typo).into(), "connect").await;
+    assert_eq!(code, "invalid_options");
+    assert!(message.contains("clientID"), "{message}");
+
+    let bad_key = obj(&[
+        ("url", url().into()),
+        ("session", "demo".into()),
+        ("password", "demo".into()),
+        ("key", "c2hvcnQ=".into()),
+    ]);
+    let (code, _) = rejected(fastport_wasm::connect(bad_key).into(), "connect").await;
+    assert_eq!(code, "invalid_key");
+
+    let client = connect("demo", "demo", &[("key", key())]).await;
+    let (code, _) = rejected(
+        call(&client, "publish", &["a/+".into(), "x".into()]),
+        "publish",
+    )
+    .await;
+    assert_eq!(code, "invalid_topic");
+    let (code, _) = rejected(call(&client, "subscribe", &["a/#/b".into()]), "subscribe").await;
+    assert_eq!(code, "invalid_filter");
+    let plain = connect("demo", "demo", &[]).await;
+    let (code, _) = rejected(
+        call(&plain, "publish", &["a".into(), "x".into()]),
+        "publish",
+    )
+    .await;
+    assert_eq!(code, "no_key");
+}
+
+#[wasm_bindgen_test]
+async fn without_the_key_a_message_is_reported_not_delivered() {
+    let session = unique("wasm-nokey");
+    create_session(&session, "pw", "secret").await;
+    let sender = connect(&session, "pw", &[("key", key())]).await;
+    let other = connect(&session, "pw", &[("key", key())]).await;
+    let inbox = Recorder::new();
+    let rejected_events = Recorder::new();
+    call(
+        &other,
+        "on",
+        &["deliveryRejected".into(), rejected_events.function()],
+    );
+    ok(
+        call(&other, "subscribe", &["secret".into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    ok(
+        call(
+            &sender,
+            "publish",
+            &["secret".into(), "for key holders".into()],
+        ),
+        "publish",
+    )
+    .await;
+    eventually("the rejection", || rejected_events.len() == 1).await;
+    assert_eq!(inbox.len(), 0);
+    let e = &rejected_events.all()[0];
+    assert_eq!(get_str(e, "topic"), "secret");
+    assert_eq!(get_str(e, "code"), "cannot_open");
+}
+
+/// The server closes every connection of a suspended session: the client waits, comes
+/// back when the session is resumed, subscribes again by itself, and a publish made while
+/// it was away is sent then.
+#[wasm_bindgen_test]
+async fn after_the_server_closes_the_socket_the_client_reconnects_resubscribes_and_sends() {
+    let session = unique("wasm-reconnect");
+    let admin = create_session(&session, "pw", "secret").await;
+    let key = key();
+    let backoff = obj(&[("initialMs", 50.into()), ("maxMs", 200.into())]);
+    let client = connect(
+        &session,
+        "pw",
+        &[("key", key.clone()), ("backoff", backoff.clone())],
+    )
+    .await;
+    let states = Recorder::new();
+    let restored = Recorder::new();
+    call(&client, "on", &["state".into(), states.function()]);
+    call(&client, "on", &["restored".into(), restored.function()]);
+    let inbox = Recorder::new();
+    ok(
+        call(&client, "subscribe", &["news".into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+
+    ok(
+        call(
+            &admin,
+            "suspendSession",
+            &[session.clone().into(), "secret".into()],
+        ),
+        "suspend",
+    )
+    .await;
+    eventually("reconnecting", || {
+        states
+            .all()
+            .iter()
+            .any(|s| get_str(s, "state") == "reconnecting")
+    })
+    .await;
+    let reconnecting = states
+        .all()
+        .into_iter()
+        .find(|s| get_str(s, "state") == "reconnecting")
+        .expect("state");
+    assert_eq!(
+        get_str(&get(&reconnecting, "error"), "code"),
+        "session_suspended"
+    );
+    // Written while the session is suspended: held, and sent after the reconnect.
+    let held = call(&client, "publish", &["news".into(), "while away".into()]);
+
+    ok(
+        call(
+            &admin,
+            "resumeSession",
+            &[session.clone().into(), "secret".into()],
+        ),
+        "resume",
+    )
+    .await;
+    ok(held, "the held publish").await;
+    eventually("restored", || restored.len() == 1).await;
+    assert_eq!(get(&restored.all()[0], "subscriptions").as_f64(), Some(1.0));
+    eventually("the message sent while away", || inbox.len() == 1).await;
+    assert_eq!(inbox.texts(), vec!["while away"]);
+
+    // And the re-subscribed filter keeps working for others' messages.
+    let other = connect(&session, "pw", &[("key", key)]).await;
+    ok(
+        call(&other, "publish", &["news".into(), "after".into()]),
+        "publish",
+    )
+    .await;
+    eventually("the next message", || inbox.len() == 2).await;
+    assert_eq!(get_str(&get(&client, "state"), "state"), "connected");
+}
+
+#[wasm_bindgen_test]
+async fn presence_reports_who_is_in_a_room() {
+    let session = unique("wasm-presence");
+    create_session(&session, "pw", "secret").await;
+    let presence = Recorder::new();
+    let ann = connect(
+        &session,
+        "pw",
+        &[("displayName", "Ann".into()), ("key", key())],
+    )
+    .await;
+    call(&ann, "on", &["presence".into(), presence.function()]);
+    let options = obj(&[("presence", true.into())]);
+    ok(
+        call(
+            &ann,
+            "subscribe",
+            &["chat/room".into(), JsValue::UNDEFINED, options.clone()],
+        ),
+        "sub",
+    )
+    .await;
+    let ben = connect(
+        &session,
+        "pw",
+        &[("displayName", "Ben".into()), ("key", key())],
+    )
+    .await;
+    ok(
+        call(
+            &ben,
+            "subscribe",
+            &["chat/room".into(), JsValue::UNDEFINED, options],
+        ),
+        "sub",
+    )
+    .await;
+    eventually("Ben's join", || {
+        presence.all().iter().any(|p| get_str(p, "kind") == "join")
+    })
+    .await;
+    ok(call(&ben, "close", &[]), "close").await;
+    eventually("Ben's leave", || {
+        presence.all().iter().any(|p| get_str(p, "kind") == "leave")
+    })
+    .await;
+    let leave = presence
+        .all()
+        .into_iter()
+        .find(|p| get_str(p, "kind") == "leave")
+        .expect("leave");
+    let members: js_sys::Array = get(&leave, "members").into();
+    assert_eq!(get_str(&members.get(0), "displayName"), "Ben");
+}
+
+/// A message sealed here is opened by the native `fastport` tool, which seals what it
+/// prints and publishes it back (scripts/test-wasm.sh runs
+/// `fastport sub interop/ping | fastport pub interop/pong --lines`): both directions.
+#[wasm_bindgen_test]
+async fn a_message_sealed_in_the_browser_opens_natively_and_the_other_way_round() {
+    let key: JsValue = interop_key().into();
+    let client = connect("demo", "demo", &[("key", key)]).await;
+    let inbox = Recorder::new();
+    ok(
+        call(
+            &client,
+            "subscribe",
+            &["interop/pong".into(), inbox.function()],
+        ),
+        "subscribe",
+    )
+    .await;
+    let nonce = unique("from-the-browser");
+    // The native subscriber may still be starting: publish until the echo comes back.
+    for _ in 0..50 {
+        ok(
+            call(
+                &client,
+                "publish",
+                &["interop/ping".into(), nonce.clone().into()],
+            ),
+            "publish",
+        )
+        .await;
+        for _ in 0..10 {
+            if inbox.len() > 0 {
+                break;
+            }
+            sleep(20).await;
+        }
+        if inbox.len() > 0 {
+            break;
+        }
+    }
+    let echoed = inbox.texts();
+    assert!(!echoed.is_empty(), "no echo from the native client");
+    assert_eq!(echoed[0], format!("interop/ping {nonce}"));
+    assert_eq!(get(&inbox.all()[0], "encrypted").as_bool(), Some(true));
+}

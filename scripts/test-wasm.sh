@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The browser SDK's tests (`wasm-pack test --headless --chrome client-wasm`) against a real
+# fastport-server started here on a free port, with a native `fastport` echo for the interop
+# test: `fastport sub interop/ping | fastport pub interop/pong --lines`, both with the same
+# key. The URL and the key reach the tests at compile time (FASTPORT_TEST_URL,
+# FASTPORT_TEST_INTEROP_KEY). Uses the debug binaries `cargo test --workspace` built, building
+# them if missing. Part of scripts/test.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+cargo build --locked -p fastport-server -p fastport-client --bins
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+server_bin="$target_dir/debug/fastport-server"
+fastport="$target_dir/debug/fastport"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$server_bin" --listen 127.0.0.1:0 --log warn >"$work/server.out" 2>"$work/server.err" &
+pids+=($!)
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
+    sleep 0.1
+done
+addr=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
+if [ -z "$addr" ]; then
+    echo "test-wasm: the server did not start:" >&2
+    cat "$work/server.err" >&2
+    exit 1
+fi
+export FASTPORT_TEST_URL="ws://$addr/ws"
+FASTPORT_TEST_INTEROP_KEY=$("$fastport" key generate)
+export FASTPORT_TEST_INTEROP_KEY
+echo "test-wasm: server at $FASTPORT_TEST_URL"
+
+# The native half of the interop test: two processes joined by a named pipe, so that both
+# can be stopped at the end.
+mkfifo "$work/echo"
+FASTPORT_URL="$FASTPORT_TEST_URL" FASTPORT_SESSION=demo FASTPORT_PASSWORD=demo \
+    FASTPORT_KEY="$FASTPORT_TEST_INTEROP_KEY" \
+    "$fastport" sub interop/ping >"$work/echo" 2>"$work/echo-sub.err" &
+pids+=($!)
+FASTPORT_URL="$FASTPORT_TEST_URL" FASTPORT_SESSION=demo FASTPORT_PASSWORD=demo \
+    FASTPORT_KEY="$FASTPORT_TEST_INTEROP_KEY" \
+    "$fastport" pub interop/pong --lines <"$work/echo" >/dev/null 2>"$work/echo-pub.err" &
+pids+=($!)
+
+status=0
+(. "$ROOT/scripts/wasm-env.sh" && wasm-pack test --headless --chrome client-wasm "$@") || status=$?
+if [ $status -ne 0 ]; then
+    echo "---- server log" >&2; cat "$work/server.err" >&2
+    echo "---- native echo logs" >&2; cat "$work/echo-sub.err" "$work/echo-pub.err" >&2
+fi
+exit $status
