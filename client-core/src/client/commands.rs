@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::event::{ClientError, CloseReason, Event, PublishId, RequestId};
 use super::outbox::Entry;
-use super::{Client, Pending, Phase, PublishOptions, TransportCommand};
+use super::{Client, Pending, Phase, PublishOptions, Sub, TransportCommand};
 use crate::codec::{AdminOp, AdminRequest, Frame, Publish, Unsubscribe};
 use crate::crypto::{self, KeyStore};
 use crate::time::Instant;
@@ -22,7 +22,7 @@ impl Client {
     ) -> Result<RequestId, ClientError> {
         self.check_session_command()?;
         let request = self.new_request();
-        let sub = self.subs.entry(filter.clone()).or_default();
+        let sub = self.subs.get_or_insert_with(filter.clone(), Sub::default);
         sub.presence = presence;
         sub.requests.push(request);
         if self.phase == Phase::Connected {

@@ -66,9 +66,8 @@ impl Client {
         self.outbox.mark_all_unsent();
         self.restoring = None;
         self.ping_sent_at = None;
-        let mut pending: Vec<(u64, Pending)> = self.pending.drain().collect();
-        pending.sort_by_key(|(id, _)| *id);
-        for (_, p) in pending {
+        // In request order: requests are numbered as they are made, and kept in that order.
+        for (_, p) in std::mem::take(&mut self.pending) {
             match p {
                 // Re-sent from `subs` after the next welcome.
                 Pending::Subscribe { .. } => {}

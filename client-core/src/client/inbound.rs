@@ -117,10 +117,10 @@ impl Client {
             .iter()
             .map(|(f, s)| (f.clone(), s.presence))
             .collect();
-        let mut restoring = std::collections::BTreeSet::new();
+        let mut restoring = Vec::new();
         for (filter, presence) in subs {
             let wire_id = self.new_request().0;
-            restoring.insert(wire_id);
+            restoring.push(wire_id);
             self.send_subscribe(now, wire_id, filter, presence);
         }
         self.restoring = Some(restoring);
@@ -181,7 +181,7 @@ impl Client {
     /// Removes the pending request `id` if it is of `kind`. An answer of the wrong kind
     /// (a `SubAck` for an admin request) leaves the request waiting for its real answer.
     fn take_pending(&mut self, id: u64, kind: PendingKind) -> Option<Pending> {
-        let matches = match self.pending.get(&id)? {
+        let matches = match self.pending.get_mut(&id)? {
             Pending::Subscribe { .. } => kind == PendingKind::Subscribe,
             Pending::Unsubscribe { .. } => kind == PendingKind::Unsubscribe,
             Pending::Admin { .. } => kind == PendingKind::Admin,
@@ -199,7 +199,7 @@ impl Client {
             return;
         };
         if let Some(restoring) = self.restoring.as_mut() {
-            restoring.remove(&ack.id);
+            restoring.retain(|&id| id != ack.id);
         }
         self.on_subscribe_answer(ack, filter);
         self.check_restored();

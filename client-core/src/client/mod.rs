@@ -24,8 +24,9 @@ mod connection;
 mod event;
 mod inbound;
 mod outbox;
+mod vecmap;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use core::time::Duration;
@@ -42,6 +43,7 @@ use crate::time::Instant;
 use crate::topic::TopicFilter;
 use backoff::Rng;
 use outbox::{DedupWindow, Outbox};
+use vecmap::VecMap;
 
 /// Options of one publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +89,8 @@ pub struct Client {
     transmits: VecDeque<Bytes>,
     transport: VecDeque<TransportCommand>,
     events: VecDeque<Event>,
-    subs: BTreeMap<TopicFilter, Sub>,
-    pending: HashMap<u64, Pending>,
+    subs: VecMap<TopicFilter, Sub>,
+    pending: VecMap<u64, Pending>,
     queued_unsubs: Vec<(RequestId, TopicFilter)>,
     queued_admin: Vec<(RequestId, AdminRequest)>,
     outbox: Outbox,
@@ -101,7 +103,7 @@ pub struct Client {
     session_present: bool,
     /// Wire ids of the re-subscribes of the current connection not answered yet; `None`
     /// once [`Event::Restored`] was emitted.
-    restoring: Option<std::collections::BTreeSet<u64>>,
+    restoring: Option<Vec<u64>>,
     /// Why the last connection ended and how long the wait is, for [`Client::state`].
     last_loss: (String, Duration, Option<ServerError>),
 }
@@ -167,8 +169,8 @@ impl Client {
             transmits: VecDeque::new(),
             transport: VecDeque::new(),
             events: VecDeque::new(),
-            subs: BTreeMap::new(),
-            pending: HashMap::new(),
+            subs: VecMap::default(),
+            pending: VecMap::default(),
             queued_unsubs: Vec::new(),
             queued_admin: Vec::new(),
             outbox: Outbox::default(),

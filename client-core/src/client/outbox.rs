@@ -1,7 +1,7 @@
 //! Publishes held until the server acks them (QoS 1) or until they are sent (QoS 0).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BinaryHeap, VecDeque};
 
 use bytes::Bytes;
 
@@ -24,7 +24,9 @@ pub(crate) struct Entry {
 /// skipped when they surface, which keeps every operation `O(log n)`.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    entries: BTreeMap<u64, Entry>,
+    /// Sorted by id: ids grow, so inserts append and acks (mostly in order) pop the
+    /// front. Smaller code than a `BTreeMap` in the browser build.
+    entries: VecDeque<(u64, Entry)>,
     bytes: usize,
     retries: BinaryHeap<Reverse<(Instant, u64)>>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -33,6 +35,15 @@ pub(crate) struct Outbox {
 impl Outbox {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&id, |(k, _)| *k)
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Entry> {
+        let i = self.find(id).ok()?;
+        self.entries.get_mut(i).map(|(_, e)| e)
     }
 
     pub(crate) fn bytes(&self) -> usize {
@@ -44,20 +55,25 @@ impl Outbox {
         if let Some(deadline) = entry.deadline {
             self.deadlines.push(Reverse((deadline, id)));
         }
-        if let Some(old) = self.entries.insert(id, entry) {
-            self.bytes -= old.frame.len();
+        match self.find(id) {
+            Ok(i) => {
+                let old = std::mem::replace(&mut self.entries[i].1, entry);
+                self.bytes -= old.frame.len();
+            }
+            Err(i) => self.entries.insert(i, (id, entry)),
         }
     }
 
     pub(crate) fn remove(&mut self, id: u64) -> Option<Entry> {
-        let entry = self.entries.remove(&id)?;
+        let i = self.find(id).ok()?;
+        let (_, entry) = self.entries.remove(i)?;
         self.bytes -= entry.frame.len();
         Some(entry)
     }
 
     /// Records a send at `now`; QoS 1 entries then wait for their ack until `retry_at`.
     pub(crate) fn mark_sent(&mut self, id: u64, retry_at: Instant) {
-        if let Some(entry) = self.entries.get_mut(&id) {
+        if let Some(entry) = self.get_mut(id) {
             entry.attempts += 1;
             entry.retry_at = Some(retry_at);
             self.retries.push(Reverse((retry_at, id)));
@@ -65,16 +81,17 @@ impl Outbox {
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<&Entry> {
-        self.entries.get(&id)
+        let i = self.find(id).ok()?;
+        self.entries.get(i).map(|(_, e)| e)
     }
 
     pub(crate) fn ids(&self) -> Vec<u64> {
-        self.entries.keys().copied().collect()
+        self.entries.iter().map(|(id, _)| *id).collect()
     }
 
     /// Forgets every send time (the connection is gone); entries are resent on reconnect.
     pub(crate) fn mark_all_unsent(&mut self) {
-        for entry in self.entries.values_mut() {
+        for (_, entry) in self.entries.iter_mut() {
             entry.retry_at = None;
         }
         self.retries.clear();
@@ -92,7 +109,7 @@ impl Outbox {
     /// The earliest live retry time.
     pub(crate) fn next_retry(&mut self) -> Option<Instant> {
         while let Some(&Reverse((at, id))) = self.retries.peek() {
-            match self.entries.get(&id) {
+            match self.get(id) {
                 Some(e) if e.retry_at == Some(at) => return Some(at),
                 _ => {
                     self.retries.pop();
@@ -105,7 +122,7 @@ impl Outbox {
     /// The earliest live deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(&Reverse((at, id))) = self.deadlines.peek() {
-            match self.entries.get(&id) {
+            match self.get(id) {
                 Some(e) if e.deadline == Some(at) => return Some(at),
                 _ => {
                     self.deadlines.pop();

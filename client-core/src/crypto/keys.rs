@@ -8,10 +8,6 @@ use core::fmt;
 
 use aes::cipher::KeyInit;
 use aes::Aes256;
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -165,19 +161,7 @@ impl Key {
     /// [`CryptoError::InvalidBase64`] if `s` is not base64,
     /// [`CryptoError::InvalidKeyLength`] if it does not decode to 32 bytes.
     pub fn from_base64(s: &str) -> Result<Key, CryptoError> {
-        const LENIENT: GeneralPurposeConfig =
-            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-        const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-        const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
-
-        let s = s.trim();
-        // The two alphabets differ only in `+/` versus `-_`; pick by which ones appear.
-        let engine = if s.bytes().any(|b| b == b'-' || b == b'_') {
-            &URL_SAFE_LENIENT
-        } else {
-            &STANDARD_LENIENT
-        };
-        let mut decoded = engine.decode(s).map_err(|_| CryptoError::InvalidBase64)?;
+        let mut decoded = super::base64::decode(s.trim()).ok_or(CryptoError::InvalidBase64)?;
         let key = Key::from_slice(&decoded);
         wipe(&mut decoded);
         key
@@ -186,7 +170,7 @@ impl Key {
     /// The key in standard base64 with padding (44 characters). This is the secret itself:
     /// show it only where the user asked to export the key.
     pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.bytes)
+        super::base64::encode(&self.bytes)
     }
 
     /// Derives a key from a passphrase with PBKDF2-HMAC-SHA256.

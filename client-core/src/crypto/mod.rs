@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod base64;
 mod envelope;
 mod keys;
 #[cfg(test)]

@@ -149,7 +149,7 @@ fn base64_import_rejects_garbage_and_wrong_lengths() {
         Key::from_base64("AAAAAAAAAAAAAAAAAAAAAA=="),
         Err(CryptoError::InvalidKeyLength(16))
     );
-    let long = STANDARD.encode([7u8; 33]);
+    let long = crate::crypto::base64::encode(&[7u8; 33]);
     assert_eq!(
         Key::from_base64(&long),
         Err(CryptoError::InvalidKeyLength(33))
