@@ -6,7 +6,7 @@
 //! client (publish from inside `onMessage`, say) without a "recursive use" panic.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
@@ -101,13 +101,20 @@ struct PendingSubscribe {
 }
 
 /// Promises waiting for their event from the core.
+/// (Vecs, not maps: few entries, and less code in the browser build.)
 #[derive(Default)]
 struct Waiting {
     first: Option<Deferred>,
-    subscribes: HashMap<RequestId, PendingSubscribe>,
-    unsubscribes: HashMap<RequestId, Deferred>,
-    publishes: HashMap<PublishId, (Deferred, bool)>,
-    admin: HashMap<RequestId, Deferred>,
+    subscribes: Vec<(RequestId, PendingSubscribe)>,
+    unsubscribes: Vec<(RequestId, Deferred)>,
+    publishes: Vec<(PublishId, (Deferred, bool))>,
+    admin: Vec<(RequestId, Deferred)>,
+}
+
+/// Removes and returns the value of `key`.
+fn take<K: PartialEq, V>(list: &mut Vec<(K, V)>, key: &K) -> Option<V> {
+    let i = list.iter().position(|(k, _)| k == key)?;
+    Some(list.swap_remove(i).1)
 }
 
 /// Most messages kept for subscriptions not made yet (a resumed session's pending
@@ -122,7 +129,7 @@ pub(crate) struct Driver {
     timer: Option<JsValue>,
     on_timer: Option<Closure<dyn FnMut()>>,
     network: Vec<Listener>,
-    listeners: HashMap<&'static str, Vec<Function>>,
+    listeners: Vec<(&'static str, Function)>,
     subs: Vec<(TopicFilter, Option<Function>)>,
     unrouted: VecDeque<JsValue>,
     unrouted_topics: VecDeque<fastport_client_core::topic::Topic>,
@@ -154,7 +161,7 @@ impl Driver {
                 timer: None,
                 on_timer: None,
                 network: Vec::new(),
-                listeners: HashMap::new(),
+                listeners: Vec::new(),
                 subs: Vec::new(),
                 unrouted: VecDeque::new(),
                 unrouted_topics: VecDeque::new(),
@@ -244,14 +251,16 @@ impl Driver {
     }
 
     pub(crate) fn add_listener(&mut self, event: &'static str, f: Function) {
-        self.listeners.entry(event).or_default().push(f);
+        self.listeners.push((event, f));
     }
 
     pub(crate) fn remove_listener(&mut self, event: &'static str, f: &Function) {
-        if let Some(list) = self.listeners.get_mut(event) {
-            if let Some(i) = list.iter().position(|g| g == f) {
-                list.remove(i);
-            }
+        if let Some(i) = self
+            .listeners
+            .iter()
+            .position(|(e, g)| *e == event && g == f)
+        {
+            self.listeners.remove(i);
         }
     }
 
@@ -267,19 +276,19 @@ impl Driver {
             callback,
             deferred,
         };
-        self.waiting.subscribes.insert(request, pending);
+        self.waiting.subscribes.push((request, pending));
     }
 
     pub(crate) fn wait_unsubscribe(&mut self, request: RequestId, deferred: Deferred) {
-        self.waiting.unsubscribes.insert(request, deferred);
+        self.waiting.unsubscribes.push((request, deferred));
     }
 
     pub(crate) fn wait_publish(&mut self, id: PublishId, deferred: Deferred, qos1: bool) {
-        self.waiting.publishes.insert(id, (deferred, qos1));
+        self.waiting.publishes.push((id, (deferred, qos1)));
     }
 
     pub(crate) fn wait_admin(&mut self, request: RequestId, deferred: Deferred) {
-        self.waiting.admin.insert(request, deferred);
+        self.waiting.admin.push((request, deferred));
     }
 
     /// Forgets a subscription's callback (after `unsubscribe`).
@@ -413,7 +422,7 @@ impl Driver {
                 actions.push(Action::Emit("deliveryRejected", value));
             }
             Event::PublishSettled { id, outcome } => {
-                let Some((deferred, qos1)) = self.waiting.publishes.remove(&id) else {
+                let Some((deferred, qos1)) = take(&mut self.waiting.publishes, &id) else {
                     return;
                 };
                 match outcome {
@@ -449,7 +458,7 @@ impl Driver {
             Event::Subscribed {
                 request, result, ..
             } => {
-                let Some(p) = self.waiting.subscribes.remove(&request) else {
+                let Some(p) = take(&mut self.waiting.subscribes, &request) else {
                     return;
                 };
                 match result {
@@ -495,7 +504,7 @@ impl Driver {
             Event::Unsubscribed {
                 request, result, ..
             } => {
-                let Some(deferred) = self.waiting.unsubscribes.remove(&request) else {
+                let Some(deferred) = take(&mut self.waiting.unsubscribes, &request) else {
                     return;
                 };
                 match result {
@@ -512,7 +521,7 @@ impl Driver {
                 actions.push(Action::Emit("presence", value));
             }
             Event::AdminResult { request, result } => {
-                let Some(deferred) = self.waiting.admin.remove(&request) else {
+                let Some(deferred) = take(&mut self.waiting.admin, &request) else {
                     return;
                 };
                 match result {
@@ -615,7 +624,11 @@ impl Driver {
     }
 
     fn listeners_of(&self, event: &'static str) -> Vec<Function> {
-        self.listeners.get(event).cloned().unwrap_or_default()
+        self.listeners
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .map(|(_, f)| f.clone())
+            .collect()
     }
 }
 

@@ -98,6 +98,47 @@ pub fn key_fingerprint(key: &str) -> Result<String, JsValue> {
         .map_err(|e| Failure::from(e).to_js())
 }
 
+/// Measures how fast this browser seals and opens `size`-byte payloads (AES-256-CBC +
+/// HMAC-SHA256, as `publish` and delivery do), `iterations` times each. Resolves nothing:
+/// returns `{ sealMBps, openMBps }` at once (it blocks the thread while it runs).
+#[wasm_bindgen(
+    js_name = measureCrypto,
+    unchecked_return_type = "{ sealMBps: number, openMBps: number }"
+)]
+pub fn measure_crypto(size: u32, iterations: u32) -> Result<JsValue, JsValue> {
+    use fastport_client_core::crypto::{open, seal, KeyId, Keyring};
+    let fail = |e: &dyn core::fmt::Display| Failure::new("crypto", e.to_string()).to_js();
+    let key = Key::generate().map_err(|e| fail(&e))?;
+    let ring = Keyring::new(KeyId::default(), key);
+    let plaintext = vec![0x5a_u8; size as usize];
+    let iterations = iterations.max(1);
+    let started = driver::now();
+    let mut envelope = Vec::new();
+    for _ in 0..iterations {
+        envelope = seal(&ring, "bench", "bench/crypto", &plaintext).map_err(|e| fail(&e))?;
+    }
+    let sealed = driver::now();
+    for _ in 0..iterations {
+        let opened = open(&ring, "bench", "bench/crypto", &envelope).map_err(|e| fail(&e))?;
+        if opened.plaintext.len() != plaintext.len() {
+            return Err(fail(&"opened the wrong length"));
+        }
+    }
+    let opened = driver::now();
+    let megabytes = f64::from(size) * f64::from(iterations) / 1e6;
+    let rate = |d: core::time::Duration| megabytes / d.as_secs_f64().max(1e-9);
+    Ok(js::object(&[
+        (
+            "sealMBps",
+            rate(sealed.saturating_duration_since(started)).into(),
+        ),
+        (
+            "openMBps",
+            rate(opened.saturating_duration_since(sealed)).into(),
+        ),
+    ]))
+}
+
 fn random_seed() -> u64 {
     let mut bytes = [0u8; 8];
     // The core only uses the seed for jitter and a random client id.
