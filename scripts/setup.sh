@@ -169,6 +169,22 @@ install_wasm_target() {
     ok "$WASM_TARGET via $FALLBACK_TOOLCHAIN ($(rustc +"$FALLBACK_TOOLCHAIN" --version))"
 }
 
+# The standard library's source, so scripts/build-wasm.sh can rebuild std for size. Optional:
+# without it the package is built with the prebuilt std (larger). The fallback toolchain ships it.
+install_rust_src() {
+    if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+        ok "rust-src (std rebuilt for size in the npm package)"
+        return 0
+    fi
+    if wasm_target_in_default_toolchain; then
+        say "rustup component add rust-src (30 s at most)..."
+        if timed timeout 30 rustup component add rust-src </dev/null; then
+            return 0
+        fi
+    fi
+    note "no rust-src: the npm package builds with the prebuilt std (a larger module)"
+}
+
 install_browser() {
     apt_install "chromium (Debian package)" "${BROWSER_PACKAGES[@]}"
     command -v chromium >/dev/null 2>&1 || die "chromium not on PATH after its install"
@@ -221,8 +237,8 @@ install_wasm_bindgen_cli() {
         die "wasm-bindgen on PATH is $have, not $wanted: is another one before ~/.cargo/bin?"
 }
 
-# npm install when the root package.json (or a workspace) has dependencies and node_modules is
-# older than the manifests.
+# npm install when the root package.json has dependencies and node_modules is older than it or
+# its lock file (the demo and the package test keep their own node_modules).
 install_npm_packages() {
     [ -f package.json ] || return 0
     command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 or newer"
@@ -241,8 +257,7 @@ install_npm_packages() {
     else
         while IFS= read -r manifest; do
             [ "$manifest" -nt "$stamp" ] && stale=1
-        done < <(find . -maxdepth 3 -name node_modules -prune -o \
-            \( -name package.json -o -name package-lock.json \) -print)
+        done < <(ls package.json package-lock.json 2>/dev/null)
     fi
     if [ $stale -eq 0 ]; then
         ok "npm packages (node_modules up to date)"
@@ -268,6 +283,7 @@ install_bench_peers() {
 
 check_rust
 install_wasm_target
+install_rust_src
 install_browser
 install_wasm_pack
 install_wasm_bindgen_cli

@@ -63,6 +63,8 @@ step "client-core unit tests in headless Chromium" \
     logged with_wasm_env wasm-pack test --headless --chrome client-core --lib
 step "browser SDK (fastport-wasm) in headless Chromium against a real server" \
     logged "$ROOT/scripts/test-wasm.sh"
+step "npm package fastport-wasm: packed, installed in a Vite app and a plain page, in Chromium" \
+    "$ROOT/scripts/test-npm-package.sh"
 
 summary
 # "test result: ok. 12 passed; 0 failed; ..." from cargo test and wasm-bindgen-test-runner.

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Proves the npm package `fastport-wasm` as a user gets it:
+#   1. scripts/build-wasm.sh, then `npm pack` of client-wasm/pkg into a temporary folder;
+#   2. a fresh Vite app (client-wasm/npm-test/app, vite from the npm registry through npm's
+#      cache) that `npm install`s the tarball, imports "fastport-wasm" and is built with
+#      `vite build`;
+#   3. a page without a bundler importing the unpacked tarball with <script type="module">;
+#   4. both pages in headless Chromium (Debian's, through playwright-core) against a real
+#      fastport-server on a free port: two clients with one key exchange encrypted messages;
+#      each page must show "ok: ..." and log no console error (client-wasm/npm-test/run.mjs);
+#   5. the package's crypto throughput in the same browser (measureCrypto, 1 KiB and 64 KiB),
+#      written to target/fastport-wasm-crypto.md.
+# Ends with the gzipped size of the .wasm. Everything it starts is stopped on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+TEST="$ROOT/client-wasm/npm-test"
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+say() { printf '\n== test-npm-package: %s\n' "$*"; }
+fail() { echo "test-npm-package: FAILED: $*" >&2; exit 1; }
+
+[ -x "$CHROMIUM" ] || fail "no Chromium at $CHROMIUM (apt-get install -y chromium, or set CHROMIUM)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fastport-npm-test.XXXXXX")
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "build the package (scripts/build-wasm.sh)"
+"$ROOT/scripts/build-wasm.sh" || fail "scripts/build-wasm.sh"
+
+say "npm pack"
+tarball=$(cd "$work" && npm pack --silent "$ROOT/client-wasm/pkg" | tail -1)
+[ -f "$work/$tarball" ] || fail "npm pack did not write a tarball (got \"$tarball\")"
+listing=$(tar tzf "$work/$tarball" | sed 's|^package/||' | sort | tr '\n' ' ')
+for f in package.json README.md fastport_wasm.js fastport_wasm.d.ts fastport_wasm_bg.wasm; do
+    [[ " $listing" == *" $f "* ]] || fail "$tarball has no $f; it holds: $listing"
+done
+echo "$tarball: $listing"
+
+say "a fresh Vite app installs $tarball"
+cp -r "$TEST/app" "$work/app"
+cp "$TEST/check.js" "$work/app/"
+(
+    cd "$work/app"
+    # vite comes from app/package-lock.json through npm's cache (~/.npm): offline when cached.
+    npm install --no-audit --no-fund --prefer-offline --loglevel=error "../$tarball"
+    [ -f node_modules/fastport-wasm/fastport_wasm_bg.wasm ] ||
+        { echo "fastport-wasm is not in node_modules" >&2; exit 1; }
+    npm run --silent build
+) || fail "npm install or vite build in the fresh app ($work/app)"
+ls "$work/app/dist/assets/"*.wasm >/dev/null 2>&1 || fail "vite build emitted no .wasm asset"
+echo "vite build: $(cd "$work/app/dist" && find . -type f | sort | tr '\n' ' ')"
+
+say "a page without a bundler, on the unpacked tarball"
+mkdir -p "$work/plain"
+tar xzf "$work/$tarball" -C "$work/plain"
+cp "$TEST/plain.html" "$work/plain/index.html"
+cp "$TEST/check.js" "$work/plain/"
+
+say "a real fastport-server"
+cargo build --locked --quiet -p fastport-server --bin fastport-server ||
+    fail "cargo build -p fastport-server"
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+"$target_dir/debug/fastport-server" --listen 127.0.0.1:0 --log warn \
+    >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+addr=
+for _ in $(seq 100); do
+    addr=$(sed -n 's/^listening on //p' "$work/server.out" 2>/dev/null | head -1)
+    [ -n "$addr" ] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$addr" ] || { cat "$work/server.err" >&2; fail "the server did not start (log above)"; }
+url="ws://$addr/ws"
+echo "server at $url"
+
+say "both pages in headless Chromium"
+status=0
+node "$TEST/run.mjs" --url "$url" --vite "$work/app/dist" --plain "$work/plain" \
+    --chromium "$CHROMIUM" --crypto-md "$ROOT/target/fastport-wasm-crypto.md" || status=$?
+if [ $status -ne 0 ]; then
+    echo "---- server log" >&2
+    cat "$work/server.err" >&2
+    fail "the package does not work in the browser (above)"
+fi
+
+wasm="$ROOT/client-wasm/pkg/fastport_wasm_bg.wasm"
+echo
+echo "test-npm-package: ok: $tarball works through Vite and as a plain ES module;" \
+    "fastport_wasm_bg.wasm is $(gzip -9c "$wasm" | wc -c) bytes gzipped" \
+    "($(stat -c %s "$wasm") raw)"
