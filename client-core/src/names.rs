@@ -133,7 +133,11 @@ pub enum NameError {
         max: usize,
     },
     /// The input contains a character that is not allowed.
-    #[error("{what} contains invalid character {ch:?}{hint}", hint = invalid_character_hint(what))]
+    #[error(
+        "{what} contains invalid character '{}'{hint}",
+        ch.escape_default(),
+        hint = invalid_character_hint(what)
+    )]
     InvalidCharacter {
         /// What was being parsed, e.g. `"session name"`.
         what: &'static str,

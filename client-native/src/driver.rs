@@ -435,6 +435,7 @@ impl Driver {
                 topic,
                 publisher,
                 error,
+                ..
             } => {
                 let _ = self.events.send(ClientEvent::Rejected {
                     topic,

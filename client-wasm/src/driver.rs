@@ -417,8 +417,9 @@ impl Driver {
                 topic,
                 publisher,
                 error,
+                envelope,
             } => {
-                let value = events::delivery_rejected(&topic, &publisher, &error);
+                let value = events::delivery_rejected(&topic, &publisher, &error, &envelope);
                 actions.push(Action::Emit("deliveryRejected", value));
             }
             Event::PublishSettled { id, outcome } => {

@@ -121,7 +121,12 @@ pub(crate) fn subscription_lost(filter: &str, error: &ServerError) -> JsValue {
 
 /// `DeliveryRejected`: a message that reached this client but could not be opened (no
 /// key for its topic, a wrong key, tampering, or plaintext refused). It was nacked.
-pub(crate) fn delivery_rejected(topic: &str, publisher: &str, error: &DeliveryError) -> JsValue {
+pub(crate) fn delivery_rejected(
+    topic: &str,
+    publisher: &str,
+    error: &DeliveryError,
+    envelope: &[u8],
+) -> JsValue {
     let code = match error {
         DeliveryError::Open(_) => "cannot_open",
         DeliveryError::NoKey(_) => "no_key",
@@ -134,6 +139,7 @@ pub(crate) fn delivery_rejected(topic: &str, publisher: &str, error: &DeliveryEr
         ("publisher", publisher.into()),
         ("code", code.into()),
         ("message", error.to_string().into()),
+        ("envelope", js_sys::Uint8Array::from(envelope).into()),
     ])
 }
 

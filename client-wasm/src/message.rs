@@ -19,6 +19,7 @@ pub struct Message {
     key_id: Option<String>,
     qos: u8,
     delivery_id: u64,
+    envelope: bytes::Bytes,
 }
 
 impl From<CoreMessage> for Message {
@@ -34,6 +35,7 @@ impl From<CoreMessage> for Message {
                 _ => 1,
             },
             delivery_id: m.delivery_id,
+            envelope: m.envelope,
         }
     }
 }
@@ -74,6 +76,14 @@ impl Message {
     #[wasm_bindgen(getter)]
     pub fn qos(&self) -> u8 {
         self.qos
+    }
+
+    /// The sealed envelope exactly as the server relayed it: all the server ever saw of
+    /// this message (version, flags, key id, IV, ciphertext, MAC). For showing what
+    /// end-to-end encryption hides; a new `Uint8Array` on every read.
+    #[wasm_bindgen(getter)]
+    pub fn envelope(&self) -> Uint8Array {
+        Uint8Array::from(&self.envelope[..])
     }
 
     /// The server's id of this message in the session.

@@ -87,7 +87,7 @@ pub(crate) fn parse(value: &JsValue, seed: u64) -> Result<Settings, Failure> {
         for entry in Object::entries(map.unchecked_ref::<Object>()).iter() {
             let entry: Array = entry.unchecked_into();
             let filter = entry.get(0).as_string().unwrap_or_default();
-            let ring = keyring_of(&entry.get(1), &format!("topicKeys[{filter:?}]"))?;
+            let ring = keyring_of(&entry.get(1), &format!("topicKeys[\"{filter}\"]"))?;
             let filter = TopicFilter::new(&filter)
                 .map_err(|e| Failure::options(format!("topicKeys: `{filter}`: {e}")))?;
             config.keys.set_for_filter(filter, ring);

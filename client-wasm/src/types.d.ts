@@ -121,6 +121,8 @@ export interface DeliveryRejected {
   publisher: string;
   code: "cannot_open" | "no_key" | "plaintext" | "invalid_topic" | "rejected";
   message: string;
+  /** The sealed envelope as the server relayed it. */
+  envelope: Uint8Array;
 }
 
 export interface SessionSettings {

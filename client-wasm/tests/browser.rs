@@ -47,6 +47,10 @@ async fn two_clients_exchange_an_encrypted_message() {
     assert_eq!(get(m, "encrypted").as_bool(), Some(true));
     let payload: js_sys::Uint8Array = get(m, "payload").into();
     assert_eq!(payload.to_vec(), b"hello bob");
+    // What the server relayed: sealed, longer than the text, and without it.
+    let envelope = js_sys::Uint8Array::from(get(m, "envelope")).to_vec();
+    assert!(envelope.len() > 9 + 32, "{} bytes", envelope.len());
+    assert!(!envelope.windows(9).any(|w| w == b"hello bob"));
 }
 
 #[wasm_bindgen_test]
@@ -193,6 +197,7 @@ async fn without_the_key_a_message_is_reported_not_delivered() {
     let e = &rejected_events.all()[0];
     assert_eq!(get_str(e, "topic"), "secret");
     assert_eq!(get_str(e, "code"), "cannot_open");
+    assert!(js_sys::Uint8Array::from(get(e, "envelope")).length() > 32);
 }
 
 /// The server closes every connection of a suspended session: the client waits, comes

@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use bytes::Bytes;
+
 use crate::codec::{ErrorCode, Member, PresenceKind, Qos, ReceiptStatus, SessionConfig};
 use crate::crypto::{CryptoError, KeyId, OpenError};
 use crate::time::Instant;
@@ -148,6 +150,9 @@ pub struct Message {
     pub qos: Qos,
     /// The server's id of this message in the session.
     pub delivery_id: u64,
+    /// The sealed envelope exactly as the server relayed it: all the server ever saw of
+    /// the payload (shared with the received frame, not copied).
+    pub envelope: Bytes,
 }
 
 /// Why a delivery was refused instead of reaching the application.
@@ -184,6 +189,8 @@ pub enum Event {
         publisher: String,
         /// Why.
         error: DeliveryError,
+        /// The envelope as relayed (still sealed).
+        envelope: Bytes,
     },
     /// A publish settled.
     PublishSettled {

@@ -327,6 +327,7 @@ impl Client {
                     topic: d.topic.clone(),
                     publisher: d.publisher.clone(),
                     error,
+                    envelope: d.payload.clone(),
                 });
                 if qos1 {
                     self.send(
@@ -381,6 +382,7 @@ impl Client {
             key_id: opened.key_id,
             qos: d.qos,
             delivery_id: d.delivery_id,
+            envelope: d.payload.clone(),
         })
     }
 }
