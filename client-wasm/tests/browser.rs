@@ -379,3 +379,61 @@ async fn a_message_sealed_in_the_browser_opens_natively_and_the_other_way_round(
     assert_eq!(echoed[0], format!("interop/ping {nonce}"));
     assert_eq!(get(&inbox.all()[0], "encrypted").as_bool(), Some(true));
 }
+
+/// The browser's `online` event ends a backoff wait at once: with a minute's backoff, the
+/// client is back within the test's time only because of the event.
+#[wasm_bindgen_test]
+async fn the_online_event_reconnects_without_waiting_for_the_backoff() {
+    let session = unique("wasm-online");
+    let admin = create_session(&session, "pw", "secret").await;
+    let backoff = obj(&[
+        ("initialMs", 60_000.into()),
+        ("maxMs", 60_000.into()),
+        ("jitter", 0.into()),
+    ]);
+    let client = connect(&session, "pw", &[("key", key()), ("backoff", backoff)]).await;
+    let states = Recorder::new();
+    call(&client, "on", &["state".into(), states.function()]);
+    ok(
+        call(
+            &admin,
+            "suspendSession",
+            &[session.clone().into(), "secret".into()],
+        ),
+        "suspend",
+    )
+    .await;
+    eventually("reconnecting", || {
+        states
+            .all()
+            .iter()
+            .any(|s| get_str(s, "state") == "reconnecting")
+    })
+    .await;
+    let waiting = states
+        .all()
+        .into_iter()
+        .find(|s| get_str(s, "state") == "reconnecting")
+        .expect("state");
+    assert!(
+        get(&waiting, "inMs").as_f64().unwrap_or(0.0) > 50_000.0,
+        "{waiting:?}"
+    );
+    ok(
+        call(
+            &admin,
+            "resumeSession",
+            &[session.clone().into(), "secret".into()],
+        ),
+        "resume",
+    )
+    .await;
+
+    let window = web_sys::window().expect("window");
+    let online = web_sys::Event::new("online").expect("event");
+    window.dispatch_event(&online).expect("dispatch");
+    eventually("connected again", || {
+        get_str(&get(&client, "state"), "state") == "connected"
+    })
+    .await;
+}
