@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `npm start`: builds and starts the broker on 127.0.0.1:8080 with the demo session, serving
-# the chat demo from web-demo/dist when it has been built. Extra arguments go to the server
-# (`npm start -- --listen 0.0.0.0:9000`); `fastport-server --help` lists them.
+# `npm start`: builds the chat demo and the broker, and starts the broker on 127.0.0.1:8080 with
+# the demo session, serving the chat demo (web-demo/dist) at http://127.0.0.1:8080/ (the server
+# prints the addresses). Extra arguments go to the server (`npm start -- --listen 0.0.0.0:9000`);
+# `fastport-server --help` lists them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +13,6 @@ unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
 echo "==> building fastport-server (release)"
 cargo build --release --locked -p fastport-server
-if [ ! -d web-demo/dist ]; then
-    echo "note: the chat demo (web-demo/) is not built yet: the server runs without it" >&2
-fi
+echo "==> building the chat demo (web-demo/build.sh: fastport-wasm, then vite)"
+"$ROOT/web-demo/build.sh"
 exec "$ROOT/target/release/fastport-server" "$@"

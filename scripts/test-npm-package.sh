@@ -60,6 +60,13 @@ cp "$TEST/check.js" "$work/app/"
         { echo "fastport-wasm is not in node_modules" >&2; exit 1; }
     npm run --silent build
 ) || fail "npm install or vite build in the fresh app ($work/app)"
+say "the package's TypeScript types, checked by tsc --strict"
+cp "$TEST/types-check.ts" "$work/app/"
+(
+    cd "$work/app"
+    npx --no-install tsc --noEmit --strict --target es2022 --lib es2022,dom,esnext.disposable \
+        --module es2022 --moduleResolution bundler --skipLibCheck false types-check.ts
+) || fail "the package's types (client-wasm/npm-test/types-check.ts)"
 ls "$work/app/dist/assets/"*.wasm >/dev/null 2>&1 || fail "vite build emitted no .wasm asset"
 echo "vite build: $(cd "$work/app/dist" && find . -type f | sort | tr '\n' ' ')"
 

@@ -65,6 +65,8 @@ step "browser SDK (fastport-wasm) in headless Chromium against a real server" \
     logged "$ROOT/scripts/test-wasm.sh"
 step "npm package fastport-wasm: packed, installed in a Vite app and a plain page, in Chromium" \
     "$ROOT/scripts/test-npm-package.sh"
+step "chat demo end to end in Chromium (two people, presence, private room, restart)" \
+    "$ROOT/scripts/test-demo.sh"
 
 summary
 # "test result: ok. 12 passed; 0 failed; ..." from cargo test and wasm-bindgen-test-runner.

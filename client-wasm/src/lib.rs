@@ -273,11 +273,13 @@ impl Client {
     pub fn subscribe(
         &self,
         filter: &str,
-        #[wasm_bindgen(unchecked_param_type = "(message: Message) => void")] on_message: Option<
-            Function,
+        #[wasm_bindgen(unchecked_optional_param_type = "(message: Message) => void")]
+        on_message: Option<Function>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubscribeOptions")] options: Option<
+            JsValue,
         >,
-        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         self.command(|d| {
             let presence = match reader(&options, "subscribe options", &["presence"])? {
                 Some(o) => o.boolean("presence")?.unwrap_or(false),
@@ -318,8 +320,9 @@ impl Client {
         topic: &str,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer | unknown")]
         data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PublishOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PublishOptions")] options: Option<JsValue>,
     ) -> Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         self.command(|d| {
             let (qos, plaintext) = match reader(&options, "publish options", &["qos", "plaintext"])?
             {
@@ -346,18 +349,17 @@ impl Client {
     }
 
     /// Adds a listener: `state`, `message`, `presence`, `receipt`, `restored`,
-    /// `subscriptionLost`, `deliveryRejected` or `error`.
-    pub fn on(
-        &self,
-        event: &str,
-        #[wasm_bindgen(unchecked_param_type = "(event: any) => void")] listener: Function,
-    ) -> Result<(), JsValue> {
+    /// `subscriptionLost`, `deliveryRejected` or `error`. (Typed in the custom section:
+    /// the listener's argument follows the event name, see `ClientEvents`.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, listener: Function) -> Result<(), JsValue> {
         let event = event_name(event)?;
         self.shared.borrow_mut().add_listener(event, listener);
         Ok(())
     }
 
     /// Removes a listener added with `on`.
+    #[wasm_bindgen(skip_typescript)]
     pub fn off(&self, event: &str, listener: &Function) -> Result<(), JsValue> {
         let event = event_name(event)?;
         self.shared.borrow_mut().remove_listener(event, listener);

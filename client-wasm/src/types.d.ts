@@ -155,6 +155,14 @@ export interface ClientEvents {
   error: FastPortError;
 }
 
+/** `on` and `off`, typed per event (merged into the `Client` class). */
+export interface Client {
+  /** Adds a listener; an unknown event name throws `invalid_options`. */
+  on<K extends keyof ClientEvents>(event: K, listener: (event: ClientEvents[K]) => void): void;
+  /** Removes a listener added with `on`. */
+  off<K extends keyof ClientEvents>(event: K, listener: (event: ClientEvents[K]) => void): void;
+}
+
 /** Every error the package throws or rejects with. `code` is stable: the server's error
  *  code (`bad_credentials`, `unknown_session`, `message_too_large`, ...) or the client's
  *  (`invalid_options`, `invalid_key`, `invalid_topic`, `invalid_filter`, `invalid_payload`,
