@@ -20,6 +20,7 @@ mod events;
 mod js;
 mod message;
 mod options;
+mod webcrypto;
 
 use fastport_client_core::codec::{AdminOp, Qos, SessionConfig, SlowConsumerPolicy};
 use fastport_client_core::crypto::{Key, PBKDF2_DEFAULT_ITERATIONS};
@@ -80,9 +81,25 @@ pub fn generate_key() -> Result<String, JsValue> {
 /// Derives a key from a passphrase with PBKDF2-HMAC-SHA256 (600,000 iterations unless
 /// `iterations` says otherwise; everyone must use the same). `context` separates keys of
 /// different places: fastPort uses `session/room`. Resolves with the key in base64.
+///
+/// Runs in the browser's WebCrypto, off the page's thread, where the page has it (secure
+/// contexts: https and localhost); elsewhere in WebAssembly, which blocks the page for
+/// about a second. Both give the same key as the native client.
 #[wasm_bindgen(js_name = deriveKey, unchecked_return_type = "Promise<string>")]
 pub fn derive_key(passphrase: &str, context: &str, iterations: Option<u32>) -> Promise {
     let iterations = iterations.unwrap_or(PBKDF2_DEFAULT_ITERATIONS);
+    if let Err(e) = Key::check_passphrase(passphrase, iterations) {
+        return rejected(Failure::from(e));
+    }
+    if let Some(promise) = webcrypto::pbkdf2(passphrase, &Key::passphrase_salt(context), iterations)
+    {
+        return promise;
+    }
+    derive_key_here(passphrase, context, iterations)
+}
+
+/// `deriveKey` in WebAssembly (what runs without WebCrypto); for Rust callers and tests.
+pub fn derive_key_here(passphrase: &str, context: &str, iterations: u32) -> Promise {
     match Key::derive_from_passphrase(passphrase, context, iterations) {
         Ok(key) => Promise::resolve(&JsValue::from(key.to_base64())),
         Err(e) => rejected(Failure::from(e)),

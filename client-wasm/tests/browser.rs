@@ -437,3 +437,33 @@ async fn the_online_event_reconnects_without_waiting_for_the_backoff() {
     })
     .await;
 }
+
+/// `deriveKey` runs in WebCrypto here (127.0.0.1 is a secure context) and must give the
+/// key the core derives, which the native client derives too.
+#[wasm_bindgen_test]
+async fn derive_key_in_webcrypto_matches_the_core() {
+    let web = ok(
+        fastport_wasm::derive_key("correct horse battery", "demo/vault", Some(10_000)).into(),
+        "deriveKey",
+    )
+    .await;
+    let core = fastport_client_core::crypto::Key::derive_from_passphrase(
+        "correct horse battery",
+        "demo/vault",
+        10_000,
+    )
+    .expect("derive");
+    assert_eq!(web.as_string(), Some(core.to_base64()));
+    let here = ok(
+        fastport_wasm::derive_key_here("correct horse battery", "demo/vault", 10_000).into(),
+        "deriveKeyHere",
+    )
+    .await;
+    assert_eq!(here.as_string(), Some(core.to_base64()));
+    let (code, _) = rejected(
+        fastport_wasm::derive_key("", "demo/vault", None).into(),
+        "empty",
+    )
+    .await;
+    assert_eq!(code, "invalid_key");
+}

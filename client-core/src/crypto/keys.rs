@@ -188,6 +188,18 @@ impl Key {
         context: &str,
         iterations: u32,
     ) -> Result<Key, CryptoError> {
+        Key::check_passphrase(passphrase, iterations)?;
+        let salt = Key::passphrase_salt(context);
+        let mut bytes = [0u8; KEY_BYTES];
+        pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, iterations, &mut bytes);
+        let key = Key::from_bytes(bytes);
+        wipe(&mut bytes);
+        Ok(key)
+    }
+
+    /// The checks [`Key::derive_from_passphrase`] makes, for drivers that run PBKDF2
+    /// elsewhere (the browser's WebCrypto): an empty passphrase or too few iterations.
+    pub fn check_passphrase(passphrase: &str, iterations: u32) -> Result<(), CryptoError> {
         if passphrase.is_empty() {
             return Err(CryptoError::EmptyPassphrase);
         }
@@ -197,14 +209,16 @@ impl Key {
                 min: PBKDF2_MIN_ITERATIONS,
             });
         }
+        Ok(())
+    }
+
+    /// The PBKDF2 salt [`Key::derive_from_passphrase`] uses for `context`:
+    /// `fastport/v1 pbkdf2 ` followed by the context.
+    pub fn passphrase_salt(context: &str) -> Vec<u8> {
         let mut salt = Vec::with_capacity(PBKDF2_SALT_PREFIX.len() + context.len());
         salt.extend_from_slice(PBKDF2_SALT_PREFIX);
         salt.extend_from_slice(context.as_bytes());
-        let mut bytes = [0u8; KEY_BYTES];
-        pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, iterations, &mut bytes);
-        let key = Key::from_bytes(bytes);
-        wipe(&mut bytes);
-        Ok(key)
+        salt
     }
 
     /// A short public name for the key: the first 8 bytes of
