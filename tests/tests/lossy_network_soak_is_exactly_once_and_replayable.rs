@@ -80,10 +80,22 @@ fn run<B: SimBroker>(seed: u64, broker: B) -> (Sim<B>, String) {
     );
     sim.run_for(Duration::from_secs(30));
 
-    let trace = format!(
-        "{:?}",
-        sim.clients.iter().map(|c| &c.events).collect::<Vec<_>>()
-    );
+    // Everything the clients saw, except the sealed envelopes: their IVs come from the
+    // system's random source, not from the seed.
+    let trace = sim
+        .clients
+        .iter()
+        .flat_map(|c| c.events.iter())
+        .map(|(at, e)| match e {
+            Event::Message(m) => {
+                let mut m = m.clone();
+                m.envelope = bytes::Bytes::new();
+                format!("{at:?} {:?}", Event::Message(m))
+            }
+            other => format!("{at:?} {other:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     (sim, trace)
 }
 
