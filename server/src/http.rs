@@ -29,7 +29,7 @@ use tokio_tungstenite::WebSocketStream;
 pub use files::StaticDir;
 
 use crate::broker::ConnId;
-use crate::server::{run_connection, Shared, TaskGuard};
+use crate::server::{run_connection, BurstRead, Shared, TaskGuard};
 
 /// The body of every response.
 pub type Body = Full<Bytes>;
@@ -112,7 +112,7 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
         } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
+                let io = BurstRead::new(TokioIo::new(upgraded));
                 let config = Some(shared.ws_config);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 let router = shared.router.clone();

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod burst;
 mod connection;
 mod router;
 mod startup;
@@ -41,6 +42,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::http::{self, StaticDir};
+pub(crate) use burst::BurstRead;
 pub(crate) use connection::run as run_connection;
 pub use router::RouterHandle;
 
@@ -104,9 +106,10 @@ impl ServerError {
     }
 }
 
-/// Bytes a connection reads from its socket at a time. tungstenite's default (128 KiB) is
-/// allocated and zero-filled per connection on its first read, which made an idle connection
-/// cost about 49 KiB; larger messages still arrive whole (the buffer grows for them).
+/// Bytes tungstenite reads at a time. Its default (128 KiB) is allocated and zero-filled per
+/// connection on its first read, which made an idle connection cost about 49 KiB; larger
+/// messages still arrive whole (the buffer grows for them). Busy connections still read up
+/// to 64 KiB per system call: see `BurstRead`.
 const WS_READ_BUFFER: usize = 4 * 1024;
 /// Bytes of outgoing frames gathered before they are written (batches are flushed anyway):
 /// also the capacity a connection keeps after a burst.

@@ -85,7 +85,7 @@ pub use session::SessionSettings;
 
 use clients::ClientKey;
 use delivery::DeliverEncoder;
-use ids::IdMap;
+pub(crate) use ids::IdMap;
 use session::{Session, SessionId};
 use timers::{Timer, Timers};
 

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::router::{CloseCmd, Outbound, RouterHandle, RouterMsg};
+use super::router::{CloseCmd, Opened, Outbound, RouterHandle, RouterMsg};
 use crate::broker::ConnId;
 
 /// Queued frames written per flush.
@@ -73,13 +73,13 @@ pub(crate) async fn run<S>(
         batch: Vec::with_capacity(WRITE_BATCH),
         read_below: (queue / 2).max(1),
     };
-    let opened = RouterMsg::Open {
+    let opened = RouterMsg::Open(Box::new(Opened {
         conn,
         peer,
         outbound,
         receipts,
         abort,
-    };
+    }));
     let end = match link.router.send(opened).await {
         Ok(()) => link.pump().await,
         Err(_) => End::RouterGone,

@@ -16,44 +16,53 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{Job, JobResult};
-use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, Metrics, Output};
+use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, IdMap, Metrics, Output};
 
 /// Messages handled per batch before the outputs are pumped.
 const BATCH: usize = 256;
 
-/// A message to the router.
+/// A message to the router. Every message is moved twice on its way through the inbox, so
+/// the rare, large ones are boxed: the enum stays the size of [`RouterMsg::Message`].
 #[derive(Debug)]
 pub(crate) enum RouterMsg {
     /// A WebSocket connection was accepted.
-    Open {
-        conn: ConnId,
-        /// The peer's address.
-        peer: Option<IpAddr>,
-        /// Its bounded outbound queue.
-        outbound: mpsc::Sender<Outbound>,
-        /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
-        /// message the connection published, plus one per publish it answered at once).
-        receipts: mpsc::UnboundedSender<Bytes>,
-        /// Closes it at once, for when the queue is full.
-        abort: oneshot::Sender<CloseCmd>,
-    },
+    Open(Box<Opened>),
     /// One binary message (text messages arrive as an empty one, which the broker refuses).
     Message { conn: ConnId, message: Bytes },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
     /// An HTTP admin request.
-    Admin {
-        request: AdminRequest,
-        /// The HTTP client's address.
-        peer: Option<IpAddr>,
-        reply: oneshot::Sender<AdminReply>,
-    },
+    Admin(Box<AdminCall>),
     /// A snapshot of the metrics.
     Metrics { reply: oneshot::Sender<Metrics> },
     /// A slow job finished on a blocking thread.
-    JobDone(JobResult),
+    JobDone(Box<JobResult>),
     /// Graceful shutdown: close every connection, refuse new ones.
     Shutdown { done: oneshot::Sender<()> },
+}
+
+/// A WebSocket connection was accepted.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) conn: ConnId,
+    /// The peer's address.
+    pub(crate) peer: Option<IpAddr>,
+    /// Its bounded outbound queue.
+    pub(crate) outbound: mpsc::Sender<Outbound>,
+    /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
+    /// message the connection published, plus one per publish it answered at once).
+    pub(crate) receipts: mpsc::UnboundedSender<Bytes>,
+    /// Closes it at once, for when the queue is full.
+    pub(crate) abort: oneshot::Sender<CloseCmd>,
+}
+
+/// An HTTP admin request and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct AdminCall {
+    request: AdminRequest,
+    /// The HTTP client's address.
+    peer: Option<IpAddr>,
+    reply: oneshot::Sender<AdminReply>,
 }
 
 /// What a connection task is asked to write.
@@ -83,13 +92,12 @@ impl RouterHandle {
     /// `Admin` frame). `None` if the router has stopped.
     pub async fn admin(&self, request: AdminRequest, peer: Option<IpAddr>) -> Option<AdminReply> {
         let (reply, answer) = oneshot::channel();
-        self.send(RouterMsg::Admin {
+        let call = AdminCall {
             request,
             peer,
             reply,
-        })
-        .await
-        .ok()?;
+        };
+        self.send(RouterMsg::Admin(Box::new(call))).await.ok()?;
         answer.await.ok()
     }
 
@@ -124,7 +132,7 @@ pub(crate) fn spawn(broker: Broker, capacity: usize) -> RouterHandle {
     let router = Router {
         broker,
         start: tokio::time::Instant::now(),
-        conns: HashMap::new(),
+        conns: IdMap::default(),
         admin_pending: HashMap::new(),
         next_admin: 1,
         jobs: tx.downgrade(),
@@ -137,7 +145,9 @@ struct Router {
     broker: Broker,
     /// The broker's epoch: its `Instant`s are microseconds since this.
     start: tokio::time::Instant,
-    conns: HashMap<ConnId, ConnEntry>,
+    /// Looked up for every message in and every frame out: keyed by the integer id the
+    /// server assigns, with the broker's cheap id hash instead of SipHash.
+    conns: IdMap<ConnId, ConnEntry>,
     admin_pending: HashMap<u64, oneshot::Sender<AdminReply>>,
     next_admin: u64,
     /// Weak, so that the router stops once every handle is dropped.
@@ -199,13 +209,14 @@ impl Router {
 
     fn handle(&mut self, now: Instant, msg: RouterMsg) {
         match msg {
-            RouterMsg::Open {
-                conn,
-                peer,
-                outbound,
-                receipts,
-                abort,
-            } => {
+            RouterMsg::Open(opened) => {
+                let Opened {
+                    conn,
+                    peer,
+                    outbound,
+                    receipts,
+                    abort,
+                } = *opened;
                 let entry = ConnEntry {
                     outbound,
                     receipts,
@@ -226,11 +237,12 @@ impl Router {
                     self.broker.handle_close(now, conn);
                 }
             }
-            RouterMsg::Admin {
-                mut request,
-                peer,
-                reply,
-            } => {
+            RouterMsg::Admin(call) => {
+                let AdminCall {
+                    mut request,
+                    peer,
+                    reply,
+                } = *call;
                 let id = self.next_admin;
                 self.next_admin += 1;
                 request.request_id = id;
@@ -240,7 +252,7 @@ impl Router {
             RouterMsg::Metrics { reply } => {
                 let _ = reply.send(self.broker.metrics());
             }
-            RouterMsg::JobDone(result) => self.broker.handle_job_done(now, result),
+            RouterMsg::JobDone(result) => self.broker.handle_job_done(now, *result),
             RouterMsg::Shutdown { done } => {
                 self.broker.shutdown(now);
                 let _ = done.send(());
@@ -321,7 +333,7 @@ impl Router {
         };
         tokio::task::spawn_blocking(move || {
             let result = job.run();
-            let _ = tx.blocking_send(RouterMsg::JobDone(result));
+            let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
         });
     }
 
@@ -329,5 +341,20 @@ impl Router {
         if let Some(reply) = self.admin_pending.remove(&answer.request) {
             let _ = reply.send(answer.reply);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_router_message_is_no_larger_than_a_binary_message_and_its_tag() {
+        let message = std::mem::size_of::<ConnId>() + std::mem::size_of::<Bytes>();
+        assert!(
+            std::mem::size_of::<RouterMsg>() <= message + 8,
+            "RouterMsg is {} bytes: box the large variant",
+            std::mem::size_of::<RouterMsg>()
+        );
     }
 }
