@@ -9,6 +9,21 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// Suspends `session` (the server closes its connections) and returns the first
+/// `reconnecting` state `states` recorded.
+async fn suspend_until_reconnecting(admin: &JsValue, session: &str, states: &Recorder) -> JsValue {
+    let args = [session.into(), "secret".into()];
+    ok(call(admin, "suspendSession", &args), "suspend").await;
+    let first = || {
+        states
+            .all()
+            .into_iter()
+            .find(|s| get_str(s, "state") == "reconnecting")
+    };
+    eventually("reconnecting", || first().is_some()).await;
+    first().expect("a reconnecting state")
+}
+
 fn key() -> JsValue {
     fastport_wasm::generate_key().expect("key").into()
 }
@@ -226,27 +241,7 @@ async fn after_the_server_closes_the_socket_the_client_reconnects_resubscribes_a
     )
     .await;
 
-    ok(
-        call(
-            &admin,
-            "suspendSession",
-            &[session.clone().into(), "secret".into()],
-        ),
-        "suspend",
-    )
-    .await;
-    eventually("reconnecting", || {
-        states
-            .all()
-            .iter()
-            .any(|s| get_str(s, "state") == "reconnecting")
-    })
-    .await;
-    let reconnecting = states
-        .all()
-        .into_iter()
-        .find(|s| get_str(s, "state") == "reconnecting")
-        .expect("state");
+    let reconnecting = suspend_until_reconnecting(&admin, &session, &states).await;
     assert_eq!(
         get_str(&get(&reconnecting, "error"), "code"),
         "session_suspended"
@@ -394,27 +389,7 @@ async fn the_online_event_reconnects_without_waiting_for_the_backoff() {
     let client = connect(&session, "pw", &[("key", key()), ("backoff", backoff)]).await;
     let states = Recorder::new();
     call(&client, "on", &["state".into(), states.function()]);
-    ok(
-        call(
-            &admin,
-            "suspendSession",
-            &[session.clone().into(), "secret".into()],
-        ),
-        "suspend",
-    )
-    .await;
-    eventually("reconnecting", || {
-        states
-            .all()
-            .iter()
-            .any(|s| get_str(s, "state") == "reconnecting")
-    })
-    .await;
-    let waiting = states
-        .all()
-        .into_iter()
-        .find(|s| get_str(s, "state") == "reconnecting")
-        .expect("state");
+    let waiting = suspend_until_reconnecting(&admin, &session, &states).await;
     assert!(
         get(&waiting, "inMs").as_f64().unwrap_or(0.0) > 50_000.0,
         "{waiting:?}"

@@ -49,20 +49,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
-    /// The server's WebSocket URL.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
-    /// The session to join.
-    #[arg(long, env = "FASTPORT_SESSION", value_name = "NAME")]
-    pub session: String,
-    /// The session's password.
-    #[arg(
-        long,
-        env = "FASTPORT_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD"
-    )]
-    pub password: String,
+    #[command(flatten)]
+    pub member: MemberArgs,
     /// The session's shared encryption key: 32 bytes in base64 (`fastport key generate`).
     #[arg(
         long,
@@ -235,14 +223,14 @@ pub struct BenchArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
-    pub connect: BenchConnectArgs,
+    pub connect: MemberArgs,
 }
 
-/// Where to connect `fastport bench`'s clients: the member flags of `sub` and `pub`, without
-/// the key and identity ones (the bench makes its own).
+/// Server, session and password: what every member connection needs (`sub`, `pub`, and
+/// `bench`, which makes its own keys and identities).
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
-pub struct BenchConnectArgs {
+pub struct MemberArgs {
     /// The server's WebSocket URL.
     #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
     pub url: String,

@@ -20,7 +20,7 @@ use futures_util::future::{join_all, try_join_all};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::args::{BenchArgs, ConnectArgs};
+use super::args::{BenchArgs, ConnectArgs, MemberArgs};
 use super::connect::{self, note};
 use super::error::{self, CliError, NOT_DELIVERED};
 use live::{Clock, Live};
@@ -101,9 +101,11 @@ fn client_options(args: &BenchArgs) -> Result<Options, CliError> {
         Some(key.to_base64())
     };
     let member = ConnectArgs {
-        url: args.connect.url.clone(),
-        session: args.connect.session.clone(),
-        password: args.connect.password.clone(),
+        member: MemberArgs {
+            url: args.connect.url.clone(),
+            session: args.connect.session.clone(),
+            password: args.connect.password.clone(),
+        },
         key,
         passphrase: None,
         client_id: None,

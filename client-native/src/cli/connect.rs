@@ -17,7 +17,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
     let key = session_key(
         args.key.as_deref(),
         args.passphrase.as_deref(),
-        &args.session,
+        &args.member.session,
     )?;
     if key.is_none() && !args.plaintext {
         return Err(CliError::usage(
@@ -26,11 +26,15 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
              send and accept unencrypted messages",
         ));
     }
-    let mut options =
-        Options::new(&args.url, &args.session, &args.password).map_err(|e| match e {
-            Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
-            other => other.into(),
-        })?;
+    let mut options = Options::new(
+        &args.member.url,
+        &args.member.session,
+        &args.member.password,
+    )
+    .map_err(|e| match e {
+        Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
+        other => other.into(),
+    })?;
     if let Some(id) = &args.client_id {
         options = options
             .client_id(id)
