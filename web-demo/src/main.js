@@ -50,7 +50,7 @@ form.addEventListener("submit", async (event) => {
   try {
     status.textContent = "Deriving the demo key…";
     await wasmReady;
-    await painted(); // deriveKey runs PBKDF2 on this thread: show the line first
+    await painted(); // without WebCrypto (plain http off localhost) deriveKey blocks: paint first
     const key = await deriveKey(DEMO_PASSPHRASE, "demo/chat");
     status.textContent = "Connecting…";
     client = await connect({
