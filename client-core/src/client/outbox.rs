@@ -167,20 +167,21 @@ impl Outbox {
 pub(crate) struct DedupWindow {
     capacity: usize,
     order: std::collections::VecDeque<u64>,
-    seen: std::collections::HashSet<u64>,
+    seen: IdSet,
 }
 
 impl DedupWindow {
     pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         DedupWindow {
-            capacity: capacity.max(1),
+            capacity,
             order: Default::default(),
-            seen: Default::default(),
+            seen: IdSet::with_capacity(capacity + 1),
         }
     }
 
     pub(crate) fn contains(&self, id: u64) -> bool {
-        self.seen.contains(&id)
+        self.seen.contains(id)
     }
 
     pub(crate) fn clear(&mut self) {
@@ -195,9 +196,102 @@ impl DedupWindow {
         self.order.push_back(id);
         if self.order.len() > self.capacity {
             if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
+                self.seen.remove(old);
             }
         }
+    }
+}
+
+/// A fixed-size set of `u64`s: open addressing with linear probing and backward-shift
+/// deletion, at most half full. Small in code (the browser build has no `HashSet` for it)
+/// and fast for the dedup window's bounded number of ids.
+#[derive(Debug)]
+struct IdSet {
+    /// `EMPTY` marks a free slot; the id `EMPTY` itself is kept in `has_empty_id`.
+    slots: Vec<u64>,
+    has_empty_id: bool,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl IdSet {
+    fn with_capacity(n: usize) -> IdSet {
+        let size = (n * 2).next_power_of_two().max(8);
+        IdSet {
+            slots: vec![EMPTY; size],
+            has_empty_id: false,
+        }
+    }
+
+    fn home(&self, id: u64) -> usize {
+        // Fibonacci hashing: ids are sequential, the multiply spreads them.
+        let mask = self.slots.len() - 1;
+        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+    }
+
+    /// The slot holding `id`, or the free slot where it would go.
+    fn find(&self, id: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(id);
+        while self.slots[i] != EMPTY && self.slots[i] != id {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        if id == EMPTY {
+            return self.has_empty_id;
+        }
+        self.slots[self.find(id)] == id
+    }
+
+    /// Adds `id`; false if it was there. The caller keeps it at most half full.
+    fn insert(&mut self, id: u64) -> bool {
+        if id == EMPTY {
+            return !std::mem::replace(&mut self.has_empty_id, true);
+        }
+        let i = self.find(id);
+        if self.slots[i] == id {
+            return false;
+        }
+        self.slots[i] = id;
+        true
+    }
+
+    fn remove(&mut self, id: u64) {
+        if id == EMPTY {
+            self.has_empty_id = false;
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut hole = self.find(id);
+        if self.slots[hole] != id {
+            return;
+        }
+        self.slots[hole] = EMPTY;
+        // Move later entries of the probe run back into the hole where their home allows.
+        let mut i = (hole + 1) & mask;
+        while self.slots[i] != EMPTY {
+            let home = self.home(self.slots[i]);
+            // Movable unless its home lies cyclically in (hole, i].
+            let stays = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !stays {
+                self.slots[hole] = self.slots[i];
+                self.slots[i] = EMPTY;
+                hole = i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+        self.has_empty_id = false;
     }
 }
 
@@ -255,5 +349,34 @@ mod tests {
         d.insert(3);
         assert!(!d.contains(1));
         assert!(d.contains(2) && d.contains(3));
+    }
+
+    #[test]
+    fn the_id_set_agrees_with_a_model_under_inserts_and_removals() {
+        // A window of 50 over a stream with repeats, colliding ids and the sentinel value.
+        let mut d = DedupWindow::new(50);
+        let mut model: std::collections::VecDeque<u64> = Default::default();
+        let mut x: u64 = 7;
+        for step in 0..20_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = match step % 7 {
+                0 => u64::MAX,
+                1 => ((x >> 40) % 64) << 32,
+                _ => (x >> 33) % 200,
+            };
+            assert_eq!(d.contains(id), model.contains(&id), "step {step} id {id}");
+            if !model.contains(&id) {
+                model.push_back(id);
+                if model.len() > 50 {
+                    model.pop_front();
+                }
+            }
+            d.insert(id);
+            for probe in [id, id ^ 1, u64::MAX, 0] {
+                assert_eq!(d.contains(probe), model.contains(&probe), "step {step}");
+            }
+        }
     }
 }
