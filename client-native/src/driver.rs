@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State};
+use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State, Unrouted};
 use fastport_client_core::codec::{AdminOp, ReceiptStatus, SessionConfig};
 use fastport_client_core::crypto::Keyring;
 use fastport_client_core::time::Instant;
@@ -89,7 +89,7 @@ pub(crate) struct Driver {
     /// Messages that matched no subscription of this process yet: a resumed session's
     /// pending deliveries arrive right after the welcome, before the application has
     /// subscribed again. The next matching subscription gets them first.
-    unrouted: std::collections::VecDeque<Message>,
+    unrouted: Unrouted,
     waiting: Waiting,
     state: watch::Sender<State>,
     events: broadcast::Sender<ClientEvent>,
@@ -128,7 +128,7 @@ impl Driver {
             connecting: None,
             commands,
             subs: Vec::new(),
-            unrouted: std::collections::VecDeque::new(),
+            unrouted: Unrouted::new(MAX_UNROUTED),
             waiting: Waiting::default(),
             state,
             events,
@@ -465,20 +465,12 @@ impl Driver {
             }
         }
         if !routed {
-            if self.unrouted.len() >= MAX_UNROUTED {
-                self.unrouted.pop_front();
-            }
-            self.unrouted.push_back(message);
+            self.unrouted.push(message);
         }
     }
 
     fn claim_unrouted(&mut self, filter: &TopicFilter, sink: &mpsc::Sender<Message>) {
-        let (mine, rest): (Vec<_>, Vec<_>) = self
-            .unrouted
-            .drain(..)
-            .partition(|m| filter.matches(&m.topic));
-        self.unrouted.extend(rest);
-        for message in mine {
+        for message in self.unrouted.claim(filter) {
             let _ = sink.try_send(message);
         }
     }

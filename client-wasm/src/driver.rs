@@ -6,11 +6,10 @@
 //! client (publish from inside `onMessage`, say) without a "recursive use" panic.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
-use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State};
+use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State, Unrouted};
 use fastport_client_core::time::Instant;
 use fastport_client_core::topic::TopicFilter;
 use fastport_client_core::{Client as Core, TransportCommand};
@@ -131,8 +130,7 @@ pub(crate) struct Driver {
     network: Vec<Listener>,
     listeners: Vec<(&'static str, Function)>,
     subs: Vec<(TopicFilter, Option<Function>)>,
-    unrouted: VecDeque<JsValue>,
-    unrouted_topics: VecDeque<fastport_client_core::topic::Topic>,
+    unrouted: Unrouted,
     waiting: Waiting,
     ever_connected: bool,
     url: String,
@@ -163,8 +161,7 @@ impl Driver {
                 network: Vec::new(),
                 listeners: Vec::new(),
                 subs: Vec::new(),
-                unrouted: VecDeque::new(),
-                unrouted_topics: VecDeque::new(),
+                unrouted: Unrouted::new(MAX_UNROUTED),
                 waiting: Waiting {
                     first: Some(first),
                     ..Waiting::default()
@@ -391,27 +388,21 @@ impl Driver {
         match event {
             Event::StateChanged(state) => self.on_state(&state, actions),
             Event::Message(m) => {
-                let topic = m.topic.clone();
+                let callbacks: Vec<Option<Function>> = self
+                    .subs
+                    .iter()
+                    .filter(|(filter, _)| filter.matches(&m.topic))
+                    .map(|(_, callback)| callback.clone())
+                    .collect();
+                if callbacks.is_empty() {
+                    self.unrouted.push(m);
+                    return;
+                }
                 let value = JsValue::from(Message::from(m));
-                let mut routed = false;
-                for (filter, callback) in &self.subs {
-                    if filter.matches(&topic) {
-                        routed = true;
-                        if let Some(f) = callback {
-                            actions.push(Action::Deliver(f.clone(), value.clone()));
-                        }
-                    }
+                for f in callbacks.into_iter().flatten() {
+                    actions.push(Action::Deliver(f, value.clone()));
                 }
-                if routed {
-                    actions.push(Action::Emit("message", value));
-                } else {
-                    if self.unrouted.len() == MAX_UNROUTED {
-                        self.unrouted.pop_front();
-                        self.unrouted_topics.pop_front();
-                    }
-                    self.unrouted.push_back(value);
-                    self.unrouted_topics.push_back(topic);
-                }
+                actions.push(Action::Emit("message", value));
             }
             Event::DeliveryRejected {
                 topic,
@@ -465,24 +456,11 @@ impl Driver {
                 match result {
                     Ok(()) => {
                         // Messages that waited for this subscription go to it first.
-                        let mut kept = VecDeque::new();
-                        let mut kept_topics = VecDeque::new();
-                        let mut matched = Vec::new();
-                        while let (Some(value), Some(topic)) =
-                            (self.unrouted.pop_front(), self.unrouted_topics.pop_front())
-                        {
-                            if p.filter.matches(&topic) {
-                                matched.push(value);
-                            } else {
-                                kept.push_back(value);
-                                kept_topics.push_back(topic);
-                            }
-                        }
-                        self.unrouted = kept;
-                        self.unrouted_topics = kept_topics;
+                        let matched = self.unrouted.claim(&p.filter);
                         self.subs.push((p.filter, p.callback.clone()));
                         actions.push(Action::Resolve(p.deferred, JsValue::UNDEFINED));
-                        for value in matched {
+                        for m in matched {
+                            let value = JsValue::from(Message::from(m));
                             if let Some(f) = &p.callback {
                                 actions.push(Action::Deliver(f.clone(), value.clone()));
                             }

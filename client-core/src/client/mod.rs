@@ -24,6 +24,7 @@ mod connection;
 mod event;
 mod inbound;
 mod outbox;
+mod unrouted;
 mod vecmap;
 
 use std::collections::VecDeque;
@@ -36,6 +37,7 @@ pub use event::{
     ClientError, CloseReason, DeliveryError, Event, Message, PublishFailure, PublishId,
     PublishOutcome, RequestFailure, RequestId, ServerError, State, TransportCommand,
 };
+pub use unrouted::Unrouted;
 
 use crate::codec::{AdminRequest, ErrorCode, Frame, Hello, Qos, Subscribe};
 use crate::names::ClientId;
