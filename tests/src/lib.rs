@@ -12,7 +12,7 @@ mod real;
 mod sim;
 
 pub use broker::{BrokerStats, FakeBroker, Out, SimBroker};
-pub use process::ServerProcess;
+pub use process::{server_binary, ServerProcess};
 pub use real::RealBroker;
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
 

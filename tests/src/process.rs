@@ -88,8 +88,9 @@ impl Drop for ServerProcess {
     }
 }
 
-/// The server binary of this workspace, built once per test process if needed.
-fn server_binary() -> PathBuf {
+/// The server binary of this workspace (debug build), built once per test process if
+/// needed: for every end-to-end test that starts the real server.
+pub fn server_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {

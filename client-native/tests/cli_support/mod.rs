@@ -6,9 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
@@ -96,7 +94,7 @@ fn parse_listening(line: &str) -> Option<SocketAddr> {
 }
 
 async fn spawn_server(listen: &str, args: &[String]) -> (Child, String) {
-    let mut command = Command::new(server_binary());
+    let mut command = Command::new(fastport_tests::server_binary());
     clear_env(&mut command);
     command
         .args(["--listen", listen, "--log", "warn"])
@@ -118,27 +116,6 @@ async fn spawn_server(listen: &str, args: &[String]) -> (Child, String) {
         let _ = stdout.read_to_end(&mut sink).await;
     });
     (child, first)
-}
-
-/// The workspace's server binary, built once per test process (a no-op when it is up to
-/// date).
-fn server_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "fastport-server"])
-                .current_dir(&root)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building fastport-server failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join("target"));
-            target.join("debug").join("fastport-server")
-        })
-        .clone()
 }
 
 /// Tests choose their flags explicitly: no FASTPORT_* variable of the caller leaks in.
