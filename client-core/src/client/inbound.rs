@@ -31,7 +31,7 @@ impl Client {
         }
         self.last_rx = now;
         self.ping_sent_at = None;
-        let frame = match Frame::decode(message) {
+        let frame = match Frame::decode_from_server(message) {
             Ok(frame) => frame,
             Err(e) => return self.server_broke_protocol(now, &e),
         };

@@ -211,92 +211,31 @@ impl Frame {
         }
     }
 
-    /// Decodes one whole WebSocket message. Never panics: any input is a frame or an
-    /// error. Payloads are slices of `message`, not copies.
+    /// Decodes one whole WebSocket message, a frame of either direction. Never panics:
+    /// any input is a frame or an error. Payloads are slices of `message`, not copies.
     pub fn decode(message: Bytes) -> Result<Frame, DecodeError> {
-        let mut r = Reader::new(message);
-        if r.remaining() == 0 {
-            return Err(DecodeError::Empty);
-        }
-        let kind = r.u8("type")?;
-        let frame = match kind {
-            HELLO => Frame::Hello(decode_hello(&mut r)?),
-            WELCOME => Frame::Welcome(decode_welcome(&mut r)?),
-            ERROR => Frame::Error(ErrorFrame {
-                code: ErrorCode(r.u16("code")?),
-                ref_id: r.varint("ref_id")?,
-                message: r.string("message")?,
-            }),
-            SUBSCRIBE => Frame::Subscribe(Subscribe {
-                request_id: r.varint("request_id")?,
-                presence: flags(r.u8("flags")?, SUBSCRIBE_PRESENCE, "flags")? != 0,
-                filter: r.string("filter")?,
-            }),
-            UNSUBSCRIBE => Frame::Unsubscribe(Unsubscribe {
-                request_id: r.varint("request_id")?,
-                filter: r.string("filter")?,
-            }),
-            SUB_ACK => Frame::SubAck(decode_ack(&mut r)?),
-            UNSUB_ACK => Frame::UnsubAck(decode_ack(&mut r)?),
-            PUB_ACK => Frame::PubAck(decode_ack(&mut r)?),
-            PUBLISH => {
-                let qos = Qos::from_bits(r.u8("qos")?)?;
-                let message_id = r.varint("message_id")?;
-                let topic = r.string("topic")?;
-                return Ok(Frame::Publish(Publish {
-                    qos,
-                    message_id,
-                    topic,
-                    payload: r.rest(),
-                }));
-            }
-            DELIVER => {
-                let qos = Qos::from_bits(r.u8("qos")?)?;
-                let delivery_id = r.varint("delivery_id")?;
-                let attempt = r.varint_u32("attempt")?;
-                let topic = r.string("topic")?;
-                let publisher = r.string("publisher")?;
-                let payload = r.rest();
-                return Ok(Frame::Deliver(Deliver {
-                    qos,
-                    delivery_id,
-                    attempt,
-                    topic,
-                    publisher,
-                    payload,
-                }));
-            }
-            DELIVER_ACK => Frame::DeliverAck {
-                delivery_id: r.varint("delivery_id")?,
-            },
-            DELIVER_NACK => Frame::DeliverNack {
-                delivery_id: r.varint("delivery_id")?,
-                reason: NackReason::from_wire(r.u8("reason")?),
-            },
-            RECEIPT => Frame::Receipt(Receipt {
-                message_id: r.varint("message_id")?,
-                status: ReceiptStatus::from_wire(r.u8("status")?),
-                delivered: r.varint_u32("delivered")?,
-                failed: r.varint_u32("failed")?,
-            }),
-            PRESENCE => Frame::Presence(decode_presence(&mut r)?),
-            PING => Frame::Ping {
-                nonce: r.varint("nonce")?,
-            },
-            PONG => Frame::Pong {
-                nonce: r.varint("nonce")?,
-            },
-            ADMIN => Frame::Admin(decode_admin(&mut r)?),
-            ADMIN_RESULT => Frame::AdminResult(AdminResult {
-                request_id: r.varint("request_id")?,
-                code: ErrorCode(r.u16("code")?),
-                message: r.string("message")?,
-                config: SessionConfig::decode(&mut r)?,
-            }),
-            other => return Err(DecodeError::UnknownFrameType(other)),
-        };
-        r.finish()?;
-        Ok(frame)
+        decode_with(message, |kind, r| {
+            client_frame(kind, r).or_else(|| server_frame(kind, r))
+        })
+    }
+
+    /// Decodes a message from a server: a frame a client sends (`Hello`, `Publish`, ...)
+    /// is [`DecodeError::WrongDirection`]. What clients use; it leaves the decoding of
+    /// client frames out of their builds (a smaller WebAssembly module).
+    pub fn decode_from_server(message: Bytes) -> Result<Frame, DecodeError> {
+        decode_with(message, |kind, r| {
+            server_frame(kind, r)
+                .or_else(|| client_only(kind).then_some(Err(DecodeError::WrongDirection(kind))))
+        })
+    }
+
+    /// Decodes a message from a client: a frame only servers send (`Welcome`,
+    /// `Deliver`, ...) is [`DecodeError::WrongDirection`].
+    pub fn decode_from_client(message: Bytes) -> Result<Frame, DecodeError> {
+        decode_with(message, |kind, r| {
+            client_frame(kind, r)
+                .or_else(|| server_only(kind).then_some(Err(DecodeError::WrongDirection(kind))))
+        })
     }
 
     /// The frame's name, for logs and metrics.
@@ -344,6 +283,153 @@ impl Frame {
             Frame::Admin(_) => ADMIN,
             Frame::AdminResult(_) => ADMIN_RESULT,
         }
+    }
+}
+
+/// Reads the type byte, the frame `frames` decodes for it, and checks nothing is left.
+fn decode_with(
+    message: Bytes,
+    frames: impl FnOnce(u8, &mut Reader) -> Option<Result<Frame, DecodeError>>,
+) -> Result<Frame, DecodeError> {
+    let mut r = Reader::new(message);
+    if r.remaining() == 0 {
+        return Err(DecodeError::Empty);
+    }
+    let kind = r.u8("type")?;
+    let frame = frames(kind, &mut r).unwrap_or(Err(DecodeError::UnknownFrameType(kind)))?;
+    r.finish()?;
+    Ok(frame)
+}
+
+/// Whether `kind` is a frame type only clients send.
+fn client_only(kind: u8) -> bool {
+    matches!(
+        kind,
+        HELLO | SUBSCRIBE | UNSUBSCRIBE | PUBLISH | DELIVER_ACK | DELIVER_NACK | ADMIN
+    )
+}
+
+/// Whether `kind` is a frame type only servers send.
+fn server_only(kind: u8) -> bool {
+    matches!(
+        kind,
+        WELCOME
+            | ERROR
+            | SUB_ACK
+            | UNSUB_ACK
+            | PUB_ACK
+            | DELIVER
+            | RECEIPT
+            | PRESENCE
+            | ADMIN_RESULT
+    )
+}
+
+/// A frame's decoder, after its type byte.
+type Decoder = fn(&mut Reader) -> Result<Frame, DecodeError>;
+
+/// The frames clients send, and Ping and Pong (both ways); `None` for other types.
+fn client_frame(kind: u8, r: &mut Reader) -> Option<Result<Frame, DecodeError>> {
+    let decode: Decoder = match kind {
+        HELLO => |r| Ok(Frame::Hello(decode_hello(r)?)),
+        SUBSCRIBE => |r| {
+            Ok(Frame::Subscribe(Subscribe {
+                request_id: r.varint("request_id")?,
+                presence: flags(r.u8("flags")?, SUBSCRIBE_PRESENCE, "flags")? != 0,
+                filter: r.string("filter")?,
+            }))
+        },
+        UNSUBSCRIBE => |r| {
+            Ok(Frame::Unsubscribe(Unsubscribe {
+                request_id: r.varint("request_id")?,
+                filter: r.string("filter")?,
+            }))
+        },
+        PUBLISH => |r| {
+            Ok(Frame::Publish(Publish {
+                qos: Qos::from_bits(r.u8("qos")?)?,
+                message_id: r.varint("message_id")?,
+                topic: r.string("topic")?,
+                payload: r.rest(),
+            }))
+        },
+        DELIVER_ACK => |r| {
+            Ok(Frame::DeliverAck {
+                delivery_id: r.varint("delivery_id")?,
+            })
+        },
+        DELIVER_NACK => |r| {
+            Ok(Frame::DeliverNack {
+                delivery_id: r.varint("delivery_id")?,
+                reason: NackReason::from_wire(r.u8("reason")?),
+            })
+        },
+        ADMIN => |r| Ok(Frame::Admin(decode_admin(r)?)),
+        _ => ping_pong(kind)?,
+    };
+    Some(decode(r))
+}
+
+/// The frames servers send, and Ping and Pong; `None` for other types.
+fn server_frame(kind: u8, r: &mut Reader) -> Option<Result<Frame, DecodeError>> {
+    let decode: Decoder = match kind {
+        WELCOME => |r| Ok(Frame::Welcome(decode_welcome(r)?)),
+        ERROR => |r| {
+            Ok(Frame::Error(ErrorFrame {
+                code: ErrorCode(r.u16("code")?),
+                ref_id: r.varint("ref_id")?,
+                message: r.string("message")?,
+            }))
+        },
+        SUB_ACK => |r| Ok(Frame::SubAck(decode_ack(r)?)),
+        UNSUB_ACK => |r| Ok(Frame::UnsubAck(decode_ack(r)?)),
+        PUB_ACK => |r| Ok(Frame::PubAck(decode_ack(r)?)),
+        DELIVER => |r| {
+            Ok(Frame::Deliver(Deliver {
+                qos: Qos::from_bits(r.u8("qos")?)?,
+                delivery_id: r.varint("delivery_id")?,
+                attempt: r.varint_u32("attempt")?,
+                topic: r.string("topic")?,
+                publisher: r.string("publisher")?,
+                payload: r.rest(),
+            }))
+        },
+        RECEIPT => |r| {
+            Ok(Frame::Receipt(Receipt {
+                message_id: r.varint("message_id")?,
+                status: ReceiptStatus::from_wire(r.u8("status")?),
+                delivered: r.varint_u32("delivered")?,
+                failed: r.varint_u32("failed")?,
+            }))
+        },
+        PRESENCE => |r| Ok(Frame::Presence(decode_presence(r)?)),
+        ADMIN_RESULT => |r| {
+            Ok(Frame::AdminResult(AdminResult {
+                request_id: r.varint("request_id")?,
+                code: ErrorCode(r.u16("code")?),
+                message: r.string("message")?,
+                config: SessionConfig::decode(r)?,
+            }))
+        },
+        _ => ping_pong(kind)?,
+    };
+    Some(decode(r))
+}
+
+/// Ping and Pong, which both sides send.
+fn ping_pong(kind: u8) -> Option<Decoder> {
+    match kind {
+        PING => Some(|r| {
+            Ok(Frame::Ping {
+                nonce: r.varint("nonce")?,
+            })
+        }),
+        PONG => Some(|r| {
+            Ok(Frame::Pong {
+                nonce: r.varint("nonce")?,
+            })
+        }),
+        _ => None,
     }
 }
 

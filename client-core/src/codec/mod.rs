@@ -48,6 +48,10 @@ pub enum DecodeError {
     /// The first byte names no frame type of this version.
     #[error("unknown frame type 0x{0:02x}")]
     UnknownFrameType(u8),
+    /// A frame of a type only the receiving side sends (a `Deliver` from a client, a
+    /// `Publish` from a server).
+    #[error("frame type 0x{0:02x} does not travel in this direction")]
+    WrongDirection(u8),
     /// A `Hello` or `Welcome` of a protocol version this codec does not speak.
     #[error("unsupported protocol version {0} (this side speaks {PROTOCOL_VERSION})")]
     UnsupportedVersion(u8),

@@ -159,6 +159,45 @@ fn every_sample_frame_round_trips_with_the_predicted_length() {
 }
 
 #[test]
+fn each_side_decodes_the_frames_of_its_peer_and_refuses_its_own() {
+    for frame in samples() {
+        let name = frame.name();
+        let bytes = frame.encode();
+        let from_client = Frame::decode_from_client(bytes.clone());
+        let from_server = Frame::decode_from_server(bytes.clone());
+        let wrong = Err(DecodeError::WrongDirection(bytes[0]));
+        match name {
+            "ping" | "pong" => {
+                assert_eq!(from_client.as_ref(), Ok(&frame), "{name}");
+                assert_eq!(from_server.as_ref(), Ok(&frame), "{name}");
+            }
+            "hello" | "subscribe" | "unsubscribe" | "publish" | "deliver_ack" | "deliver_nack"
+            | "admin" => {
+                assert_eq!(from_client.as_ref(), Ok(&frame), "{name}");
+                assert_eq!(from_server, wrong, "{name}");
+            }
+            _ => {
+                assert_eq!(from_server.as_ref(), Ok(&frame), "{name}");
+                assert_eq!(from_client, wrong, "{name}");
+            }
+        }
+    }
+    // Errors other than the direction are the same as `decode`'s.
+    assert_eq!(
+        Frame::decode_from_server(Bytes::new()),
+        Err(DecodeError::Empty)
+    );
+    assert_eq!(
+        Frame::decode_from_client(Bytes::from_static(&[0x7f])),
+        Err(DecodeError::UnknownFrameType(0x7f))
+    );
+    assert_eq!(
+        Frame::decode_from_server(Bytes::from_static(&[0x09, 0x01])),
+        Err(DecodeError::Truncated { field: "code" })
+    );
+}
+
+#[test]
 fn hello_has_the_documented_layout() {
     let frame = Frame::Hello(Hello {
         resume: true,
@@ -436,7 +475,13 @@ mod properties {
         fn random_bytes_decode_to_a_frame_or_an_error_never_a_panic(
             bytes in proptest::collection::vec(any::<u8>(), 0..256)
         ) {
-            let _ = Frame::decode(Bytes::from(bytes));
+            let bytes = Bytes::from(bytes);
+            let any = Frame::decode(bytes.clone());
+            // The directional decoders agree with `decode` on every frame they accept.
+            let directed = [Frame::decode_from_client(bytes.clone()), Frame::decode_from_server(bytes)];
+            for frame in directed.into_iter().flatten() {
+                prop_assert_eq!(any.as_ref(), Ok(&frame));
+            }
         }
 
         #[test]

@@ -444,6 +444,7 @@ fn error_name(error: &DecodeError) -> &'static str {
         DecodeError::InvalidFlags { .. } => "InvalidFlags",
         DecodeError::InvalidValue { .. } => "InvalidValue",
         DecodeError::TrailingBytes { .. } => "TrailingBytes",
+        DecodeError::WrongDirection(_) => "WrongDirection",
     }
 }
 

@@ -280,7 +280,7 @@ impl Broker {
         c.last_rx = now;
         self.metrics.frames_in += 1;
         self.metrics.bytes_in += message.len() as u64;
-        let frame = match Frame::decode(message) {
+        let frame = match Frame::decode_from_client(message) {
             Ok(frame) => frame,
             Err(e) => {
                 self.metrics.protocol_errors += 1;
