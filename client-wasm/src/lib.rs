@@ -20,6 +20,7 @@ mod events;
 mod js;
 mod message;
 mod options;
+mod random;
 mod webcrypto;
 
 use fastport_client_core::codec::{AdminOp, Qos, SessionConfig, SlowConsumerPolicy};
@@ -34,6 +35,12 @@ use driver::{pump, rejected, Deferred, Driver, Shared};
 use error::Failure;
 use js::Reader;
 pub use message::Message;
+
+/// Talc instead of the default dlmalloc: 2 KB smaller gzipped
+/// (docs/BENCHMARKS.md, "Browser SDK size").
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = include_str!("types.d.ts");

@@ -116,7 +116,7 @@ pub fn seal(
 ) -> Result<Vec<u8>, CryptoError> {
     check_context(session, topic).map_err(CryptoError::ContextTooLong)?;
     let mut iv = [0u8; IV_BYTES];
-    getrandom::getrandom(&mut iv).map_err(|e| CryptoError::Random(e.to_string()))?;
+    super::random_bytes(&mut iv)?;
     let (key_id, key) = ring.sealing();
     Ok(seal_unchecked(key_id, key, session, topic, iv, plaintext))
 }

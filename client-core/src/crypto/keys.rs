@@ -44,8 +44,9 @@ const FINGERPRINT_PREFIX: &[u8] = b"fastport/v1 fingerprint";
 #[non_exhaustive]
 pub enum CryptoError {
     /// The operating system's (or the browser's) random number generator failed.
-    #[error("random number generator failed: {0}")]
-    Random(String),
+    /// Holds getrandom's code: an OS `errno` below 2^31, getrandom's own codes above.
+    #[error("random number generator failed (getrandom code {0})")]
+    Random(u32),
     /// Key material was not 32 bytes long; holds the length given.
     #[error("a key must be 32 bytes, got {0}")]
     InvalidKeyLength(usize),
@@ -123,7 +124,7 @@ impl Key {
     /// [`CryptoError::Random`] if the random source fails.
     pub fn generate() -> Result<Key, CryptoError> {
         let mut bytes = [0u8; KEY_BYTES];
-        getrandom::getrandom(&mut bytes).map_err(|e| CryptoError::Random(e.to_string()))?;
+        super::random_bytes(&mut bytes)?;
         let key = Key::from_bytes(bytes);
         wipe(&mut bytes);
         Ok(key)

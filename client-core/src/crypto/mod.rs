@@ -41,6 +41,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// Fills `buf` from the system's secure random source (the browser's
+/// `crypto.getRandomValues` in WebAssembly builds).
+fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    getrandom::getrandom(buf).map_err(|e| CryptoError::Random(e.code().get()))
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
