@@ -20,7 +20,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::error::Failure;
 use crate::events;
-use crate::message::Message;
+use crate::message;
 use crate::Client;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
@@ -398,7 +398,7 @@ impl Driver {
                     self.unrouted.push(m);
                     return;
                 }
-                let value = JsValue::from(Message::from(m));
+                let value = message::to_js(&m);
                 for f in callbacks.into_iter().flatten() {
                     actions.push(Action::Deliver(f, value.clone()));
                 }
@@ -460,7 +460,7 @@ impl Driver {
                         self.subs.push((p.filter, p.callback.clone()));
                         actions.push(Action::Resolve(p.deferred, JsValue::UNDEFINED));
                         for m in matched {
-                            let value = JsValue::from(Message::from(m));
+                            let value = message::to_js(&m);
                             if let Some(f) = &p.callback {
                                 actions.push(Action::Deliver(f.clone(), value.clone()));
                             }

@@ -34,7 +34,7 @@ use wasm_bindgen::JsCast;
 use driver::{pump, rejected, Deferred, Driver, Shared};
 use error::Failure;
 use js::Reader;
-pub use message::Message;
+
 
 /// Talc instead of the default dlmalloc: 2 KB smaller gzipped
 /// (docs/BENCHMARKS.md, "Browser SDK size").

@@ -143,6 +143,32 @@ export interface CreateSessionOptions {
   settings?: SessionSettings;
 }
 
+/** A message delivered to this client: verified and decrypted before it got here. A plain
+ *  object (it prints in the console and survives structured cloning, methods aside). */
+export interface Message {
+  /** The topic it was published to. */
+  readonly topic: string;
+  /** The publisher's client id, as the server saw it. */
+  readonly publisher: string;
+  /** The plaintext bytes (the message's own copy). */
+  readonly payload: Uint8Array;
+  /** Whether it was sealed end to end (false only with `acceptPlaintext`). */
+  readonly encrypted: boolean;
+  /** The id of the key that opened it (`""` for an unnamed key), or `undefined`. */
+  readonly keyId: string | undefined;
+  /** 0 (at most once) or 1 (at least once). */
+  readonly qos: 0 | 1;
+  /** The server's id of this message in the session. */
+  readonly deliveryId: number;
+  /** The sealed envelope exactly as the server relayed it: all the server ever saw of this
+   *  message (version, flags, key id, IV, ciphertext, MAC). */
+  readonly envelope: Uint8Array;
+  /** The payload as UTF-8 text; throws `FastPortError` `not_text` if it is not UTF-8. */
+  text(): string;
+  /** The payload parsed as JSON; throws `FastPortError` `not_json` if it is not. */
+  json(): any;
+}
+
 /** Every event `Client.on` accepts, with what its listener receives. */
 export interface ClientEvents {
   state: ConnectionState;

@@ -99,6 +99,18 @@ async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
     assert_eq!(get_str(&json, "room"), "kitchen");
     let raw: js_sys::Uint8Array = get(&inbox.all()[1], "payload").into();
     assert_eq!(raw.to_vec(), vec![0, 255, 7]);
+    // Messages are plain objects with their own copies of the bytes.
+    let first = &inbox.all()[0];
+    let text = js_sys::Uint8Array::from(get(first, "payload")).to_vec();
+    assert_eq!(text, br#"{"temp":21.5,"room":"kitchen"}"#);
+    assert_eq!(get_str(first, "keyId"), "");
+    assert_eq!(get(first, "qos").as_f64(), Some(1.0));
+    assert!(get(first, "deliveryId").as_f64().is_some());
+    let not_text = js_sys::Function::from(get(&inbox.all()[1], "text"))
+        .call0(&inbox.all()[1])
+        .expect_err("0xff is not UTF-8");
+    assert_eq!(get_str(&not_text, "code"), "not_text");
+    assert_eq!(get_str(&not_text, "name"), "FastPortError");
 
     eventually("receipts", || receipts.len() == 2).await;
     let first = &receipts.all()[0];
