@@ -43,11 +43,16 @@ WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
     . "$ROOT/scripts/wasm-env.sh"
     # With the standard library's source at hand (rustup's rust-src component, or the
     # Debian fallback), std is rebuilt for size with panics that abort at once: no panic
-    # messages or locations in the module (-12 KB gzipped). Without it, the prebuilt std.
+    # messages or locations in the module (-12 KB gzipped), and std's own smaller-code
+    # variants (optimize_for_size, -0.7 KB). Without it, the prebuilt std.
+    # --cfg aes_compact: the aes crate's compact fixslice (-0.6 KB; docs/BENCHMARKS.md has
+    # the throughput).
     sysroot=$(rustc --print sysroot)
+    export RUSTFLAGS="--cfg aes_compact"
     if [ -d "$sysroot/lib/rustlib/src/rust/library/std" ]; then
         export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
-            RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+            CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size \
+            RUSTFLAGS="$RUSTFLAGS -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
         echo "build-wasm: std rebuilt for size (rust-src found in $sysroot)" >&2
     else
         echo "build-wasm: note: no rust-src in $sysroot: prebuilt std (a larger module);" \
@@ -69,8 +74,10 @@ optimize() {
     before=$(stat -c %s "$wasm")
     mapfile -t features < <("$WASM_OPT" "$wasm" --print-features 2>/dev/null)
     [ ${#features[@]} -gt 0 ] || fail "wasm-opt cannot read the features of $wasm"
-    local args=(-Oz --mvp-features "${features[@]}" --strip-debug --strip-producers
-        --strip-target-features)
+    # --flatten --rereloop first: binaryen restructures the control flow before -Oz, which
+    # it then runs twice (-0.6 KB gzipped over one -Oz).
+    local args=(--flatten --rereloop -Oz -Oz --mvp-features "${features[@]}" --strip-debug
+        --strip-producers --strip-target-features)
     key=$( { sha256sum <"$wasm"; "$WASM_OPT" --version; echo "${args[*]}"; } |
         sha256sum | cut -c1-32)
     cache="$ROOT/target/fastport-wasm-opt/$key.wasm"
