@@ -1,6 +1,8 @@
 //! Errors as JavaScript sees them: `Error` objects named `FastPortError` with a stable
 //! `code` (snake_case, listed in the package's type definitions) and a readable `message`.
 
+use std::borrow::Cow;
+
 use fastport_client_core::client::{
     ClientError, CloseReason, PublishFailure, RequestFailure, ServerError,
 };
@@ -14,19 +16,19 @@ use wasm_bindgen::JsValue;
 pub(crate) struct Failure {
     /// Stable code: a server error code's name (`bad_credentials`, `message_too_large`, ...)
     /// or one of the client's own (`closed`, `outbox_full`, `invalid_options`, ...).
-    pub(crate) code: String,
-    pub(crate) message: String,
+    pub(crate) code: &'static str,
+    pub(crate) message: Cow<'static, str>,
 }
 
 impl Failure {
-    pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: &'static str, message: impl Into<Cow<'static, str>>) -> Failure {
         Failure {
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
 
-    pub(crate) fn options(message: impl Into<String>) -> Failure {
+    pub(crate) fn options(message: impl Into<Cow<'static, str>>) -> Failure {
         Failure::new("invalid_options", message)
     }
 
@@ -34,7 +36,7 @@ impl Failure {
     pub(crate) fn to_js(&self) -> JsValue {
         let error = js_sys::Error::new(&self.message);
         error.set_name("FastPortError");
-        let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.as_str().into());
+        let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.into());
         error.into()
     }
 }

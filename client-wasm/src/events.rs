@@ -58,7 +58,7 @@ pub(crate) fn state(state: &State, now: Instant) -> JsValue {
             object(&[
                 ("state", "closed".into()),
                 ("code", f.code.into()),
-                ("message", f.message.into()),
+                ("message", f.message.as_ref().into()),
             ])
         }
         _ => JsValue::NULL,

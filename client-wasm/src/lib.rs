@@ -35,7 +35,6 @@ use driver::{pump, rejected, Deferred, Driver, Shared};
 use error::Failure;
 use js::Reader;
 
-
 /// Talc instead of the default dlmalloc: 2 KB smaller gzipped
 /// (docs/BENCHMARKS.md, "Browser SDK size").
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
@@ -243,6 +242,11 @@ fn session_config(value: &JsValue, what: &str) -> Result<SessionConfig, Failure>
     Ok(config)
 }
 
+/// A topic filter, or `invalid_filter` saying what is wrong with it.
+fn topic_filter(filter: &str) -> Result<TopicFilter, Failure> {
+    TopicFilter::new(filter).map_err(|e| Failure::new("invalid_filter", e.to_string()))
+}
+
 /// An optional options object: `None` when undefined or null.
 fn reader<'a>(
     value: &'a JsValue,
@@ -309,8 +313,7 @@ impl Client {
                 Some(o) => o.boolean("presence")?.unwrap_or(false),
                 None => false,
             };
-            let filter = TopicFilter::new(filter)
-                .map_err(|e| Failure::new("invalid_filter", e.to_string()))?;
+            let filter = topic_filter(filter)?;
             let request = d
                 .core()
                 .subscribe(driver::now(), filter.clone(), presence)?;
@@ -324,8 +327,7 @@ impl Client {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn unsubscribe(&self, filter: &str) -> Promise {
         self.command(|d| {
-            let filter = TopicFilter::new(filter)
-                .map_err(|e| Failure::new("invalid_filter", e.to_string()))?;
+            let filter = topic_filter(filter)?;
             d.drop_subscription(&filter);
             let request = d.core().unsubscribe(driver::now(), filter)?;
             let (promise, deferred) = Deferred::new();
@@ -418,8 +420,7 @@ impl Client {
         filter: &str,
         #[wasm_bindgen(unchecked_param_type = "string | KeySpec[]")] key: JsValue,
     ) -> Result<(), JsValue> {
-        let filter =
-            TopicFilter::new(filter).map_err(|e| Failure::new("invalid_filter", e.to_string()))?;
+        let filter = topic_filter(filter)?;
         let ring = options::keyring_of(&key, "setTopicKey")?;
         self.shared
             .borrow_mut()
@@ -432,8 +433,7 @@ impl Client {
     /// Forgets the key set for `filter` with `setTopicKey`; true if there was one.
     #[wasm_bindgen(js_name = removeTopicKey)]
     pub fn remove_topic_key(&self, filter: &str) -> Result<bool, JsValue> {
-        let filter =
-            TopicFilter::new(filter).map_err(|e| Failure::new("invalid_filter", e.to_string()))?;
+        let filter = topic_filter(filter)?;
         Ok(self
             .shared
             .borrow_mut()
