@@ -23,6 +23,41 @@ use crate::events;
 use crate::message;
 use crate::Client;
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/driver.js")]
+extern "C" {
+    /// A promise and the two functions that settle it.
+    #[derive(Debug)]
+    pub(crate) type Deferred;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Deferred;
+    #[wasm_bindgen(method, getter)]
+    fn promise(this: &Deferred) -> Promise;
+    #[wasm_bindgen(method)]
+    fn resolve(this: &Deferred, value: &JsValue);
+    #[wasm_bindgen(method)]
+    fn reject(this: &Deferred, value: &JsValue);
+
+    /// A client's event listeners (`Client.on`, `off`).
+    #[derive(Clone)]
+    pub(crate) type Listeners;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Listeners;
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn on(this: &Listeners, event: &str, listener: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn off(this: &Listeners, event: &str, listener: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(method)]
+    fn emit(this: &Listeners, event: &str, value: &JsValue);
+
+    /// Calls an application callback; an exception in it is reported on the console.
+    fn deliver(listener: &Function, value: &JsValue);
+
+    /// Calls `wake` when the browser is back online or the page visible again; returns
+    /// the function that stops it (`undefined` in a worker).
+    #[wasm_bindgen(js_name = watchNetwork)]
+    fn watch_network(wake: &Function) -> Option<Function>;
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
@@ -40,21 +75,11 @@ pub(crate) fn now() -> Instant {
     Instant::from_micros((ms * 1000.0) as u64)
 }
 
-/// A promise's two functions, kept until the core settles what it stands for.
-#[derive(Debug)]
-pub(crate) struct Deferred {
-    resolve: Function,
-    reject: Function,
-}
-
 impl Deferred {
-    /// A new promise and the functions that settle it.
-    pub(crate) fn new() -> (Promise, Deferred) {
-        let mut functions = None;
-        let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
-        let (resolve, reject) =
-            functions.unwrap_or_else(|| (Function::new_no_args(""), Function::new_no_args("")));
-        (promise, Deferred { resolve, reject })
+    /// A new promise and what settles it.
+    pub(crate) fn start() -> (Promise, Deferred) {
+        let deferred = Deferred::new();
+        (deferred.promise(), deferred)
     }
 }
 
@@ -62,7 +87,7 @@ impl Deferred {
 enum Action {
     Resolve(Deferred, JsValue),
     Reject(Deferred, JsValue),
-    /// Call these listeners of an event with the value.
+    /// Call the listeners of an event with the value.
     Emit(&'static str, JsValue),
     /// Hand a message to a subscription's callback.
     Deliver(Function, JsValue),
@@ -127,8 +152,9 @@ pub(crate) struct Driver {
     generation: u64,
     timer: Option<JsValue>,
     on_timer: Option<Closure<dyn FnMut()>>,
-    network: Vec<Listener>,
-    listeners: Vec<(&'static str, Function)>,
+    /// The page events that trigger a reconnect check: the handler and what stops it.
+    network: Option<(Closure<dyn FnMut()>, Function)>,
+    listeners: Listeners,
     subs: Vec<(TopicFilter, Option<Function>)>,
     unrouted: Unrouted,
     waiting: Waiting,
@@ -142,14 +168,11 @@ pub(crate) struct Driver {
 
 pub(crate) type Shared = Rc<RefCell<Driver>>;
 
-/// A page event listener the driver added (and removes when the client closes).
-type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
-
 impl Driver {
     /// Creates the driver, starts connecting, and returns it with the promise of the first
     /// connection.
     pub(crate) fn start(core: Core, url: String, watch_network: bool) -> (Shared, Promise) {
-        let (promise, first) = Deferred::new();
+        let (promise, first) = Deferred::start();
         let shared = Rc::new_cyclic(|me| {
             RefCell::new(Driver {
                 core,
@@ -158,8 +181,8 @@ impl Driver {
                 generation: 0,
                 timer: None,
                 on_timer: None,
-                network: Vec::new(),
-                listeners: Vec::new(),
+                network: None,
+                listeners: Listeners::new(),
                 subs: Vec::new(),
                 unrouted: Unrouted::new(MAX_UNROUTED),
                 waiting: Waiting {
@@ -194,44 +217,22 @@ impl Driver {
     /// The browser's `online` event and a page becoming visible again trigger an
     /// immediate reconnect check instead of waiting for the next backoff step.
     fn watch_network(&mut self) {
-        let Some(window) = web_sys::window() else {
-            return; // a worker: no such events
-        };
-        let targets: [(web_sys::EventTarget, &'static str); 2] = [
-            (window.clone().into(), "online"),
-            match window.document() {
-                Some(doc) => (doc.into(), "visibilitychange"),
-                None => return,
-            },
-        ];
-        for (target, event) in targets {
-            let me = self.me.clone();
-            let visible_only = event == "visibilitychange";
-            let handler: Closure<dyn FnMut()> = Closure::new(move || {
-                if visible_only {
-                    let hidden = web_sys::window()
-                        .and_then(|w| w.document())
-                        .is_some_and(|d| d.hidden());
-                    if hidden {
-                        return;
-                    }
-                }
-                if let Some(shared) = me.upgrade() {
-                    let now = now();
-                    shared.borrow_mut().core.reconnect_now(now);
-                    pump(&shared);
-                }
-            });
-            let _ =
-                target.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
-            self.network.push((target, event, handler));
+        let me = self.me.clone();
+        let wake: Closure<dyn FnMut()> = Closure::new(move || {
+            if let Some(shared) = me.upgrade() {
+                let now = now();
+                shared.borrow_mut().core.reconnect_now(now);
+                pump(&shared);
+            }
+        });
+        if let Some(stop) = watch_network(wake.as_ref().unchecked_ref()) {
+            self.network = Some((wake, stop));
         }
     }
 
     fn unwatch_network(&mut self) {
-        for (target, event, handler) in self.network.drain(..) {
-            let _ =
-                target.remove_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+        if let Some((_wake, stop)) = self.network.take() {
+            let _ = stop.call0(&JsValue::NULL);
         }
     }
 
@@ -247,18 +248,8 @@ impl Driver {
         self.core.client_id().to_owned()
     }
 
-    pub(crate) fn add_listener(&mut self, event: &'static str, f: Function) {
-        self.listeners.push((event, f));
-    }
-
-    pub(crate) fn remove_listener(&mut self, event: &'static str, f: &Function) {
-        if let Some(i) = self
-            .listeners
-            .iter()
-            .position(|(e, g)| *e == event && g == f)
-        {
-            self.listeners.remove(i);
-        }
+    pub(crate) fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 
     pub(crate) fn wait_subscribe(
@@ -601,14 +592,6 @@ impl Driver {
         let ms = (wait.as_micros() as f64 / 1000.0).ceil();
         self.timer = Some(set_timeout(handler.as_ref().unchecked_ref(), ms));
     }
-
-    fn listeners_of(&self, event: &'static str) -> Vec<Function> {
-        self.listeners
-            .iter()
-            .filter(|(e, _)| *e == event)
-            .map(|(_, f)| f.clone())
-            .collect()
-    }
 }
 
 /// Runs `f` on the driver if the socket of `generation` is still the current one, then
@@ -632,48 +615,25 @@ fn with_current(me: &Weak<RefCell<Driver>>, generation: u64, f: impl FnOnce(&mut
 pub(crate) fn pump(shared: &Shared) {
     loop {
         let mut actions = Vec::new();
-        shared.borrow_mut().drain(&mut actions);
+        let listeners = {
+            let mut d = shared.borrow_mut();
+            d.drain(&mut actions);
+            d.listeners.clone()
+        };
         if actions.is_empty() {
             break;
         }
         for action in actions {
             match action {
-                Action::Resolve(d, value) => {
-                    let _ = d.resolve.call1(&JsValue::NULL, &value);
-                }
-                Action::Reject(d, value) => {
-                    let _ = d.reject.call1(&JsValue::NULL, &value);
-                }
-                Action::Deliver(f, value) => call_listener(&f, &value),
+                Action::Resolve(d, value) => d.resolve(&value),
+                Action::Reject(d, value) => d.reject(&value),
+                Action::Deliver(f, value) => deliver(&f, &value),
                 Action::Release(me) => drop(me),
-                Action::Emit(event, value) => {
-                    let listeners = shared.borrow().listeners_of(event);
-                    for f in listeners {
-                        call_listener(&f, &value);
-                    }
-                }
+                Action::Emit(event, value) => listeners.emit(event, &value),
             }
         }
     }
     shared.borrow_mut().rearm();
-}
-
-/// Calls an application callback; an exception in it is reported on the console and does
-/// not disturb the client.
-fn call_listener(f: &Function, value: &JsValue) {
-    if let Err(e) = f.call1(&JsValue::NULL, value) {
-        web_sys_console_error(&e);
-    }
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = console, js_name = error)]
-    fn console_error(message: &str, error: &JsValue);
-}
-
-fn web_sys_console_error(e: &JsValue) {
-    console_error("fastport: an event listener threw:", e);
 }
 
 /// A promise already rejected with `failure`: commands answer mistakes this way, so

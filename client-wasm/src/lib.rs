@@ -44,18 +44,6 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = include_str!("types.d.ts");
 
-/// The events `on` and `off` accept.
-const EVENTS: [&str; 8] = [
-    "state",
-    "message",
-    "presence",
-    "receipt",
-    "restored",
-    "subscriptionLost",
-    "deliveryRejected",
-    "error",
-];
-
 /// Connects to a fastPort server and resolves once the session welcomed the client.
 ///
 /// Rejects with a `FastPortError`: `invalid_options` or `invalid_key` for bad options,
@@ -197,7 +185,7 @@ impl Client {
         self.command(|d| {
             let now = driver::now();
             let request = d.core().admin(now, session, credential, op)?;
-            let (promise, deferred) = Deferred::new();
+            let (promise, deferred) = Deferred::start();
             d.wait_admin(request, deferred);
             Ok(promise)
         })
@@ -259,15 +247,6 @@ fn reader<'a>(
     Reader::new(value, what, known).map(Some)
 }
 
-fn event_name(event: &str) -> Result<&'static str, Failure> {
-    EVENTS.iter().copied().find(|e| *e == event).ok_or_else(|| {
-        Failure::options(format!(
-            "unknown event `{event}`; events: {}",
-            EVENTS.join(", ")
-        ))
-    })
-}
-
 /// The bytes of `data`: a string as UTF-8, bytes as they are, anything else as JSON.
 fn payload_bytes(data: &JsValue) -> Result<Vec<u8>, Failure> {
     if let Some(text) = data.as_string() {
@@ -317,7 +296,7 @@ impl Client {
             let request = d
                 .core()
                 .subscribe(driver::now(), filter.clone(), presence)?;
-            let (promise, deferred) = Deferred::new();
+            let (promise, deferred) = Deferred::start();
             d.wait_subscribe(request, filter, on_message, deferred);
             Ok(promise)
         })
@@ -330,7 +309,7 @@ impl Client {
             let filter = topic_filter(filter)?;
             d.drop_subscription(&filter);
             let request = d.core().unsubscribe(driver::now(), filter)?;
-            let (promise, deferred) = Deferred::new();
+            let (promise, deferred) = Deferred::start();
             d.wait_unsubscribe(request, deferred);
             Ok(promise)
         })
@@ -368,7 +347,7 @@ impl Client {
             publish.qos = qos;
             publish.plaintext = plaintext;
             let id = d.core().publish(driver::now(), &topic, &payload, publish)?;
-            let (promise, deferred) = Deferred::new();
+            let (promise, deferred) = Deferred::start();
             d.wait_publish(id, deferred, qos == Qos::AtLeastOnce);
             Ok(promise)
         })
@@ -378,18 +357,16 @@ impl Client {
     /// `subscriptionLost`, `deliveryRejected` or `error`. (Typed in the custom section:
     /// the listener's argument follows the event name, see `ClientEvents`.)
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: &str, listener: Function) -> Result<(), JsValue> {
-        let event = event_name(event)?;
-        self.shared.borrow_mut().add_listener(event, listener);
-        Ok(())
+    pub fn on(&self, event: &str, listener: JsValue) -> Result<(), JsValue> {
+        let listeners = self.shared.borrow().listeners().clone();
+        listeners.on(event, &listener)
     }
 
     /// Removes a listener added with `on`.
     #[wasm_bindgen(skip_typescript)]
-    pub fn off(&self, event: &str, listener: &Function) -> Result<(), JsValue> {
-        let event = event_name(event)?;
-        self.shared.borrow_mut().remove_listener(event, listener);
-        Ok(())
+    pub fn off(&self, event: &str, listener: JsValue) -> Result<(), JsValue> {
+        let listeners = self.shared.borrow().listeners().clone();
+        listeners.off(event, &listener)
     }
 
     /// The connection state now (`ConnectionState`).

@@ -1,5 +1,5 @@
 //! A delivered message as JavaScript sees it: a plain object of the `Message` class in
-//! `js/message.js` (fields, `text()`, `json()`), built once per delivery. Its fields are
+//! `js/driver.js` (fields, `text()`, `json()`), built once per delivery. Its fields are
 //! read in JavaScript, not through wasm accessors.
 
 use fastport_client_core::client::Message as CoreMessage;
@@ -7,7 +7,7 @@ use fastport_client_core::codec::Qos;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-#[wasm_bindgen(module = "/js/message.js")]
+#[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {
     #[wasm_bindgen(js_name = Message)]
     type JsMessage;

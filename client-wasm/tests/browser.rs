@@ -454,3 +454,44 @@ async fn derive_key_in_webcrypto_matches_the_core() {
     .await;
     assert_eq!(code, "invalid_key");
 }
+
+/// `on` checks the event and the listener; a listener that throws does not keep the
+/// others from their events; `off` removes just that listener.
+#[wasm_bindgen_test]
+async fn listeners_are_checked_and_isolated_from_each_other() {
+    let session = unique("wasm-listeners");
+    create_session(&session, "pw", "secret").await;
+    let client = connect(&session, "pw", &[("key", key())]).await;
+    let try_on = |event: &str, listener: JsValue| {
+        let on = js_sys::Function::from(get(&client, "on"));
+        on.call2(&client, &event.into(), &listener)
+    };
+    let unknown = try_on("mesage", Recorder::new().function()).expect_err("a misspelt event");
+    assert_eq!(get_str(&unknown, "code"), "invalid_options");
+    assert!(get_str(&unknown, "message").contains("mesage"));
+    let not_a_function = try_on("message", 42.into()).expect_err("a number as listener");
+    assert_eq!(get_str(&not_a_function, "code"), "invalid_options");
+
+    let thrower = js_sys::Function::new_no_args("throw new Error('a listener failed')");
+    call(&client, "on", &["message".into(), thrower.into()]);
+    let (first, second) = (Recorder::new(), Recorder::new());
+    call(&client, "on", &["message".into(), first.function()]);
+    call(&client, "on", &["message".into(), second.function()]);
+    ok(call(&client, "subscribe", &["t".into()]), "subscribe").await;
+    ok(
+        call(&client, "publish", &["t".into(), "one".into()]),
+        "publish",
+    )
+    .await;
+    eventually("both listeners", || first.len() == 1 && second.len() == 1).await;
+
+    call(&client, "off", &["message".into(), first.function()]);
+    ok(
+        call(&client, "publish", &["t".into(), "two".into()]),
+        "publish",
+    )
+    .await;
+    eventually("the second message", || second.len() == 2).await;
+    assert_eq!(first.len(), 1, "removed with off");
+    assert_eq!(second.texts(), vec!["one", "two"]);
+}
