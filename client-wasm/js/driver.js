@@ -2,8 +2,8 @@
 // are a few lines of JavaScript, so the WebAssembly module stays small. No protocol logic
 // and no secrets live here: messages arrive already opened, keys are never passed in.
 
-/** A `FastPortError`, as the module's errors are (see `FastPortError` in the types). */
-function failure(code, message) {
+/** A `FastPortError`: every error the package throws or rejects with is one. */
+export function failure(code, message) {
   const error = new Error(message);
   error.name = "FastPortError";
   error.code = code;

@@ -11,6 +11,12 @@ use fastport_client_core::names::NameError;
 use fastport_client_core::topic::TopicError;
 use wasm_bindgen::JsValue;
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/driver.js")]
+extern "C" {
+    /// An `Error` named `FastPortError` with `code` (made where the other errors are).
+    fn failure(code: &str, message: &str) -> JsValue;
+}
+
 /// An error on its way to JavaScript.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
@@ -34,10 +40,7 @@ impl Failure {
 
     /// The `FastPortError` object.
     pub(crate) fn to_js(&self) -> JsValue {
-        let error = js_sys::Error::new(&self.message);
-        error.set_name("FastPortError");
-        let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.into());
-        error.into()
+        failure(self.code, &self.message)
     }
 }
 
