@@ -135,7 +135,7 @@ pub enum NameError {
     /// The input contains a character that is not allowed.
     #[error(
         "{what} contains invalid character '{}'{hint}",
-        ch.escape_default(),
+        crate::text::EscapedChar(*ch),
         hint = invalid_character_hint(what)
     )]
     InvalidCharacter {
