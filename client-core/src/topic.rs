@@ -50,7 +50,7 @@
 //! left, the first broken rule of that level (empty level, wildcard in a topic, misplaced
 //! wildcard in a filter). Checking the length first bounds the work done on hostile input.
 
-use core::str::Split;
+use core::iter::FusedIterator;
 
 use crate::text::impl_text_traits;
 
@@ -61,13 +61,20 @@ pub const MAX_TOPIC_BYTES: usize = 1024;
 pub const MAX_TOPIC_LEVELS: usize = 64;
 
 /// The level separator.
-const SEPARATOR: char = '/';
+const SEPARATOR: u8 = b'/';
 /// The single-level wildcard, valid only as a whole level of a filter.
 const PLUS: &str = "+";
 /// The multi-level wildcard, valid only as the whole last level of a filter.
 const HASH: &str = "#";
-/// Characters that are wildcards somewhere in a level.
-const WILDCARDS: [char; 2] = ['+', '#'];
+
+/// Whether `s` contains a `+` or `#` (which are ASCII, so the bytes are searched).
+fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(is_wildcard)
+}
+
+fn is_wildcard(byte: u8) -> bool {
+    matches!(byte, b'+' | b'#')
+}
 
 /// A valid topic: the name a message is published to. Contains no wildcards.
 ///
@@ -97,8 +104,8 @@ impl Topic {
     }
 
     /// The levels of the topic, left to right; never empty, and none of them is empty.
-    pub fn levels(&self) -> Split<'_, char> {
-        self.0.split(SEPARATOR)
+    pub fn levels(&self) -> Levels<'_> {
+        Levels::new(&self.0)
     }
 
     /// Whether this is a topic reserved for the server: its first level starts with `$`.
@@ -136,14 +143,14 @@ impl TopicFilter {
     }
 
     /// The levels of the filter, left to right; never empty, and none of them is empty.
-    pub fn levels(&self) -> Split<'_, char> {
-        self.0.split(SEPARATOR)
+    pub fn levels(&self) -> Levels<'_> {
+        Levels::new(&self.0)
     }
 
     /// Whether the filter contains a `+` or `#` wildcard, i.e. may match more than one topic.
     pub fn has_wildcards(&self) -> bool {
         // Validation guarantees that these characters only occur as whole wildcard levels.
-        self.0.contains(WILDCARDS)
+        has_wildcard(&self.0)
     }
 
     /// Whether `topic` is selected by this filter.
@@ -151,7 +158,7 @@ impl TopicFilter {
     /// Does not allocate. A filter whose first level is a wildcard does not match a `$`
     /// topic (see the [module documentation](self)).
     pub fn matches(&self, topic: &Topic) -> bool {
-        if topic.is_system() && self.0.starts_with(WILDCARDS) {
+        if topic.is_system() && self.0.bytes().next().is_some_and(is_wildcard) {
             return false;
         }
         let mut filter_levels = self.levels();
@@ -191,6 +198,69 @@ impl TopicFilter {
         (literal, !has_hash, levels)
     }
 }
+
+/// The levels of a [`Topic`] or [`TopicFilter`], left to right (or right to left from the
+/// back): the text between the `/` separators, as `str::split('/')` yields it.
+#[derive(Clone, Debug)]
+pub struct Levels<'a> {
+    /// The levels not yielded yet, with their separators; meaningless once `done`.
+    rest: &'a str,
+    /// Whether every level has been yielded.
+    done: bool,
+}
+
+impl<'a> Levels<'a> {
+    fn new(s: &'a str) -> Levels<'a> {
+        Levels {
+            rest: s,
+            done: false,
+        }
+    }
+}
+
+// The separator is ASCII, so every index where it occurs is a character boundary of the
+// text: splitting the bytes yields the same levels as splitting the characters would.
+impl<'a> Iterator for Levels<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        match self.rest.bytes().position(|b| b == SEPARATOR) {
+            Some(i) => {
+                let level = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                Some(level)
+            }
+            None => {
+                self.done = true;
+                Some(self.rest)
+            }
+        }
+    }
+}
+
+impl<'a> DoubleEndedIterator for Levels<'a> {
+    fn next_back(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        match self.rest.bytes().rposition(|b| b == SEPARATOR) {
+            Some(i) => {
+                let level = &self.rest[i + 1..];
+                self.rest = &self.rest[..i];
+                Some(level)
+            }
+            None => {
+                self.done = true;
+                Some(self.rest)
+            }
+        }
+    }
+}
+
+impl FusedIterator for Levels<'_> {}
 
 impl From<Topic> for TopicFilter {
     /// A topic is a valid filter that matches exactly itself.
@@ -309,34 +379,46 @@ fn validate_fully(s: &str, kind: Kind) -> Result<(), TopicError> {
         return Err(TopicError::Empty);
     }
     check_len(s.len())?;
-    if s.chars().any(char::is_control) {
+    if has_control_character(s) {
         return Err(TopicError::ControlCharacter);
     }
-    let levels = s.split(SEPARATOR).count();
+    let levels = Levels::new(s).count();
     if levels > MAX_TOPIC_LEVELS {
         return Err(TopicError::TooManyLevels {
             levels,
             max: MAX_TOPIC_LEVELS,
         });
     }
-    for (index, level) in s.split(SEPARATOR).enumerate() {
+    for (index, level) in Levels::new(s).enumerate() {
         if level.is_empty() {
             return Err(TopicError::EmptyLevel { index });
         }
         match (kind, level) {
-            (Kind::Topic, _) if level.contains(WILDCARDS) => {
+            (Kind::Topic, _) if has_wildcard(level) => {
                 return Err(TopicError::WildcardInTopic { index });
             }
             (Kind::Filter, PLUS) => {}
             (Kind::Filter, HASH) if index + 1 != levels => return Err(TopicError::HashNotLast),
             (Kind::Filter, HASH) => {}
-            (Kind::Filter, _) if level.contains(WILDCARDS) => {
+            (Kind::Filter, _) if has_wildcard(level) => {
                 return Err(TopicError::WildcardMixedInLevel { index });
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// Whether `s` contains a control character ([`char::is_control`]: U+0000 to U+001F and
+/// U+007F to U+009F), found in the UTF-8 bytes: U+0080 to U+009F are the byte 0xC2 followed
+/// by 0x80 to 0x9F.
+fn has_control_character(s: &str) -> bool {
+    let mut after_c2 = false;
+    s.bytes().any(|b| {
+        let control = b < 0x20 || b == 0x7f || (after_c2 && b < 0xa0);
+        after_c2 = b == 0xc2;
+        control
+    })
 }
 
 /// Rejects a length over [`MAX_TOPIC_BYTES`].

@@ -531,3 +531,57 @@ fn the_one_pass_check_never_accepts_what_the_full_check_refuses() {
     }
     assert!(is_plain_ascii_topic("sensors/temperature/room1"));
 }
+
+#[test]
+fn control_characters_are_found_in_the_bytes_exactly_as_char_is_control_finds_them() {
+    let mut text = String::new();
+    for ch in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+        text.clear();
+        text.extend(['a', ch, '\u{c2}', 'b']);
+        assert_eq!(
+            has_control_character(&text),
+            ch.is_control(),
+            "{:#x}",
+            u32::from(ch)
+        );
+    }
+    assert!(!has_control_character(
+        "\u{c2}\u{a0}\u{c2}\u{bf}\u{100}\u{4c0}"
+    ));
+    assert!(has_control_character("\u{c2}\u{9f}"));
+}
+
+#[test]
+fn levels_are_what_splitting_the_characters_on_slashes_yields_from_either_end() {
+    let inputs = [
+        "",
+        "a",
+        "/",
+        "//",
+        "a/",
+        "/a",
+        "a//b",
+        "ab/c/def",
+        "caf\u{e9}/\u{1f600}/\u{e9}",
+    ];
+    for s in inputs {
+        let split = || s.split('/');
+        let levels = || Levels::new(s);
+        assert!(levels().eq(split()), "{s:?}");
+        assert!(levels().rev().eq(split().rev()), "{s:?}");
+        // Alternating ends meet in the middle without repeating or losing a level.
+        let (mut ours, mut std) = (levels(), split());
+        for turn in 0.. {
+            let (a, b) = if turn % 2 == 0 {
+                (ours.next(), std.next())
+            } else {
+                (ours.next_back(), std.next_back())
+            };
+            assert_eq!(a, b, "{s:?} turn {turn}");
+            if a.is_none() {
+                assert_eq!((ours.next(), ours.next_back()), (None, None), "{s:?}");
+                break;
+            }
+        }
+    }
+}
