@@ -41,9 +41,17 @@ impl Add<Duration> for Instant {
     type Output = Instant;
 
     fn add(self, rhs: Duration) -> Instant {
-        let micros = u64::try_from(rhs.as_micros()).unwrap_or(u64::MAX);
-        Instant(self.0.saturating_add(micros))
+        Instant(self.0.saturating_add(saturating_micros(rhs)))
     }
+}
+
+/// `duration` in whole microseconds (rounded down), `u64::MAX` if it is longer (over
+/// 584,000 years).
+pub(crate) fn saturating_micros(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(duration.subsec_micros()))
 }
 
 impl AddAssign<Duration> for Instant {
@@ -66,6 +74,20 @@ mod tests {
     fn adding_a_huge_duration_saturates_instead_of_overflowing() {
         let t = Instant::from_micros(u64::MAX - 1) + Duration::from_secs(10);
         assert_eq!(t.as_micros(), u64::MAX);
+    }
+
+    #[test]
+    fn durations_count_whole_microseconds_and_saturate() {
+        assert_eq!(saturating_micros(Duration::ZERO), 0);
+        assert_eq!(saturating_micros(Duration::from_nanos(1_999)), 1);
+        assert_eq!(saturating_micros(Duration::new(3, 4_000)), 3_000_004);
+        let longest = Duration::from_micros(u64::MAX);
+        assert_eq!(saturating_micros(longest), u64::MAX);
+        assert_eq!(
+            saturating_micros(longest + Duration::from_micros(1)),
+            u64::MAX
+        );
+        assert_eq!(saturating_micros(Duration::MAX), u64::MAX);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use core::time::Duration;
 
 use super::config::BackoffConfig;
+use crate::time::saturating_micros;
 
 /// SplitMix64: tiny, fast and good enough for jitter. Not for secrets: keys and IVs
 /// come from the operating system's CSPRNG in [`crate::crypto`].
@@ -29,20 +30,29 @@ impl Rng {
 }
 
 /// The undithered delay before attempt `attempt` (1-based).
+///
+/// Computed in whole microseconds, the resolution of the core's clock
+/// ([`crate::time::Instant`]), so no precision a timer could use is lost.
 pub(crate) fn base_delay(config: &BackoffConfig, attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(64) as i32;
     let factor = config.multiplier.max(1.0).powi(exponent);
-    let secs = config.initial.as_secs_f64() * factor;
-    let cap = config.max.as_secs_f64();
-    Duration::from_secs_f64(if secs.is_finite() { secs.min(cap) } else { cap })
+    let cap = saturating_micros(config.max);
+    let micros = saturating_micros(config.initial) as f64 * factor;
+    // `as` saturates (infinity becomes u64::MAX); NaN (zero times infinity) means the cap.
+    Duration::from_micros(if micros.is_nan() {
+        cap
+    } else {
+        (micros as u64).min(cap)
+    })
 }
 
 /// The delay before attempt `attempt`, jittered: within
-/// `[base * (1 - jitter), base]`.
+/// `[base * (1 - jitter), base]` (rounded down to the microsecond).
 pub(crate) fn delay(config: &BackoffConfig, attempt: u32, rng: &mut Rng) -> Duration {
-    let base = base_delay(config, attempt);
+    let base = saturating_micros(base_delay(config, attempt));
     let jitter = config.jitter.clamp(0.0, 1.0);
-    base.mul_f64(1.0 - jitter * rng.next_f64())
+    let micros = base as f64 * (1.0 - jitter * rng.next_f64());
+    Duration::from_micros((micros as u64).min(base))
 }
 
 #[cfg(test)]
@@ -83,6 +93,45 @@ mod tests {
             "jitter produced only {} distinct delays",
             seen.len()
         );
+    }
+
+    #[test]
+    fn extreme_settings_give_the_cap_or_saturate_instead_of_panicking() {
+        let c = BackoffConfig {
+            initial: Duration::ZERO,
+            multiplier: f64::INFINITY,
+            ..BackoffConfig::default()
+        };
+        assert_eq!(base_delay(&c, 1), Duration::ZERO);
+        // Zero times infinity is NaN: the cap.
+        assert_eq!(base_delay(&c, 2), c.max);
+
+        let c = BackoffConfig {
+            max: Duration::MAX,
+            multiplier: 10.0,
+            jitter: 0.0,
+            ..BackoffConfig::default()
+        };
+        assert_eq!(base_delay(&c, 1), Duration::from_millis(500));
+        assert_eq!(base_delay(&c, 4), Duration::from_secs(500));
+        let longest = Duration::from_micros(u64::MAX);
+        assert_eq!(base_delay(&c, u32::MAX), longest);
+        assert_eq!(delay(&c, u32::MAX, &mut Rng::new(1)), longest);
+    }
+
+    #[test]
+    fn without_jitter_the_delay_is_the_base_delay() {
+        let c = BackoffConfig {
+            initial: Duration::from_micros(333_333),
+            multiplier: 1.5,
+            jitter: 0.0,
+            ..BackoffConfig::default()
+        };
+        let mut rng = Rng::new(3);
+        let micros: Vec<u64> = (1..=4)
+            .map(|n| delay(&c, n, &mut rng).as_micros() as u64)
+            .collect();
+        assert_eq!(micros, [333_333, 499_999, 749_999, 1_124_998]);
     }
 
     #[test]
