@@ -19,10 +19,10 @@ macro_rules! codes {
             /// The stable snake_case name of the code, `"unknown"` for codes this
             /// version does not know.
             pub fn name(self) -> &'static str {
-                match self.0 {
-                    $( $value => $str, )*
-                    _ => "unknown",
-                }
+                // One static table (the codes are dense from 0, see `ALL`), not a `match`:
+                // inlined in several crates, a `match` gave each its own copy of the names.
+                static NAMES: &[&str] = &[$( $str, )*];
+                NAMES.get(usize::from(self.0)).copied().unwrap_or("unknown")
             }
 
             /// Whether a client must not reconnect after the connection ended with this
@@ -133,9 +133,16 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_names_are_unique() {
+        // `name` indexes its table by the code, so it relies on this.
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(usize::from(code.0), i);
         }
+        assert_eq!(ErrorCode::OK.name(), "ok");
+        assert_eq!(ErrorCode::INVALID_FILTER.name(), "invalid_filter");
+        assert_eq!(ErrorCode::TOO_MANY_SESSIONS.name(), "too_many_sessions");
+        let first_unknown = ErrorCode(ErrorCode::ALL.len() as u16);
+        assert_eq!(first_unknown.name(), "unknown");
+        assert_eq!(ErrorCode(u16::MAX).name(), "unknown");
         let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();
