@@ -118,7 +118,8 @@ impl Client {
             topic: topic.as_str().to_owned(),
             payload: Bytes::from(envelope),
         })
-        .encode();
+        .encode_client_frame()
+        .expect("Publish is a client frame");
         let deadline = self.config.publish_retry.deadline.map(|d| now + d);
         let entry = Entry {
             qos: options.qos,

@@ -410,7 +410,9 @@ impl Client {
     }
 
     pub(super) fn send(&mut self, now: Instant, frame: &Frame) {
-        self.transmits.push_back(frame.encode());
+        let bytes = frame.encode_client_frame();
+        self.transmits
+            .push_back(bytes.expect("the client sends only client frames"));
         self.last_tx = now;
     }
 

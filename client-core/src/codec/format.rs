@@ -40,175 +40,31 @@ impl Frame {
         Bytes::from(out)
     }
 
+    /// Encodes a frame that clients send (`Hello`, `Publish`, ..., `Ping` and `Pong`) as
+    /// [`Frame::encode`] does; `None` for a frame only servers send. What clients use; it
+    /// leaves the encoding of server frames out of their builds (a smaller WebAssembly
+    /// module).
+    pub fn encode_client_frame(&self) -> Option<Bytes> {
+        let mut out = Vec::with_capacity(1 + client_fields_len(self)?);
+        out.put_u8(self.type_byte());
+        put_client_fields(self, &mut out);
+        Some(Bytes::from(out))
+    }
+
     /// Appends the encoded frame to `out`.
     pub fn encode_into(&self, out: &mut impl BufMut) {
         out.put_u8(self.type_byte());
-        match self {
-            Frame::Hello(h) => {
-                out.put_u8(PROTOCOL_VERSION);
-                let flags = flag(h.resume, HELLO_RESUME) | flag(h.admin_only, HELLO_ADMIN_ONLY);
-                out.put_u8(flags);
-                put_varint(out, h.keepalive_ms);
-                put_string(out, &h.session);
-                put_string(out, &h.password);
-                put_string(out, &h.client_id);
-                put_string(out, &h.display_name);
-            }
-            Frame::Welcome(w) => {
-                out.put_u8(PROTOCOL_VERSION);
-                out.put_u8(flag(w.session_present, WELCOME_SESSION_PRESENT));
-                put_string(out, &w.client_id);
-                put_varint(out, w.keepalive_ms);
-                w.config.encode(out);
-            }
-            Frame::Error(e) => {
-                out.put_u16(e.code.0);
-                put_varint(out, e.ref_id);
-                put_string(out, &e.message);
-            }
-            Frame::Subscribe(s) => {
-                put_varint(out, s.request_id);
-                out.put_u8(flag(s.presence, SUBSCRIBE_PRESENCE));
-                put_string(out, &s.filter);
-            }
-            Frame::Unsubscribe(u) => {
-                put_varint(out, u.request_id);
-                put_string(out, &u.filter);
-            }
-            Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => {
-                put_varint(out, a.id);
-                out.put_u16(a.code.0);
-            }
-            Frame::Publish(p) => {
-                out.put_u8(p.qos as u8);
-                put_varint(out, p.message_id);
-                put_string(out, &p.topic);
-                out.put_slice(&p.payload);
-            }
-            Frame::Deliver(d) => {
-                out.put_u8(d.qos as u8);
-                put_varint(out, d.delivery_id);
-                put_varint(out, u64::from(d.attempt));
-                put_string(out, &d.topic);
-                put_string(out, &d.publisher);
-                out.put_slice(&d.payload);
-            }
-            Frame::DeliverAck { delivery_id } => put_varint(out, *delivery_id),
-            Frame::DeliverNack {
-                delivery_id,
-                reason,
-            } => {
-                put_varint(out, *delivery_id);
-                out.put_u8(reason.to_wire());
-            }
-            Frame::Receipt(r) => {
-                put_varint(out, r.message_id);
-                out.put_u8(r.status.to_wire());
-                put_varint(out, u64::from(r.delivered));
-                put_varint(out, u64::from(r.failed));
-            }
-            Frame::Presence(p) => {
-                put_string(out, &p.filter);
-                out.put_u8(p.kind as u8);
-                put_varint(out, p.members.len() as u64);
-                for m in &p.members {
-                    put_string(out, &m.client_id);
-                    put_string(out, &m.display_name);
-                }
-            }
-            Frame::Ping { nonce } | Frame::Pong { nonce } => put_varint(out, *nonce),
-            Frame::Admin(a) => {
-                put_varint(out, a.request_id);
-                out.put_u8(a.op.code());
-                put_string(out, &a.session);
-                put_string(out, &a.credential);
-                match &a.op {
-                    AdminOp::Create {
-                        password,
-                        secret,
-                        config,
-                    } => {
-                        put_string(out, password);
-                        put_string(out, secret);
-                        config.encode(out);
-                    }
-                    AdminOp::Configure(config) => config.encode(out),
-                    AdminOp::Drop | AdminOp::Suspend | AdminOp::Resume | AdminOp::Describe => {}
-                }
-            }
-            Frame::AdminResult(r) => {
-                put_varint(out, r.request_id);
-                out.put_u16(r.code.0);
-                put_string(out, &r.message);
-                r.config.encode(out);
-            }
+        if !put_client_fields(self, out) {
+            put_server_fields(self, out);
         }
     }
 
     /// The exact number of bytes [`Frame::encode`] produces.
     pub fn encoded_len(&self) -> usize {
-        1 + match self {
-            Frame::Hello(h) => {
-                2 + varint_len(h.keepalive_ms)
-                    + string_len(&h.session)
-                    + string_len(&h.password)
-                    + string_len(&h.client_id)
-                    + string_len(&h.display_name)
-            }
-            Frame::Welcome(w) => {
-                2 + string_len(&w.client_id) + varint_len(w.keepalive_ms) + w.config.encoded_len()
-            }
-            Frame::Error(e) => 2 + varint_len(e.ref_id) + string_len(&e.message),
-            Frame::Subscribe(s) => varint_len(s.request_id) + 1 + string_len(&s.filter),
-            Frame::Unsubscribe(u) => varint_len(u.request_id) + string_len(&u.filter),
-            Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => varint_len(a.id) + 2,
-            Frame::Publish(p) => {
-                1 + varint_len(p.message_id) + string_len(&p.topic) + p.payload.len()
-            }
-            Frame::Deliver(d) => {
-                1 + varint_len(d.delivery_id)
-                    + varint_len(u64::from(d.attempt))
-                    + string_len(&d.topic)
-                    + string_len(&d.publisher)
-                    + d.payload.len()
-            }
-            Frame::DeliverAck { delivery_id } => varint_len(*delivery_id),
-            Frame::DeliverNack { delivery_id, .. } => varint_len(*delivery_id) + 1,
-            Frame::Receipt(r) => {
-                varint_len(r.message_id)
-                    + 1
-                    + varint_len(u64::from(r.delivered))
-                    + varint_len(u64::from(r.failed))
-            }
-            Frame::Presence(p) => {
-                string_len(&p.filter)
-                    + 1
-                    + varint_len(p.members.len() as u64)
-                    + p.members
-                        .iter()
-                        .map(|m| string_len(&m.client_id) + string_len(&m.display_name))
-                        .sum::<usize>()
-            }
-            Frame::Ping { nonce } | Frame::Pong { nonce } => varint_len(*nonce),
-            Frame::Admin(a) => {
-                varint_len(a.request_id)
-                    + 1
-                    + string_len(&a.session)
-                    + string_len(&a.credential)
-                    + match &a.op {
-                        AdminOp::Create {
-                            password,
-                            secret,
-                            config,
-                        } => string_len(password) + string_len(secret) + config.encoded_len(),
-                        AdminOp::Configure(config) => config.encoded_len(),
-                        _ => 0,
-                    }
-            }
-            Frame::AdminResult(r) => {
-                varint_len(r.request_id) + 2 + string_len(&r.message) + r.config.encoded_len()
-            }
-        }
+        // Every frame is counted by one of the two.
+        1 + client_fields_len(self)
+            .or_else(|| server_fields_len(self))
+            .unwrap_or_default()
     }
 
     /// Decodes one whole WebSocket message, a frame of either direction. Never panics:
@@ -284,6 +140,193 @@ impl Frame {
             Frame::AdminResult(_) => ADMIN_RESULT,
         }
     }
+}
+
+/// Appends the fields after the type byte of a frame clients send, or of Ping or Pong;
+/// `false` (and nothing appended) for the frames only servers send.
+fn put_client_fields(frame: &Frame, out: &mut impl BufMut) -> bool {
+    match frame {
+        Frame::Hello(h) => {
+            out.put_u8(PROTOCOL_VERSION);
+            let flags = flag(h.resume, HELLO_RESUME) | flag(h.admin_only, HELLO_ADMIN_ONLY);
+            out.put_u8(flags);
+            put_varint(out, h.keepalive_ms);
+            put_string(out, &h.session);
+            put_string(out, &h.password);
+            put_string(out, &h.client_id);
+            put_string(out, &h.display_name);
+        }
+        Frame::Subscribe(s) => {
+            put_varint(out, s.request_id);
+            out.put_u8(flag(s.presence, SUBSCRIBE_PRESENCE));
+            put_string(out, &s.filter);
+        }
+        Frame::Unsubscribe(u) => {
+            put_varint(out, u.request_id);
+            put_string(out, &u.filter);
+        }
+        Frame::Publish(p) => {
+            out.put_u8(p.qos as u8);
+            put_varint(out, p.message_id);
+            put_string(out, &p.topic);
+            out.put_slice(&p.payload);
+        }
+        Frame::DeliverAck { delivery_id } => put_varint(out, *delivery_id),
+        Frame::DeliverNack {
+            delivery_id,
+            reason,
+        } => {
+            put_varint(out, *delivery_id);
+            out.put_u8(reason.to_wire());
+        }
+        Frame::Ping { nonce } | Frame::Pong { nonce } => put_varint(out, *nonce),
+        Frame::Admin(a) => {
+            put_varint(out, a.request_id);
+            out.put_u8(a.op.code());
+            put_string(out, &a.session);
+            put_string(out, &a.credential);
+            match &a.op {
+                AdminOp::Create {
+                    password,
+                    secret,
+                    config,
+                } => {
+                    put_string(out, password);
+                    put_string(out, secret);
+                    config.encode(out);
+                }
+                AdminOp::Configure(config) => config.encode(out),
+                AdminOp::Drop | AdminOp::Suspend | AdminOp::Resume | AdminOp::Describe => {}
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Appends the fields after the type byte of a frame only servers send; nothing for the
+/// others (see [`put_client_fields`]).
+fn put_server_fields(frame: &Frame, out: &mut impl BufMut) {
+    match frame {
+        Frame::Welcome(w) => {
+            out.put_u8(PROTOCOL_VERSION);
+            out.put_u8(flag(w.session_present, WELCOME_SESSION_PRESENT));
+            put_string(out, &w.client_id);
+            put_varint(out, w.keepalive_ms);
+            w.config.encode(out);
+        }
+        Frame::Error(e) => {
+            out.put_u16(e.code.0);
+            put_varint(out, e.ref_id);
+            put_string(out, &e.message);
+        }
+        Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => {
+            put_varint(out, a.id);
+            out.put_u16(a.code.0);
+        }
+        Frame::Deliver(d) => {
+            out.put_u8(d.qos as u8);
+            put_varint(out, d.delivery_id);
+            put_varint(out, u64::from(d.attempt));
+            put_string(out, &d.topic);
+            put_string(out, &d.publisher);
+            out.put_slice(&d.payload);
+        }
+        Frame::Receipt(r) => {
+            put_varint(out, r.message_id);
+            out.put_u8(r.status.to_wire());
+            put_varint(out, u64::from(r.delivered));
+            put_varint(out, u64::from(r.failed));
+        }
+        Frame::Presence(p) => {
+            put_string(out, &p.filter);
+            out.put_u8(p.kind as u8);
+            put_varint(out, p.members.len() as u64);
+            for m in &p.members {
+                put_string(out, &m.client_id);
+                put_string(out, &m.display_name);
+            }
+        }
+        Frame::AdminResult(r) => {
+            put_varint(out, r.request_id);
+            out.put_u16(r.code.0);
+            put_string(out, &r.message);
+            r.config.encode(out);
+        }
+        _ => {}
+    }
+}
+
+/// The length of what [`put_client_fields`] appends; `None` for the frames only servers send.
+fn client_fields_len(frame: &Frame) -> Option<usize> {
+    Some(match frame {
+        Frame::Hello(h) => {
+            2 + varint_len(h.keepalive_ms)
+                + string_len(&h.session)
+                + string_len(&h.password)
+                + string_len(&h.client_id)
+                + string_len(&h.display_name)
+        }
+        Frame::Subscribe(s) => varint_len(s.request_id) + 1 + string_len(&s.filter),
+        Frame::Unsubscribe(u) => varint_len(u.request_id) + string_len(&u.filter),
+        Frame::Publish(p) => 1 + varint_len(p.message_id) + string_len(&p.topic) + p.payload.len(),
+        Frame::DeliverAck { delivery_id } => varint_len(*delivery_id),
+        Frame::DeliverNack { delivery_id, .. } => varint_len(*delivery_id) + 1,
+        Frame::Ping { nonce } | Frame::Pong { nonce } => varint_len(*nonce),
+        Frame::Admin(a) => {
+            varint_len(a.request_id)
+                + 1
+                + string_len(&a.session)
+                + string_len(&a.credential)
+                + match &a.op {
+                    AdminOp::Create {
+                        password,
+                        secret,
+                        config,
+                    } => string_len(password) + string_len(secret) + config.encoded_len(),
+                    AdminOp::Configure(config) => config.encoded_len(),
+                    _ => 0,
+                }
+        }
+        _ => return None,
+    })
+}
+
+/// The length of what [`put_server_fields`] appends; `None` for the frames clients send.
+fn server_fields_len(frame: &Frame) -> Option<usize> {
+    Some(match frame {
+        Frame::Welcome(w) => {
+            2 + string_len(&w.client_id) + varint_len(w.keepalive_ms) + w.config.encoded_len()
+        }
+        Frame::Error(e) => 2 + varint_len(e.ref_id) + string_len(&e.message),
+        Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => varint_len(a.id) + 2,
+        Frame::Deliver(d) => {
+            1 + varint_len(d.delivery_id)
+                + varint_len(u64::from(d.attempt))
+                + string_len(&d.topic)
+                + string_len(&d.publisher)
+                + d.payload.len()
+        }
+        Frame::Receipt(r) => {
+            varint_len(r.message_id)
+                + 1
+                + varint_len(u64::from(r.delivered))
+                + varint_len(u64::from(r.failed))
+        }
+        Frame::Presence(p) => {
+            string_len(&p.filter)
+                + 1
+                + varint_len(p.members.len() as u64)
+                + p.members
+                    .iter()
+                    .map(|m| string_len(&m.client_id) + string_len(&m.display_name))
+                    .sum::<usize>()
+        }
+        Frame::AdminResult(r) => {
+            varint_len(r.request_id) + 2 + string_len(&r.message) + r.config.encoded_len()
+        }
+        _ => return None,
+    })
 }
 
 /// Reads the type byte, the frame `frames` decodes for it, and checks nothing is left.

@@ -159,6 +159,27 @@ fn every_sample_frame_round_trips_with_the_predicted_length() {
 }
 
 #[test]
+fn clients_encode_exactly_the_frames_they_send() {
+    for frame in samples() {
+        let name = frame.name();
+        let sent_by_client = matches!(
+            name,
+            "hello"
+                | "subscribe"
+                | "unsubscribe"
+                | "publish"
+                | "deliver_ack"
+                | "deliver_nack"
+                | "ping"
+                | "pong"
+                | "admin"
+        );
+        let expected = sent_by_client.then(|| frame.encode());
+        assert_eq!(frame.encode_client_frame(), expected, "{name}");
+    }
+}
+
+#[test]
 fn each_side_decodes_the_frames_of_its_peer_and_refuses_its_own() {
     for frame in samples() {
         let name = frame.name();
@@ -500,6 +521,9 @@ mod properties {
         fn arbitrary_frames_round_trip(frame in frame()) {
             let bytes = frame.encode();
             prop_assert_eq!(bytes.len(), frame.encoded_len());
+            if let Some(client_bytes) = frame.encode_client_frame() {
+                prop_assert_eq!(&client_bytes, &bytes);
+            }
             prop_assert_eq!(Frame::decode(bytes), Ok(frame));
         }
     }
