@@ -60,13 +60,33 @@ impl Outbox {
                 let old = std::mem::replace(&mut self.entries[i].1, entry);
                 self.bytes -= old.frame.len();
             }
-            Err(i) => self.entries.insert(i, (id, entry)),
+            Err(i) => {
+                // Ids grow, so `i` is the end but for callers that insert out of order.
+                // Swapping into place instead of `VecDeque::insert` (and `remove` below):
+                // their general copying is much more code in the browser build.
+                self.entries.push_back((id, entry));
+                for j in (i..self.entries.len() - 1).rev() {
+                    self.entries.swap(j, j + 1);
+                }
+            }
         }
     }
 
     pub(crate) fn remove(&mut self, id: u64) -> Option<Entry> {
         let i = self.find(id).ok()?;
-        let (_, entry) = self.entries.remove(i)?;
+        // Moved to the nearer end by swaps, which keeps the others in order. Acks come
+        // mostly in order, so that is nearly always the front, with no swap at all.
+        let (_, entry) = if i < self.entries.len() / 2 {
+            for j in (0..i).rev() {
+                self.entries.swap(j, j + 1);
+            }
+            self.entries.pop_front()
+        } else {
+            for j in i..self.entries.len() - 1 {
+                self.entries.swap(j, j + 1);
+            }
+            self.entries.pop_back()
+        }?;
         self.bytes -= entry.frame.len();
         Some(entry)
     }
@@ -326,6 +346,26 @@ mod tests {
         assert_eq!(o.due_retries(Instant::from_millis(60)), vec![2]);
         assert_eq!(o.next_retry(), None);
         assert_eq!(o.bytes(), 10);
+    }
+
+    #[test]
+    fn entries_stay_in_id_order_whatever_order_they_come_and_go_in() {
+        let mut o = Outbox::default();
+        for id in [5, 1, 9, 3, 7, 2, 8] {
+            o.insert(id, entry(None));
+        }
+        assert_eq!(o.ids(), [1, 2, 3, 5, 7, 8, 9]);
+        o.insert(5, entry(None));
+        assert_eq!((o.len(), o.bytes()), (7, 70));
+        let mut left = vec![1, 2, 3, 5, 7, 8, 9];
+        for id in [3, 9, 1, 7, 4, 8, 2, 5] {
+            assert_eq!(o.remove(id).is_some(), left.contains(&id), "{id}");
+            left.retain(|&l| l != id);
+            assert_eq!(o.ids(), left);
+            assert_eq!(o.bytes(), 10 * left.len());
+            assert!(left.iter().all(|&l| o.get(l).is_some()));
+        }
+        assert_eq!(o.len(), 0);
     }
 
     #[test]
