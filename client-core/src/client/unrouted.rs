@@ -35,14 +35,15 @@ impl Unrouted {
 
     /// Takes the messages `filter` matches, oldest first; the others stay.
     pub fn claim(&mut self, filter: &TopicFilter) -> Vec<Message> {
+        // Moved, not cloned; both sides keep their order.
         let mut mine = Vec::new();
-        self.messages.retain(|m| {
-            let matched = filter.matches(&m.topic);
-            if matched {
-                mine.push(m.clone());
+        for message in std::mem::take(&mut self.messages) {
+            if filter.matches(&message.topic) {
+                mine.push(message);
+            } else {
+                self.messages.push_back(message);
             }
-            !matched
-        });
+        }
         mine
     }
 
@@ -86,11 +87,17 @@ mod tests {
         u.push(message("a/1", 1));
         u.push(message("b/1", 2));
         u.push(message("a/2", 3));
+        u.push(message("b/2", 4));
+        u.push(message("c", 5));
         let filter = TopicFilter::new("a/+").expect("filter");
         let ids: Vec<u64> = u.claim(&filter).iter().map(|m| m.delivery_id).collect();
         assert_eq!(ids, vec![1, 3]);
-        assert_eq!(u.len(), 1);
+        assert_eq!(u.len(), 3);
         assert!(u.claim(&filter).is_empty());
+        let all = TopicFilter::new("#").expect("filter");
+        let ids: Vec<u64> = u.claim(&all).iter().map(|m| m.delivery_id).collect();
+        assert_eq!(ids, vec![2, 4, 5]);
+        assert!(u.is_empty());
     }
 
     #[test]
