@@ -58,6 +58,8 @@ WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
         echo "build-wasm: note: no rust-src in $sysroot: prebuilt std (a larger module);" \
             "rustup component add rust-src" >&2
     fi
+    # wasm-pack leaves snippets of earlier builds in place: they would ship in the package.
+    rm -rf "$PKG/snippets"
     wasm-pack --log-level warn build client-wasm --target web --profile wasm-release \
         --out-dir pkg --no-opt
 ) || fail "wasm-pack build failed"
@@ -140,3 +142,8 @@ version=$(node -p 'require(process.argv[1]).version' "$PKG/package.json")
 echo "build-wasm: fastport-wasm $version in client-wasm/pkg"
 printf '  %-24s %8s bytes  %8s gzip -9\n' "${NAME}_bg.wasm" "$(size "$wasm")" "$(gz "$wasm")"
 printf '  %-24s %8s bytes  %8s gzip -9\n' "$NAME.js" "$(size "$glue")" "$(gz "$glue")"
+# The driver's JavaScript half (js/driver.js), which wasm-bindgen copies under snippets/.
+while IFS= read -r snippet; do
+    printf '  %-24s %8s bytes  %8s gzip -9\n' "${snippet#"$PKG/"}" "$(size "$snippet")" \
+        "$(gz "$snippet")"
+done < <(find "$PKG/snippets" -name '*.js' 2>/dev/null | sort)

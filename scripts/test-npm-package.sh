@@ -10,7 +10,8 @@
 #      each page must show "ok: ..." and log no console error (client-wasm/npm-test/run.mjs);
 #   5. the package's crypto throughput in the same browser (measureCrypto, 1 KiB and 64 KiB),
 #      written to target/fastport-wasm-crypto.md.
-# Ends with the gzipped size of the .wasm. Everything it starts is stopped on exit.
+# Ends with the gzipped sizes and fails if the .wasm is over its budget of 60 KB gzipped
+# (FASTPORT_WASM_BUDGET bytes, 61,440 unless set). Everything it starts is stopped on exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,7 @@ unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
 TEST="$ROOT/client-wasm/npm-test"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+BUDGET="${FASTPORT_WASM_BUDGET:-61440}"
 
 say() { printf '\n== test-npm-package: %s\n' "$*"; }
 fail() { echo "test-npm-package: FAILED: $*" >&2; exit 1; }
@@ -106,7 +108,17 @@ if [ $status -ne 0 ]; then
 fi
 
 wasm="$ROOT/client-wasm/pkg/fastport_wasm_bg.wasm"
+wasm_gz=$(gzip -9c "$wasm" | wc -c)
+js_gz=0
+while IFS= read -r f; do
+    js_gz=$((js_gz + $(gzip -9c "$f" | wc -c)))
+done < <(find "$ROOT/client-wasm/pkg" -name '*.js')
 echo
-echo "test-npm-package: ok: $tarball works through Vite and as a plain ES module;" \
-    "fastport_wasm_bg.wasm is $(gzip -9c "$wasm" | wc -c) bytes gzipped" \
-    "($(stat -c %s "$wasm") raw)"
+echo "test-npm-package: fastport_wasm_bg.wasm is $wasm_gz bytes gzipped ($(stat -c %s "$wasm")" \
+    "raw), its JavaScript $js_gz bytes gzipped; budget for the .wasm: $BUDGET bytes"
+# The size budget (docs/BENCHMARKS.md, "Browser SDK size"): 60 KB gzipped.
+[ "$wasm_gz" -le "$BUDGET" ] ||
+    fail "fastport_wasm_bg.wasm is $wasm_gz bytes gzipped, over the budget of $BUDGET" \
+        "(see docs/BENCHMARKS.md for where the bytes go and how to measure them)"
+echo "test-npm-package: ok: $tarball works through Vite and as a plain ES module," \
+    "within the size budget"

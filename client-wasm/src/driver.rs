@@ -68,6 +68,11 @@ extern "C" {
     fn performance_now() -> f64;
 }
 
+/// `d` in milliseconds, to the microsecond (in f64 without going through u128).
+pub(crate) fn millis(d: core::time::Duration) -> f64 {
+    d.as_secs() as f64 * 1000.0 + f64::from(d.subsec_micros()) / 1000.0
+}
+
 /// Milliseconds on the page's monotonic clock, as the core's `Instant`.
 pub(crate) fn now() -> Instant {
     let ms = performance_now().max(0.0);
@@ -589,7 +594,7 @@ impl Driver {
             return;
         };
         let wait = at.saturating_duration_since(now());
-        let ms = (wait.as_micros() as f64 / 1000.0).ceil();
+        let ms = millis(wait).ceil();
         self.timer = Some(set_timeout(handler.as_ref().unchecked_ref(), ms));
     }
 }
