@@ -63,6 +63,11 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! In WebAssembly (`wasm32-unknown-unknown`) the core takes its randomness (keys, IVs,
+//! client ids) from getrandom's custom source, which the embedding registers with
+//! `getrandom::register_custom_getrandom!`: `fastport-wasm` registers the browser's
+//! `crypto.getRandomValues`. Until one is registered the module does not link.
 
 pub mod client;
 pub mod codec;
