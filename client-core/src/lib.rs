@@ -67,7 +67,7 @@
 //! In WebAssembly (`wasm32-unknown-unknown`) the core takes its randomness (keys, IVs,
 //! client ids) from getrandom's custom source, which the embedding registers with
 //! `getrandom::register_custom_getrandom!`: `fastport-wasm` registers the browser's
-//! `crypto.getRandomValues`. Until one is registered the module does not link.
+//! `crypto.getRandomValues`. A module that registers none lacks the source getrandom calls.
 
 pub mod client;
 pub mod codec;
