@@ -4,7 +4,8 @@
 #   2. a fresh Vite app (client-wasm/npm-test/app, vite from the npm registry through npm's
 #      cache) that `npm install`s the tarball, imports "fastport-wasm" and is built with
 #      `vite build`;
-#   3. a page without a bundler importing the unpacked tarball with <script type="module">;
+#   3. a page without a bundler importing the unpacked tarball with <script type="module">,
+#      and a module Web Worker doing the same (no window, no document);
 #   4. both pages in headless Chromium (Debian's, through playwright-core) against a real
 #      fastport-server on a free port: two clients with one key exchange encrypted messages;
 #      each page must show "ok: ..." and log no console error (client-wasm/npm-test/run.mjs);
@@ -76,7 +77,7 @@ say "a page without a bundler, on the unpacked tarball"
 mkdir -p "$work/plain"
 tar xzf "$work/$tarball" -C "$work/plain"
 cp "$TEST/plain.html" "$work/plain/index.html"
-cp "$TEST/check.js" "$work/plain/"
+cp "$TEST/check.js" "$TEST/worker.html" "$TEST/worker.js" "$work/plain/"
 
 say "a real fastport-server"
 cargo build --locked --quiet -p fastport-server --bin fastport-server ||
@@ -120,5 +121,5 @@ echo "test-npm-package: fastport_wasm_bg.wasm is $wasm_gz bytes gzipped ($(stat 
 [ "$wasm_gz" -le "$BUDGET" ] ||
     fail "fastport_wasm_bg.wasm is $wasm_gz bytes gzipped, over the budget of $BUDGET" \
         "(see docs/BENCHMARKS.md for where the bytes go and how to measure them)"
-echo "test-npm-package: ok: $tarball works through Vite and as a plain ES module," \
+echo "test-npm-package: ok: $tarball works through Vite, as a plain ES module and in a worker," \
     "within the size budget"

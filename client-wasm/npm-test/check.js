@@ -1,8 +1,9 @@
 // What a user does with fastport-wasm, checked step by step in the browser: keys, two clients
 // on one session with the same key, an encrypted message each way of publishing (string, bytes,
-// JSON), the receipt, error codes, close. Shared by the Vite app (main.js) and the plain
-// <script type="module"> page (plain.html). The result goes into <pre id="result">: "ok: ..."
-// or "error: STEP: ..."; scripts/test-npm-package.sh reads it with Playwright.
+// JSON), the receipt, error codes, close. Shared by the Vite app (main.js), the plain
+// <script type="module"> page (plain.html) and a module Web Worker (worker.js). The result,
+// "ok: ..." or "error: STEP: ...", goes into the page's <pre id="result">;
+// scripts/test-npm-package.sh reads it with Playwright.
 //
 // The page's query string: ?url=ws://HOST:PORT/ws (a real fastport-server with the demo session).
 
@@ -10,19 +11,23 @@ const SESSION = "demo";
 const PASSWORD = "demo";
 const WAIT_MS = 10_000;
 
-/** Runs the check; `init` is the package's default export, `fastport` its namespace. */
+/** Runs the check in a page; `init` is the package's default export, `fastport` its namespace. */
 export async function run(init, fastport, label) {
-  const out = document.getElementById("result");
+  // For the crypto throughput measurement that follows (absent in older packages).
+  window.fastportTest = { measureCrypto: fastport.measureCrypto ?? null };
+  const url = new URLSearchParams(location.search).get("url");
+  document.getElementById("result").textContent = await check(init, fastport, label, url);
+}
+
+/** The check itself, without the DOM (it also runs in a worker); resolves with the result. */
+export async function check(init, fastport, label, url) {
   let step = "start";
   const clients = [];
   try {
-    const url = new URLSearchParams(location.search).get("url");
     if (!url) throw new Error("no ?url=ws://HOST:PORT/ws in the page's address");
 
     step = "init()";
     await init();
-    // For the crypto throughput measurement that follows (absent in older packages).
-    window.fastportTest = { measureCrypto: fastport.measureCrypto ?? null };
 
     step = "keys";
     const key = fastport.generateKey();
@@ -100,12 +105,12 @@ export async function run(init, fastport, label) {
     await expectRejection(alice.publish(`${topicRoot}/late`, "late"), "closed");
     expect(errors.length === 0, `error events: ${errors.map((e) => e.code).join(", ")}`);
 
-    out.textContent = `ok: ${label}: encrypted string, bytes and JSON received, receipt ` +
+    return `ok: ${label}: encrypted string, bytes and JSON received, receipt ` +
       `${receipt.status}, wrong password -> bad_credentials, key ${fingerprint}`;
   } catch (e) {
     for (const client of clients) client.close();
     const code = e && e.code ? ` [${e.code}]` : "";
-    out.textContent = `error: ${label}: ${step}: ${e && e.message ? e.message : e}${code}`;
+    return `error: ${label}: ${step}: ${e && e.message ? e.message : e}${code}`;
   }
 }
 

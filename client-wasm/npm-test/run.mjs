@@ -1,7 +1,7 @@
-// Loads the two test pages of scripts/test-npm-package.sh in headless Chromium (Debian's, through
-// playwright-core) from a small static server, checks that each shows "ok: ..." with no console
-// error, then measures the package's crypto throughput in the same browser if it exports
-// measureCrypto.
+// Loads the test pages of scripts/test-npm-package.sh (the Vite app, the plain page, the
+// worker page) in headless Chromium (Debian's, through playwright-core) from a small static
+// server, checks that each shows "ok: ..." with no console error, then measures the
+// package's crypto throughput in the same browser if it exports measureCrypto.
 //
 // node client-wasm/npm-test/run.mjs --url ws://HOST:PORT/ws --vite DIST --plain DIR
 //     [--crypto-md FILE] [--chromium /usr/bin/chromium]
@@ -63,12 +63,13 @@ try {
     ],
   });
   let measured = null;
-  for (const [name, what] of [
-    ["vite", "Vite app (npm install of the packed tarball, vite build)"],
-    ["plain", "plain <script type=\"module\"> from the unpacked tarball"],
+  for (const [name, path, what] of [
+    ["vite", "vite/index.html", "Vite app (npm install of the packed tarball, vite build)"],
+    ["plain", "plain/index.html", "plain <script type=\"module\"> from the unpacked tarball"],
+    ["worker", "plain/worker.html", "module Web Worker importing the unpacked tarball"],
   ]) {
     const page = await context.newPage();
-    const ok = await check(page, `${base}/${name}/index.html`, what);
+    const ok = await check(page, `${base}/${path}`, what);
     failed ||= !ok;
     if (ok && name === "vite" && opts["crypto-md"]) measured = await measure(page);
     await page.close();
