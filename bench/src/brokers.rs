@@ -160,10 +160,34 @@ fn spawn(program: &Path, args: &[&str], hint: &str) -> Result<Child> {
         .map_err(|e| format!("cannot start {} ({hint}): {e}", program.display()).into())
 }
 
+/// Two different free ports.
+fn two_free_ports() -> Result<(u16, u16)> {
+    let first = free_port()?;
+    loop {
+        let second = free_port()?;
+        if second != first {
+            return Ok((first, second));
+        }
+    }
+}
+
+/// Starts a broker from the machine's packages and waits until it listens on `port`.
+async fn run(program: &str, args: &[&str], port: u16, dir: Option<TempDir>) -> Result<Server> {
+    let mut child = spawn(Path::new(program), args, "scripts/setup.sh --bench")?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_listening(addr, &mut child).await?;
+    let pid = child.id().ok_or_else(|| format!("{program} has no pid"))?;
+    Ok(Server {
+        addr,
+        pid,
+        _child: child,
+        _dir: dir,
+    })
+}
+
 /// Starts `broker` on a free port of 127.0.0.1 and waits until it listens. `many` gives
 /// fastPort's demo session room for the idle-memory connections.
 pub async fn start(broker: Broker, fastport_bin: &Path, many: bool) -> Result<Server> {
-    const SETUP: &str = "scripts/setup.sh --bench";
     match broker {
         Broker::Fastport => {
             let mut args = vec!["--listen", "127.0.0.1:0", "--log", "warn"];
@@ -198,86 +222,33 @@ pub async fn start(broker: Broker, fastport_bin: &Path, many: bool) -> Result<Se
             })
         }
         Broker::Mosquitto | Broker::MosquittoWs => {
-            let port = free_port()?;
-            let spare = loop {
-                let spare = free_port()?;
-                if spare != port {
-                    break spare;
-                }
-            };
+            let (port, spare) = two_free_ports()?;
             let dir = temp_dir(port)?;
             let conf = dir.0.join("mosquitto.conf");
-            std::fs::write(
-                &conf,
-                mosquitto_config(port, broker == Broker::MosquittoWs, spare),
-            )?;
-            let conf = conf.to_str().ok_or("temp dir is not UTF-8")?;
-            let mut child = spawn(Path::new("mosquitto"), &["-c", conf], SETUP)?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            wait_listening(addr, &mut child).await?;
-            let pid = child.id().ok_or("mosquitto has no pid")?;
-            Ok(Server {
-                addr,
-                pid,
-                _child: child,
-                _dir: Some(dir),
-            })
+            let ws = broker == Broker::MosquittoWs;
+            std::fs::write(&conf, mosquitto_config(port, ws, spare))?;
+            let conf = conf.to_str().ok_or("temp dir is not UTF-8")?.to_owned();
+            run("mosquitto", &["-c", &conf], port, Some(dir)).await
         }
         Broker::Nats => {
             let port = free_port()?;
-            let mut child = spawn(
-                Path::new("nats-server"),
-                &["-a", "127.0.0.1", "-p", &port.to_string()],
-                SETUP,
-            )?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            wait_listening(addr, &mut child).await?;
-            let pid = child.id().ok_or("nats-server has no pid")?;
-            Ok(Server {
-                addr,
-                pid,
-                _child: child,
-                _dir: None,
-            })
+            let args = ["-a", "127.0.0.1", "-p", &port.to_string()];
+            run("nats-server", &args, port, None).await
         }
         Broker::NatsWs => {
-            let tcp_port = free_port()?;
-            let ws_port = loop {
-                let port = free_port()?;
-                if port != tcp_port {
-                    break port;
-                }
-            };
+            let (tcp_port, ws_port) = two_free_ports()?;
             let dir = temp_dir(ws_port)?;
             let conf = dir.0.join("nats.conf");
             std::fs::write(&conf, nats_ws_config(tcp_port, ws_port))?;
-            let conf = conf.to_str().ok_or("temp dir is not UTF-8")?;
-            let mut child = spawn(Path::new("nats-server"), &["-c", conf], SETUP)?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], ws_port));
-            wait_listening(addr, &mut child).await?;
-            let pid = child.id().ok_or("nats-server has no pid")?;
-            Ok(Server {
-                addr,
-                pid,
-                _child: child,
-                _dir: Some(dir),
-            })
+            let conf = conf.to_str().ok_or("temp dir is not UTF-8")?.to_owned();
+            run("nats-server", &["-c", &conf], ws_port, Some(dir)).await
         }
         Broker::Redis => {
             let port = free_port()?;
             let port_arg = port.to_string();
             let mut args = vec!["--port", &port_arg];
             args.extend_from_slice(REDIS_ARGS);
-            let mut child = spawn(Path::new("redis-server"), &args, SETUP)?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            wait_listening(addr, &mut child).await?;
-            let pid = child.id().ok_or("redis-server has no pid")?;
-            Ok(Server {
-                addr,
-                pid,
-                _child: child,
-                _dir: None,
-            })
+            run("redis-server", &args, port, None).await
         }
     }
 }
