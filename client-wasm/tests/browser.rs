@@ -30,8 +30,7 @@ fn key() -> JsValue {
 
 #[wasm_bindgen_test]
 async fn two_clients_exchange_an_encrypted_message() {
-    let session = unique("wasm-e2e");
-    create_session(&session, "pw", "secret").await;
+    let (session, _) = new_session("wasm-e2e").await;
     let key = key();
     let alice = connect(
         &session,
@@ -70,8 +69,7 @@ async fn two_clients_exchange_an_encrypted_message() {
 
 #[wasm_bindgen_test]
 async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
-    let session = unique("wasm-json");
-    create_session(&session, "pw", "secret").await;
+    let (session, _) = new_session("wasm-json").await;
     let key = key();
     let a = connect(&session, "pw", &[("key", key.clone())]).await;
     let b = connect(&session, "pw", &[("key", key)]).await;
@@ -106,9 +104,7 @@ async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
     assert_eq!(get_str(first, "keyId"), "");
     assert_eq!(get(first, "qos").as_f64(), Some(1.0));
     assert!(get(first, "deliveryId").as_f64().is_some());
-    let not_text = js_sys::Function::from(get(&inbox.all()[1], "text"))
-        .call0(&inbox.all()[1])
-        .expect_err("0xff is not UTF-8");
+    let not_text = try_call(&inbox.all()[1], "text", &[]).expect_err("0xff is not UTF-8");
     assert_eq!(get_str(&not_text, "code"), "not_text");
     assert_eq!(get_str(&not_text, "name"), "FastPortError");
 
@@ -194,8 +190,7 @@ async fn bad_options_are_named() {
 
 #[wasm_bindgen_test]
 async fn without_the_key_a_message_is_reported_not_delivered() {
-    let session = unique("wasm-nokey");
-    create_session(&session, "pw", "secret").await;
+    let (session, _) = new_session("wasm-nokey").await;
     let sender = connect(&session, "pw", &[("key", key())]).await;
     let other = connect(&session, "pw", &[("key", key())]).await;
     let inbox = Recorder::new();
@@ -232,8 +227,7 @@ async fn without_the_key_a_message_is_reported_not_delivered() {
 /// it was away is sent then.
 #[wasm_bindgen_test]
 async fn after_the_server_closes_the_socket_the_client_reconnects_resubscribes_and_sends() {
-    let session = unique("wasm-reconnect");
-    let admin = create_session(&session, "pw", "secret").await;
+    let (session, admin) = new_session("wasm-reconnect").await;
     let key = key();
     let backoff = obj(&[("initialMs", 50.into()), ("maxMs", 200.into())]);
     let client = connect(
@@ -289,8 +283,7 @@ async fn after_the_server_closes_the_socket_the_client_reconnects_resubscribes_a
 
 #[wasm_bindgen_test]
 async fn presence_reports_who_is_in_a_room() {
-    let session = unique("wasm-presence");
-    create_session(&session, "pw", "secret").await;
+    let (session, _) = new_session("wasm-presence").await;
     let presence = Recorder::new();
     let ann = connect(
         &session,
@@ -391,8 +384,7 @@ async fn a_message_sealed_in_the_browser_opens_natively_and_the_other_way_round(
 /// client is back within the test's time only because of the event.
 #[wasm_bindgen_test]
 async fn the_online_event_reconnects_without_waiting_for_the_backoff() {
-    let session = unique("wasm-online");
-    let admin = create_session(&session, "pw", "secret").await;
+    let (session, admin) = new_session("wasm-online").await;
     let backoff = obj(&[
         ("initialMs", 60_000.into()),
         ("maxMs", 60_000.into()),
@@ -459,13 +451,10 @@ async fn derive_key_in_webcrypto_matches_the_core() {
 /// others from their events; `off` removes just that listener.
 #[wasm_bindgen_test]
 async fn listeners_are_checked_and_isolated_from_each_other() {
-    let session = unique("wasm-listeners");
-    create_session(&session, "pw", "secret").await;
+    let (session, _) = new_session("wasm-listeners").await;
     let client = connect(&session, "pw", &[("key", key())]).await;
-    let try_on = |event: &str, listener: JsValue| {
-        let on = js_sys::Function::from(get(&client, "on"));
-        on.call2(&client, &event.into(), &listener)
-    };
+    let try_on =
+        |event: &str, listener: JsValue| try_call(&client, "on", &[event.into(), listener]);
     let unknown = try_on("mesage", Recorder::new().function()).expect_err("a misspelt event");
     assert_eq!(get_str(&unknown, "code"), "invalid_options");
     assert!(get_str(&unknown, "message").contains("mesage"));

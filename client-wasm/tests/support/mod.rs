@@ -50,12 +50,16 @@ pub fn get_str(o: &JsValue, key: &str) -> String {
 
 /// Calls `o.name(...args)`.
 pub fn call(o: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    try_call(o, name, args).unwrap_or_else(|e| panic!("{name} threw {e:?}"))
+}
+
+/// Calls method `name` of `o`: what it returned, or what it threw.
+pub fn try_call(o: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
     let f: Function = get(o, name)
         .dyn_into()
         .unwrap_or_else(|_| panic!("no method {name}"));
     let array: Array = args.iter().collect();
     f.apply(o, &array)
-        .unwrap_or_else(|e| panic!("{name} threw {e:?}"))
 }
 
 /// Awaits a promise.
@@ -159,6 +163,14 @@ pub async fn connect(session: &str, password: &str, extra: &[(&str, JsValue)]) -
     ];
     pairs.extend(extra.iter().cloned());
     ok(fastport_wasm::connect(obj(&pairs)).into(), "connect").await
+}
+
+/// A fresh session named after `prefix`, with password `pw` and secret `secret`, and the
+/// admin client that created it.
+pub async fn new_session(prefix: &str) -> (String, JsValue) {
+    let session = unique(prefix);
+    let admin = create_session(&session, "pw", "secret").await;
+    (session, admin)
 }
 
 /// Creates a fresh session (the test server allows open creation) through a client of the
