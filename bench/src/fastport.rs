@@ -195,7 +195,9 @@ pub async fn publisher(ws: Ws, payload: Bytes, counters: &Arc<Counters>, qos1: b
     let (mut sink, stream) = ws.split();
     spawn_puback_reader(stream, Some(Arc::clone(counters)));
     loop {
-        counters.acquire_batch().await;
+        if !counters.acquire_batch().await {
+            return;
+        }
         for _ in 0..WRITE_BATCH {
             let message = if qos1 {
                 publish.message_id += 1;

@@ -15,6 +15,8 @@
 //! Payloads are opaque bytes: the fastPort server never opens them.
 //!
 //! `--write-docs` replaces the generated section at the end of docs/BENCHMARKS.md.
+//! `--messages N --server ADDR` instead sends a fixed number of messages to a running
+//! fastPort server, for profiling it.
 
 mod brokers;
 mod fastport;
@@ -26,6 +28,7 @@ mod nats;
 mod report;
 mod throughput;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,6 +95,18 @@ struct Args {
     /// Replace the generated section at the end of this file with the results.
     #[arg(long, num_args = 0..=1, default_missing_value = "docs/BENCHMARKS.md")]
     write_docs: Option<PathBuf>,
+    /// Instead of the comparison: send exactly this many messages in the fan-in scenario (4
+    /// publishers -> 1 subscriber, `--qos`, the first `--payload`, `--window`) to the
+    /// fastPort server already running at `--server`, print the wall time and exit. A fixed
+    /// amount of work, for instruction counts of the server under callgrind.
+    #[arg(long, requires = "server")]
+    messages: Option<u64>,
+    /// With `--messages`: the running fastPort server (HOST:PORT, demo session enabled).
+    #[arg(long)]
+    server: Option<SocketAddr>,
+    /// With `--messages`: QoS 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    qos: u8,
 }
 
 /// A kind of measurement.
@@ -137,6 +152,10 @@ fn raise_nofile() -> u64 {
 }
 
 async fn run(args: Args, nofile: u64) -> Result<()> {
+    if let (Some(messages), Some(addr)) = (args.messages, args.server) {
+        let payload = args.payload.first().copied().unwrap_or(64);
+        return throughput::fixed_count(addr, args.qos == 1, payload, args.window, messages).await;
+    }
     let server_bin = match &args.fastport_server {
         Some(path) => path.clone(),
         None => std::env::current_exe()?

@@ -109,7 +109,9 @@ pub async fn publisher(link: Link, payload: &[u8], counters: &Arc<Counters>, qos
     spawn_puback_reader(reader, Some(Arc::clone(counters)));
     let mut next_id: u16 = 0;
     loop {
-        counters.acquire_batch().await;
+        if !counters.acquire_batch().await {
+            return;
+        }
         if qos1 {
             for k in 0..WRITE_BATCH {
                 next_id = next_id % u16::MAX + 1;

@@ -124,7 +124,9 @@ pub async fn publisher(link: Link, payload: &[u8], counters: &Counters) {
     let Link { reader, mut writer } = link;
     spawn_drain(reader);
     loop {
-        counters.acquire_batch().await;
+        if !counters.acquire_batch().await {
+            return;
+        }
         if writer.write(&batch).await.is_err() {
             return;
         }

@@ -84,10 +84,12 @@ pub struct Counters {
     /// Woken by subscribers as they receive, for publishers waiting on the window.
     progress: tokio::sync::Notify,
     window: u64,
+    /// Most messages the publishers send in all (`u64::MAX`: until stopped).
+    limit: u64,
 }
 
 impl Counters {
-    fn new(subscribers: usize, window: u64, qos1: bool) -> Counters {
+    fn new(subscribers: usize, window: u64, qos1: bool, limit: u64) -> Counters {
         Counters {
             sent: AtomicU64::new(0),
             received: (0..subscribers).map(|_| AtomicU64::new(0)).collect(),
@@ -96,6 +98,7 @@ impl Counters {
             subscriber_losses: AtomicU64::new(0),
             progress: tokio::sync::Notify::new(),
             window,
+            limit,
         }
     }
 
@@ -130,21 +133,32 @@ impl Counters {
         }
     }
 
+    /// Messages received by the slowest subscriber and, at QoS 1, acknowledged to the
+    /// publishers.
+    fn settled(&self) -> u64 {
+        let received = self.slowest();
+        if self.qos1 {
+            received.min(self.pubacked.load(Ordering::Relaxed))
+        } else {
+            received
+        }
+    }
+
     /// Waits until `WRITE_BATCH` more messages fit in the window (at most `window` sent and
-    /// not yet received by the slowest subscriber), then takes them.
-    pub async fn acquire_batch(&self) {
+    /// not yet settled), then takes them; `false` once the publishers sent `limit`.
+    pub async fn acquire_batch(&self) -> bool {
         loop {
             let notified = self.progress.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let mut settled = self.slowest();
-            if self.qos1 {
-                settled = settled.min(self.pubacked.load(Ordering::Relaxed));
+            let sent = self.sent.load(Ordering::Relaxed);
+            if sent >= self.limit {
+                return false;
             }
-            let in_flight = self.sent.load(Ordering::Relaxed).saturating_sub(settled);
+            let in_flight = sent.saturating_sub(self.settled());
             if in_flight + WRITE_BATCH as u64 <= self.window {
                 self.sent.fetch_add(WRITE_BATCH as u64, Ordering::Relaxed);
-                return;
+                return true;
             }
             // A lost wake-up costs at most a millisecond.
             let _ = tokio::time::timeout(Duration::from_millis(1), notified).await;
@@ -206,6 +220,7 @@ async fn measure(
         scenario.subscribers,
         args.window,
         scenario.qos1,
+        u64::MAX,
     ));
     let mut tasks = JoinSet::new();
     let started = start_clients(
@@ -241,6 +256,53 @@ async fn measure(
     while tasks.join_next().await.is_some() {}
     drop(server);
     outcome
+}
+
+/// Sends exactly `messages` (rounded up to whole write batches) in the fan-in scenario to
+/// the fastPort server already running at `addr`, waits until all are settled and prints
+/// the wall time: a fixed amount of work, for instruction counts of the whole server
+/// process under callgrind (the time is noisy on a shared machine).
+pub async fn fixed_count(
+    addr: SocketAddr,
+    qos1: bool,
+    payload: usize,
+    window: u64,
+    messages: u64,
+) -> Result<()> {
+    let messages = messages.div_ceil(WRITE_BATCH as u64) * WRITE_BATCH as u64;
+    let scenario = if qos1 { SCENARIOS[2] } else { SCENARIOS[0] };
+    let counters = Arc::new(Counters::new(scenario.subscribers, window, qos1, messages));
+    let mut tasks = JoinSet::new();
+    let started = start_clients(
+        Broker::Fastport,
+        addr,
+        scenario,
+        payload,
+        &counters,
+        &mut tasks,
+    )
+    .await;
+    let start = Instant::now();
+    let finished = async {
+        started?;
+        while counters.settled() < messages {
+            if counters.subscriber_losses.load(Ordering::Relaxed) > 0 {
+                return Err("the subscriber's connection ended".into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok::<_, crate::Error>(start.elapsed())
+    }
+    .await;
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    let elapsed = finished?.as_secs_f64();
+    println!(
+        "{messages} messages (QoS {}, {payload} B, fan-in 4 -> 1) in {elapsed:.3} s: {:.0} msgs/s",
+        u8::from(qos1),
+        messages as f64 / elapsed
+    );
+    Ok(())
 }
 
 /// Connects every subscriber (and waits for its subscription to be in place), then starts
