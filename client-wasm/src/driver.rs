@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
-use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State, Unrouted};
+use fastport_client_core::client::{
+    Event, Message as CoreMessage, PublishId, PublishOutcome, RequestId, State, Unrouted,
+};
 use fastport_client_core::time::Instant;
 use fastport_client_core::topic::TopicFilter;
 use fastport_client_core::{Client as Core, TransportCommand};
@@ -384,21 +386,14 @@ impl Driver {
         match event {
             Event::StateChanged(state) => self.on_state(&state, actions),
             Event::Message(m) => {
-                let callbacks: Vec<Option<Function>> = self
-                    .subs
-                    .iter()
-                    .filter(|(filter, _)| filter.matches(&m.topic))
-                    .map(|(_, callback)| callback.clone())
-                    .collect();
-                if callbacks.is_empty() {
+                let matches =
+                    |(filter, _): &&(TopicFilter, Option<Function>)| filter.matches(&m.topic);
+                let Some(first) = self.subs.iter().position(|s| matches(&s)) else {
                     self.unrouted.push(m);
                     return;
-                }
-                let value = message::to_js(&m);
-                for f in callbacks.into_iter().flatten() {
-                    actions.push(Action::Deliver(f, value.clone()));
-                }
-                actions.push(Action::Emit("message", value));
+                };
+                let callbacks = self.subs[first..].iter().filter(matches);
+                deliver_message(&m, callbacks.filter_map(|(_, f)| f.as_ref()), actions);
             }
             Event::DeliveryRejected {
                 topic,
@@ -456,11 +451,7 @@ impl Driver {
                         self.subs.push((p.filter, p.callback.clone()));
                         actions.push(Action::Resolve(p.deferred, JsValue::UNDEFINED));
                         for m in matched {
-                            let value = message::to_js(&m);
-                            if let Some(f) = &p.callback {
-                                actions.push(Action::Deliver(f.clone(), value.clone()));
-                            }
-                            actions.push(Action::Emit("message", value));
+                            deliver_message(&m, p.callback.iter(), actions);
                         }
                     }
                     Err(e) => {
@@ -597,6 +588,19 @@ impl Driver {
         let ms = millis(wait).ceil();
         self.timer = Some(set_timeout(handler.as_ref().unchecked_ref(), ms));
     }
+}
+
+/// Hands a message to these subscription callbacks, then to the `message` listeners.
+fn deliver_message<'a>(
+    m: &CoreMessage,
+    callbacks: impl Iterator<Item = &'a Function>,
+    actions: &mut Vec<Action>,
+) {
+    let value = message::to_js(m);
+    for f in callbacks {
+        actions.push(Action::Deliver(f.clone(), value.clone()));
+    }
+    actions.push(Action::Emit("message", value));
 }
 
 /// Runs `f` on the driver if the socket of `generation` is still the current one, then
