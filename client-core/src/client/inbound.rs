@@ -60,8 +60,9 @@ impl Client {
                 members: p.members,
             }),
             Frame::AdminResult(r) => self.on_admin_result(r),
+            // A second welcome (client frames are refused by the decoder already).
             other => {
-                let reason = format!("server sent a client frame ({})", other.name());
+                let reason = format!("server sent {} after the welcome", other.name());
                 self.violation(now, &reason);
             }
         }

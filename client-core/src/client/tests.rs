@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::*;
 use crate::codec::{
-    Ack, AdminOp, Deliver, ErrorFrame, NackReason, Receipt, ReceiptStatus, SessionConfig, Welcome,
+    Ack, AdminOp, Deliver, ErrorFrame, NackReason, Publish, Receipt, ReceiptStatus, SessionConfig,
+    Welcome,
 };
 use crate::crypto::{self, Key, KeyId, KeyStore, Keyring};
 use crate::names::SessionName;
@@ -685,6 +686,35 @@ fn garbage_from_the_server_drops_the_connection_without_panicking() {
         [TransportCommand::Close { code: 4001, .. }]
     ));
     assert!(matches!(t.c.state(), State::Reconnecting { .. }));
+}
+
+#[test]
+fn a_client_frame_or_a_second_welcome_from_the_server_drops_the_connection() {
+    let publish = Frame::Publish(Publish {
+        qos: Qos::AtMostOnce,
+        message_id: 1,
+        topic: "t".into(),
+        payload: Bytes::new(),
+    });
+    let welcome = Frame::Welcome(Welcome {
+        session_present: false,
+        client_id: "c".into(),
+        keepalive_ms: 10_000,
+        config: SessionConfig::default(),
+    });
+    for (frame, reason) in [
+        (publish, "undecodable frame from server: frame type 0x08"),
+        (welcome, "server sent welcome after the welcome"),
+    ] {
+        let mut t = T::connected();
+        t.c.handle_frame(ms(1), frame.encode());
+        let closes = t.transport();
+        assert!(
+            matches!(&closes[..], [TransportCommand::Close { code: 4001, reason: r }] if r.starts_with(reason)),
+            "{closes:?}"
+        );
+        assert!(matches!(t.c.state(), State::Reconnecting { .. }));
+    }
 }
 
 #[test]
