@@ -56,9 +56,11 @@ impl Broker {
                 );
             }
             Frame::Hello(_) => self.fail(conn, ErrorCode::NOT_AUTHENTICATED, "hello sent twice"),
+            // Not reached: `decode_from_client` refuses server frames, and ping, pong and
+            // admin are handled before a frame gets here. Kept as a protocol error.
             other => {
                 self.metrics.protocol_errors += 1;
-                let message = format!("{} is not a client frame", other.name());
+                let message = format!("unexpected {} from a client", other.name());
                 self.fail(conn, ErrorCode::PROTOCOL_ERROR, &message);
             }
         }
