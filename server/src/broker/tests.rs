@@ -752,6 +752,16 @@ fn protocol_breaches_close_the_connection_with_their_codes() {
     t.b.handle_message(t.now, ConnId(3), Bytes::from(hello));
     t.pump();
     assert_eq!(t.closed[&ConnId(3)], 4002);
+    // A frame only servers send is a protocol error too.
+    t.connect(4, "b");
+    t.send(
+        4,
+        Frame::PubAck(Ack {
+            id: 1,
+            code: ErrorCode::OK,
+        }),
+    );
+    assert_eq!(t.closed[&ConnId(4)], 4001, "a PubAck from a client");
     assert_eq!(t.b.metrics().connections, 0);
 }
 
