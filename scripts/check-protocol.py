@@ -5,7 +5,7 @@ This is a second implementation of the fastPort frame format, written from
 docs/PROTOCOL.md alone with the Python standard library. For every vector it decodes the
 hex and compares the result with the documented fields, then encodes those fields and
 compares the bytes; every "reject" entry must fail to decode with the error kind named in
-the file. The Rust crate runs the same file (client-core/src/codec/vectors.rs), so a
+the file. The Rust crate runs the same file (proto/src/codec/vectors.rs), so a
 mistake in either implementation, or in the specification, shows up as a mismatch.
 
 Usage (from the repository root):  python3 scripts/check-protocol.py [path/to/frames-v1.json]

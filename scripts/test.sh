@@ -55,10 +55,13 @@ step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (native)" logged cargo test --workspace --locked
 step "protocol vectors, checked by an independent decoder" python3 scripts/check-protocol.py
-step "wasm32 build of fastport-client-core" \
-    with_wasm_env cargo build -p fastport-client-core --target wasm32-unknown-unknown --locked
+step "wasm32 build of fastport-proto and fastport-client-core" \
+    with_wasm_env cargo build -p fastport-proto -p fastport-client-core \
+    --target wasm32-unknown-unknown --locked
 # --lib: under wasm32, cargo compiles doc tests but the runner never executes them, so they would
 # count as passed without running.
+step "proto unit tests (codec, topics, names) in headless Chromium" \
+    logged with_wasm_env wasm-pack test --headless --chrome proto --lib
 step "client-core unit tests in headless Chromium" \
     logged with_wasm_env wasm-pack test --headless --chrome client-core --lib
 step "browser SDK (fastport-wasm) in headless Chromium against a real server" \

@@ -1,5 +1,6 @@
-//! fastPort client core: the sans-IO client state machine, the wire codec shared with the
-//! server, topics, and end-to-end payload encryption.
+//! fastPort client core: the sans-IO client state machine and end-to-end payload
+//! encryption, on the wire protocol of `fastport-proto` (re-exported here as `codec`,
+//! `topic`, `names`, `time` and `duration`, so an embedding needs one dependency).
 //!
 //! The core owns no socket, no clock and no thread. A driver (the tokio client, the
 //! browser SDK, or a test's simulated network) feeds it what happened and carries out
@@ -70,13 +71,9 @@
 //! `crypto.getRandomValues`. A module that registers none lacks the source getrandom calls.
 
 pub mod client;
-pub mod codec;
 pub mod crypto;
-pub mod duration;
-pub mod names;
-mod text;
-pub mod time;
-pub mod topic;
+
+pub use fastport_proto::{codec, duration, names, time, topic};
 
 pub use client::{Client, ClientConfig, Event, PublishOptions, State, TransportCommand};
 

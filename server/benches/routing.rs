@@ -17,8 +17,8 @@ use std::alloc::System;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{Frame, Hello, Publish, Qos, Subscribe};
-use fastport_client_core::time::Instant;
+use fastport_proto::codec::{Frame, Hello, Publish, Qos, Subscribe};
+use fastport_proto::time::Instant;
 use fastport_server::auth::{HashCost, SecretHash};
 use fastport_server::broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};

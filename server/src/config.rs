@@ -21,13 +21,13 @@ mod file;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fastport_client_core::codec::{SessionConfig, SlowConsumerPolicy};
-use fastport_client_core::names::SessionName;
+use fastport_proto::codec::{SessionConfig, SlowConsumerPolicy};
+use fastport_proto::names::SessionName;
 
 use crate::auth::SecretHash;
 use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
-pub use fastport_client_core::duration::{format_duration, parse_duration};
+pub use fastport_proto::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
 
 /// The static directory used when none is configured, if it exists.

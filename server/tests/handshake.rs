@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_refused, hello, TestServer};
-use fastport_client_core::codec::{Frame, Subscribe};
+use fastport_proto::codec::{Frame, Subscribe};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]

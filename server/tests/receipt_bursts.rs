@@ -6,7 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::TestServer;
-use fastport_client_core::codec::{Frame, Publish, Qos, ReceiptStatus, Subscribe};
+use fastport_proto::codec::{Frame, Publish, Qos, ReceiptStatus, Subscribe};
 
 const MESSAGES: u64 = 300;
 

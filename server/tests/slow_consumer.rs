@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{TestServer, WsClient};
-use fastport_client_core::codec::{Frame, Publish, Qos, Subscribe};
+use fastport_proto::codec::{Frame, Publish, Qos, Subscribe};
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_closed_with_4010() {

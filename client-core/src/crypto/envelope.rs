@@ -63,7 +63,7 @@ pub enum OpenError {
     #[error("envelope rejected: invalid key id")]
     InvalidKeyId,
     /// The keyring holds no key with the envelope's key id (which is public); holds it.
-    #[error("envelope rejected: unknown key id \"{}\"", crate::text::EscapedStr(.0))]
+    #[error("envelope rejected: unknown key id \"{}\"", fastport_proto::text::EscapedStr(.0))]
     UnknownKeyId(String),
     /// The session name or topic is longer than [`MAX_CONTEXT_BYTES`]: no envelope for it
     /// can be authentic.

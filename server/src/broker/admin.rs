@@ -2,11 +2,9 @@
 
 use std::net::IpAddr;
 
-use fastport_client_core::codec::{
-    AdminOp, AdminRequest, AdminResult, ErrorCode, Frame, SessionConfig,
-};
-use fastport_client_core::names::SessionName;
-use fastport_client_core::time::Instant;
+use fastport_proto::codec::{AdminOp, AdminRequest, AdminResult, ErrorCode, Frame, SessionConfig};
+use fastport_proto::names::SessionName;
+use fastport_proto::time::Instant;
 
 use super::handshake::Continuation;
 use super::session::SessionId;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fastport_client_core::time::Instant;
+use fastport_proto::time::Instant;
 
 use super::ConnId;
 

@@ -2,10 +2,10 @@
 //! expiry, resume and receipts (docs/PROTOCOL.md §8).
 
 use bytes::Bytes;
-use fastport_client_core::codec::{
+use fastport_proto::codec::{
     Deliver, ErrorCode, Frame, Qos, Receipt, ReceiptStatus, SlowConsumerPolicy,
 };
-use fastport_client_core::time::Instant;
+use fastport_proto::time::Instant;
 
 use super::clients::{ClientKey, PendingDelivery};
 use super::session::{Failure, SessionId, SessionSettings};

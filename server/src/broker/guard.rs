@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use fastport_client_core::time::Instant;
+use fastport_proto::time::Instant;
 
 /// Failures tolerated within the window before an address is blocked.
 const FREE_FAILURES: u32 = 4;

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use fastport_client_core::codec::{AdminRequest, ErrorCode, Frame, Hello, SessionConfig, Welcome};
-use fastport_client_core::names::{ClientId, DisplayName, SessionName};
-use fastport_client_core::time::Instant;
+use fastport_proto::codec::{AdminRequest, ErrorCode, Frame, Hello, SessionConfig, Welcome};
+use fastport_proto::names::{ClientId, DisplayName, SessionName};
+use fastport_proto::time::Instant;
 
 use super::admin::Origin;
 use super::clients::ClientKey;
@@ -387,8 +387,7 @@ impl Broker {
 }
 
 fn check_names(hello: &Hello) -> Result<(), (ErrorCode, String)> {
-    let invalid =
-        |e: fastport_client_core::names::NameError| (ErrorCode::INVALID_NAME, e.to_string());
+    let invalid = |e: fastport_proto::names::NameError| (ErrorCode::INVALID_NAME, e.to_string());
     SessionName::new(hello.session.as_str()).map_err(invalid)?;
     if !hello.client_id.is_empty() {
         ClientId::new(hello.client_id.as_str()).map_err(invalid)?;

@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use fastport_client_core::codec::{Frame, Hello};
-//! use fastport_client_core::time::Instant;
+//! use fastport_proto::codec::{Frame, Hello};
+//! use fastport_proto::time::Instant;
 //! use fastport_server::auth::{HashCost, SecretHash};
 //! use fastport_server::broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
 //!
@@ -75,8 +75,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{ErrorCode, ErrorFrame, Frame};
-use fastport_client_core::time::Instant;
+use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
+use fastport_proto::time::Instant;
 
 use crate::auth::{HashCost, Job, SecretHash};
 pub use admin::{AdminAnswer, AdminReply};
@@ -375,7 +375,7 @@ impl Broker {
         self.send_bytes(conn, frame.encode());
     }
 
-    fn send_receipt_frame(&mut self, conn: ConnId, receipt: fastport_client_core::codec::Receipt) {
+    fn send_receipt_frame(&mut self, conn: ConnId, receipt: fastport_proto::codec::Receipt) {
         let frame = Frame::Receipt(receipt).encode();
         queue_receipt(&mut self.metrics, &mut self.outputs, conn, frame);
     }

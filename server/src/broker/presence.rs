@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use fastport_client_core::codec::{Frame, Member, Presence, PresenceKind};
+use fastport_proto::codec::{Frame, Member, Presence, PresenceKind};
 
 use super::clients::ClientKey;
 use super::session::SessionId;

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{
+use fastport_proto::codec::{
     Ack, ErrorCode, ErrorFrame, Frame, PresenceKind, Publish, Qos, Receipt, ReceiptStatus,
 };
-use fastport_client_core::time::Instant;
-use fastport_client_core::topic::{Topic, TopicFilter};
+use fastport_proto::time::Instant;
+use fastport_proto::topic::{Topic, TopicFilter};
 
 use super::clients::ClientKey;
 use super::session::{Cached, Failure, SessionId, Targets};

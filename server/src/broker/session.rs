@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{Receipt, SessionConfig, SlowConsumerPolicy};
-use fastport_client_core::time::Instant;
-use fastport_client_core::topic::Topic;
+use fastport_proto::codec::{Receipt, SessionConfig, SlowConsumerPolicy};
+use fastport_proto::time::Instant;
+use fastport_proto::topic::Topic;
 
 use super::clients::{ClientKey, Clients};
 use super::ids::IdMap;

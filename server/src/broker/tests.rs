@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{
+use fastport_proto::codec::{
     Ack, AdminOp, AdminRequest, ErrorCode, Frame, Hello, PresenceKind, Publish, Qos, ReceiptStatus,
     SessionConfig, SlowConsumerPolicy, Subscribe, Unsubscribe,
 };
-use fastport_client_core::time::Instant;
+use fastport_proto::time::Instant;
 
 use super::*;
 use crate::auth::{HashCost, SecretHash};

@@ -13,7 +13,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
-use fastport_client_core::time::Instant;
+use fastport_proto::time::Instant;
 
 use super::clients::ClientKey;
 use super::session::SessionId;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fastport_client_core::topic::{Topic, TopicFilter};
+use fastport_proto::topic::{Topic, TopicFilter};
 
 use super::clients::ClientKey;
 

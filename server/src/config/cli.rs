@@ -7,7 +7,7 @@ use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
 use super::PolicyName;
-use fastport_client_core::duration::parse_duration;
+use fastport_proto::duration::parse_duration;
 
 const AFTER_HELP: &str = "\
 Configuration sources, lowest to highest precedence:

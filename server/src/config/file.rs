@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fastport_client_core::codec::SessionConfig;
+use fastport_proto::codec::SessionConfig;
 use serde::{Deserialize, Deserializer};
 
 use super::PolicyName;
-use fastport_client_core::duration::parse_duration;
+use fastport_proto::duration::parse_duration;
 
 /// The file's top level. Unknown keys are errors, so a typo is never silently ignored.
 #[derive(Debug, Default, Deserialize)]

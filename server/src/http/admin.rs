@@ -18,9 +18,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{
-    AdminOp, AdminRequest, ErrorCode, SessionConfig, SlowConsumerPolicy,
-};
+use fastport_proto::codec::{AdminOp, AdminRequest, ErrorCode, SessionConfig, SlowConsumerPolicy};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::AdminRequest;
-use fastport_client_core::time::Instant;
+use fastport_proto::codec::AdminRequest;
+use fastport_proto::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 

@@ -1,6 +1,6 @@
 //! Building the broker from the configuration: hashing secrets, creating sessions.
 
-use fastport_client_core::codec::ErrorCode;
+use fastport_proto::codec::ErrorCode;
 
 use super::{ServerError, DEMO_SESSION};
 use crate::auth::{HashCost, SecretHash};

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use fastport_client_core::codec::{Frame, Publish, Qos};
+//! use fastport_proto::codec::{Frame, Publish, Qos};
 //!
 //! let frame = Frame::Publish(Publish {
 //!     qos: Qos::AtLeastOnce,

@@ -47,7 +47,7 @@ impl Add<Duration> for Instant {
 
 /// `duration` in whole microseconds (rounded down), `u64::MAX` if it is longer (over
 /// 584,000 years).
-pub(crate) fn saturating_micros(duration: Duration) -> u64 {
+pub fn saturating_micros(duration: Duration) -> u64 {
     duration
         .as_secs()
         .saturating_mul(1_000_000)

@@ -1,4 +1,5 @@
-//! Helpers shared by the validated text newtypes.
+//! Text helpers: the traits of the validated text newtypes, and the escaping of text in
+//! error messages (used by this crate and the client core's crypto errors).
 
 /// Implements `Display`, `AsRef<str>`, `FromStr`, `TryFrom<&str>`, `TryFrom<String>` and
 /// `From<$ty> for String` for a `struct $ty(String)` whose `new` returns
@@ -54,11 +55,13 @@ pub(crate) use impl_text_traits;
 /// Shows a character in an error message exactly as [`char::escape_default`] does (`\t`,
 /// `\r`, `\n`, `\'`, `\"` and `\\`; printable ASCII as is; anything else as `\u{hex}`), with
 /// a few lines instead of the standard library's escape tables (a smaller WebAssembly module).
-pub(crate) struct EscapedChar(pub(crate) char);
+#[derive(Debug)]
+pub struct EscapedChar(pub char);
 
 /// Shows text in an error message exactly as [`str::escape_default`] does, one
 /// [`EscapedChar`] per character.
-pub(crate) struct EscapedStr<'a>(pub(crate) &'a str);
+#[derive(Debug)]
+pub struct EscapedStr<'a>(pub &'a str);
 
 impl core::fmt::Display for EscapedChar {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
