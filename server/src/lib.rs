@@ -1,12 +1,12 @@
 //! The fastPort broker: multi-session publish/subscribe over WebSocket.
 //!
-//! [`broker`] is the sans-IO core (sessions, routing, the retrying message cache);
-//! [`server`] runs it on tokio: one router task owns the broker, each connection is a task
+//! [`broker`] is the sans-IO core (sessions, routing, the retrying message cache; crate
+//! `fastport-broker`, re-exported here); [`server`] runs it on tokio: one router task owns the broker, each connection is a task
 //! with a bounded outbound queue, and one listener serves the WebSocket endpoint, health,
 //! metrics, the admin API and the demo's static files.
 
-pub mod auth;
-pub mod broker;
+pub use fastport_broker as broker;
+pub use fastport_broker::auth;
 pub mod config;
 pub mod http;
 pub mod prometheus;

@@ -1,9 +1,9 @@
 //! The real server's sans-IO broker core, driven by the simulation.
 
 use bytes::Bytes;
+use fastport_broker::auth::{HashCost, SecretHash};
+use fastport_broker::{self as broker, Broker, BrokerConfig, Output, SessionSettings};
 use fastport_client_core::time::Instant;
-use fastport_server::auth::{HashCost, SecretHash};
-use fastport_server::broker::{self, Broker, BrokerConfig, Output, SessionSettings};
 
 use crate::broker::{Out, SimBroker};
 use crate::sim::ConnId;

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use fastport_broker::SessionSettings;
 use fastport_client_core::client::PublishOutcome;
 use fastport_client_core::topic::{Topic, TopicFilter};
 use fastport_client_core::{Event, PublishOptions};
-use fastport_server::broker::SessionSettings;
 use fastport_tests::{broker, client_config, NetConfig, RealBroker, Sim, SimBroker};
 
 const CLIENTS: usize = 3;

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use fastport_broker::SessionSettings;
 use fastport_client_core::codec::ReceiptStatus;
 use fastport_client_core::topic::{Topic, TopicFilter};
 use fastport_client_core::{Event, PublishOptions, State};
-use fastport_server::broker::SessionSettings;
 use fastport_tests::{client_config, RealBroker, Sim};
 
 fn sim_with_expiry(expiry: Duration) -> (Sim<RealBroker>, usize, usize) {

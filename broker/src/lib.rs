@@ -1,5 +1,8 @@
-//! The sans-IO broker: every session, connection, subscription and cached message, and the
-//! protocol logic that moves frames between them. No sockets, no clock, no threads.
+//! The sans-IO broker of fastPort: every session, connection, subscription and cached
+//! message, and the protocol logic that moves frames between them. No sockets, no clock,
+//! no threads: this crate does not depend on tokio, and its `clippy.toml` bans clocks and
+//! sleeps, so the rule holds by construction. `fastport-server` drives it on tokio; the
+//! simulation in `fastport-tests` drives it on a virtual clock.
 //!
 //! One router task owns the [`Broker`] and calls, with `now` from its clock:
 //!
@@ -16,8 +19,8 @@
 //! use bytes::Bytes;
 //! use fastport_proto::codec::{Frame, Hello};
 //! use fastport_proto::time::Instant;
-//! use fastport_server::auth::{HashCost, SecretHash};
-//! use fastport_server::broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
+//! use fastport_broker::auth::{HashCost, SecretHash};
+//! use fastport_broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
 //!
 //! let mut broker = Broker::new(BrokerConfig::default());
 //! let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("hashing works");
@@ -34,8 +37,8 @@
 //!     match output {
 //!         Output::Run(job) => broker.handle_job_done(now, job.run()),
 //!         Output::Send { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
+//!         Output::Receipt { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
 //!         Output::Close { .. } | Output::Admin(_) => {}
-//!         _ => {}
 //!     }
 //! }
 //! assert!(matches!(sent[..], [(ConnId(1), Frame::Welcome(_))]));
@@ -55,9 +58,10 @@
 //! subscriber, and timers are plain data in FIFO lanes (`timers.rs`). What a publish does
 //! allocate: the frames it sends (the `Deliver` with its copy of the payload, for QoS 1 the
 //! `PubAck` and `Receipt`) and, for QoS 1 with several subscribers, the list of them kept
-//! with the cached message. `benches/routing.rs` measures it.
+//! with the cached message. `server/benches/routing.rs` measures it.
 
 mod admin;
+pub mod auth;
 mod clients;
 mod delivery;
 mod guard;
@@ -85,7 +89,7 @@ pub use session::SessionSettings;
 
 use clients::ClientKey;
 use delivery::DeliverEncoder;
-pub(crate) use ids::IdMap;
+pub use ids::IdMap;
 use session::{Session, SessionId};
 use timers::{Timer, Timers};
 
@@ -93,9 +97,9 @@ use timers::{Timer, Timers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// Something for the driver to do.
+/// Something for the driver to do. Exhaustive on purpose: a new output is a compile error
+/// in every driver until it handles it.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Output {
     /// Send one binary WebSocket message. The same `Bytes` may go to many connections.
     Send {
@@ -135,7 +139,6 @@ pub enum Output {
 
 /// Server-wide settings of the broker.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct BrokerConfig {
     /// Settings of sessions created without stating them.
     pub session_defaults: SessionSettings,

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` keyed by a broker-assigned integer id.
-pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Multiplicative (Fibonacci) hashing: the low bits of consecutive ids stay distinct, and
 /// the multiplication spreads them into the high bits the table's control bytes use.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 

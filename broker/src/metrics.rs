@@ -2,7 +2,6 @@
 
 /// A snapshot of the broker's counters (monotonic, `_total` in Prometheus) and gauges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Metrics {
     /// Gauge: open connections.
     pub connections: u64,
@@ -56,7 +55,6 @@ pub struct Metrics {
 
 /// Gauges of one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SessionMetrics {
     /// Session name.
     pub name: String,
