@@ -143,8 +143,10 @@ struct Bench {
 
 impl Bench {
     fn new(scenario: Scenario, publishes: usize) -> Bench {
-        let mut config = BrokerConfig::default();
-        config.hash_cost = HashCost::Test;
+        let config = BrokerConfig {
+            hash_cost: HashCost::Test,
+            ..BrokerConfig::default()
+        };
         let mut b = Broker::new(config);
         let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("test-cost hashing works");
         b.create_session(

@@ -21,8 +21,10 @@ pub struct RealBroker {
 impl RealBroker {
     /// A broker with the scenarios' session and these settings.
     pub fn new(settings: SessionSettings) -> Self {
-        let mut config = BrokerConfig::default();
-        config.hash_cost = HashCost::Test;
+        let config = BrokerConfig {
+            hash_cost: HashCost::Test,
+            ..BrokerConfig::default()
+        };
         let mut broker = Broker::new(config);
         let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("hashing works");
         broker
