@@ -29,7 +29,6 @@
 //!         match cmd {
 //!             TransportCommand::Connect { url } => { /* open a WebSocket to `url` */ }
 //!             TransportCommand::Close { code, reason } => { /* close it */ }
-//!             _ => {}
 //!         }
 //!     }
 //!     while let Some(bytes) = client.poll_transmit() {
@@ -72,6 +71,7 @@
 
 pub mod client;
 pub mod crypto;
+pub mod dispatch;
 
 pub use fastport_proto::{codec, duration, names, time, topic};
 

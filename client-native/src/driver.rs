@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use fastport_client_core::client::{Event, PublishId, PublishOutcome, RequestId, State, Unrouted};
-use fastport_client_core::codec::{AdminOp, ReceiptStatus, SessionConfig};
+use fastport_client_core::client::{PublishId, State};
+use fastport_client_core::codec::{AdminOp, Qos, SessionConfig};
 use fastport_client_core::crypto::Keyring;
+use fastport_client_core::dispatch::{Dispatch, Handles, Output};
 use fastport_client_core::time::Instant;
 use fastport_client_core::topic::{Topic, TopicFilter};
-use fastport_client_core::{Client as Core, PublishOptions, TransportCommand};
+use fastport_client_core::{PublishOptions, TransportCommand};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -61,40 +63,29 @@ pub(crate) enum Command {
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
-/// A subscribe waiting for its ack: where its messages go once it is acked.
-struct PendingSubscribe {
-    filter: TopicFilter,
-    sink: mpsc::Sender<Message>,
-    reply: Reply<()>,
-}
+/// The driver's handles: channels and oneshot replies.
+#[derive(Debug)]
+pub(crate) struct Tokio;
 
-/// Requests waiting for their event from the core.
-#[derive(Default)]
-struct Waiting {
-    subscribes: HashMap<RequestId, PendingSubscribe>,
-    unsubscribes: HashMap<RequestId, Reply<()>>,
-    publishes: HashMap<PublishId, (Reply<crate::Published>, oneshot::Receiver<Receipt>)>,
-    receipts: HashMap<PublishId, oneshot::Sender<Receipt>>,
-    admin: HashMap<RequestId, oneshot::Sender<Result<SessionConfig, Error>>>,
+impl Handles for Tokio {
+    type Sink = Arc<Sink>;
+    type Connect = oneshot::Sender<Result<(), Error>>;
+    type Request = Reply<()>;
+    type Publish = Reply<crate::Published>;
+    type Admin = Reply<SessionConfig>;
 }
 
 pub(crate) struct Driver {
-    core: Core,
+    app: Dispatch<Tokio>,
     epoch: tokio::time::Instant,
     ws_config: WebSocketConfig,
     ws: Option<Ws>,
     connecting: Option<Connecting>,
     commands: mpsc::Receiver<Command>,
-    subs: Vec<(TopicFilter, mpsc::Sender<Message>)>,
-    /// Messages that matched no subscription of this process yet: a resumed session's
-    /// pending deliveries arrive right after the welcome, before the application has
-    /// subscribed again. The next matching subscription gets them first.
-    unrouted: Unrouted,
-    waiting: Waiting,
+    /// Receipts of acked publishes whose `Published` may still be waited on.
+    receipts: HashMap<PublishId, oneshot::Sender<Receipt>>,
     state: watch::Sender<State>,
     events: broadcast::Sender<ClientEvent>,
-    first: Option<oneshot::Sender<Result<(), Error>>>,
-    url: String,
     closing: Option<oneshot::Sender<()>>,
 }
 
@@ -105,35 +96,25 @@ const MAX_RECEIPT_WAITERS: usize = 10_000;
 /// How long a close handshake may take.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Most messages kept for subscriptions not made yet; the oldest go first.
-const MAX_UNROUTED: usize = 1_024;
-
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        core: Core,
+        app: Dispatch<Tokio>,
         epoch: tokio::time::Instant,
         ws_config: WebSocketConfig,
         commands: mpsc::Receiver<Command>,
         state: watch::Sender<State>,
         events: broadcast::Sender<ClientEvent>,
-        first: oneshot::Sender<Result<(), Error>>,
-        url: String,
     ) -> Driver {
         Driver {
-            core,
+            app,
             epoch,
             ws_config,
             ws: None,
             connecting: None,
             commands,
-            subs: Vec::new(),
-            unrouted: Unrouted::new(MAX_UNROUTED),
-            waiting: Waiting::default(),
+            receipts: HashMap::new(),
             state,
             events,
-            first: Some(first),
-            url,
             closing: None,
         }
     }
@@ -147,7 +128,7 @@ impl Driver {
         self.pump().await;
         loop {
             let deadline = self
-                .core
+                .app
                 .poll_timeout()
                 .map(|at| self.epoch + std::time::Duration::from_micros(at.as_micros()));
             tokio::select! {
@@ -155,7 +136,7 @@ impl Driver {
                     Some(cmd) => self.command(cmd),
                     None => {
                         let now = self.now();
-                        self.core.close(now);
+                        self.app.close(now);
                     }
                 },
                 result = maybe(&mut self.connecting) => {
@@ -164,15 +145,15 @@ impl Driver {
                     match result {
                         Ok(ws) => {
                             self.ws = Some(ws);
-                            self.core.handle_open(now);
+                            self.app.handle_open(now);
                         }
-                        Err(reason) => self.core.handle_close(now, None, &reason),
+                        Err(reason) => self.app.handle_close(now, None, &reason),
                     }
                 }
                 msg = next_message(&mut self.ws) => self.on_ws(msg),
                 () = sleep_until(deadline) => {
                     let now = self.now();
-                    self.core.handle_timeout(now);
+                    self.app.handle_timeout(now);
                 }
             }
             self.pump().await;
@@ -197,22 +178,23 @@ impl Driver {
     fn on_ws(&mut self, msg: Option<Result<WsMessage, String>>) {
         let now = self.now();
         match msg {
-            Some(Ok(WsMessage::Binary(bytes))) => self.core.handle_frame(now, bytes),
+            Some(Ok(WsMessage::Binary(bytes))) => self.app.handle_frame(now, bytes),
             Some(Ok(WsMessage::Close(frame))) => {
                 self.ws = None;
                 let (code, reason) = frame
                     .map(|f| (u16::from(f.code), f.reason.to_string()))
                     .unwrap_or((1005, String::new()));
-                self.core.handle_close(now, Some(code), &reason);
+                self.app.handle_close(now, Some(code), &reason);
             }
+            // Text, ping and pong: tungstenite answers pings; the server sends no text.
             Some(Ok(_)) => {}
             Some(Err(e)) => {
                 self.ws = None;
-                self.core.handle_close(now, None, &e);
+                self.app.handle_close(now, None, &e);
             }
             None => {
                 self.ws = None;
-                self.core.handle_close(now, None, "connection closed");
+                self.app.handle_close(now, None, "connection closed");
             }
         }
     }
@@ -225,80 +207,51 @@ impl Driver {
                 presence,
                 sink,
                 reply,
-            } => match self.core.subscribe(now, filter.clone(), presence) {
-                Ok(id) => {
-                    let pending = PendingSubscribe {
-                        filter,
-                        sink,
-                        reply,
-                    };
-                    self.waiting.subscribes.insert(id, pending);
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
-            Command::Unsubscribe { filter, reply } => {
-                self.subs.retain(|(f, _)| *f != filter);
-                match self.core.unsubscribe(now, filter) {
-                    Ok(id) => {
-                        self.waiting.unsubscribes.insert(id, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
+            } => {
+                let sink = Arc::new(Sink {
+                    filter: filter.clone(),
+                    messages: sink,
+                });
+                self.app.subscribe(now, filter, presence, sink, reply);
             }
+            Command::Unsubscribe { filter, reply } => self.app.unsubscribe(now, filter, reply),
             Command::Publish {
                 topic,
                 payload,
                 options,
                 reply,
-            } => match self.core.publish(now, &topic, &payload, options) {
-                Ok(id) => {
-                    let (tx, rx) = oneshot::channel();
-                    self.add_receipt_waiter(id, tx);
-                    self.waiting.publishes.insert(id, (reply, rx));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
+            } => self.app.publish(now, &topic, &payload, options, reply),
             Command::Admin {
                 session,
                 credential,
                 op,
                 reply,
-            } => match self.core.admin(now, &session, &credential, *op) {
-                Ok(id) => {
-                    self.waiting.admin.insert(id, reply);
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
+            } => self.app.admin(now, &session, &credential, *op, reply),
             Command::SetKeys { filter, ring } => match filter {
-                Some(filter) => self.core.keys_mut().set_for_filter(filter, *ring),
-                None => self.core.keys_mut().set_default(*ring),
+                Some(filter) => self.app.keys_mut().set_for_filter(filter, *ring),
+                None => self.app.keys_mut().set_default(*ring),
             },
-            Command::ReconnectNow => self.core.reconnect_now(now),
+            Command::ReconnectNow => self.app.reconnect_now(now),
             Command::Close { reply } => {
                 self.closing = Some(reply);
-                self.core.close(now);
+                self.app.close(now);
             }
         }
     }
 
-    fn add_receipt_waiter(&mut self, id: PublishId, tx: oneshot::Sender<Receipt>) {
-        if self.waiting.receipts.len() >= MAX_RECEIPT_WAITERS {
-            self.waiting.receipts.retain(|_, tx| !tx.is_closed());
+    /// A receipt channel for an acked publish.
+    fn receipt_waiter(&mut self, id: PublishId) -> oneshot::Receiver<Receipt> {
+        if self.receipts.len() >= MAX_RECEIPT_WAITERS {
+            self.receipts.retain(|_, tx| !tx.is_closed());
         }
-        self.waiting.receipts.insert(id, tx);
+        let (tx, rx) = oneshot::channel();
+        self.receipts.insert(id, tx);
+        rx
     }
 
-    /// Drains the core: transport requests, frames to send, events.
+    /// Drains the core: transport requests, frames to send, outputs.
     async fn pump(&mut self) {
-        while let Some(cmd) = self.core.poll_transport() {
+        while let Some(cmd) = self.app.poll_transport() {
             match cmd {
                 TransportCommand::Connect { url } => {
                     if let Some(old) = self.ws.take() {
@@ -312,65 +265,69 @@ impl Driver {
                         close_in_background(ws, code, reason);
                     }
                 }
-                _ => {}
             }
         }
-        let mut wrote = false;
-        while let Some(frame) = self.core.poll_transmit() {
-            let Some(ws) = self.ws.as_mut() else { continue };
-            if ws.feed(WsMessage::Binary(frame)).await.is_err() {
-                self.ws = None;
-                let now = self.now();
-                self.core.handle_close(now, None, "write failed");
-                return Box::pin(self.pump()).await;
-            }
-            wrote = true;
+        if let Err(()) = self.send_frames().await {
+            self.ws = None;
+            let now = self.now();
+            self.app.handle_close(now, None, "write failed");
+            return Box::pin(self.pump()).await;
         }
-        if wrote {
-            if let Some(ws) = self.ws.as_mut() {
-                if ws.flush().await.is_err() {
-                    self.ws = None;
-                    let now = self.now();
-                    self.core.handle_close(now, None, "write failed");
-                    return Box::pin(self.pump()).await;
-                }
-            }
-        }
-        while let Some(event) = self.core.poll_event() {
-            self.event(event);
+        while let Some(output) = self.app.poll_output() {
+            self.output(output);
         }
     }
 
-    fn event(&mut self, event: Event) {
-        match event {
-            Event::StateChanged(state) => self.state_changed(state),
-            Event::Message(m) => self.route(m),
-            Event::PublishSettled { id, outcome } => {
-                let Some((reply, receipt)) = self.waiting.publishes.remove(&id) else {
-                    return;
-                };
-                let result = match outcome {
-                    PublishOutcome::Sent => {
-                        self.waiting.receipts.remove(&id);
-                        Ok(crate::Published { id, receipt: None })
-                    }
-                    PublishOutcome::Acked => Ok(crate::Published {
+    /// Writes what the core has to send, then flushes once.
+    async fn send_frames(&mut self) -> Result<(), ()> {
+        let mut wrote = false;
+        while let Some(frame) = self.app.poll_transmit() {
+            let Some(ws) = self.ws.as_mut() else { continue };
+            ws.feed(WsMessage::Binary(frame)).await.map_err(drop)?;
+            wrote = true;
+        }
+        match self.ws.as_mut() {
+            Some(ws) if wrote => ws.flush().await.map_err(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn output(&mut self, output: Output<Tokio>) {
+        let event = match output {
+            Output::State(state) => {
+                self.state.send_replace(state.clone());
+                ClientEvent::State(state)
+            }
+            Output::Connected(first) => {
+                let _ = first.send(Ok(()));
+                return;
+            }
+            Output::ConnectFailed(first, failure) => {
+                let _ = first.send(Err(failure.into()));
+                return;
+            }
+            Output::Request(reply, result) => {
+                let _ = reply.send(result.map_err(Error::from));
+                return;
+            }
+            Output::Published(reply, result) => {
+                let result = match result {
+                    Ok((id, Qos::AtLeastOnce)) => Ok(crate::Published {
                         id,
-                        receipt: Some(receipt),
+                        receipt: Some(self.receipt_waiter(id)),
                     }),
-                    PublishOutcome::Expired => {
-                        self.waiting.receipts.remove(&id);
-                        Err(Error::Publish("no ack before the publish deadline".into()))
-                    }
-                    PublishOutcome::Failed(f) => {
-                        self.waiting.receipts.remove(&id);
-                        Err(Error::from_publish(f))
-                    }
-                    other => Err(Error::Publish(format!("{other:?}"))),
+                    Ok((id, Qos::AtMostOnce)) => Ok(crate::Published { id, receipt: None }),
+                    Err(failure) => Err(failure.into()),
                 };
                 let _ = reply.send(result);
+                return;
             }
-            Event::Receipt {
+            Output::Admin(reply, result) => {
+                let _ = reply.send(result.map_err(Error::from));
+                return;
+            }
+            Output::Deliver(message, sinks) => return self.deliver(message, sinks),
+            Output::Receipt {
                 id,
                 status,
                 delivered,
@@ -382,131 +339,55 @@ impl Driver {
                     delivered,
                     failed,
                 };
-                if let Some(tx) = self.waiting.receipts.remove(&id) {
+                if let Some(tx) = self.receipts.remove(&id) {
                     let _ = tx.send(receipt);
                 }
-                let _ = self.events.send(ClientEvent::Receipt(receipt));
+                ClientEvent::Receipt(receipt)
             }
-            Event::Subscribed {
-                request, result, ..
-            } => {
-                let Some(pending) = self.waiting.subscribes.remove(&request) else {
-                    return;
-                };
-                if result.is_ok() {
-                    self.claim_unrouted(&pending.filter, &pending.sink);
-                    self.subs.push((pending.filter, pending.sink));
-                }
-                let _ = pending.reply.send(result.map_err(Error::from_request));
+            Output::Restored { subscriptions } => ClientEvent::Restored { subscriptions },
+            Output::SubscriptionLost { filter, error } => {
+                ClientEvent::SubscriptionLost { filter, error }
             }
-            Event::Unsubscribed {
-                request, result, ..
-            } => {
-                if let Some(reply) = self.waiting.unsubscribes.remove(&request) {
-                    let _ = reply.send(result.map_err(Error::from_request));
-                }
-            }
-            Event::AdminResult { request, result } => {
-                if let Some(reply) = self.waiting.admin.remove(&request) {
-                    let _ = reply.send(result.map_err(Error::from_request));
-                }
-            }
-            Event::Restored { subscriptions } => {
-                let _ = self.events.send(ClientEvent::Restored { subscriptions });
-            }
-            Event::SubscriptionLost { filter, error } => {
-                self.subs.retain(|(f, _)| *f != filter);
-                let _ = self
-                    .events
-                    .send(ClientEvent::SubscriptionLost { filter, error });
-            }
-            Event::Presence {
+            Output::Presence {
                 filter,
                 kind,
                 members,
-            } => {
-                let _ = self.events.send(ClientEvent::Presence {
-                    filter,
-                    kind,
-                    members,
-                });
-            }
-            Event::DeliveryRejected {
+            } => ClientEvent::Presence {
+                filter,
+                kind,
+                members,
+            },
+            Output::DeliveryRejected {
                 topic,
                 publisher,
                 error,
-                ..
-            } => {
-                let _ = self.events.send(ClientEvent::Rejected {
-                    topic,
-                    publisher,
-                    error,
-                });
-            }
-            Event::ServerError(e) => {
-                let _ = self.events.send(ClientEvent::ServerError(e));
-            }
-            _ => {}
-        }
+                envelope: _,
+            } => ClientEvent::Rejected {
+                topic,
+                publisher,
+                error,
+            },
+            Output::ServerError(e) => ClientEvent::ServerError(e),
+        };
+        let _ = self.events.send(event);
     }
 
-    /// Hands a message to every matching subscription, or keeps it for one to come.
-    fn route(&mut self, message: Message) {
-        let mut routed = false;
-        for (filter, sink) in &self.subs {
-            if !filter.matches(&message.topic) {
-                continue;
+    /// Hands a message to its subscriptions' channels; a full one loses it and says so.
+    fn deliver(&mut self, message: Message, sinks: Vec<Arc<Sink>>) {
+        for sink in sinks {
+            if sink.messages.try_send(message.clone()).is_err() {
+                let filter = sink.filter.clone();
+                let _ = self.events.send(ClientEvent::Lagged { filter });
             }
-            routed = true;
-            if sink.try_send(message.clone()).is_err() {
-                let _ = self.events.send(ClientEvent::Lagged {
-                    filter: filter.clone(),
-                });
-            }
-        }
-        if !routed {
-            self.unrouted.push(message);
         }
     }
+}
 
-    fn claim_unrouted(&mut self, filter: &TopicFilter, sink: &mpsc::Sender<Message>) {
-        for message in self.unrouted.claim(filter) {
-            let _ = sink.try_send(message);
-        }
-    }
-
-    fn state_changed(&mut self, state: State) {
-        if let Some(first) = self.first.take() {
-            match &state {
-                State::Connected { .. } => {
-                    let _ = first.send(Ok(()));
-                }
-                State::Closed { reason } => {
-                    let _ = first.send(Err(Error::from_close(reason)));
-                }
-                State::Reconnecting { reason, error, .. } => {
-                    let url = self.url.clone();
-                    let err = match error {
-                        Some(error) => Error::Unavailable {
-                            url,
-                            error: error.clone(),
-                        },
-                        None => Error::Unreachable {
-                            url,
-                            reason: reason.clone(),
-                        },
-                    };
-                    let _ = first.send(Err(err));
-                    // The caller gets the error; the client it never received closes.
-                    let now = self.now();
-                    self.core.close(now);
-                }
-                _ => self.first = Some(first),
-            }
-        }
-        let _ = self.events.send(ClientEvent::State(state.clone()));
-        self.state.send_replace(state);
-    }
+/// A subscription's channel, and its filter to name it when it lags.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    filter: TopicFilter,
+    messages: mpsc::Sender<Message>,
 }
 
 async fn connect(url: String, config: WebSocketConfig) -> Result<Ws, String> {
@@ -546,9 +427,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// `ReceiptStatus` as words for people (the same as [`ReceiptStatus::name`]).
-pub fn status_name(status: ReceiptStatus) -> &'static str {
-    status.name()
 }

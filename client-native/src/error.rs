@@ -1,10 +1,9 @@
 //! Errors of the native client, each naming the problem in words a user can act on.
 
-use fastport_client_core::client::{
-    ClientError, CloseReason, PublishFailure, RequestFailure, ServerError,
-};
+use fastport_client_core::client::{ClientError, CloseReason, ServerError};
 use fastport_client_core::codec::ErrorCode;
 use fastport_client_core::crypto::CryptoError;
+use fastport_client_core::dispatch::Failure;
 use fastport_client_core::names::NameError;
 use fastport_client_core::topic::TopicError;
 
@@ -74,28 +73,23 @@ impl Error {
 
     /// The error for a client that closed for `reason`.
     pub fn from_close(reason: &CloseReason) -> Error {
-        match reason {
-            CloseReason::Fatal(e) => Error::Refused(e.clone()),
-            CloseReason::GaveUp { attempts } => {
-                Error::Closed(format!("gave up after {attempts} connection attempts"))
+        Error::from(Failure::from(reason))
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        match failure {
+            Failure::Server(e) => Error::Server(e),
+            Failure::Refused(e) => Error::Refused(e),
+            Failure::Unreachable { url, reason } => Error::Unreachable { url, reason },
+            Failure::Unavailable { url, error } => Error::Unavailable { url, error },
+            Failure::ConnectionLost => Error::ConnectionLost,
+            Failure::Client(e) => Error::Client(e),
+            Failure::GaveUp { .. } | Failure::Closed => Error::Closed(failure.to_string()),
+            Failure::Expired | Failure::RetriesExhausted { .. } => {
+                Error::Publish(failure.to_string())
             }
-            CloseReason::Local => Error::Closed("closed by the application".into()),
-            other => Error::Closed(format!("{other:?}")),
-        }
-    }
-
-    pub(crate) fn from_request(failure: RequestFailure) -> Error {
-        match failure {
-            RequestFailure::Server(e) => Error::Server(e),
-            RequestFailure::ConnectionLost => Error::ConnectionLost,
-            other => Error::Closed(other.to_string()),
-        }
-    }
-
-    pub(crate) fn from_publish(failure: PublishFailure) -> Error {
-        match failure {
-            PublishFailure::Server(e) => Error::Server(e),
-            other => Error::Publish(other.to_string()),
         }
     }
 }

@@ -37,7 +37,6 @@ use fastport_client_core::topic::{Topic, TopicFilter};
 use fastport_client_core::{Client as Core, PublishOptions};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use driver::status_name;
 pub use error::Error;
 pub use fastport_client_core::client::{CloseReason, Message, State};
 pub use fastport_client_core::codec::{Qos, ReceiptStatus};
@@ -45,6 +44,7 @@ pub use fastport_client_core::crypto::{Key, KeyId, Keyring};
 pub use options::Options;
 
 use driver::{Command, Driver};
+use fastport_client_core::dispatch::Dispatch;
 
 /// A connected client. Cheap to clone; the connection closes when [`Client::close`] is
 /// called or the last clone is dropped.
@@ -157,7 +157,6 @@ impl Client {
     /// connected, the client reconnects on its own with backoff and re-subscribes.
     pub async fn connect(options: Options) -> Result<Client, Error> {
         let epoch = tokio::time::Instant::now();
-        let url = options.core.url.clone();
         let mut core_config = options.core;
         if core_config.client_id.is_none() {
             core_config.client_id = Some(ClientId::from_random(random_u64()));
@@ -168,21 +167,12 @@ impl Client {
             .as_ref()
             .map(|c| c.as_str().to_owned())
             .unwrap_or_default();
-        let core = Core::new(core_config, Instant::ZERO);
-        let (commands, rx) = mpsc::channel(1024);
-        let (state_tx, state) = watch::channel(core.state());
-        let (events, _) = broadcast::channel(1024);
         let (first_tx, first) = oneshot::channel();
-        let driver = Driver::new(
-            core,
-            epoch,
-            options.ws_config,
-            rx,
-            state_tx,
-            events.clone(),
-            first_tx,
-            url.clone(),
-        );
+        let app = Dispatch::new(Core::new(core_config, Instant::ZERO), first_tx);
+        let (commands, rx) = mpsc::channel(1024);
+        let (state_tx, state) = watch::channel(app.state());
+        let (events, _) = broadcast::channel(1024);
+        let driver = Driver::new(app, epoch, options.ws_config, rx, state_tx, events.clone());
         tokio::spawn(driver.run());
         match first.await {
             Ok(Ok(())) => Ok(Client {
@@ -341,4 +331,9 @@ fn random_u64() -> u64 {
     // the seed only drives jitter.
     let _ = getrandom::getrandom(&mut bytes);
     u64::from_le_bytes(bytes)
+}
+
+/// `ReceiptStatus` as words for people (the same as [`ReceiptStatus::name`]).
+pub fn status_name(status: ReceiptStatus) -> &'static str {
+    status.name()
 }

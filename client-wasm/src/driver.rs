@@ -9,11 +9,10 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
-use fastport_client_core::client::{
-    Event, Message as CoreMessage, PublishId, PublishOutcome, RequestId, State, Unrouted,
-};
+use fastport_client_core::client::{Message as CoreMessage, State};
+use fastport_client_core::codec::Qos;
+use fastport_client_core::dispatch::{Dispatch, Handles, Output};
 use fastport_client_core::time::Instant;
-use fastport_client_core::topic::TopicFilter;
 use fastport_client_core::{Client as Core, TransportCommand};
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -124,36 +123,21 @@ impl Socket {
     }
 }
 
-/// A subscribe waiting for its answer.
-struct PendingSubscribe {
-    filter: TopicFilter,
-    callback: Option<Function>,
-    deferred: Deferred,
-}
+/// The driver's handles: promises to settle and subscription callbacks.
+#[derive(Debug)]
+pub(crate) struct Browser;
 
-/// Promises waiting for their event from the core.
-/// (Vecs, not maps: few entries, and less code in the browser build.)
-#[derive(Default)]
-struct Waiting {
-    first: Option<Deferred>,
-    subscribes: Vec<(RequestId, PendingSubscribe)>,
-    unsubscribes: Vec<(RequestId, Deferred)>,
-    publishes: Vec<(PublishId, (Deferred, bool))>,
-    admin: Vec<(RequestId, Deferred)>,
+impl Handles for Browser {
+    /// A subscription's `onMessage` (optional).
+    type Sink = Option<Function>;
+    type Connect = Deferred;
+    type Request = Deferred;
+    type Publish = Deferred;
+    type Admin = Deferred;
 }
-
-/// Removes and returns the value of `key`.
-fn take<K: PartialEq, V>(list: &mut Vec<(K, V)>, key: &K) -> Option<V> {
-    let i = list.iter().position(|(k, _)| k == key)?;
-    Some(list.swap_remove(i).1)
-}
-
-/// Most messages kept for subscriptions not made yet (a resumed session's pending
-/// deliveries arrive right after the welcome); the oldest go first.
-const MAX_UNROUTED: usize = 1_024;
 
 pub(crate) struct Driver {
-    core: Core,
+    app: Dispatch<Browser>,
     me: Weak<RefCell<Driver>>,
     socket: Option<Socket>,
     generation: u64,
@@ -162,11 +146,6 @@ pub(crate) struct Driver {
     /// The page events that trigger a reconnect check: the handler and what stops it.
     network: Option<(Closure<dyn FnMut()>, Function)>,
     listeners: Listeners,
-    subs: Vec<(TopicFilter, Option<Function>)>,
-    unrouted: Unrouted,
-    waiting: Waiting,
-    ever_connected: bool,
-    url: String,
     /// The driver keeps itself alive until the client is closed, like a browser keeps an
     /// open `WebSocket`: the page may drop every `Client` handle and still get its events.
     /// Taken (breaking the cycle) when the core reports `Closed`.
@@ -178,11 +157,11 @@ pub(crate) type Shared = Rc<RefCell<Driver>>;
 impl Driver {
     /// Creates the driver, starts connecting, and returns it with the promise of the first
     /// connection.
-    pub(crate) fn start(core: Core, url: String, watch_network: bool) -> (Shared, Promise) {
+    pub(crate) fn start(core: Core, watch_network: bool) -> (Shared, Promise) {
         let (promise, first) = Deferred::start();
         let shared = Rc::new_cyclic(|me| {
             RefCell::new(Driver {
-                core,
+                app: Dispatch::new(core, first),
                 me: me.clone(),
                 socket: None,
                 generation: 0,
@@ -190,14 +169,6 @@ impl Driver {
                 on_timer: None,
                 network: None,
                 listeners: Listeners::new(),
-                subs: Vec::new(),
-                unrouted: Unrouted::new(MAX_UNROUTED),
-                waiting: Waiting {
-                    first: Some(first),
-                    ..Waiting::default()
-                },
-                ever_connected: false,
-                url,
                 alive: None,
             })
         });
@@ -209,7 +180,7 @@ impl Driver {
                 if let Some(shared) = me.upgrade() {
                     shared.borrow_mut().timer = None;
                     let now = now();
-                    shared.borrow_mut().core.handle_timeout(now);
+                    shared.borrow_mut().app.handle_timeout(now);
                     pump(&shared);
                 }
             }));
@@ -228,7 +199,7 @@ impl Driver {
         let wake: Closure<dyn FnMut()> = Closure::new(move || {
             if let Some(shared) = me.upgrade() {
                 let now = now();
-                shared.borrow_mut().core.reconnect_now(now);
+                shared.borrow_mut().app.reconnect_now(now);
                 pump(&shared);
             }
         });
@@ -243,52 +214,20 @@ impl Driver {
         }
     }
 
-    pub(crate) fn core(&mut self) -> &mut Core {
-        &mut self.core
+    pub(crate) fn app(&mut self) -> &mut Dispatch<Browser> {
+        &mut self.app
     }
 
     pub(crate) fn state(&self) -> State {
-        self.core.state()
+        self.app.state()
     }
 
     pub(crate) fn client_id(&self) -> String {
-        self.core.client_id().to_owned()
+        self.app.client_id().to_owned()
     }
 
     pub(crate) fn listeners(&self) -> &Listeners {
         &self.listeners
-    }
-
-    pub(crate) fn wait_subscribe(
-        &mut self,
-        request: RequestId,
-        filter: TopicFilter,
-        callback: Option<Function>,
-        deferred: Deferred,
-    ) {
-        let pending = PendingSubscribe {
-            filter,
-            callback,
-            deferred,
-        };
-        self.waiting.subscribes.push((request, pending));
-    }
-
-    pub(crate) fn wait_unsubscribe(&mut self, request: RequestId, deferred: Deferred) {
-        self.waiting.unsubscribes.push((request, deferred));
-    }
-
-    pub(crate) fn wait_publish(&mut self, id: PublishId, deferred: Deferred, qos1: bool) {
-        self.waiting.publishes.push((id, (deferred, qos1)));
-    }
-
-    pub(crate) fn wait_admin(&mut self, request: RequestId, deferred: Deferred) {
-        self.waiting.admin.push((request, deferred));
-    }
-
-    /// Forgets a subscription's callback (after `unsubscribe`).
-    pub(crate) fn drop_subscription(&mut self, filter: &TopicFilter) {
-        self.subs.retain(|(f, _)| f != filter);
     }
 
     // ----- the pump -----------------------------------------------------------------
@@ -296,7 +235,7 @@ impl Driver {
     /// Carries out the core's transport requests and sends its frames; turns its events
     /// into actions for JavaScript.
     fn drain(&mut self, actions: &mut Vec<Action>) {
-        while let Some(cmd) = self.core.poll_transport() {
+        while let Some(cmd) = self.app.poll_transport() {
             match cmd {
                 TransportCommand::Connect { url } => self.open(&url),
                 TransportCommand::Close { code, reason } => {
@@ -304,10 +243,9 @@ impl Driver {
                         socket.shut(code, &reason);
                     }
                 }
-                _ => {}
             }
         }
-        while let Some(bytes) = self.core.poll_transmit() {
+        while let Some(bytes) = self.app.poll_transmit() {
             let sent = match &self.socket {
                 Some(socket) => socket.ws.send_with_u8_array(&bytes).is_ok(),
                 None => false,
@@ -318,8 +256,8 @@ impl Driver {
                 break;
             }
         }
-        while let Some(event) = self.core.poll_event() {
-            self.on_event(event, actions);
+        while let Some(output) = self.app.poll_output() {
+            self.on_output(output, actions);
         }
     }
 
@@ -340,14 +278,14 @@ impl Driver {
                     })
                     .unwrap_or_else(|| format!("cannot open a WebSocket to {url}"));
                 let now = now();
-                self.core.handle_close(now, None, &reason);
+                self.app.handle_close(now, None, &reason);
                 return;
             }
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
         let me = self.me.clone();
         let on_open: Closure<dyn FnMut()> = Closure::new(move || {
-            with_current(&me, generation, |d, now| d.core.handle_open(now));
+            with_current(&me, generation, |d, now| d.app.handle_open(now));
         });
         let me = self.me.clone();
         let on_message: Closure<dyn FnMut(MessageEvent)> = Closure::new(move |e: MessageEvent| {
@@ -355,7 +293,7 @@ impl Driver {
                 return; // text: the server never sends any
             };
             let bytes = Bytes::from(Uint8Array::new(&buffer).to_vec());
-            with_current(&me, generation, |d, now| d.core.handle_frame(now, bytes));
+            with_current(&me, generation, |d, now| d.app.handle_frame(now, bytes));
         });
         let me = self.me.clone();
         let on_close: Closure<dyn FnMut(CloseEvent)> = Closure::new(move |e: CloseEvent| {
@@ -365,9 +303,9 @@ impl Driver {
                 d.socket = None;
                 if code == 1006 {
                     // No close frame: refused, unreachable, or cut off.
-                    d.core.handle_close(now, None, "connection failed or lost");
+                    d.app.handle_close(now, None, "connection failed or lost");
                 } else {
-                    d.core.handle_close(now, Some(code), &reason);
+                    d.app.handle_close(now, Some(code), &reason);
                 }
             });
         });
@@ -382,195 +320,70 @@ impl Driver {
         });
     }
 
-    fn on_event(&mut self, event: Event, actions: &mut Vec<Action>) {
-        match event {
-            Event::StateChanged(state) => self.on_state(&state, actions),
-            Event::Message(m) => {
-                let matches =
-                    |(filter, _): &&(TopicFilter, Option<Function>)| filter.matches(&m.topic);
-                let Some(first) = self.subs.iter().position(|s| matches(&s)) else {
-                    self.unrouted.push(m);
-                    return;
-                };
-                let callbacks = self.subs[first..].iter().filter(matches);
-                deliver_message(&m, callbacks.filter_map(|(_, f)| f.as_ref()), actions);
+    fn on_output(&mut self, output: Output<Browser>, actions: &mut Vec<Action>) {
+        let settled = |d, result: Result<JsValue, _>| match result {
+            Ok(value) => Action::Resolve(d, value),
+            Err(f) => Action::Reject(d, Failure::from(f).to_js()),
+        };
+        let action = match output {
+            Output::State(state) => return self.on_state(&state, actions),
+            Output::Connected(first) => match self.me.upgrade() {
+                Some(shared) => Action::Resolve(first, Client::from_shared(shared).into()),
+                None => return,
+            },
+            Output::ConnectFailed(first, f) => settled(first, Err(f)),
+            Output::Request(d, result) => settled(d, result.map(|()| JsValue::UNDEFINED)),
+            Output::Published(d, result) => {
+                let value = |(id, qos)| events::published(id, qos == Qos::AtLeastOnce);
+                settled(d, result.map(value))
             }
-            Event::DeliveryRejected {
+            Output::Admin(d, result) => settled(d, result.map(|c| events::session_settings(&c))),
+            Output::Deliver(m, callbacks) => {
+                return deliver_message(&m, callbacks.iter().flatten(), actions);
+            }
+            Output::Receipt {
+                id,
+                status,
+                delivered,
+                failed,
+            } => Action::Emit("receipt", events::receipt(id, status, delivered, failed)),
+            Output::Restored { subscriptions } => {
+                Action::Emit("restored", events::restored(subscriptions))
+            }
+            Output::SubscriptionLost { filter, error } => {
+                let value = events::subscription_lost(filter.as_str(), &error);
+                Action::Emit("subscriptionLost", value)
+            }
+            Output::Presence {
+                filter,
+                kind,
+                members,
+            } => Action::Emit("presence", events::presence(&filter, kind, &members)),
+            Output::DeliveryRejected {
                 topic,
                 publisher,
                 error,
                 envelope,
             } => {
                 let value = events::delivery_rejected(&topic, &publisher, &error, &envelope);
-                actions.push(Action::Emit("deliveryRejected", value));
+                Action::Emit("deliveryRejected", value)
             }
-            Event::PublishSettled { id, outcome } => {
-                let Some((deferred, qos1)) = take(&mut self.waiting.publishes, &id) else {
-                    return;
-                };
-                match outcome {
-                    PublishOutcome::Sent | PublishOutcome::Acked => {
-                        let value = events::published(id, qos1);
-                        actions.push(Action::Resolve(deferred, value));
-                    }
-                    PublishOutcome::Expired => {
-                        let failure = Failure::new(
-                            "expired",
-                            "the publish deadline passed before the server acked it",
-                        );
-                        actions.push(Action::Reject(deferred, failure.to_js()));
-                    }
-                    PublishOutcome::Failed(f) => {
-                        actions.push(Action::Reject(deferred, Failure::from(f).to_js()));
-                    }
-                    _ => actions.push(Action::Reject(
-                        deferred,
-                        Failure::new("publish_failed", "publish failed").to_js(),
-                    )),
-                }
-            }
-            Event::Receipt {
-                id,
-                status,
-                delivered,
-                failed,
-            } => {
-                let value = events::receipt(id, status, delivered, failed);
-                actions.push(Action::Emit("receipt", value));
-            }
-            Event::Subscribed {
-                request, result, ..
-            } => {
-                let Some(p) = take(&mut self.waiting.subscribes, &request) else {
-                    return;
-                };
-                match result {
-                    Ok(()) => {
-                        // Messages that waited for this subscription go to it first.
-                        let matched = self.unrouted.claim(&p.filter);
-                        self.subs.push((p.filter, p.callback.clone()));
-                        actions.push(Action::Resolve(p.deferred, JsValue::UNDEFINED));
-                        for m in matched {
-                            deliver_message(&m, p.callback.iter(), actions);
-                        }
-                    }
-                    Err(e) => {
-                        actions.push(Action::Reject(p.deferred, Failure::from(e).to_js()));
-                    }
-                }
-            }
-            Event::Restored { subscriptions } => {
-                actions.push(Action::Emit("restored", events::restored(subscriptions)));
-            }
-            Event::SubscriptionLost { filter, error } => {
-                self.subs.retain(|(f, _)| *f != filter);
-                let value = events::subscription_lost(filter.as_str(), &error);
-                actions.push(Action::Emit("subscriptionLost", value));
-            }
-            Event::Unsubscribed {
-                request, result, ..
-            } => {
-                let Some(deferred) = take(&mut self.waiting.unsubscribes, &request) else {
-                    return;
-                };
-                match result {
-                    Ok(()) => actions.push(Action::Resolve(deferred, JsValue::UNDEFINED)),
-                    Err(e) => actions.push(Action::Reject(deferred, Failure::from(e).to_js())),
-                }
-            }
-            Event::Presence {
-                filter,
-                kind,
-                members,
-            } => {
-                let value = events::presence(&filter, kind, &members);
-                actions.push(Action::Emit("presence", value));
-            }
-            Event::AdminResult { request, result } => {
-                let Some(deferred) = take(&mut self.waiting.admin, &request) else {
-                    return;
-                };
-                match result {
-                    Ok(config) => {
-                        let value = events::session_settings(&config);
-                        actions.push(Action::Resolve(deferred, value));
-                    }
-                    Err(e) => actions.push(Action::Reject(deferred, Failure::from(e).to_js())),
-                }
-            }
-            Event::ServerError(e) => {
-                actions.push(Action::Emit("error", Failure::from(&e).to_js()));
-            }
-            _ => {}
-        }
+            Output::ServerError(e) => Action::Emit("error", Failure::from(&e).to_js()),
+        };
+        actions.push(action);
     }
 
     fn on_state(&mut self, state: &State, actions: &mut Vec<Action>) {
-        let now = now();
-        actions.push(Action::Emit("state", events::state(state, now)));
-        match state {
-            State::Connected { .. } => {
-                self.ever_connected = true;
-                if let Some(first) = self.waiting.first.take() {
-                    if let Some(shared) = self.me.upgrade() {
-                        let client = JsValue::from(Client::from_shared(shared));
-                        actions.push(Action::Resolve(first, client));
-                    }
-                }
+        actions.push(Action::Emit("state", events::state(state, now())));
+        if let State::Closed { .. } = state {
+            self.unwatch_network();
+            // Dropped once this pump is over (the caller still holds its own handle).
+            if let Some(me) = self.alive.take() {
+                actions.push(Action::Release(me));
             }
-            State::Reconnecting { reason, error, .. } if !self.ever_connected => {
-                // The first attempt failed: the application hears it now instead of
-                // waiting forever; the client stops.
-                if let Some(first) = self.waiting.first.take() {
-                    let failure = match error {
-                        Some(e) => Failure::new(
-                            e.code.name(),
-                            format!("{} (the server is refusing connections)", e.message),
-                        ),
-                        None => Failure::new(
-                            "unreachable",
-                            format!("cannot connect to {}: {reason}", self.url),
-                        ),
-                    };
-                    actions.push(Action::Reject(first, failure.to_js()));
-                    self.core.close(now);
-                }
+            if let Some(id) = self.timer.take() {
+                clear_timeout(&id);
             }
-            State::Closed { reason } => {
-                let failure = Failure::from(reason);
-                if let Some(first) = self.waiting.first.take() {
-                    actions.push(Action::Reject(first, failure.to_js()));
-                }
-                self.settle_all(&failure, actions);
-                self.unwatch_network();
-                // Dropped once this pump is over (the caller still holds its own handle).
-                if let Some(me) = self.alive.take() {
-                    actions.push(Action::Release(me));
-                }
-                if let Some(id) = self.timer.take() {
-                    clear_timeout(&id);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Rejects whatever still waits (the core settles publishes and requests itself when
-    /// it closes; this catches anything left).
-    fn settle_all(&mut self, failure: &Failure, actions: &mut Vec<Action>) {
-        let w = std::mem::take(&mut self.waiting);
-        let error = failure.to_js();
-        for (_, p) in w.subscribes {
-            actions.push(Action::Reject(p.deferred, error.clone()));
-        }
-        for (_, d) in w.unsubscribes {
-            actions.push(Action::Reject(d, error.clone()));
-        }
-        for (_, (d, _)) in w.publishes {
-            actions.push(Action::Reject(d, error.clone()));
-        }
-        for (_, d) in w.admin {
-            actions.push(Action::Reject(d, error.clone()));
         }
     }
 
@@ -578,7 +391,7 @@ impl Driver {
         if let Some(id) = self.timer.take() {
             clear_timeout(&id);
         }
-        let Some(at) = self.core.poll_timeout() else {
+        let Some(at) = self.app.poll_timeout() else {
             return;
         };
         let Some(handler) = &self.on_timer else {

@@ -3,10 +3,9 @@
 
 use std::borrow::Cow;
 
-use fastport_client_core::client::{
-    ClientError, CloseReason, PublishFailure, RequestFailure, ServerError,
-};
+use fastport_client_core::client::{CloseReason, ServerError};
 use fastport_client_core::crypto::CryptoError;
+use fastport_client_core::dispatch::Failure as CoreFailure;
 use fastport_client_core::names::NameError;
 use fastport_client_core::topic::TopicError;
 use wasm_bindgen::JsValue;
@@ -56,57 +55,16 @@ impl From<&ServerError> for Failure {
     }
 }
 
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Failure {
-        let code = match &e {
-            ClientError::Closed => "closed",
-            ClientError::OutboxFull { .. } => "outbox_full",
-            ClientError::MessageTooLarge { .. } => "message_too_large",
-            ClientError::NoKey(_) => "no_key",
-            ClientError::ForbiddenTopic(_) => "forbidden_topic",
-            ClientError::Crypto(_) => "crypto",
-            ClientError::AdminOnly => "admin_only",
-            _ => "client_error",
-        };
-        Failure::new(code, e.to_string())
-    }
-}
-
-impl From<PublishFailure> for Failure {
-    fn from(e: PublishFailure) -> Failure {
-        match &e {
-            PublishFailure::Server(server) => Failure::from(server),
-            PublishFailure::RetriesExhausted { .. } => {
-                Failure::new("retries_exhausted", e.to_string())
-            }
-            PublishFailure::Closed => Failure::new("closed", e.to_string()),
-            _ => Failure::new("publish_failed", e.to_string()),
-        }
-    }
-}
-
-impl From<RequestFailure> for Failure {
-    fn from(e: RequestFailure) -> Failure {
-        match &e {
-            RequestFailure::Server(server) => Failure::from(server),
-            RequestFailure::ConnectionLost => Failure::new("connection_lost", e.to_string()),
-            RequestFailure::Closed => Failure::new("closed", e.to_string()),
-            _ => Failure::new("request_failed", e.to_string()),
-        }
+/// What the core says went wrong, with its stable code.
+impl From<CoreFailure> for Failure {
+    fn from(f: CoreFailure) -> Failure {
+        Failure::new(f.code(), f.to_string())
     }
 }
 
 impl From<&CloseReason> for Failure {
     fn from(reason: &CloseReason) -> Failure {
-        match reason {
-            CloseReason::Local => Failure::new("closed", "the client was closed"),
-            CloseReason::Fatal(server) => Failure::from(server),
-            CloseReason::GaveUp { attempts } => Failure::new(
-                "unreachable",
-                format!("gave up after {attempts} connection attempts"),
-            ),
-            _ => Failure::new("closed", "the client stopped"),
-        }
+        Failure::from(CoreFailure::from(reason))
     }
 }
 

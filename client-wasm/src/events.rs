@@ -61,7 +61,6 @@ pub(crate) fn state(state: &State, now: Instant) -> JsValue {
                 ("message", f.message.as_ref().into()),
             ])
         }
-        _ => JsValue::NULL,
     }
 }
 

@@ -58,9 +58,8 @@ pub fn connect(
         Ok(settings) => settings,
         Err(failure) => return rejected(failure),
     };
-    let url = settings.config.url.clone();
     let core = Core::new(settings.config, driver::now());
-    let (_shared, first) = Driver::start(core, url, settings.reconnect_on_network_change);
+    let (_shared, first) = Driver::start(core, settings.reconnect_on_network_change);
     first
 }
 
@@ -183,10 +182,9 @@ impl Client {
 
     fn admin(&self, session: &str, credential: &str, op: AdminOp) -> Promise {
         self.command(|d| {
-            let now = driver::now();
-            let request = d.core().admin(now, session, credential, op)?;
             let (promise, deferred) = Deferred::start();
-            d.wait_admin(request, deferred);
+            d.app()
+                .admin(driver::now(), session, credential, op, deferred);
             Ok(promise)
         })
     }
@@ -293,11 +291,9 @@ impl Client {
                 None => false,
             };
             let filter = topic_filter(filter)?;
-            let request = d
-                .core()
-                .subscribe(driver::now(), filter.clone(), presence)?;
             let (promise, deferred) = Deferred::start();
-            d.wait_subscribe(request, filter, on_message, deferred);
+            d.app()
+                .subscribe(driver::now(), filter, presence, on_message, deferred);
             Ok(promise)
         })
     }
@@ -307,10 +303,8 @@ impl Client {
     pub fn unsubscribe(&self, filter: &str) -> Promise {
         self.command(|d| {
             let filter = topic_filter(filter)?;
-            d.drop_subscription(&filter);
-            let request = d.core().unsubscribe(driver::now(), filter)?;
             let (promise, deferred) = Deferred::start();
-            d.wait_unsubscribe(request, deferred);
+            d.app().unsubscribe(driver::now(), filter, deferred);
             Ok(promise)
         })
     }
@@ -346,9 +340,9 @@ impl Client {
             let mut publish = PublishOptions::default();
             publish.qos = qos;
             publish.plaintext = plaintext;
-            let id = d.core().publish(driver::now(), &topic, &payload, publish)?;
             let (promise, deferred) = Deferred::start();
-            d.wait_publish(id, deferred, qos == Qos::AtLeastOnce);
+            d.app()
+                .publish(driver::now(), &topic, &payload, publish, deferred);
             Ok(promise)
         })
     }
@@ -385,7 +379,7 @@ impl Client {
     /// Reconnects now if waiting to, or checks a live connection with a ping at once.
     #[wasm_bindgen(js_name = reconnectNow)]
     pub fn reconnect_now(&self) {
-        self.shared.borrow_mut().core().reconnect_now(driver::now());
+        self.shared.borrow_mut().app().reconnect_now(driver::now());
         pump(&self.shared);
     }
 
@@ -401,7 +395,7 @@ impl Client {
         let ring = options::keyring_of(&key, "setTopicKey")?;
         self.shared
             .borrow_mut()
-            .core()
+            .app()
             .keys_mut()
             .set_for_filter(filter, ring);
         Ok(())
@@ -414,7 +408,7 @@ impl Client {
         Ok(self
             .shared
             .borrow_mut()
-            .core()
+            .app()
             .keys_mut()
             .remove_for_filter(&filter))
     }
@@ -422,7 +416,7 @@ impl Client {
     /// Closes the client for good: pending publishes and requests reject with `closed`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
-        self.shared.borrow_mut().core().close(driver::now());
+        self.shared.borrow_mut().app().close(driver::now());
         pump(&self.shared);
         Promise::resolve(&JsValue::UNDEFINED)
     }

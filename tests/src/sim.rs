@@ -406,7 +406,6 @@ impl<B: SimBroker> Sim<B> {
                     self.client_closed(conn);
                 }
             }
-            _ => {}
         }
     }
 

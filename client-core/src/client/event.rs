@@ -17,9 +17,9 @@ pub struct RequestId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublishId(pub u64);
 
-/// A request for the driver's transport.
+/// A request for the driver's transport. Exhaustive on purpose: a new request is a compile
+/// error in every driver until it handles it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TransportCommand {
     /// Open a WebSocket to `url` (dropping any previous one without reporting its close),
     /// then call `handle_open`, or `handle_close` if it fails.
@@ -37,9 +37,9 @@ pub enum TransportCommand {
     },
 }
 
-/// The connection state the application can observe.
+/// The connection state the application can observe. Exhaustive, like the drivers'
+/// mappings of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum State {
     /// Opening the transport and shaking hands; `attempt` counts from 1 since the last
     /// successful connection.

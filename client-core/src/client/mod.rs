@@ -24,8 +24,7 @@ mod connection;
 mod event;
 mod inbound;
 mod outbox;
-mod unrouted;
-mod vecmap;
+pub(crate) mod vecmap;
 
 use std::collections::VecDeque;
 
@@ -37,7 +36,6 @@ pub use event::{
     ClientError, CloseReason, DeliveryError, Event, Message, PublishFailure, PublishId,
     PublishOutcome, RequestFailure, RequestId, ServerError, State, TransportCommand,
 };
-pub use unrouted::Unrouted;
 
 use crate::codec::{AdminRequest, ErrorCode, Frame, Hello, Qos, Subscribe};
 use crate::names::ClientId;
@@ -345,6 +343,11 @@ impl Client {
     /// The client id: the configured or random one, or the server's after a welcome.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The server's WebSocket URL this client connects to.
+    pub fn url(&self) -> &str {
+        &self.config.url
     }
 
     /// Publishes held: unsent, or sent and not yet acked.

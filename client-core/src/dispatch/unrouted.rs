@@ -1,12 +1,12 @@
-//! Messages that matched none of the application's subscriptions yet, for drivers.
+//! Messages that matched none of the application's subscriptions yet.
 //!
 //! A resumed session's pending deliveries arrive right after the welcome, before the
-//! application has subscribed again in this process. A driver keeps them here and hands
+//! application has subscribed again in this process. The dispatch keeps them here and hands
 //! them to the next subscription that matches, oldest first.
 
 use std::collections::VecDeque;
 
-use super::event::Message;
+use crate::client::Message;
 use crate::topic::TopicFilter;
 
 /// A bounded buffer of unclaimed messages; past its capacity the oldest go first.
