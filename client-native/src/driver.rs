@@ -2,78 +2,24 @@
 //! the core's pump after every input. No protocol logic lives here.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use fastport_client_core::client::{PublishId, State};
-use fastport_client_core::codec::{AdminOp, Qos, SessionConfig};
-use fastport_client_core::crypto::Keyring;
-use fastport_client_core::dispatch::{Dispatch, Handles, Output};
+use fastport_client_core::codec::Qos;
+use fastport_client_core::dispatch::{Dispatch, Output};
 use fastport_client_core::time::Instant;
-use fastport_client_core::topic::{Topic, TopicFilter};
-use fastport_client_core::{PublishOptions, TransportCommand};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use fastport_client_core::TransportCommand;
+use futures_util::SinkExt;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::command::{Command, Sink, Tokio};
+use crate::socket::{
+    close_in_background, connect, maybe, next_message, sleep_until, Connecting, Ws, CLOSE_WAIT,
+};
 use crate::{ClientEvent, Error, Message, Receipt};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Connecting = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
-
-/// What the handles ask of the driver.
-pub(crate) enum Command {
-    Subscribe {
-        filter: TopicFilter,
-        presence: bool,
-        sink: mpsc::Sender<Message>,
-        reply: oneshot::Sender<Result<(), Error>>,
-    },
-    Unsubscribe {
-        filter: TopicFilter,
-        reply: oneshot::Sender<Result<(), Error>>,
-    },
-    Publish {
-        topic: Topic,
-        payload: Bytes,
-        options: PublishOptions,
-        reply: oneshot::Sender<Result<crate::Published, Error>>,
-    },
-    Admin {
-        session: String,
-        credential: String,
-        op: Box<AdminOp>,
-        reply: oneshot::Sender<Result<SessionConfig, Error>>,
-    },
-    SetKeys {
-        filter: Option<TopicFilter>,
-        ring: Box<Keyring>,
-    },
-    ReconnectNow,
-    Close {
-        reply: oneshot::Sender<()>,
-    },
-}
-
-type Reply<T> = oneshot::Sender<Result<T, Error>>;
-
-/// The driver's handles: channels and oneshot replies.
-#[derive(Debug)]
-pub(crate) struct Tokio;
-
-impl Handles for Tokio {
-    type Sink = Arc<Sink>;
-    type Connect = oneshot::Sender<Result<(), Error>>;
-    type Request = Reply<()>;
-    type Publish = Reply<crate::Published>;
-    type Admin = Reply<SessionConfig>;
-}
 
 pub(crate) struct Driver {
     app: Dispatch<Tokio>,
@@ -92,9 +38,6 @@ pub(crate) struct Driver {
 /// Most receipt waiters kept for publishes whose receipt never came (a restarted server
 /// forgets them); past it, those nobody waits for anymore are dropped.
 const MAX_RECEIPT_WAITERS: usize = 10_000;
-
-/// How long a close handshake may take.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Driver {
     pub(crate) fn new(
@@ -380,51 +323,5 @@ impl Driver {
                 let _ = self.events.send(ClientEvent::Lagged { filter });
             }
         }
-    }
-}
-
-/// A subscription's channel, and its filter to name it when it lags.
-#[derive(Debug)]
-pub(crate) struct Sink {
-    filter: TopicFilter,
-    messages: mpsc::Sender<Message>,
-}
-
-async fn connect(url: String, config: WebSocketConfig) -> Result<Ws, String> {
-    match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn close_in_background(mut ws: Ws, code: u16, reason: String) {
-    tokio::spawn(async move {
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.into(),
-        };
-        let _ =
-            tokio::time::timeout(std::time::Duration::from_secs(2), ws.close(Some(frame))).await;
-    });
-}
-
-async fn maybe(connecting: &mut Option<Connecting>) -> Result<Ws, String> {
-    match connecting {
-        Some(fut) => fut.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn next_message(ws: &mut Option<Ws>) -> Option<Result<WsMessage, String>> {
-    match ws {
-        Some(ws) => ws.next().await.map(|r| r.map_err(|e| e.to_string())),
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

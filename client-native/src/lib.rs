@@ -22,9 +22,11 @@
 //! All protocol logic lives in `fastport-client-core`; this crate runs it on a tokio task
 //! that owns the WebSocket and one timer.
 
+mod command;
 mod driver;
 mod error;
 mod options;
+mod socket;
 
 use std::time::Duration;
 
@@ -43,7 +45,8 @@ pub use fastport_client_core::codec::{Qos, ReceiptStatus};
 pub use fastport_client_core::crypto::{Key, KeyId, Keyring};
 pub use options::Options;
 
-use driver::{Command, Driver};
+use command::Command;
+use driver::Driver;
 use fastport_client_core::dispatch::Dispatch;
 
 /// A connected client. Cheap to clone; the connection closes when [`Client::close`] is
