@@ -13,7 +13,7 @@ use crate::error::Failure;
 use crate::js::{object, opt};
 
 fn millis(d: core::time::Duration) -> JsValue {
-    JsValue::from(crate::driver::millis(d).floor())
+    JsValue::from(crate::host::millis(d).floor())
 }
 
 /// `{ code, message }` of a server error.

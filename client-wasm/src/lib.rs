@@ -17,6 +17,7 @@
 mod driver;
 mod error;
 mod events;
+mod host;
 mod js;
 mod message;
 mod options;
@@ -31,8 +32,9 @@ use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use driver::{pump, rejected, Deferred, Driver, Shared};
+use driver::{pump, Driver, Shared};
 use error::Failure;
+use host::{rejected, Deferred};
 use js::Reader;
 
 /// Talc instead of the default dlmalloc: 2 KB smaller gzipped
@@ -58,7 +60,7 @@ pub fn connect(
         Ok(settings) => settings,
         Err(failure) => return rejected(failure),
     };
-    let core = Core::new(settings.config, driver::now());
+    let core = Core::new(settings.config, host::now());
     let (_shared, first) = Driver::start(core, settings.reconnect_on_network_change);
     first
 }
@@ -122,19 +124,19 @@ pub fn measure_crypto(size: u32, iterations: u32) -> Result<JsValue, JsValue> {
     let ring = Keyring::new(KeyId::default(), key);
     let plaintext = vec![0x5a_u8; size as usize];
     let iterations = iterations.max(1);
-    let started = driver::now();
+    let started = host::now();
     let mut envelope = Vec::new();
     for _ in 0..iterations {
         envelope = seal(&ring, "bench", "bench/crypto", &plaintext).map_err(|e| fail(&e))?;
     }
-    let sealed = driver::now();
+    let sealed = host::now();
     for _ in 0..iterations {
         let opened = open(&ring, "bench", "bench/crypto", &envelope).map_err(|e| fail(&e))?;
         if opened.plaintext.len() != plaintext.len() {
             return Err(fail(&"opened the wrong length"));
         }
     }
-    let opened = driver::now();
+    let opened = host::now();
     let megabytes = f64::from(size) * f64::from(iterations) / 1e6;
     let rate = |d: core::time::Duration| megabytes / d.as_secs_f64().max(1e-9);
     Ok(js::object(&[
@@ -184,7 +186,7 @@ impl Client {
         self.command(|d| {
             let (promise, deferred) = Deferred::start();
             d.app()
-                .admin(driver::now(), session, credential, op, deferred);
+                .admin(host::now(), session, credential, op, deferred);
             Ok(promise)
         })
     }
@@ -293,7 +295,7 @@ impl Client {
             let filter = topic_filter(filter)?;
             let (promise, deferred) = Deferred::start();
             d.app()
-                .subscribe(driver::now(), filter, presence, on_message, deferred);
+                .subscribe(host::now(), filter, presence, on_message, deferred);
             Ok(promise)
         })
     }
@@ -304,7 +306,7 @@ impl Client {
         self.command(|d| {
             let filter = topic_filter(filter)?;
             let (promise, deferred) = Deferred::start();
-            d.app().unsubscribe(driver::now(), filter, deferred);
+            d.app().unsubscribe(host::now(), filter, deferred);
             Ok(promise)
         })
     }
@@ -342,7 +344,7 @@ impl Client {
             publish.plaintext = plaintext;
             let (promise, deferred) = Deferred::start();
             d.app()
-                .publish(driver::now(), &topic, &payload, publish, deferred);
+                .publish(host::now(), &topic, &payload, publish, deferred);
             Ok(promise)
         })
     }
@@ -367,7 +369,7 @@ impl Client {
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
         let state = self.shared.borrow().state();
-        events::state(&state, driver::now())
+        events::state(&state, host::now())
     }
 
     /// The client id in effect (chosen at random unless `clientId` was given).
@@ -379,7 +381,7 @@ impl Client {
     /// Reconnects now if waiting to, or checks a live connection with a ping at once.
     #[wasm_bindgen(js_name = reconnectNow)]
     pub fn reconnect_now(&self) {
-        self.shared.borrow_mut().app().reconnect_now(driver::now());
+        self.shared.borrow_mut().app().reconnect_now(host::now());
         pump(&self.shared);
     }
 
@@ -416,7 +418,7 @@ impl Client {
     /// Closes the client for good: pending publishes and requests reject with `closed`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
-        self.shared.borrow_mut().app().close(driver::now());
+        self.shared.borrow_mut().app().close(host::now());
         pump(&self.shared);
         Promise::resolve(&JsValue::UNDEFINED)
     }
