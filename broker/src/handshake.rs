@@ -103,7 +103,7 @@ impl Broker {
                 JobOutcome::Hashed(hashes),
             ) => self.admin_hashed(origin, &name, settings, hashes),
             (cont, outcome) => {
-                tracing_like_bug(&format!("job result {outcome:?} does not fit {cont:?}"));
+                mismatched_job(&format!("job result {outcome:?} does not fit {cont:?}"));
             }
         }
     }
@@ -398,7 +398,8 @@ fn check_names(hello: &Hello) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
-/// A job result of the wrong kind is a bug in the broker; it is dropped, never a panic.
-fn tracing_like_bug(what: &str) {
+/// A job result of the wrong kind is a bug in the broker: debug builds (and tests) stop on
+/// it; release builds drop it rather than panic on behalf of a client.
+fn mismatched_job(what: &str) {
     debug_assert!(false, "{what}");
 }

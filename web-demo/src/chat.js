@@ -181,7 +181,7 @@ export class Chat {
 
   onMessage(room, m) {
     const data = readPayload(m);
-    const envelope = envelopeOf(m);
+    const envelope = m.envelope;
     const known = room.messages.get(data.msgId);
     if (known) {
       // Our own copy coming back (or a retried one): it carries what the server relayed.
@@ -210,7 +210,7 @@ export class Chat {
       sentAt: Date.now(),
       status: "locked",
       note: room.private ? "sealed with another passphrase" : "sealed with a key you do not have",
-      envelope: e.envelope instanceof Uint8Array ? e.envelope : "unsupported",
+      envelope: e.envelope,
     });
   }
 
@@ -451,10 +451,4 @@ function readPayload(m) {
     msgId:
       typeof data.msgId === "string" && data.msgId ? data.msgId.slice(0, 64) : `d-${m.deliveryId}`,
   };
-}
-
-/** The sealed bytes as relayed, from fastport-wasm builds that expose them. */
-function envelopeOf(m) {
-  const bytes = "envelope" in m ? m.envelope : undefined;
-  return bytes instanceof Uint8Array ? bytes : "unsupported";
 }

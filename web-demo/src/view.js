@@ -60,10 +60,6 @@ function renderCipher(msg) {
       h("span", { class: "label" }, `relayed ciphertext · ${msg.envelope.length} bytes`),
       h("code", {}, hex(msg.envelope, CIPHER_BYTES)),
     );
-  } else if (msg.envelope === "unsupported") {
-    box.append(
-      h("span", { class: "label" }, "this fastport-wasm build does not expose the relayed bytes"),
-    );
   } else if (msg.own) {
     box.append(
       h(
@@ -72,8 +68,6 @@ function renderCipher(msg) {
         "sealed here; the relayed bytes show when your copy comes back",
       ),
     );
-  } else {
-    box.append(h("span", { class: "label" }, "relayed bytes not available"));
   }
   return box;
 }

@@ -8,7 +8,7 @@ use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCom
 use crate::codec::{
     Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos, Welcome,
 };
-use crate::crypto::{self, ENVELOPE_VERSION};
+use crate::crypto::{self, ENVELOPE_VERSION, FLAG_ENCRYPTED};
 use crate::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +18,6 @@ enum PendingKind {
     Admin,
 }
 use crate::topic::{Topic, TopicFilter};
-
-/// Bit 0 of the envelope flags (docs/CRYPTO.md): set when the payload is sealed.
-const FLAG_ENCRYPTED: u8 = 0x01;
 
 impl Client {
     /// One binary WebSocket message from the server.

@@ -91,7 +91,7 @@ impl Outbox {
         Some(entry)
     }
 
-    /// Records a send at `now`; QoS 1 entries then wait for their ack until `retry_at`.
+    /// Records a send; QoS 1 entries then wait for their ack until `retry_at`.
     pub(crate) fn mark_sent(&mut self, id: u64, retry_at: Instant) {
         if let Some(entry) = self.get_mut(id) {
             entry.attempts += 1;

@@ -43,8 +43,8 @@ impl<S> BurstRead<S> {
         }
     }
 
-    /// Hands out buffered bytes; frees the buffer once it is drained and the socket is not
-    /// known to have more.
+    /// Hands out buffered bytes. (The buffer itself is shrunk or freed in `poll_read`, once
+    /// it is drained and the socket is not known to have more.)
     fn copy_out(&mut self, out: &mut ReadBuf<'_>) {
         let n = out.remaining().min(self.end - self.start);
         out.put_slice(&self.buf[self.start..self.start + n]);
