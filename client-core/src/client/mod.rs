@@ -24,7 +24,7 @@ mod connection;
 mod event;
 mod inbound;
 mod outbox;
-pub(crate) mod vecmap;
+mod vecmap;
 
 use std::collections::VecDeque;
 

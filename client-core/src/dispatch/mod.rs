@@ -48,12 +48,10 @@ mod tests;
 mod unrouted;
 mod waiting;
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 
 use crate::client::{
-    Event, Message, PublishId, PublishOutcome, RequestId, State, TransportCommand,
+    CloseReason, Event, Message, PublishId, PublishOutcome, RequestId, State, TransportCommand,
 };
 use crate::codec::{AdminOp, Member, PresenceKind, Qos, ReceiptStatus, SessionConfig};
 use crate::crypto::KeyStore;
@@ -170,7 +168,9 @@ pub struct Dispatch<H: Handles> {
     unsubscribes: Requests<H::Request>,
     publishes: InOrder<(H::Publish, Qos)>,
     admin: Requests<H::Admin>,
-    outputs: VecDeque<Output<H>>,
+    /// Outputs of the latest client event, last first (a stack: `Vec::pop` is less code
+    /// than a `VecDeque` in the browser build).
+    outputs: Vec<Output<H>>,
 }
 
 impl<H: Handles> Dispatch<H> {
@@ -186,7 +186,7 @@ impl<H: Handles> Dispatch<H> {
             unsubscribes: Requests::default(),
             publishes: InOrder::default(),
             admin: Requests::default(),
-            outputs: VecDeque::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -282,7 +282,8 @@ impl<H: Handles> Dispatch<H> {
     /// A command the client refused outright: nothing was queued, and its handle hears
     /// why with the next outputs.
     fn refuse(&mut self, output: Output<H>) {
-        self.outputs.push_back(output);
+        // After whatever is still being drained.
+        self.outputs.insert(0, output);
     }
 
     /// Closes the client for good ([`Client::close`]); whatever waits fails with
@@ -323,11 +324,12 @@ impl<H: Handles> Dispatch<H> {
     /// The next thing to do for the application.
     pub fn poll_output(&mut self) -> Option<Output<H>> {
         loop {
-            if let Some(output) = self.outputs.pop_front() {
+            if let Some(output) = self.outputs.pop() {
                 return Some(output);
             }
             let event = self.client.poll_event()?;
             self.dispatch(event);
+            self.outputs.reverse();
         }
     }
 
@@ -418,7 +420,7 @@ impl<H: Handles> Dispatch<H> {
             },
             Event::ServerError(e) => Output::ServerError(e),
         };
-        self.outputs.push_back(output);
+        self.outputs.push(output);
     }
 
     /// Hands a message to every matching subscription, or keeps it for one to come.
@@ -432,7 +434,7 @@ impl<H: Handles> Dispatch<H> {
         if sinks.is_empty() {
             self.unrouted.push(message);
         } else {
-            self.outputs.push_back(Output::Deliver(message, sinks));
+            self.outputs.push(Output::Deliver(message, sinks));
         }
     }
 
@@ -441,74 +443,70 @@ impl<H: Handles> Dispatch<H> {
             return;
         };
         let ok = result.is_ok();
-        self.outputs.push_back(Output::Request(done, result));
+        self.outputs.push(Output::Request(done, result));
         if !ok {
             return;
         }
         // Messages that waited for this subscription go to it first, oldest first.
         for message in self.unrouted.claim(&filter) {
             self.outputs
-                .push_back(Output::Deliver(message, vec![sink.clone()]));
+                .push(Output::Deliver(message, vec![sink.clone()]));
         }
         self.subscriptions.push((filter, sink));
     }
 
     fn state_changed(&mut self, state: State) {
-        // Listeners see the new state before `connect()` settles, as they would in any
-        // order of a driver's event loop.
-        self.outputs.push_back(Output::State(state.clone()));
-        match state {
-            State::Connected { .. } => {
-                if let Some(connect) = self.connect.take() {
-                    self.outputs.push_back(Output::Connected(connect));
-                }
-            }
+        let settle_connect = match &state {
+            State::Connected { .. } => self.connect.take().map(Output::Connected),
             State::Reconnecting { reason, error, .. } => {
                 // The first attempt failed: the application hears it now instead of
                 // waiting through the backoff, and the client it never got stops.
-                if let Some(connect) = self.connect.take() {
+                self.connect.take().map(|connect| {
                     let url = self.client.url().to_owned();
                     let failure = match error {
-                        Some(error) => Failure::Unavailable { url, error },
-                        None => Failure::Unreachable { url, reason },
+                        Some(error) => Failure::Unavailable {
+                            url,
+                            error: error.clone(),
+                        },
+                        None => Failure::Unreachable {
+                            url,
+                            reason: reason.clone(),
+                        },
                     };
-                    self.outputs
-                        .push_back(Output::ConnectFailed(connect, failure));
                     self.client.close(self.now);
-                }
+                    Output::ConnectFailed(connect, failure)
+                })
             }
             State::Closed { reason } => {
-                let failure = Failure::from(&reason);
-                if let Some(connect) = self.connect.take() {
-                    self.outputs
-                        .push_back(Output::ConnectFailed(connect, failure.clone()));
-                }
-                self.fail_all(&failure);
+                self.fail_all(reason);
+                let connect = self.connect.take();
+                connect.map(|connect| Output::ConnectFailed(connect, Failure::from(reason)))
             }
-            State::Connecting { .. } => {}
-        }
+            State::Connecting { .. } => None,
+        };
+        // Listeners see the new state before `connect()` settles, as they would in any
+        // order of a driver's event loop.
+        self.outputs.push(Output::State(state));
+        self.outputs.extend(settle_connect);
     }
 
-    /// Fails whatever still waits once the client is closed. The client settles its
-    /// publishes and requests itself as it closes; this catches anything left, so no
-    /// promise or future waits forever.
-    fn fail_all(&mut self, failure: &Failure) {
+    /// Fails whatever still waits once the client is closed for `reason`. The client
+    /// settles its publishes and requests itself as it closes; this catches anything left,
+    /// so no promise or future waits forever.
+    fn fail_all(&mut self, reason: &CloseReason) {
         self.subscriptions.clear();
+        let failed = || Failure::from(reason);
         for (_, (_, _, done)) in self.subscribes.drain() {
-            self.outputs
-                .push_back(Output::Request(done, Err(failure.clone())));
+            self.outputs.push(Output::Request(done, Err(failed())));
         }
         for (_, done) in self.unsubscribes.drain() {
-            self.outputs
-                .push_back(Output::Request(done, Err(failure.clone())));
+            self.outputs.push(Output::Request(done, Err(failed())));
         }
         for (_, (done, _)) in self.publishes.drain() {
-            self.outputs
-                .push_back(Output::Published(done, Err(failure.clone())));
+            self.outputs.push(Output::Published(done, Err(failed())));
         }
         for (_, done) in self.admin.drain() {
-            self.outputs
-                .push_back(Output::Admin(done, Err(failure.clone())));
+            self.outputs.push(Output::Admin(done, Err(failed())));
         }
     }
 }

@@ -483,9 +483,21 @@ fn in_order_tables_find_ids_and_drop_settled_prefixes() {
     assert_eq!(t.take(4), None);
     assert_eq!(t.take(9), Some('c'));
     assert_eq!(t.take(9), None, "taken once");
-    assert_eq!(t.len(), 3);
+    assert_eq!(t.len(), 3, "a hole stays while an earlier id is live");
     assert_eq!(t.take(3), Some('a'));
-    assert_eq!(t.len(), 2);
+    assert_eq!(t.take(3), None);
     assert_eq!(t.drain().collect::<Vec<_>>(), vec![(5, 'b')]);
     assert_eq!(t.len(), 0);
+    for id in 10..20 {
+        t.push(id, 'x');
+    }
+    for id in 10..19 {
+        assert_eq!(t.take(id), Some('x'));
+    }
+    assert!(
+        t.len() <= 2,
+        "settled in order, the table does not grow: {}",
+        t.len()
+    );
+    assert_eq!(t.take(19), Some('x'));
 }

@@ -1,28 +1,26 @@
 //! Who waits for what: the driver's handles by request or publish id.
 
-use std::collections::VecDeque;
-
-use crate::client::vecmap::VecMap;
 use crate::client::RequestId;
 
-/// Subscribe, unsubscribe and admin requests: few at a time, so a `Vec` (small code in
-/// the browser build).
+/// Subscribe, unsubscribe and admin requests: few at a time and each id once, so a plain
+/// `Vec` (small code in the browser build).
 #[derive(Debug)]
-pub(crate) struct Requests<V>(VecMap<RequestId, V>);
+pub(crate) struct Requests<V>(Vec<(RequestId, V)>);
 
 impl<V> Default for Requests<V> {
     fn default() -> Self {
-        Requests(VecMap::default())
+        Requests(Vec::new())
     }
 }
 
 impl<V> Requests<V> {
     pub(crate) fn insert(&mut self, request: RequestId, value: V) {
-        self.0.insert(request, value);
+        self.0.push((request, value));
     }
 
     pub(crate) fn take(&mut self, request: RequestId) -> Option<V> {
-        self.0.remove(&request)
+        let i = self.0.iter().position(|(r, _)| *r == request)?;
+        Some(self.0.swap_remove(i).1)
     }
 
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (RequestId, V)> {
@@ -31,18 +29,21 @@ impl<V> Requests<V> {
 }
 
 /// Publishes in flight: thousands at a time under load, with increasing ids, settled
-/// mostly in order. Ids are found by binary search; a settled entry leaves a hole that
-/// goes once everything before it settled, so settling in order is O(1) and nothing is
-/// ever shifted.
+/// mostly in order. Ids are found by binary search; a settled entry leaves a hole, and the
+/// settled prefix is cut off once it is half the table, so settling is amortized O(1)
+/// (a `Vec`, not a `VecDeque`: less code in the browser build).
 #[derive(Debug)]
 pub(crate) struct InOrder<V> {
-    entries: VecDeque<(u64, Option<V>)>,
+    entries: Vec<(u64, Option<V>)>,
+    /// Entries before it are settled.
+    head: usize,
 }
 
 impl<V> Default for InOrder<V> {
     fn default() -> Self {
         InOrder {
-            entries: VecDeque::new(),
+            entries: Vec::new(),
+            head: 0,
         }
     }
 }
@@ -50,25 +51,36 @@ impl<V> Default for InOrder<V> {
 impl<V> InOrder<V> {
     /// Adds `id`, which is larger than every id added before.
     pub(crate) fn push(&mut self, id: u64, value: V) {
-        debug_assert!(self.entries.back().is_none_or(|(last, _)| *last < id));
-        self.entries.push_back((id, Some(value)));
+        debug_assert!(self.entries.last().is_none_or(|(last, _)| *last < id));
+        self.entries.push((id, Some(value)));
     }
 
     pub(crate) fn take(&mut self, id: u64) -> Option<V> {
-        let i = self.entries.binary_search_by_key(&id, |(id, _)| *id).ok()?;
-        let value = self.entries[i].1.take();
-        while matches!(self.entries.front(), Some((_, None))) {
-            self.entries.pop_front();
+        let live = &mut self.entries[self.head..];
+        let i = live.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        let value = live[i].1.take();
+        while self
+            .entries
+            .get(self.head)
+            .is_some_and(|(_, v)| v.is_none())
+        {
+            self.head += 1;
+        }
+        if self.head * 2 >= self.entries.len() {
+            self.entries.drain(..self.head);
+            self.head = 0;
         }
         value
     }
 
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (u64, V)> {
+        self.head = 0;
         std::mem::take(&mut self.entries)
             .into_iter()
             .filter_map(|(id, value)| Some((id, value?)))
     }
 
+    /// Entries held, settled ones not cut off yet included.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
