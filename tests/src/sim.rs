@@ -83,7 +83,8 @@ pub struct Sim<B: SimBroker = FakeBroker> {
     pub clients: Vec<SimClient>,
     /// When false, connection attempts are refused (server process down).
     pub server_up: bool,
-    /// When true, every frame vanishes without a close (a network partition).
+    /// When true, every frame and every close vanishes (a network partition): each end
+    /// finds out only through its own keepalive.
     pub partitioned: bool,
     rng: u64,
     seq: u64,
@@ -412,8 +413,10 @@ impl<B: SimBroker> Sim<B> {
     fn client_closed(&mut self, conn: ConnId) {
         if let Some(link) = self.links.get_mut(&conn) {
             link.alive = false;
-            let at = self.now + self.net.latency;
-            self.schedule(at, Packet::ClosedByClient(conn));
+            if !self.partitioned {
+                let at = self.now + self.net.latency;
+                self.schedule(at, Packet::ClosedByClient(conn));
+            }
         }
     }
 
@@ -421,6 +424,7 @@ impl<B: SimBroker> Sim<B> {
         for (conn, out) in self.broker.drain() {
             match out {
                 Out::Frame(bytes) => self.schedule_frame(conn, false, bytes),
+                Out::Close(_) if self.partitioned => {}
                 Out::Close(code) => {
                     let at = self.now + self.net.latency;
                     let at = self.links.get(&conn).map_or(at, |l| at.max(l.last_down));
