@@ -1,20 +1,56 @@
 //! Test harness of fastPort: a deterministic network simulation that runs client cores
-//! against a broker in one loop with a virtual clock.
+//! against the real broker core in one loop with a virtual clock, and the real server
+//! binary for end-to-end tests ([`ServerProcess`]).
 //!
 //! Reconnects, retries, expiry and loss scenarios run in milliseconds and replay exactly
-//! from their seed. The broker here is a small in-memory stand-in that speaks the
-//! protocol ([`FakeBroker`]); the real server's sans-IO core plugs into the same
-//! [`Sim`] as [`RealBroker`]; scenarios run against either.
+//! from their seed. There is one broker: [`SimBroker`] is `fastport-broker`'s sans-IO
+//! [`Broker`](fastport_broker::Broker), with password checks run inline. What a correct
+//! broker never does (lose an ack, send a delivery twice, hold one back, answer with
+//! another frame, close a connection) is scripted with [`Fault`]s, rules at the broker's
+//! edge that match frames going one way. The network ([`NetConfig`], partitions, resets)
+//! misbehaves on its own, from the seed. Scenarios assert on the clients' events, on the
+//! frames the broker took in and sent out ([`SimBroker::received`], [`SimBroker::sent`])
+//! and on its metrics.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use fastport_client_core::codec::Frame;
+//! use fastport_client_core::topic::{Topic, TopicFilter};
+//! use fastport_client_core::{Event, PublishOptions};
+//! use fastport_tests::{broker, client_config, Action, Fault, Sim};
+//!
+//! let mut sim = Sim::new(7, broker());
+//! let sub = sim.add_client(client_config("sub"));
+//! let publ = sim.add_client(client_config("pub"));
+//! let filter = TopicFilter::new("room/#").unwrap();
+//! sim.with_client(sub, |core, now| core.subscribe(now, filter, false)).unwrap();
+//! sim.run_for(Duration::from_secs(1));
+//!
+//! // The broker's first delivery goes out twice; the subscriber must not notice.
+//! let deliver = |f: &Frame| matches!(f, Frame::Deliver(_));
+//! sim.broker.faults.add(Fault::to_client(Action::Duplicate, deliver).times(1));
+//! let topic = Topic::new("room/1").unwrap();
+//! sim.with_client(publ, |core, now| core.publish(now, &topic, b"hi", PublishOptions::default()))
+//!     .unwrap();
+//! sim.run_for(Duration::from_secs(5)); // virtual time: returns at once
+//!
+//! let messages = sim.events_of(sub, |e| matches!(e, Event::Message(_)).then_some(()));
+//! assert_eq!(messages.count(), 1);
+//! assert_eq!(sim.broker.received(|f| matches!(f, Frame::DeliverAck { .. })), 2);
+//! ```
 
 mod broker;
+mod fault;
 mod process;
-mod real;
 mod sim;
 
-pub use broker::{BrokerStats, FakeBroker, Out, SimBroker};
+pub use broker::SimBroker;
+pub use fault::{Action, Direction, Fault, Faults};
 pub use process::{server_binary, ServerProcess};
-pub use real::RealBroker;
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
+
+use fastport_broker::SessionSettings;
 
 use fastport_client_core::crypto::{Key, KeyId, KeyStore, Keyring};
 use fastport_client_core::names::{ClientId, SessionName};
@@ -25,9 +61,9 @@ pub const SESSION: &str = "demo";
 /// Its password.
 pub const PASSWORD: &str = "demo-password";
 
-/// A broker with the scenarios' session.
-pub fn broker() -> FakeBroker {
-    FakeBroker::new(SESSION, PASSWORD)
+/// The real broker core with the scenarios' session at default settings, and no faults.
+pub fn broker() -> SimBroker {
+    SimBroker::new(SessionSettings::default())
 }
 
 /// A client of the scenarios' session with a stable id and the shared key.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use fastport_client_core::time::Instant;
 use fastport_client_core::{Client, ClientConfig, Event, TransportCommand};
 
-use crate::broker::{FakeBroker, Out, SimBroker};
+use crate::broker::{Out, SimBroker};
 
 /// One simulated WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,13 +72,13 @@ struct Link {
 
 /// The deterministic simulation: a virtual clock, a seeded network, clients and a broker.
 #[derive(Debug)]
-pub struct Sim<B: SimBroker = FakeBroker> {
+pub struct Sim {
     /// Virtual time.
     pub now: Instant,
     /// Network behaviour; may be changed between steps.
     pub net: NetConfig,
     /// The broker.
-    pub broker: B,
+    pub broker: SimBroker,
     /// The clients, by index.
     pub clients: Vec<SimClient>,
     /// When false, connection attempts are refused (server process down).
@@ -93,9 +93,9 @@ pub struct Sim<B: SimBroker = FakeBroker> {
     links: HashMap<ConnId, Link>,
 }
 
-impl<B: SimBroker> Sim<B> {
+impl Sim {
     /// A simulation with the given seed and broker.
-    pub fn new(seed: u64, broker: B) -> Sim<B> {
+    pub fn new(seed: u64, broker: SimBroker) -> Sim {
         Sim {
             now: Instant::from_millis(1_000),
             net: NetConfig::default(),
@@ -174,7 +174,7 @@ impl<B: SimBroker> Sim<B> {
     }
 
     /// Steps until `done` holds, for at most `limit` of virtual time. Returns whether it did.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim<B>) -> bool) -> bool {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
         let end = self.now + limit;
         while !done(self) {
             match self.next_deadline() {

@@ -1,6 +1,6 @@
-//! Against the real broker core: a resumable subscriber that stays away longer than the
-//! session's expiry loses what was published meanwhile, and the publisher is told
-//! `expired`; one that returns in time gets everything, once.
+//! A resumable subscriber that stays away longer than the session's expiry loses what
+//! was published meanwhile, and the publisher is told `expired`; one that returns in time
+//! gets everything, once.
 
 use std::time::Duration;
 
@@ -8,12 +8,12 @@ use fastport_broker::SessionSettings;
 use fastport_client_core::codec::ReceiptStatus;
 use fastport_client_core::topic::{Topic, TopicFilter};
 use fastport_client_core::{Event, PublishOptions, State};
-use fastport_tests::{client_config, RealBroker, Sim};
+use fastport_tests::{client_config, Sim, SimBroker};
 
-fn sim_with_expiry(expiry: Duration) -> (Sim<RealBroker>, usize, usize) {
+fn sim_with_expiry(expiry: Duration) -> (Sim, usize, usize) {
     let mut settings = SessionSettings::default();
     settings.expiry = expiry;
-    let mut sim = Sim::new(11, RealBroker::new(settings));
+    let mut sim = Sim::new(11, SimBroker::new(settings));
     let mut config = client_config("phone");
     config.resume = true;
     let sub = sim.add_client(config);
@@ -25,7 +25,7 @@ fn sim_with_expiry(expiry: Duration) -> (Sim<RealBroker>, usize, usize) {
     (sim, sub, publ)
 }
 
-fn receipts(sim: &Sim<RealBroker>, publ: usize) -> Vec<ReceiptStatus> {
+fn receipts(sim: &Sim, publ: usize) -> Vec<ReceiptStatus> {
     sim.events_of(publ, |e| match e {
         Event::Receipt { status, .. } => Some(*status),
         _ => None,
@@ -33,14 +33,14 @@ fn receipts(sim: &Sim<RealBroker>, publ: usize) -> Vec<ReceiptStatus> {
     .collect()
 }
 
-fn messages(sim: &Sim<RealBroker>, sub: usize) -> usize {
+fn messages(sim: &Sim, sub: usize) -> usize {
     sim.events_of(sub, |e| matches!(e, Event::Message(_)).then_some(()))
         .count()
 }
 
 /// Takes the subscriber offline (server down for it only: a partition) for `away`,
 /// publishes one alert meanwhile, then lets it back.
-fn publish_while_away(sim: &mut Sim<RealBroker>, sub: usize, publ: usize, away: Duration) {
+fn publish_while_away(sim: &mut Sim, sub: usize, publ: usize, away: Duration) {
     sim.with_client(sub, |c, now| c.close(now));
     let topic = Topic::new("alerts/door").expect("valid");
     sim.with_client(publ, |c, now| {
@@ -99,5 +99,5 @@ fn a_subscriber_away_beyond_the_expiry_misses_the_message_and_the_publisher_hear
         vec![false],
         "its state expired with it"
     );
-    assert_eq!(sim.broker.broker.metrics().cached_messages, 0);
+    assert_eq!(sim.broker.core.metrics().cached_messages, 0);
 }
