@@ -50,10 +50,13 @@ pub use fault::{Action, Direction, Fault, Faults};
 pub use process::{server_binary, ServerProcess};
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
 
+use std::time::Duration;
+
 use fastport_broker::SessionSettings;
 
 use fastport_client_core::crypto::{Key, KeyId, KeyStore, Keyring};
 use fastport_client_core::names::{ClientId, SessionName};
+use fastport_client_core::topic::TopicFilter;
 use fastport_client_core::ClientConfig;
 
 /// Session name the scenarios use.
@@ -75,4 +78,18 @@ pub fn client_config(client_id: &str) -> ClientConfig {
     keys.set_default(Keyring::new(KeyId::default(), Key::from_bytes([42; 32])));
     config.keys = keys;
     config
+}
+
+/// A simulation from `seed` against [`broker`] with a subscriber to `filter` (client id
+/// `sub`) and a publisher (`pub`), one second in: both connected, the subscription in
+/// place. Returns it with the two clients' indices.
+pub fn subscriber_and_publisher(seed: u64, filter: &str) -> (Sim, usize, usize) {
+    let mut sim = Sim::new(seed, broker());
+    let sub = sim.add_client(client_config("sub"));
+    let publ = sim.add_client(client_config("pub"));
+    let filter = TopicFilter::new(filter).expect("valid filter");
+    sim.with_client(sub, |c, now| c.subscribe(now, filter, false))
+        .expect("subscribe");
+    sim.run_for(Duration::from_secs(1));
+    (sim, sub, publ)
 }

@@ -6,19 +6,13 @@ use std::time::Duration;
 
 use fastport_client_core::client::PublishOutcome;
 use fastport_client_core::codec::{Frame, ReceiptStatus};
-use fastport_client_core::topic::{Topic, TopicFilter};
+use fastport_client_core::topic::Topic;
 use fastport_client_core::{Event, PublishOptions};
-use fastport_tests::{broker, client_config, Sim};
+use fastport_tests::{subscriber_and_publisher, Sim};
 
 #[test]
 fn a_publish_interrupted_before_its_ack_is_resent_and_delivered_exactly_once() {
-    let mut sim = Sim::new(2, broker());
-    let sub = sim.add_client(client_config("sub"));
-    let publ = sim.add_client(client_config("pub"));
-    let filter = TopicFilter::new("orders/#").expect("valid");
-    sim.with_client(sub, |c, now| c.subscribe(now, filter, false))
-        .expect("subscribe");
-    sim.run_for(Duration::from_secs(1));
+    let (mut sim, sub, publ) = subscriber_and_publisher(2, "orders/#");
 
     let topic = Topic::new("orders/42").expect("valid");
     let id = sim
