@@ -53,7 +53,6 @@ pub use sim::{ConnId, NetConfig, Sim, SimClient};
 use std::time::Duration;
 
 use fastport_broker::SessionSettings;
-
 use fastport_client_core::crypto::{Key, KeyId, KeyStore, Keyring};
 use fastport_client_core::names::{ClientId, SessionName};
 use fastport_client_core::topic::TopicFilter;
