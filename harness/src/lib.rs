@@ -1,0 +1,60 @@
+//! The one harness for every end-to-end test that runs the real `fastport-server` binary:
+//! it builds or locates the binary, starts it on a free port of 127.0.0.1, reads the
+//! address from its first line (`listening on HOST:PORT`), keeps its stdout and its log
+//! (stderr) for assertions, signals it, restarts it on the same port, and kills it when
+//! dropped.
+//!
+//! ```no_run
+//! use fastport_harness::{Launch, Server};
+//!
+//! # async fn example() {
+//! let plain = Server::start(&["--max-frame-bytes", "2048"]).await;
+//! let mut server = Launch::new()
+//!     .config("[[sessions]]\nname = \"team\"\npassword = \"pw\"\nsecret = \"s\"\n")
+//!     .args(&["--no-demo-session"])
+//!     .start()
+//!     .await;
+//! let url = server.url(); // ws://127.0.0.1:PORT/ws: clients connect here
+//! let log = server.stderr_with("plaintext").await;
+//! server.crash_and_restart().await; // same port, same flags
+//! server.terminate();
+//! assert!(server.exit_status().await.success());
+//! # drop((plain, url, log));
+//! # }
+//! ```
+//!
+//! The server has one listener: the WebSocket endpoint `/ws` and the HTTP endpoints
+//! (`/healthz`, `/metrics`, the admin API, static files) share [`Server::addr`].
+//!
+//! It is a crate of its own that depends on no crate of this workspace, so that every
+//! crate can take it as a dev-dependency: `fastport-tests` depends on `fastport-server`,
+//! whose own tests could not use a harness living there without a dependency cycle.
+//!
+//! Every wait is bounded ([`LIMIT`] unless [`Launch::limit`] says otherwise), so a broken
+//! server fails a test instead of hanging it. The processes are tokio children: the
+//! harness runs inside a tokio runtime.
+
+mod capture;
+mod launch;
+mod server;
+mod temp;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use capture::Capture;
+pub use launch::{clear_fastport_env, server_binary, Launch};
+pub use rustix::process::Signal;
+pub use server::{signal, Server};
+pub use temp::TempDir;
+
+/// The default bound on every wait of the harness.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// Awaits `future` for at most `limit`, panicking with `what` if it takes longer.
+pub async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
