@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_refused, TestServer};
+use common::{assert_refused, Clients, Server};
 
 const TOKEN: &str = "admin-token-for-tests";
 
@@ -11,12 +11,12 @@ fn bearer(credential: &str) -> String {
     format!("Bearer {credential}")
 }
 
-async fn start() -> TestServer {
-    TestServer::start(&["--admin-token", TOKEN]).await
+async fn start() -> Server {
+    common::start(&["--admin-token", TOKEN]).await
 }
 
 /// Creates session `name` (password `pw`, secret `sec`) and checks the 201.
-async fn create(server: &TestServer, name: &str, config: &str) {
+async fn create(server: &Server, name: &str, config: &str) {
     let body = format!(r#"{{"name":"{name}","password":"pw","secret":"sec","config":{config}}}"#);
     let auth = bearer(TOKEN);
     let response = server

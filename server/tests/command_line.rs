@@ -5,7 +5,8 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{binary, within, TempDir, TestServer};
+use common::{binary, start, within};
+use fastport_harness::TempDir;
 
 /// Runs the binary to completion: (exit code, stdout, stderr).
 async fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
@@ -102,8 +103,8 @@ async fn a_missing_config_file_exits_with_code_2_naming_the_file() {
 
 #[tokio::test]
 async fn an_address_already_in_use_exits_with_code_1() {
-    let first = TestServer::start(&[]).await;
-    let taken = first.addr.to_string();
+    let first = start(&[]).await;
+    let taken = first.addr().to_string();
     let (code, _, stderr) = run(&["--listen", &taken], &[]).await;
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot listen on"), "{stderr}");
@@ -111,16 +112,16 @@ async fn an_address_already_in_use_exits_with_code_1() {
 
 #[tokio::test]
 async fn the_first_line_names_the_bound_address_and_the_banner_names_the_demo_session() {
-    let server = TestServer::start(&[]).await;
-    assert_ne!(server.addr.port(), 0);
+    let server = start(&[]).await;
+    assert_ne!(server.addr().port(), 0);
     let stdout = server.stdout();
     assert!(
-        stdout.starts_with(&format!("listening on {}\n", server.addr)),
+        stdout.starts_with(&format!("listening on {}\n", server.addr())),
         "{stdout}"
     );
     let banner = server.stdout_with("demo session").await;
     assert!(
-        banner.contains(&format!("ws://{}/ws", server.addr)),
+        banner.contains(&format!("ws://{}/ws", server.addr())),
         "{banner}"
     );
 }

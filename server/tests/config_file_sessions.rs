@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{assert_refused, binary, within, TestServer};
+use common::{assert_refused, binary, start, start_with_config, within, Clients};
 use tokio::io::AsyncWriteExt;
 
 /// `fastport-server hash-secret` with `secret` on stdin.
@@ -43,7 +43,7 @@ secret = "team-secret"
 [sessions.settings]
 max_retries = 1
 "#;
-    let (server, _dir) = TestServer::with_config(toml, &[]).await;
+    let server = start_with_config(toml, &[]).await;
     let mut client = server.connect().await;
     client.join("team", "team-pw").await;
     let log = server.stderr_with("plaintext").await;
@@ -67,7 +67,7 @@ async fn hash_secret_prints_a_hash_that_the_config_file_accepts() {
     let toml = format!(
         "[[sessions]]\nname = \"vault\"\npassword_hash = \"{hash}\"\nsecret_hash = \"{hash}\"\n"
     );
-    let (server, _dir) = TestServer::with_config(&toml, &[]).await;
+    let server = start_with_config(&toml, &[]).await;
     let mut client = server.connect().await;
     client.join("vault", "hashed-pw").await;
     let mut intruder = server.connect().await;
@@ -77,7 +77,7 @@ async fn hash_secret_prints_a_hash_that_the_config_file_accepts() {
 
 #[tokio::test]
 async fn without_the_demo_session_its_name_is_unknown() {
-    let server = TestServer::start(&["--no-demo-session"]).await;
+    let server = start(&["--no-demo-session"]).await;
     assert!(!server.stdout().contains("demo session"));
     let mut client = server.connect().await;
     client.hello("demo", "demo").await;

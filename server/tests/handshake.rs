@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{assert_refused, hello, TestServer};
+use common::{assert_refused, hello, start, Clients};
 use fastport_proto::codec::{Frame, Subscribe};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn the_demo_session_welcomes_the_right_password() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     client.hello("demo", "demo").await;
     let Frame::Welcome(welcome) = client.frame().await else {
@@ -28,7 +28,7 @@ async fn the_demo_session_welcomes_the_right_password() {
 
 #[tokio::test]
 async fn a_wrong_password_is_refused_with_bad_credentials_and_close_4004() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     client.hello("demo", "not-the-password").await;
     assert_refused(&mut client, "bad_credentials", 4004).await;
@@ -36,7 +36,7 @@ async fn a_wrong_password_is_refused_with_bad_credentials_and_close_4004() {
 
 #[tokio::test]
 async fn an_unknown_session_is_refused_with_close_4005() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     client.hello("no-such-session", "demo").await;
     assert_refused(&mut client, "unknown_session", 4005).await;
@@ -44,7 +44,7 @@ async fn an_unknown_session_is_refused_with_close_4005() {
 
 #[tokio::test]
 async fn an_unsupported_protocol_version_is_refused_with_close_4002() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     let mut bytes = hello("demo", "demo").encode().to_vec();
     bytes[1] = 2; // the version byte follows the type byte
@@ -54,7 +54,7 @@ async fn an_unsupported_protocol_version_is_refused_with_close_4002() {
 
 #[tokio::test]
 async fn a_text_message_is_a_protocol_error_with_close_4001() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     client.send_message(Message::Text("hello".into())).await;
     assert_refused(&mut client, "protocol_error", 4001).await;
@@ -62,7 +62,7 @@ async fn a_text_message_is_a_protocol_error_with_close_4001() {
 
 #[tokio::test]
 async fn a_frame_before_hello_is_refused_with_not_authenticated_and_close_4003() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     let subscribe = Subscribe {
         request_id: 1,
@@ -75,7 +75,7 @@ async fn a_frame_before_hello_is_refused_with_not_authenticated_and_close_4003()
 
 #[tokio::test]
 async fn a_message_above_max_frame_bytes_closes_the_connection_with_1009() {
-    let server = TestServer::start(&["--max-frame-bytes", "2048"]).await;
+    let server = start(&["--max-frame-bytes", "2048"]).await;
     let mut client = server.connect().await;
     client.join("demo", "demo").await;
     client.send_raw(vec![0x08; 4096]).await;

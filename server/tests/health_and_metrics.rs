@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::TestServer;
+use common::{start, Clients};
 
 #[tokio::test]
 async fn healthz_answers_200_ok() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let response = server.http("GET", "/healthz", &[], "").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.body.trim(), "ok");
@@ -14,7 +14,7 @@ async fn healthz_answers_200_ok() {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_fastport_names_help_and_type() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let response = server.http("GET", "/metrics", &[], "").await;
     assert_eq!(response.status, 200);
     let content_type = response.header("content-type").unwrap_or_default();
@@ -50,7 +50,7 @@ async fn metrics_are_prometheus_text_with_fastport_names_help_and_type() {
 
 #[tokio::test]
 async fn metrics_count_a_joined_connection_in_total_and_per_session() {
-    let server = TestServer::start(&[]).await;
+    let server = start(&[]).await;
     let mut client = server.connect().await;
     client.join("demo", "demo").await;
     let text = server.http("GET", "/metrics", &[], "").await.body;

@@ -5,14 +5,14 @@
 mod common;
 
 use bytes::Bytes;
-use common::TestServer;
+use common::{start, Clients};
 use fastport_proto::codec::{Frame, Publish, Qos, ReceiptStatus, Subscribe};
 
 const MESSAGES: u64 = 300;
 
 #[tokio::test]
 async fn a_burst_of_receipts_does_not_close_the_publisher() {
-    let server = TestServer::start(&["--outbound-queue", "8"]).await;
+    let server = start(&["--outbound-queue", "8"]).await;
     let mut subscriber = server.connect().await;
     subscriber.join("demo", "demo").await;
     let subscribe = Subscribe {

@@ -4,12 +4,12 @@
 mod common;
 
 use bytes::Bytes;
-use common::{TestServer, WsClient};
+use common::{start, Clients, Server, WsClient};
 use fastport_proto::codec::{Frame, Publish, Qos, Subscribe};
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_closed_with_4010() {
-    let server = TestServer::start(&["--outbound-queue", "2"]).await;
+    let server = start(&["--outbound-queue", "2"]).await;
     let mut subscriber = server.connect().await;
     subscriber.join("demo", "demo").await;
     let subscribe = Subscribe {
@@ -50,7 +50,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_4010() {
 /// More than the loopback socket buffers can hold.
 const MAX_MESSAGES: u64 = 200;
 
-async fn slow_consumer_closed(server: &TestServer) -> bool {
+async fn slow_consumer_closed(server: &Server) -> bool {
     let metrics = server.http("GET", "/metrics", &[], "").await.body;
     metrics.contains("\nfastport_slow_consumer_disconnects_total 1\n")
 }

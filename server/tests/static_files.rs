@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{TempDir, TestServer};
+use common::{Clients, Server};
+use fastport_harness::TempDir;
 
 /// A site with an index, a script and a wasm module, next to a secret it must not serve.
-async fn start() -> (TestServer, TempDir) {
+async fn start() -> (Server, TempDir) {
     let dir = TempDir::new();
     dir.write("secret.txt", b"do not serve");
     dir.write("site/index.html", b"<!doctype html><title>demo</title>");
@@ -15,7 +16,7 @@ async fn start() -> (TestServer, TempDir) {
     dir.write("site/.hidden", b"hidden");
     let site = dir.path().join("site");
     let site = site.to_str().expect("utf-8 path").to_owned();
-    let server = TestServer::start(&["--static-dir", &site]).await;
+    let server = common::start(&["--static-dir", &site]).await;
     (server, dir)
 }
 

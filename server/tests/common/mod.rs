@@ -1,220 +1,85 @@
-//! Test helpers: the real `fastport-server` binary on a free port, a raw protocol client
-//! and a raw HTTP/1.1 client. Every wait is bounded, so a broken server fails a test
-//! instead of hanging it.
+//! Test helpers: the real `fastport-server` binary from the workspace's one harness
+//! (`fastport-harness`), a raw protocol client and a raw HTTP/1.1 client. Every wait is
+//! bounded, so a broken server fails a test instead of hanging it.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use fastport_harness::Launch;
 use fastport_proto::codec::{Frame, Hello};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-use tokio::sync::Notify;
+use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use fastport_harness::Server;
 
 /// The bound on every wait. Startup hashes secrets, so it is generous.
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// Awaits `future` for at most [`WAIT`], panicking with `what` if it takes longer.
 pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
+    fastport_harness::within(WAIT, what, future).await
 }
 
-/// The server binary under test.
+/// The server binary cargo built for these tests, with every wait bounded by [`WAIT`].
+pub fn launch() -> Launch {
+    Launch::new()
+        .binary(env!("CARGO_BIN_EXE_fastport-server"))
+        .limit(WAIT)
+}
+
+/// The server binary under test, for runs to completion.
 pub fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fastport-server"));
-    // Tests choose their sources explicitly: no FASTPORT_* variable leaks in.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FASTPORT_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("FASTPORT_STATIC_DIR", "");
-    command
+    launch().command()
 }
 
-/// A running server, killed when dropped.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    child: Child,
-    stdout: Arc<Captured>,
-    stderr: Arc<Captured>,
+/// Starts the server on a free port with `args`, and waits for its first line,
+/// `listening on HOST:PORT`.
+pub async fn start(args: &[&str]) -> Server {
+    launch().args(args).start().await
 }
 
-impl TestServer {
-    /// Starts the server with `--listen 127.0.0.1:0` and `args`, and waits for its first
-    /// line, `listening on HOST:PORT`.
-    pub async fn start(args: &[&str]) -> TestServer {
-        let mut command = binary();
-        command.args(["--listen", "127.0.0.1:0"]).args(args);
-        TestServer::spawn(command).await
-    }
+/// Starts the server with a config file holding `toml`, plus `args`.
+pub async fn start_with_config(toml: &str, args: &[&str]) -> Server {
+    launch().config(toml).args(args).start().await
+}
 
-    /// Starts the server from a prepared command (which must listen on port 0).
-    pub async fn spawn(mut command: Command) -> TestServer {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.kill_on_drop(true);
-        let mut child = command.spawn().expect("the server binary starts");
-        let stderr = collect(child.stderr.take().expect("piped stderr"), String::new());
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut first = String::new();
-        within("the first stdout line", stdout.read_line(&mut first))
-            .await
-            .expect("read stdout");
-        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
-            let log = stderr.text();
-            panic!("first stdout line {first:?} is not `listening on ...`; stderr: {log}");
-        };
-        let addr = addr.parse().expect("a socket address after `listening on`");
-        let stdout = collect(stdout, first);
-        TestServer {
-            addr,
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Starts the server with a config file holding `toml`, plus `args`.
-    pub async fn with_config(toml: &str, args: &[&str]) -> (TestServer, TempDir) {
-        let dir = TempDir::new();
-        let path = dir.write("fastport.toml", toml.as_bytes());
-        let path = path.to_str().expect("utf-8 temp path").to_owned();
-        let mut all = vec!["--config", path.as_str()];
-        all.extend_from_slice(args);
-        (TestServer::start(&all).await, dir)
-    }
-
-    /// Everything written to stdout so far (the banner).
-    pub fn stdout(&self) -> String {
-        self.stdout.text()
-    }
-
-    /// Everything written to stderr so far (the log).
-    pub fn stderr(&self) -> String {
-        self.stderr.text()
-    }
-
-    /// Waits until stdout contains `needle`, and returns all of it.
-    pub async fn stdout_with(&self, needle: &str) -> String {
-        within(
-            &format!("`{needle}` on stdout"),
-            self.stdout.containing(needle),
-        )
-        .await
-    }
-
-    /// Waits until stderr contains `needle`, and returns all of it.
-    pub async fn stderr_with(&self, needle: &str) -> String {
-        within(
-            &format!("`{needle}` on stderr"),
-            self.stderr.containing(needle),
-        )
-        .await
-    }
-
-    /// Sends SIGTERM.
-    pub async fn terminate(&self) {
-        let pid = self.child.id().expect("the server is running").to_string();
-        let status = within(
-            "kill -TERM",
-            Command::new("kill").args(["-TERM", &pid]).status(),
-        )
-        .await
-        .expect("kill runs");
-        assert!(status.success(), "kill -TERM {pid} failed");
-    }
-
-    /// Waits for the process to exit.
-    pub async fn exit_status(&mut self) -> ExitStatus {
-        within("the server to exit", self.child.wait())
-            .await
-            .expect("wait for the server")
-    }
-
+/// The test clients of a running server.
+pub trait Clients {
     /// Opens a WebSocket to `/ws`.
-    pub async fn connect(&self) -> WsClient {
-        WsClient::connect(self.addr).await
-    }
+    async fn connect(&self) -> WsClient;
 
     /// One HTTP/1.1 request.
-    pub async fn http(
+    async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse;
+}
+
+impl Clients for Server {
+    async fn connect(&self) -> WsClient {
+        WsClient::connect(self.addr()).await
+    }
+
+    async fn http(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &str,
     ) -> HttpResponse {
-        http(self.addr, method, path, headers, body).await
+        http(self.addr(), method, path, headers, body).await
     }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() {
-            eprintln!("---- server stderr ----\n{}", self.stderr());
-        }
-    }
-}
-
-/// The output of a child process, collected in the background.
-pub struct Captured {
-    text: Mutex<String>,
-    changed: Notify,
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        self.text.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    async fn containing(&self, needle: &str) -> String {
-        loop {
-            let changed = self.changed.notified();
-            let text = self.text();
-            if text.contains(needle) {
-                return text;
-            }
-            changed.await;
-        }
-    }
-}
-
-/// Reads `reader` to its end in the background (the text starts with `initial`).
-fn collect(reader: impl AsyncRead + Unpin + Send + 'static, initial: String) -> Arc<Captured> {
-    let captured = Arc::new(Captured {
-        text: Mutex::new(initial),
-        changed: Notify::new(),
-    });
-    let sink = captured.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(mut s) = sink.text.lock() {
-                s.push_str(&line);
-                s.push('\n');
-            }
-            sink.changed.notify_waiters();
-        }
-    });
-    captured
 }
 
 /// What a protocol client receives.
@@ -442,38 +307,5 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         status,
         headers,
         body: body.to_owned(),
-    }
-}
-
-/// A directory under the system's temp dir, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("fastport-test-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `contents` to `name` (which may contain `/`), returning its path.
-    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create parent dir");
-        }
-        std::fs::write(&path, contents).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
