@@ -4,7 +4,8 @@
 
 mod cli_support;
 
-use cli_support::{member, run, Server};
+use cli_support::{member, run};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn bench_delivers_every_message_once_to_every_subscriber_at_qos_1() {

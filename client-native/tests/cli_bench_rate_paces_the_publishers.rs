@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, run, Server};
+use cli_support::{member, run};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn bench_rate_paces_the_publishers() {

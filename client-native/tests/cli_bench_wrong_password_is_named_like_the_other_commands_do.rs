@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{run, Server, SESSION};
+use cli_support::{run, SESSION};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn bench_wrong_password_is_named_like_the_other_commands_do() {

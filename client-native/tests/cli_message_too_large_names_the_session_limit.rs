@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run, run_with_stdin, Server, SECRET, SESSION};
+use cli_support::{member, new_key, run, run_with_stdin, SECRET, SESSION};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn message_too_large_names_the_session_limit() {

@@ -4,7 +4,8 @@
 
 mod cli_support;
 
-use cli_support::{member, run, run_within, Background, Server, SESSION, SLOW_LIMIT};
+use cli_support::{member, run, run_within, Background, SESSION, SLOW_LIMIT};
+use fastport_harness::Server;
 
 const PASSPHRASE: &str = "correct horse battery staple";
 

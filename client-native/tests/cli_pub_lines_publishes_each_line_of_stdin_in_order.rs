@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run_with_stdin, Background, Server};
+use cli_support::{member, new_key, run_with_stdin, Background};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn pub_lines_publishes_each_line_of_stdin_in_order() {

@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run, Server};
+use cli_support::{member, new_key, run};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn pub_wait_delivered_exits_3_when_nobody_receives() {

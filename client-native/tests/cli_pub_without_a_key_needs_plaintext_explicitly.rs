@@ -4,7 +4,8 @@
 
 mod cli_support;
 
-use cli_support::{member, run, Background, Server};
+use cli_support::{member, run, Background};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn pub_without_a_key_needs_plaintext_explicitly() {

@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run, Background, Server};
+use cli_support::{member, new_key, run, Background};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn resumed_subscriber_gets_what_was_published_while_it_was_stopped() {

@@ -4,7 +4,8 @@
 
 mod cli_support;
 
-use cli_support::{run, Outcome, Server};
+use cli_support::{run, Outcome};
+use fastport_harness::Server;
 use serde_json::Value;
 
 const TOKEN: &str = "let-me-in";

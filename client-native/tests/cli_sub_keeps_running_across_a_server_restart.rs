@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run, Background, Server};
+use cli_support::{member, new_key, run, Background};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn sub_keeps_running_across_a_server_restart() {
@@ -20,7 +21,7 @@ async fn sub_keeps_running_across_a_server_restart() {
     assert_eq!(before.code, Some(0), "{before:?}");
     assert_eq!(sub.line().await, "t/1 before");
 
-    server.restart().await;
+    server.crash_and_restart().await;
     sub.stderr_with("disconnected").await;
     sub.stderr_with("reconnected").await;
     let after = run(&member("pub", &url, &["--key", &key, "t/2", "after"])).await;

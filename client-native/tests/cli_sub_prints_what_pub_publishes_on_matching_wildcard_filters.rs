@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, new_key, run, run_with_stdin, Background, Server};
+use cli_support::{member, new_key, run, run_with_stdin, Background};
+use fastport_harness::Server;
 use serde_json::Value;
 
 #[tokio::test]

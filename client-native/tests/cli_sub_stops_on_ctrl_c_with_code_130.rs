@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{member, run, Background, Server};
+use cli_support::{member, run, Background};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn sub_stops_on_ctrl_c_with_code_130() {
@@ -15,7 +16,7 @@ async fn sub_stops_on_ctrl_c_with_code_130() {
     assert_eq!(sent.code, Some(0), "{sent:?}");
     assert_eq!(sub.line().await, "t one");
 
-    sub.interrupt().await;
+    sub.interrupt();
     assert_eq!(sub.exit_code().await, Some(130), "stderr: {}", sub.stderr());
     assert!(!sub.stderr().contains("error"), "{}", sub.stderr());
 }

@@ -3,7 +3,8 @@
 
 mod cli_support;
 
-use cli_support::{run, Server, SESSION};
+use cli_support::{run, SESSION};
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn wrong_credentials_are_named_and_exit_1() {

@@ -1,18 +1,17 @@
-//! Helpers of the `fastport` command-line tests: the real `fastport-server` binary on a
-//! free port, and the `fastport` binary run to completion or in the background. Every
-//! wait is bounded by [`LIMIT`], so a broken build fails a test instead of hanging it.
+//! Helpers of the `fastport` command-line tests: the `fastport` binary run to completion or
+//! in the background. The server comes from the workspace's one harness
+//! (`fastport-harness`). Every wait is bounded by [`LIMIT`], so a broken build fails a
+//! test instead of hanging it.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use fastport_harness::{clear_fastport_env, signal, within, Capture, Signal};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The bound on every wait.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -27,114 +26,23 @@ pub const PASSWORD: &str = "demo";
 /// Its secret key.
 pub const SECRET: &str = "demo-secret";
 
-/// Awaits `future` for at most [`LIMIT`], panicking with `what` if it takes longer.
-pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    within_limit(LIMIT, what, future).await
-}
-
-/// Awaits `future` for at most `limit`, panicking with `what` if it takes longer.
-pub async fn within_limit<T>(
-    limit: Duration,
-    what: &str,
-    future: impl std::future::Future<Output = T>,
-) -> T {
-    match tokio::time::timeout(limit, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
-    }
-}
-
-/// A running `fastport-server`, killed when dropped.
-pub struct Server {
-    /// The address it listens on.
-    pub addr: SocketAddr,
-    args: Vec<String>,
-    child: Child,
-}
-
-impl Server {
-    /// Starts the server on a free port with `--log warn` and `args`.
-    pub async fn start(args: &[&str]) -> Server {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, first) = spawn_server("127.0.0.1:0", &args).await;
-        let addr = parse_listening(&first)
-            .unwrap_or_else(|| panic!("unexpected first line from the server: {first:?}"));
-        Server { addr, args, child }
-    }
-
-    /// The WebSocket URL.
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// Kills the server (a crash: nothing survives) and starts it again on the same
-    /// address, retrying while the port is still taken.
-    pub async fn restart(&mut self) {
-        let _ = self.child.kill().await;
-        let listen = self.addr.to_string();
-        let deadline = tokio::time::Instant::now() + LIMIT;
-        loop {
-            let (mut child, first) = spawn_server(&listen, &self.args).await;
-            if parse_listening(&first).is_some() {
-                self.child = child;
-                return;
-            }
-            let _ = child.kill().await;
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "could not restart the server on {listen}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn parse_listening(line: &str) -> Option<SocketAddr> {
-    line.trim().strip_prefix("listening on ")?.parse().ok()
-}
-
-async fn spawn_server(listen: &str, args: &[String]) -> (Child, String) {
-    let mut command = Command::new(fastport_tests::server_binary());
-    clear_env(&mut command);
-    command
-        .args(["--listen", listen, "--log", "warn"])
-        .args(args)
-        .env("FASTPORT_STATIC_DIR", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = command.spawn().expect("the server binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut first = String::new();
-    within("the server's first line", stdout.read_line(&mut first))
-        .await
-        .expect("read the server's stdout");
-    // Keep reading, so that the server's later lines never meet a closed pipe.
-    tokio::spawn(async move {
-        let mut sink = Vec::new();
-        let _ = stdout.read_to_end(&mut sink).await;
-    });
-    (child, first)
-}
-
-/// Tests choose their flags explicitly: no FASTPORT_* variable of the caller leaks in.
-fn clear_env(command: &mut Command) {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FASTPORT_") {
-            command.env_remove(key);
-        }
-    }
-}
-
 /// The `fastport` binary under test with `args`.
 pub fn fastport<S: AsRef<str>>(args: &[S]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fastport"));
-    clear_env(&mut command);
-    command
+    clear_fastport_env(&mut command)
         .args(args.iter().map(|a| a.as_ref()))
         .kill_on_drop(true);
     command
+}
+
+/// Starts `fastport args` with `stdin`, its stdout and stderr piped.
+fn spawn<S: AsRef<str>>(args: &[S], stdin: Stdio) -> Child {
+    fastport(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the fastport binary starts")
 }
 
 /// How a finished `fastport` went.
@@ -160,12 +68,7 @@ pub async fn run_with_stdin<S: AsRef<str>>(args: &[S], input: &[u8]) -> Outcome 
 
 /// Runs `fastport args` to completion within `limit`, feeding it `input` on stdin.
 pub async fn run_within<S: AsRef<str>>(limit: Duration, args: &[S], input: &[u8]) -> Outcome {
-    let mut child = fastport(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the fastport binary starts");
+    let mut child = spawn(args, Stdio::piped());
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_vec();
     // A command that does not read stdin closes it early: a failed write is fine.
@@ -174,7 +77,7 @@ pub async fn run_within<S: AsRef<str>>(limit: Duration, args: &[S], input: &[u8]
     });
     let line: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
     let what = format!("`fastport {}` to finish", line.join(" "));
-    let output = within_limit(limit, &what, child.wait_with_output())
+    let output = within(limit, &what, child.wait_with_output())
         .await
         .expect("wait for fastport");
     Outcome {
@@ -189,9 +92,7 @@ pub struct Background {
     limit: Duration,
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
-    stderr: watch::Receiver<String>,
-    /// Ends when stderr is closed: all of it has been read.
-    stderr_done: Option<JoinHandle<()>>,
+    stderr: Capture,
 }
 
 impl Background {
@@ -202,34 +103,22 @@ impl Background {
 
     /// Starts `fastport args`, whose every wait is bounded by `limit`.
     pub fn start_within<S: AsRef<str>>(limit: Duration, args: &[S]) -> Background {
-        let mut child = fastport(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the fastport binary starts");
+        let mut child = spawn(args, Stdio::null());
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let (stderr, stderr_done) = collect(child.stderr.take().expect("piped stderr"));
+        let stderr = Capture::spawn(child.stderr.take().expect("piped stderr"));
         Background {
             limit,
             child,
             stdout,
             stderr,
-            stderr_done: Some(stderr_done),
         }
     }
 
     /// Waits until stderr contains `needle`; returns all of stderr.
     pub async fn stderr_with(&mut self, needle: &str) -> String {
         let what = format!("`{needle}` on fastport's stderr");
-        let seen = within_limit(
-            self.limit,
-            &what,
-            self.stderr.wait_for(|s| s.contains(needle)),
-        )
-        .await
-        .map(|text| text.clone());
-        seen.unwrap_or_else(|_| {
+        let seen = within(self.limit, &what, self.stderr.containing(needle)).await;
+        seen.unwrap_or_else(|| {
             panic!(
                 "fastport ended without `{needle}` on stderr: {}",
                 self.stderr()
@@ -239,13 +128,13 @@ impl Background {
 
     /// Everything on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.borrow().clone()
+        self.stderr.text()
     }
 
     /// The next line on stdout.
     pub async fn line(&mut self) -> String {
         let what = "a line on fastport's stdout";
-        let line = within_limit(self.limit, what, self.stdout.next_line()).await;
+        let line = within(self.limit, what, self.stdout.next_line()).await;
         match line {
             Ok(Some(line)) => line,
             other => panic!("no line on stdout ({other:?}); stderr: {}", self.stderr()),
@@ -253,44 +142,22 @@ impl Background {
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
-    pub async fn interrupt(&self) {
-        let pid = self.child.id().expect("fastport is running").to_string();
-        let kill = tokio::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status();
-        let status = within("kill -INT", kill).await.expect("kill runs");
-        assert!(status.success(), "kill -INT {pid} failed");
+    pub fn interrupt(&self) {
+        signal(self.child.id().expect("fastport is running"), Signal::INT);
     }
 
     /// Waits for the process to exit, and for the last of its stderr; returns its exit
     /// code.
     pub async fn exit_code(&mut self) -> Option<i32> {
-        let status = within_limit(self.limit, "fastport to exit", self.child.wait()).await;
-        if let Some(done) = self.stderr_done.take() {
-            let _ = within_limit(self.limit, "fastport's stderr to close", done).await;
-        }
+        let status = within(self.limit, "fastport to exit", self.child.wait()).await;
+        within(
+            self.limit,
+            "fastport's stderr to close",
+            self.stderr.closed(),
+        )
+        .await;
         status.expect("wait for fastport").code()
     }
-}
-
-/// Collects a pipe's text, published as it grows, until the pipe closes.
-fn collect(
-    mut pipe: impl AsyncRead + Unpin + Send + 'static,
-) -> (watch::Receiver<String>, JoinHandle<()>) {
-    let (tx, rx) = watch::channel(String::new());
-    let done = tokio::spawn(async move {
-        let mut buf = [0u8; 4096];
-        loop {
-            match pipe.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    tx.send_modify(|s| s.push_str(&text));
-                }
-            }
-        }
-    });
-    (rx, done)
 }
 
 /// `COMMAND --url URL --session demo --password demo`, then `rest`.
