@@ -1,6 +1,6 @@
 //! Test harness of fastPort: a deterministic network simulation that runs client cores
-//! against the real broker core in one loop with a virtual clock, and the real server
-//! binary for end-to-end tests ([`ServerProcess`]).
+//! against the real broker core in one loop with a virtual clock. (The end-to-end tests of
+//! `tests/` start the real server binary with `fastport-harness` instead.)
 //!
 //! Reconnects, retries, expiry and loss scenarios run in milliseconds and replay exactly
 //! from their seed. There is one broker: [`SimBroker`] is `fastport-broker`'s sans-IO
@@ -42,12 +42,10 @@
 
 mod broker;
 mod fault;
-mod process;
 mod sim;
 
 pub use broker::SimBroker;
 pub use fault::{Action, Direction, Fault, Faults};
-pub use process::{server_binary, ServerProcess};
 pub use sim::{ConnId, NetConfig, Sim, SimClient};
 
 use std::time::Duration;

@@ -3,11 +3,11 @@
 
 use fastport_client::{Client, Error, Options};
 use fastport_client_core::codec::{AdminOp, ErrorCode};
-use fastport_tests::ServerProcess;
+use fastport_harness::Server;
 
 #[tokio::test]
 async fn each_mistake_gets_its_own_error() {
-    let server = ServerProcess::start(&[]);
+    let server = Server::start(&[]).await;
     let url = server.url();
     let wrong = Options::new(&url, "demo", "not-the-password").expect("valid");
     let err = Client::connect(wrong).await.expect_err("refused");

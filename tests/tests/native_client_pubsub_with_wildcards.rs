@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use fastport_client::{Client, Key, Options, Qos, ReceiptStatus};
-use fastport_tests::ServerProcess;
+use fastport_harness::Server;
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn options(server: &ServerProcess, key: &Key) -> Options {
+fn options(server: &Server, key: &Key) -> Options {
     Options::new(&server.url(), "demo", "demo")
         .expect("valid options")
         .key(key.clone())
@@ -17,7 +17,7 @@ fn options(server: &ServerProcess, key: &Key) -> Options {
 
 #[tokio::test]
 async fn wildcard_subscribers_receive_the_message_and_the_receipt_counts_them() {
-    let server = ServerProcess::start(&[]);
+    let server = Server::start(&[]).await;
     let key = Key::generate().expect("random key");
     let a = timeout(LIMIT, Client::connect(options(&server, &key)))
         .await

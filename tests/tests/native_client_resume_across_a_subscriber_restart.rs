@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use fastport_client::{Client, Key, Options, Qos, ReceiptStatus};
-use fastport_tests::ServerProcess;
+use fastport_harness::Server;
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_message_published_while_a_resumable_subscriber_was_away_arrives_when_it_returns() {
-    let server = ServerProcess::start(&[]);
+    let server = Server::start(&[]).await;
     let key = Key::generate().expect("random key");
     let sub_options = || {
         Options::new(&server.url(), "demo", "demo")

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use fastport_client::{Client, Key, Options, Qos, ReceiptStatus};
 use fastport_client_core::codec::{AdminOp, SessionConfig};
-use fastport_tests::ServerProcess;
+use fastport_harness::Server;
 use tokio::time::timeout;
 
 #[tokio::test]
 async fn the_same_topic_and_client_id_in_two_sessions_share_nothing() {
-    let server = ServerProcess::start(&[]);
+    let server = Server::start(&[]).await;
     let url = server.url();
     let admin = Client::connect(Options::admin(&url).expect("valid"))
         .await

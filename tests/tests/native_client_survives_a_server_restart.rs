@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fastport_client::{Client, ClientEvent, Key, Options, Qos, ReceiptStatus};
-use fastport_tests::ServerProcess;
+use fastport_harness::Server;
 use tokio::sync::broadcast;
 use tokio::time::timeout;
 
@@ -25,7 +25,7 @@ async fn restored(events: &mut broadcast::Receiver<ClientEvent>) -> bool {
 
 #[tokio::test]
 async fn after_a_crash_and_restart_clients_reconnect_and_subscriptions_come_back() {
-    let mut server = ServerProcess::start(&[]);
+    let mut server = Server::start(&[]).await;
     let key = Key::generate().expect("random key");
     let options = || {
         Options::new(&server.url(), "demo", "demo")
@@ -46,7 +46,7 @@ async fn after_a_crash_and_restart_clients_reconnect_and_subscriptions_come_back
 
     let mut sub_events = sub.events();
     let mut publ_events = publ.events();
-    server.crash_and_restart();
+    server.crash_and_restart().await;
 
     assert!(restored(&mut sub_events).await, "the subscriber came back");
     assert!(restored(&mut publ_events).await, "the publisher came back");
