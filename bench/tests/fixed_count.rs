@@ -1,21 +1,24 @@
 //! `fastport-bench --messages N --server ADDR` (the profiling load) against the real server:
 //! every message is settled, at QoS 1 and QoS 0, and bad arguments are refused.
 
-use std::process::Command;
+use fastport_harness::{within, Server, LIMIT};
+use tokio::process::Command;
 
-use fastport_tests::ServerProcess;
-
-fn bench(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fastport-bench"))
+/// Runs `fastport-bench` on the test's runtime, which also reads the server's output.
+async fn bench(args: &[&str]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_fastport-bench"))
         .args(args)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    within(LIMIT, "fastport-bench to finish", output)
+        .await
         .expect("fastport-bench runs")
 }
 
-#[test]
-fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
-    let server = ServerProcess::start(&[]);
-    let addr = server.addr.to_string();
+#[tokio::test]
+async fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
+    let server = Server::start(&[]).await;
+    let addr = server.addr().to_string();
     for (qos, payload) in [("1", "64"), ("0", "1024")] {
         let out = bench(&[
             "--messages",
@@ -26,7 +29,8 @@ fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
             qos,
             "--payload",
             payload,
-        ]);
+        ])
+        .await;
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -39,12 +43,12 @@ fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
     }
 }
 
-#[test]
-fn messages_needs_a_server_and_qos_is_0_or_1() {
-    let out = bench(&["--messages", "10"]);
+#[tokio::test]
+async fn messages_needs_a_server_and_qos_is_0_or_1() {
+    let out = bench(&["--messages", "10"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
-    let out = bench(&["--messages", "10", "--server", "127.0.0.1:9", "--qos", "2"]);
+    let out = bench(&["--messages", "10", "--server", "127.0.0.1:9", "--qos", "2"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--qos"));
 }
