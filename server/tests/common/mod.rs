@@ -53,8 +53,13 @@ pub async fn start_with_config(toml: &str, args: &[&str]) -> Server {
 
 /// The test clients of a running server.
 pub trait Clients {
+    /// Where the server listens.
+    fn endpoint(&self) -> SocketAddr;
+
     /// Opens a WebSocket to `/ws`.
-    async fn connect(&self) -> WsClient;
+    async fn connect(&self) -> WsClient {
+        WsClient::connect(self.endpoint()).await
+    }
 
     /// One HTTP/1.1 request.
     async fn http(
@@ -63,22 +68,14 @@ pub trait Clients {
         path: &str,
         headers: &[(&str, &str)],
         body: &str,
-    ) -> HttpResponse;
+    ) -> HttpResponse {
+        http(self.endpoint(), method, path, headers, body).await
+    }
 }
 
 impl Clients for Server {
-    async fn connect(&self) -> WsClient {
-        WsClient::connect(self.addr()).await
-    }
-
-    async fn http(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> HttpResponse {
-        http(self.addr(), method, path, headers, body).await
+    fn endpoint(&self) -> SocketAddr {
+        self.addr()
     }
 }
 
