@@ -90,8 +90,9 @@ impl Launch {
             self.args.splice(0..0, ["--config".to_owned(), path]);
             dir
         });
-        let (process, addr) = self.spawn("127.0.0.1:0").await;
+        let (mut process, addr) = self.spawn("127.0.0.1:0").await;
         let Some(addr) = addr else {
+            process.stop(self.limit).await;
             let first = process.stdout.text();
             let log = process.stderr.text();
             panic!("the server's first line {first:?} is not `listening on ...`; stderr: {log}");

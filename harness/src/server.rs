@@ -96,16 +96,11 @@ impl Server {
     }
 
     /// Kills the process (SIGKILL: a crash, nothing is flushed) and starts it again on the
-    /// same address with the same flags, retrying while the port is still taken.
+    /// same address with the same flags, retrying while the port is still taken. Its stdout
+    /// and log start afresh.
     pub async fn crash_and_restart(&mut self) {
         let limit = self.limit();
-        within(
-            limit,
-            "the killed server to exit",
-            self.process.child.kill(),
-        )
-        .await
-        .expect("kill the server");
+        self.process.stop(limit).await;
         let listen = self.addr.to_string();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -115,9 +110,7 @@ impl Server {
                 self.process = process;
                 return;
             }
-            // A first line other than `listening on` would leave it running.
-            let _ = process.child.start_kill();
-            process.exit(limit).await;
+            process.stop(limit).await;
             let log = process.stderr.text();
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -171,6 +164,13 @@ impl Process {
             stdout,
             stderr,
         }
+    }
+
+    /// Kills the process if it still runs (a first line other than `listening on` leaves
+    /// it running), and waits for all of its output.
+    pub(crate) async fn stop(&mut self, limit: Duration) {
+        let _ = self.child.start_kill();
+        self.exit(limit).await;
     }
 
     /// Waits for the exit, then for both pipes to close.
