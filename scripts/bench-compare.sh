@@ -7,10 +7,12 @@
 # Honours CARGO_TARGET_DIR (default: target/).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+native_env
 
 scripts/setup.sh --bench
 # fastport-bench starts the fastport-server next to its own binary: build both in release.
 cargo build --release -p fastport-server -p fastport-bench
-exec "${CARGO_TARGET_DIR:-target}/release/fastport-bench" --write-docs docs/BENCHMARKS.md "$@"
+exec "$(cargo_target_dir)/release/fastport-bench" --write-docs docs/BENCHMARKS.md "$@"

@@ -10,37 +10,24 @@
 # Usage: scripts/build-wasm.sh        (FASTPORT_WASM_OPT=0 skips wasm-opt, for a quick try)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 PKG="$ROOT/client-wasm/pkg"
 NAME=fastport_wasm
 
 fail() { echo "build-wasm: ERROR: $*" >&2; exit 1; }
 
-# The root npm devDependencies (binaryen, playwright-core), installed from package-lock.json
-# when missing or older than the lock file.
-ensure_npm_deps() {
-    command -v npm >/dev/null || fail "npm is not installed (apt-get install -y nodejs npm)"
-    local stamp="$ROOT/node_modules/.package-lock.json"
-    if [ -x "$ROOT/node_modules/.bin/wasm-opt" ] && [ -f "$stamp" ] &&
-        [ ! "$ROOT/package-lock.json" -nt "$stamp" ]; then
-        return 0
-    fi
-    echo "build-wasm: npm ci (root devDependencies: binaryen, playwright-core)" >&2
-    npm ci --no-audit --no-fund --prefer-offline >&2 ||
-        fail "npm ci failed in $ROOT (is the npm registry reachable?)"
-}
-
 command -v wasm-pack >/dev/null || fail "wasm-pack is not installed: run scripts/setup.sh"
-ensure_npm_deps
+# The root npm devDependencies (binaryen, playwright-core), installed from package-lock.json
+# when missing or older than package.json or the lock file.
+command -v npm >/dev/null || fail "npm is not installed (apt-get install -y nodejs npm)"
+npm_ci_if_stale "$ROOT" "build-wasm: npm ci (root devDependencies: binaryen, playwright-core)" \
+    .bin/wasm-opt || fail "npm ci failed in $ROOT (is the npm registry reachable?)"
 WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
 
-# --no-opt as well as the Cargo.toml metadata: wasm-pack must never run a wasm-opt of its own.
-(
-    unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
-    # shellcheck source=scripts/wasm-env.sh
-    . "$ROOT/scripts/wasm-env.sh"
+# Runs in the wasm environment (with_wasm_env), whose subshell also keeps these variables.
+wasm_pack_build() {
     # With the standard library's source at hand (rustup's rust-src component, or the
     # Debian fallback), std is rebuilt for size with panics that abort at once: no panic
     # messages or locations in the module (-12 KB gzipped), and std's own smaller-code
@@ -60,9 +47,12 @@ WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
     fi
     # wasm-pack leaves snippets of earlier builds in place: they would ship in the package.
     rm -rf "$PKG/snippets"
+    # --no-opt as well as the Cargo.toml metadata: wasm-pack must never run a wasm-opt of its
+    # own.
     wasm-pack --log-level warn build client-wasm --target web --profile wasm-release \
         --out-dir pkg --no-opt
-) || fail "wasm-pack build failed"
+}
+with_wasm_env wasm_pack_build || fail "wasm-pack build failed"
 
 wasm="$PKG/${NAME}_bg.wasm"
 glue="$PKG/$NAME.js"

@@ -11,16 +11,15 @@
 # environment for whichever of the two is in place.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Native cargo and `cargo install` must not inherit a wasm environment sourced by the caller.
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 
-WASM_TARGET=wasm32-unknown-unknown
+# WASM_TARGET and WASM_FALLBACK_TOOLCHAIN come from scripts/lib.sh.
 WASM_PACK_VERSION=0.15.1 # installed when no wasm-pack is on PATH
-FALLBACK_TOOLCHAIN=debweb
 FALLBACK_PACKAGES=(rustc-web cargo-web rust-web-src lld-22 binaryen)
 FALLBACK_SYSROOT_TARGET_DIR=/usr/lib/rustlib/$WASM_TARGET/lib
 BROWSER_PACKAGES=(chromium chromium-driver fonts-liberation)
@@ -126,24 +125,18 @@ check_rust() {
     ok "rust $(rustc --version | cut -d' ' -f2) with rustfmt and clippy"
 }
 
-wasm_target_in_default_toolchain() {
-    rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"
-}
-fallback_toolchain_linked() {
-    rustup toolchain list 2>/dev/null | grep -q "^$FALLBACK_TOOLCHAIN\\b"
-}
 fallback_ready() {
-    fallback_toolchain_linked && [ -d "$FALLBACK_SYSROOT_TARGET_DIR" ] &&
+    wasm_fallback_linked && [ -d "$FALLBACK_SYSROOT_TARGET_DIR" ] &&
         [ -z "$(missing_debs "${FALLBACK_PACKAGES[@]}")" ]
 }
 
 install_wasm_target() {
-    if wasm_target_in_default_toolchain; then
+    if wasm_target_installed; then
         ok "$WASM_TARGET target (rustup)"
         return 0
     fi
     if fallback_ready; then
-        ok "$WASM_TARGET via the fallback toolchain $FALLBACK_TOOLCHAIN ($(rustc +"$FALLBACK_TOOLCHAIN" --version))"
+        ok "$WASM_TARGET via the fallback toolchain $WASM_FALLBACK_TOOLCHAIN ($(rustc +"$WASM_FALLBACK_TOOLCHAIN" --version))"
         return 0
     fi
     say "rustup target add $WASM_TARGET (20 s at most)..."
@@ -156,17 +149,17 @@ install_wasm_target() {
         [ -e "$tool" ] || command -v "$tool" >/dev/null 2>&1 ||
             die "the fallback packages did not provide $tool"
     done
-    if ! fallback_toolchain_linked; then
-        say "rustup toolchain link $FALLBACK_TOOLCHAIN /usr..."
-        rustup toolchain link "$FALLBACK_TOOLCHAIN" /usr
+    if ! wasm_fallback_linked; then
+        say "rustup toolchain link $WASM_FALLBACK_TOOLCHAIN /usr..."
+        rustup toolchain link "$WASM_FALLBACK_TOOLCHAIN" /usr
     fi
     if [ ! -d "$FALLBACK_SYSROOT_TARGET_DIR" ]; then
         # wasm-pack checks that this folder exists, though build-std never uses it.
         say "mkdir -p $FALLBACK_SYSROOT_TARGET_DIR (wasm-pack's target check)..."
         as_root mkdir -p "$FALLBACK_SYSROOT_TARGET_DIR"
     fi
-    fallback_ready || die "the fallback toolchain $FALLBACK_TOOLCHAIN is still incomplete"
-    ok "$WASM_TARGET via $FALLBACK_TOOLCHAIN ($(rustc +"$FALLBACK_TOOLCHAIN" --version))"
+    fallback_ready || die "the fallback toolchain $WASM_FALLBACK_TOOLCHAIN is still incomplete"
+    ok "$WASM_TARGET via $WASM_FALLBACK_TOOLCHAIN ($(rustc +"$WASM_FALLBACK_TOOLCHAIN" --version))"
 }
 
 # The standard library's source, so scripts/build-wasm.sh can rebuild std for size. Optional:
@@ -176,7 +169,7 @@ install_rust_src() {
         ok "rust-src (std rebuilt for size in the npm package)"
         return 0
     fi
-    if wasm_target_in_default_toolchain; then
+    if wasm_target_installed; then
         say "rustup component add rust-src (30 s at most)..."
         if timed timeout 30 rustup component add rust-src </dev/null; then
             return 0
@@ -251,22 +244,14 @@ install_npm_packages() {
         ok "npm: no dependencies yet"
         return 0
     fi
-    local stamp=node_modules/.package-lock.json manifest stale=0
-    if [ ! -f "$stamp" ]; then
-        stale=1
-    else
-        while IFS= read -r manifest; do
-            [ "$manifest" -nt "$stamp" ] && stale=1
-        done < <(ls package.json package-lock.json 2>/dev/null)
-    fi
-    if [ $stale -eq 0 ]; then
+    if node_modules_fresh "$ROOT"; then
         ok "npm packages (node_modules up to date)"
         return 0
     fi
     say "npm install..."
     timed npm install --no-audit --no-fund || die "npm install failed"
     # npm leaves its stamp alone when nothing changed: mark node_modules as checked.
-    touch "$stamp"
+    touch node_modules/.package-lock.json
 }
 
 install_services() {

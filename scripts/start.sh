@@ -5,14 +5,14 @@
 # `fastport-server --help` lists them.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 echo "==> building fastport-server (release)"
 cargo build --release --locked -p fastport-server
 echo "==> building the chat demo (web-demo/build.sh: fastport-wasm, then vite)"
 "$ROOT/web-demo/build.sh"
-exec "$ROOT/target/release/fastport-server" "$@"
+exec "$(cargo_target_dir)/release/fastport-server" "$@"

@@ -12,28 +12,26 @@
 # server's stdout and stderr, one file per test).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 
 fail() { echo "test-demo: ERROR: $*" >&2; exit 1; }
 
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 export FASTPORT_DEMO_SCREENSHOTS="${FASTPORT_DEMO_SCREENSHOTS:-$ROOT/target/demo-screenshots}"
 export FASTPORT_DEMO_OUT="${FASTPORT_DEMO_OUT:-$ROOT/target/demo-test}"
-export FASTPORT_SERVER_BIN="$ROOT/target/debug/fastport-server"
 
 [ -x "$CHROMIUM" ] || fail "no Chromium at $CHROMIUM (scripts/setup.sh installs Debian's)"
 command -v npm >/dev/null || fail "npm is not installed (scripts/setup.sh installs it)"
+FASTPORT_SERVER_BIN="$(cargo_target_dir)/debug/fastport-server"
+export FASTPORT_SERVER_BIN
 
-# playwright-core is a root devDependency: npm ci when it is missing or the lock file changed.
-stamp="$ROOT/node_modules/.package-lock.json"
-if [ ! -d "$ROOT/node_modules/playwright-core" ] || [ ! -f "$stamp" ] ||
-    [ "$ROOT/package-lock.json" -nt "$stamp" ]; then
-    echo "test-demo: npm ci (root devDependencies)" >&2
-    npm ci --no-audit --no-fund --prefer-offline >&2 || fail "npm ci failed in $ROOT"
-fi
+# playwright-core is a root devDependency: npm ci when it is missing, or package.json or the lock
+# file changed.
+npm_ci_if_stale "$ROOT" "test-demo: npm ci (root devDependencies)" playwright-core ||
+    fail "npm ci failed in $ROOT"
 
 "$ROOT/web-demo/build.sh" || fail "building the demo failed"
 cargo build --locked -p fastport-server || fail "cargo build -p fastport-server failed"

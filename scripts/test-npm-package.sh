@@ -15,10 +15,10 @@
 # (FASTPORT_WASM_BUDGET bytes, 61,440 unless set). Everything it starts is stopped on exit.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 TEST="$ROOT/client-wasm/npm-test"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 BUDGET="${FASTPORT_WASM_BUDGET:-61440}"
@@ -29,12 +29,8 @@ fail() { echo "test-npm-package: FAILED: $*" >&2; exit 1; }
 [ -x "$CHROMIUM" ] || fail "no Chromium at $CHROMIUM (apt-get install -y chromium, or set CHROMIUM)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastport-npm-test.XXXXXX")
-server_pid=
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -82,20 +78,9 @@ cp "$TEST/check.js" "$TEST/worker.html" "$TEST/worker.js" "$work/plain/"
 say "a real fastport-server"
 cargo build --locked --quiet -p fastport-server --bin fastport-server ||
     fail "cargo build -p fastport-server"
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-"$target_dir/debug/fastport-server" --listen 127.0.0.1:0 --log warn \
-    >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-addr=
-for _ in $(seq 100); do
-    addr=$(sed -n 's/^listening on //p' "$work/server.out" 2>/dev/null | head -1)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$addr" ] || { cat "$work/server.err" >&2; fail "the server did not start (log above)"; }
-url="ws://$addr/ws"
+start_server "$(cargo_target_dir)/debug/fastport-server" "$work" ||
+    { cat "$work/server.err" >&2; fail "the server did not start (log above)"; }
+url="ws://$SERVER_ADDR/ws"
 echo "server at $url"
 
 say "both pages in headless Chromium"

@@ -7,37 +7,31 @@
 # them if missing. Part of scripts/test.sh.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 cargo build --locked -p fastport-server -p fastport-client --bins
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 server_bin="$target_dir/debug/fastport-server"
 fastport="$target_dir/debug/fastport"
 
 work=$(mktemp -d)
 pids=()
 cleanup() {
+    stop_server
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$server_bin" --listen 127.0.0.1:0 --log warn >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
-    sleep 0.1
-done
-addr=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
-if [ -z "$addr" ]; then
+if ! start_server "$server_bin" "$work"; then
     echo "test-wasm: the server did not start:" >&2
     cat "$work/server.err" >&2
     exit 1
 fi
-export FASTPORT_TEST_URL="ws://$addr/ws"
+export FASTPORT_TEST_URL="ws://$SERVER_ADDR/ws"
 FASTPORT_TEST_INTEROP_KEY=$("$fastport" key generate)
 export FASTPORT_TEST_INTEROP_KEY
 echo "test-wasm: server at $FASTPORT_TEST_URL"
@@ -57,8 +51,8 @@ pids+=($!)
 status=0
 # The AES variant the package ships (scripts/build-wasm.sh), so the interop tests check it
 # against the native client's.
-(. "$ROOT/scripts/wasm-env.sh" && RUSTFLAGS="--cfg aes_compact" \
-    wasm-pack test --headless --chrome client-wasm "$@") || status=$?
+with_wasm_env env RUSTFLAGS="--cfg aes_compact" \
+    wasm-pack test --headless --chrome client-wasm "$@" || status=$?
 if [ $status -ne 0 ]; then
     echo "---- server log" >&2; cat "$work/server.err" >&2
     echo "---- native echo logs" >&2; cat "$work/echo-sub.err" "$work/echo-pub.err" >&2

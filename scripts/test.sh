@@ -4,13 +4,13 @@
 # names it; ends with the time of each step and the number of tests run.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Native steps run without the wasm environment (build-std would slow them down); the wasm
 # steps set it in a subshell from scripts/wasm-env.sh.
-unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+native_env
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-always}"
 
 test_log=$(mktemp)
@@ -48,7 +48,6 @@ step() {
 
 # Keeps a copy of a test step's output, to count the tests at the end.
 logged() { "$@" 2>&1 | tee -a "$test_log"; }
-with_wasm_env() { (. "$ROOT/scripts/wasm-env.sh" && "$@"); }
 
 step "setup" "$ROOT/scripts/setup.sh"
 step "cargo fmt --check" cargo fmt --all --check

@@ -7,14 +7,17 @@
 # environment would slow native builds down, so keep it in a subshell:
 #   ( . scripts/wasm-env.sh && wasm-pack test --headless --chrome client-core )
 # Sets FASTPORT_WASM_TOOLCHAIN to `rustup` or `debweb`; returns 1 when neither is installed.
+# Also defines the helpers of scripts/lib.sh in the shell that sources it.
 
-if env -u RUSTUP_TOOLCHAIN rustup target list --installed 2>/dev/null |
-    grep -qx wasm32-unknown-unknown; then
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if wasm_target_installed; then
     export FASTPORT_WASM_TOOLCHAIN=rustup
-    echo "wasm-env: rustup's wasm32-unknown-unknown target (no extra environment)" >&2
-elif rustup toolchain list 2>/dev/null | grep -q '^debweb\b'; then
-    export FASTPORT_WASM_TOOLCHAIN=debweb
-    export RUSTUP_TOOLCHAIN=debweb RUSTC_BOOTSTRAP=1 \
+    echo "wasm-env: rustup's $WASM_TARGET target (no extra environment)" >&2
+elif wasm_fallback_linked; then
+    export FASTPORT_WASM_TOOLCHAIN=$WASM_FALLBACK_TOOLCHAIN
+    export RUSTUP_TOOLCHAIN=$WASM_FALLBACK_TOOLCHAIN RUSTC_BOOTSTRAP=1 \
         CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
     echo "wasm-env: fallback toolchain debweb: RUSTUP_TOOLCHAIN=$RUSTUP_TOOLCHAIN" \

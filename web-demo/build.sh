@@ -9,7 +9,8 @@
 #   3. `vite build` (about a second).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 DEMO="$ROOT/web-demo"
 PKG="$ROOT/client-wasm/pkg"
 cd "$ROOT"
@@ -33,13 +34,8 @@ if [ -n "$state" ]; then
     "$ROOT/scripts/build-wasm.sh" || fail "scripts/build-wasm.sh failed"
 fi
 
-stamp="$DEMO/node_modules/.package-lock.json"
-if [ ! -f "$stamp" ] || [ ! -e "$DEMO/node_modules/fastport-wasm" ] ||
-    [ "$DEMO/package.json" -nt "$stamp" ] || [ "$DEMO/package-lock.json" -nt "$stamp" ]; then
-    echo "build-demo: npm ci in web-demo/" >&2
-    (cd "$DEMO" && npm ci --no-audit --no-fund --prefer-offline) >&2 ||
-        fail "npm ci failed in web-demo/ (is the npm registry reachable? is package-lock.json in sync?)"
-fi
+npm_ci_if_stale "$DEMO" "build-demo: npm ci in web-demo/" fastport-wasm ||
+    fail "npm ci failed in web-demo/ (is the npm registry reachable? is package-lock.json in sync?)"
 
 (cd "$DEMO" && npx --no-install vite build --logLevel warn) || fail "vite build failed"
 [ -f "$DEMO/dist/index.html" ] || fail "vite wrote no web-demo/dist/index.html"
