@@ -5,17 +5,16 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{binary, start, within};
+use common::{launch, start, within};
 use fastport_harness::TempDir;
 
 /// Runs the binary to completion: (exit code, stdout, stderr).
 async fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut command = binary();
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let launch = env
+        .iter()
+        .fold(launch(), |l, (key, value)| l.env(key, value));
+    let mut command = launch.command();
+    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
     let output = within("the binary to exit", command.output())
         .await
         .expect("the binary runs");
