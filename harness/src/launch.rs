@@ -1,5 +1,6 @@
 //! How the server is started: which binary, with which flags, config file and environment.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::OnceLock;
@@ -93,9 +94,11 @@ impl Launch {
         let (mut process, addr) = self.spawn("127.0.0.1:0").await;
         let Some(addr) = addr else {
             process.stop(self.limit).await;
-            let first = process.stdout.text();
+            let stdout = process.stdout.text();
             let log = process.stderr.text();
-            panic!("the server's first line {first:?} is not `listening on ...`; stderr: {log}");
+            panic!(
+                "the server's stdout {stdout:?} does not start with `listening on`; stderr: {log}"
+            );
         };
         Server::new(addr, self, config, process)
     }
@@ -106,7 +109,7 @@ impl Launch {
 
     /// Starts the process listening on `listen`; the address is `None` when its first
     /// line is not `listening on HOST:PORT` (it could not listen, or exited).
-    pub(crate) async fn spawn(&self, listen: &str) -> (Process, Option<std::net::SocketAddr>) {
+    pub(crate) async fn spawn(&self, listen: &str) -> (Process, Option<SocketAddr>) {
         let mut command = self.command();
         command
             .args(["--listen", listen])
@@ -134,7 +137,7 @@ impl Default for Launch {
 }
 
 /// The address in the first line, `listening on HOST:PORT` (the rest is for people).
-fn parse_listening(stdout: &str) -> Option<std::net::SocketAddr> {
+fn parse_listening(stdout: &str) -> Option<SocketAddr> {
     let first = stdout.lines().next()?;
     first.strip_prefix("listening on ")?.parse().ok()
 }
