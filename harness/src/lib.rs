@@ -27,8 +27,9 @@
 //! (`/healthz`, `/metrics`, the admin API, static files) share [`Server::addr`].
 //!
 //! It is a crate of its own that depends on no crate of this workspace, so that every
-//! crate can take it as a dev-dependency: `fastport-tests` depends on `fastport-server`,
-//! whose own tests could not use a harness living there without a dependency cycle.
+//! crate, the server included, can take it as a dev-dependency without a cycle, and
+//! starting a process never drags the simulation of `fastport-tests` (client core, broker
+//! core) into a crate's tests or rebuilds when those change.
 //!
 //! Every wait is bounded ([`LIMIT`] unless [`Launch::limit`] says otherwise), so a broken
 //! server fails a test instead of hanging it. The processes are tokio children: the
