@@ -126,13 +126,21 @@ export interface DeliveryRejected {
 }
 
 export interface SessionSettings {
+  /** Time between resends of an unacknowledged delivery, in milliseconds. */
   retryIntervalMs?: number | null;
+  /** Resends of a delivery after the first attempt. */
   maxRetries?: number | null;
+  /** How long a message stays cached, and an offline persistent client's state is kept, in milliseconds. */
   expiryMs?: number | null;
+  /** Largest sealed message (envelope), in bytes. */
   maxMessageSize?: number | null;
+  /** Connections at once in the session. */
   maxConnections?: number | null;
+  /** Subscriptions per connection. */
   maxSubscriptions?: number | null;
+  /** Unacknowledged deliveries per subscriber. */
   maxPending?: number | null;
+  /** What happens to a subscriber at max_pending. */
   slowConsumerPolicy?: "disconnect" | "drop_oldest" | null;
 }
 

@@ -1,6 +1,7 @@
 //! The fastPort wire protocol, shared by every client and the server: the frames and
 //! their codec, error and close codes, the topic and filter rules, session and client
-//! names, and the monotonic `Instant` and wire durations the cores compute with.
+//! names, the table of session settings, and the monotonic `Instant` and wire durations
+//! the cores compute with.
 //!
 //! It is pure: no socket, no clock, no randomness, no crypto. The client core
 //! (`fastport-client-core`) and the server (`fastport-server`) both build on it, so a
@@ -28,6 +29,7 @@
 pub mod codec;
 pub mod duration;
 pub mod names;
+pub mod settings;
 pub mod text;
 pub mod time;
 pub mod topic;
