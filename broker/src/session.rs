@@ -21,7 +21,8 @@ use crate::auth::SecretHash;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SessionId(pub(crate) u64);
 
-/// A session's settings (docs/PROTOCOL.md §4 and docs/SERVER.md give the defaults).
+/// A session's settings, typed for the broker. Their defaults and ranges are the table in
+/// [`fastport_proto::settings`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionSettings {
@@ -46,24 +47,9 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings {
-            retry_interval: Duration::from_secs(2),
-            max_retries: 5,
-            expiry: Duration::from_secs(60),
-            max_message_size: 1024 * 1024,
-            max_connections: 1_000,
-            max_subscriptions: 100,
-            max_pending: 1_000,
-            slow_consumer: SlowConsumerPolicy::DropOldest,
-        }
+        SessionSettings::from_full(&SessionConfig::defaults())
     }
 }
-
-/// Upper bounds that keep one session from taking the server's memory or timers hostage.
-const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(24 * 3600);
-const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_MESSAGE_SIZE: u32 = 16 * 1024 * 1024;
-const MAX_PENDING: u32 = 1_000_000;
 
 impl SessionSettings {
     /// The settings as they travel in `Welcome` and admin results, every field stated.
@@ -83,50 +69,27 @@ impl SessionSettings {
     /// Applies the fields `update` states, after checking every one; on error nothing
     /// changes and the message names the setting and its allowed range.
     pub fn apply(&mut self, update: &SessionConfig) -> Result<(), String> {
-        let mut next = *self;
-        if let Some(ms) = update.retry_interval_ms {
-            next.retry_interval = ranged_ms("retry_interval_ms", ms, 10, MAX_RETRY_INTERVAL)?;
-        }
-        if let Some(n) = update.max_retries {
-            next.max_retries = ranged("max_retries", n, 0, 1_000)?;
-        }
-        if let Some(ms) = update.expiry_ms {
-            next.expiry = ranged_ms("expiry_ms", ms, 100, MAX_EXPIRY)?;
-        }
-        if let Some(n) = update.max_message_size {
-            next.max_message_size = ranged("max_message_size", n, 64, MAX_MESSAGE_SIZE)?;
-        }
-        if let Some(n) = update.max_connections {
-            next.max_connections = ranged("max_connections", n, 1, 1_000_000)?;
-        }
-        if let Some(n) = update.max_subscriptions {
-            next.max_subscriptions = ranged("max_subscriptions", n, 1, 100_000)?;
-        }
-        if let Some(n) = update.max_pending {
-            next.max_pending = ranged("max_pending", n, 1, MAX_PENDING)?;
-        }
-        if let Some(p) = update.slow_consumer_policy {
-            next.slow_consumer = p;
-        }
-        *self = next;
+        update.check().map_err(|e| e.to_string())?;
+        let mut config = self.to_config();
+        config.apply(update);
+        *self = SessionSettings::from_full(&config);
         Ok(())
     }
-}
 
-fn ranged(name: &str, value: u32, min: u32, max: u32) -> Result<u32, String> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("{name} = {value} is out of range {min}..={max}"))
-    }
-}
-
-fn ranged_ms(name: &str, ms: u64, min: u64, max: Duration) -> Result<Duration, String> {
-    let max_ms = max.as_millis() as u64;
-    if (min..=max_ms).contains(&ms) {
-        Ok(Duration::from_millis(ms))
-    } else {
-        Err(format!("{name} = {ms} is out of range {min}..={max_ms}"))
+    /// The settings of a config that states every field, as `to_config` and
+    /// `SessionConfig::defaults` give (fastport-proto's tests check the latter).
+    fn from_full(c: &SessionConfig) -> SessionSettings {
+        let stated = "every setting is stated";
+        SessionSettings {
+            retry_interval: Duration::from_millis(c.retry_interval_ms.expect(stated)),
+            max_retries: c.max_retries.expect(stated),
+            expiry: Duration::from_millis(c.expiry_ms.expect(stated)),
+            max_message_size: c.max_message_size.expect(stated),
+            max_connections: c.max_connections.expect(stated),
+            max_subscriptions: c.max_subscriptions.expect(stated),
+            max_pending: c.max_pending.expect(stated),
+            slow_consumer: c.slow_consumer_policy.expect(stated),
+        }
     }
 }
 
@@ -292,5 +255,40 @@ impl SeenIds {
         if let Some(slot) = self.ids.get_mut(&id) {
             *slot = Some(receipt);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_tables_and_travel_with_every_field_stated() {
+        let defaults = SessionSettings::default();
+        assert_eq!(defaults.to_config(), SessionConfig::defaults());
+        assert_eq!(defaults.retry_interval, Duration::from_secs(2));
+        assert_eq!(defaults.slow_consumer, SlowConsumerPolicy::DropOldest);
+    }
+
+    #[test]
+    fn an_update_with_one_value_out_of_range_changes_nothing() {
+        let mut settings = SessionSettings::default();
+        let update = SessionConfig {
+            max_retries: Some(7),
+            max_pending: Some(0),
+            ..SessionConfig::default()
+        };
+        let refused = settings.apply(&update).expect_err("max_pending = 0");
+        assert_eq!(refused, "max_pending = 0 is out of range 1..=1000000");
+        assert_eq!(settings, SessionSettings::default());
+        let update = SessionConfig {
+            max_retries: Some(7),
+            expiry_ms: Some(500),
+            ..SessionConfig::default()
+        };
+        settings.apply(&update).expect("in range");
+        assert_eq!(settings.max_retries, 7);
+        assert_eq!(settings.expiry, Duration::from_millis(500));
+        assert_eq!(settings.max_pending, 1_000);
     }
 }
