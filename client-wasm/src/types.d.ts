@@ -132,7 +132,7 @@ export interface SessionSettings {
   maxRetries?: number | null;
   /** How long a message stays cached, and an offline persistent client's state is kept, in milliseconds. */
   expiryMs?: number | null;
-  /** Largest sealed message (envelope), in bytes. */
+  /** Largest sealed message, in bytes. */
   maxMessageSize?: number | null;
   /** Connections at once in the session. */
   maxConnections?: number | null;

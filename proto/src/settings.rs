@@ -82,7 +82,7 @@ table::session_settings! {
         default: 1024 * 1024,
         min: 64,
         max: 16 * MIB,
-        about: "Largest sealed message (envelope)",
+        about: "Largest sealed message",
     }
     MaxConnections = 5 {
         field: max_connections: u32,
@@ -276,8 +276,8 @@ impl Setting {
         })
     }
 
-    /// Reads a value as people write it on command lines: a duration with its unit, a
-    /// whole number, or a policy's name (dashes for underscores allowed).
+    /// Reads a value as people write it in the config file and on command lines: a
+    /// duration with its unit, a whole number, or a policy's name.
     pub fn parse(self, text: &str) -> Result<u64, String> {
         match self.unit() {
             Unit::Millis => parse_duration(text).map(millis),
@@ -285,7 +285,7 @@ impl Setting {
                 .parse::<u32>()
                 .map(u64::from)
                 .map_err(|e| e.to_string()),
-            Unit::Policy => SlowConsumerPolicy::from_name(&text.replace('-', "_"))
+            Unit::Policy => SlowConsumerPolicy::from_name(text)
                 .map(WireValue::to_wire)
                 .ok_or_else(|| {
                     let expected = SlowConsumerPolicy::NAMES.join(" or ");

@@ -85,11 +85,12 @@ pub use parser::SettingFlags;
 mod parser {
     use std::marker::PhantomData;
 
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     use clap::error::ErrorKind;
     use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 
     use super::FlagStyle;
-    use crate::settings::{SessionConfig, Setting};
+    use crate::settings::{SessionConfig, Setting, SlowConsumerPolicy, Unit};
 
     /// The session settings given on a command line in style `S`, to `#[command(flatten)]`
     /// into a clap parser. A flag left out leaves its setting unstated.
@@ -107,18 +108,31 @@ mod parser {
         }
 
         fn arg(setting: Setting) -> Arg {
-            let help = format!(
-                "{} ({}) [default: {}]",
-                setting.about(),
-                setting.range_text(),
-                setting.default_text()
-            );
+            let about = setting.about();
+            let default = setting.default_text();
             let arg = Arg::new(Self::id(setting))
                 .long(S::flag(setting))
                 .aliases(S::aliases(setting))
-                .value_name(setting.unit().value_name())
-                .value_parser(move |text: &str| setting.parse(text))
-                .help(help);
+                .value_name(setting.unit().value_name());
+            let arg = match setting.unit() {
+                // clap lists the values itself, and reads them with dashes too, like the
+                // flags' own spelling (`drop-oldest`).
+                Unit::Policy => {
+                    arg.help(format!("{about} [default: {default}]"))
+                        .value_parser(
+                            PossibleValuesParser::new(SlowConsumerPolicy::NAMES.iter().map(
+                                |name| PossibleValue::new(name).alias(name.replace('_', "-")),
+                            ))
+                            .try_map(move |name| setting.parse(&name.replace('-', "_"))),
+                        )
+                }
+                _ => arg
+                    .help(format!(
+                        "{about} ({}) [default: {default}]",
+                        setting.range_text()
+                    ))
+                    .value_parser(move |text: &str| setting.parse(text)),
+            };
             match S::env(setting) {
                 Some(env) => arg.env(env),
                 None => arg,
@@ -160,6 +174,66 @@ mod parser {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(all(test, feature = "clap"))]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+    use crate::settings::SlowConsumerPolicy;
+
+    #[derive(Debug, Parser)]
+    struct Server {
+        #[command(flatten)]
+        settings: SettingFlags<ServerFlags>,
+    }
+
+    #[derive(Debug, Parser)]
+    struct Session {
+        #[command(flatten)]
+        settings: SettingFlags<SessionCommandFlags>,
+    }
+
+    #[test]
+    fn flags_left_out_leave_their_settings_unstated() {
+        let server = Server::try_parse_from(["s", "--session-max-connections", "5"]).expect("ok");
+        let config = server.settings.config;
+        assert_eq!(config.max_connections, Some(5));
+        assert_eq!(config.stated().count(), 1);
+        assert!(Server::try_parse_from(["s", "--max-connections", "5"]).is_err());
+        Server::command().debug_assert();
+        Session::command().debug_assert();
+    }
+
+    #[test]
+    fn policies_are_read_with_underscores_or_dashes_and_under_the_old_flag() {
+        for args in [
+            ["s", "--slow-consumer-policy", "drop_oldest"],
+            ["s", "--slow-consumer-policy", "drop-oldest"],
+            ["s", "--slow-consumer", "drop-oldest"],
+        ] {
+            let session = Session::try_parse_from(args).expect("a policy");
+            let policy = session.settings.config.slow_consumer_policy;
+            assert_eq!(policy, Some(SlowConsumerPolicy::DropOldest), "{args:?}");
+        }
+        assert!(Session::try_parse_from(["s", "--slow-consumer-policy", "never"]).is_err());
+        assert!(Session::try_parse_from(["s", "--expiry", "5"]).is_err());
+    }
+
+    #[test]
+    fn the_help_states_each_range_and_default() {
+        let help = Session::command().render_long_help().to_string();
+        for needle in [
+            "Session settings:",
+            "--retry-interval <DURATION>",
+            "(10ms to 24h) [default: 2s]",
+            "(64 B to 16 MiB) [default: 1048576]",
+            "[default: drop_oldest]",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}:\n{help}");
         }
     }
 }
