@@ -17,11 +17,11 @@
 
 mod cli;
 mod file;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fastport_proto::codec::{SessionConfig, SlowConsumerPolicy};
 use fastport_proto::names::SessionName;
 
 use crate::auth::SecretHash;
@@ -29,6 +29,7 @@ use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
 pub use fastport_proto::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
+pub(crate) use settings::JsonSettings;
 
 /// The static directory used when none is configured, if it exists.
 pub const DEFAULT_STATIC_DIR: &str = "web-demo/dist";
@@ -134,28 +135,6 @@ pub enum ConfigError {
         /// The problem.
         message: String,
     },
-}
-
-/// A slow-consumer policy as written in files, flags and JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyName {
-    /// Close the subscriber's connection.
-    #[value(name = "disconnect")]
-    Disconnect,
-    /// Drop the subscriber's oldest pending delivery.
-    #[value(name = "drop_oldest", alias = "drop-oldest")]
-    DropOldest,
-}
-
-impl PolicyName {
-    /// The codec's policy.
-    pub fn policy(self) -> SlowConsumerPolicy {
-        match self {
-            PolicyName::Disconnect => SlowConsumerPolicy::Disconnect,
-            PolicyName::DropOldest => SlowConsumerPolicy::DropOldest,
-        }
-    }
 }
 
 impl Default for Config {
@@ -293,22 +272,11 @@ impl Config {
         file: &FileConfig,
         file_error: &dyn Fn(String) -> ConfigError,
     ) -> Result<(), ConfigError> {
-        let from_file = file.session_defaults.to_config();
         self.session_defaults
-            .apply(&from_file)
+            .apply(&file.session_defaults.0)
             .map_err(|m| file_error(format!("session_defaults: {m}")))?;
-        let from_cli = SessionConfig {
-            retry_interval_ms: cli.retry_interval.map(file::millis),
-            max_retries: cli.max_retries,
-            expiry_ms: cli.expiry.map(file::millis),
-            max_message_size: cli.max_message_size,
-            max_connections: cli.session_max_connections,
-            max_subscriptions: cli.max_subscriptions,
-            max_pending: cli.max_pending,
-            slow_consumer_policy: cli.slow_consumer_policy.map(PolicyName::policy),
-        };
         self.session_defaults
-            .apply(&from_cli)
+            .apply(&cli.session_defaults.config)
             .map_err(|m| invalid("session defaults (flags or environment)", m))
     }
 
@@ -334,7 +302,7 @@ impl Config {
         }
         let mut settings = self.session_defaults;
         settings
-            .apply(&session.settings.to_config())
+            .apply(&session.settings.0)
             .map_err(|m| format!("{}: {m}", key("settings")))?;
         Ok(SessionSpec {
             name,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
-use super::PolicyName;
 use fastport_proto::duration::parse_duration;
+use fastport_proto::settings::{ServerFlags, SettingFlags};
 
 const AFTER_HELP: &str = "\
 Configuration sources, lowest to highest precedence:
@@ -100,42 +100,9 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_HELLO_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub hello_timeout: Option<Duration>,
 
-    /// Default time between resends of an unacknowledged delivery. [default: 2s]
-    #[arg(long, env = "FASTPORT_RETRY_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
-    pub retry_interval: Option<Duration>,
-
-    /// Default resends of a delivery after the first attempt. [default: 5]
-    #[arg(long, env = "FASTPORT_MAX_RETRIES", value_name = "N")]
-    pub max_retries: Option<u32>,
-
-    /// Default time a message stays cached. [default: 1m]
-    #[arg(long, env = "FASTPORT_EXPIRY", value_name = "DURATION", value_parser = parse_duration)]
-    pub expiry: Option<Duration>,
-
-    /// Default largest message envelope, in bytes. [default: 1048576]
-    #[arg(long, env = "FASTPORT_MAX_MESSAGE_SIZE", value_name = "BYTES")]
-    pub max_message_size: Option<u32>,
-
-    /// Default most connections per session. [default: 1000]
-    #[arg(long, env = "FASTPORT_SESSION_MAX_CONNECTIONS", value_name = "N")]
-    pub session_max_connections: Option<u32>,
-
-    /// Default most subscriptions per connection. [default: 100]
-    #[arg(long, env = "FASTPORT_MAX_SUBSCRIPTIONS", value_name = "N")]
-    pub max_subscriptions: Option<u32>,
-
-    /// Default most unacknowledged deliveries per subscriber. [default: 1000]
-    #[arg(long, env = "FASTPORT_MAX_PENDING", value_name = "N")]
-    pub max_pending: Option<u32>,
-
-    /// Default policy for a subscriber at max-pending. [default: drop_oldest]
-    #[arg(
-        long,
-        env = "FASTPORT_SLOW_CONSUMER_POLICY",
-        value_name = "POLICY",
-        value_enum
-    )]
-    pub slow_consumer_policy: Option<PolicyName>,
+    /// The defaults of every session's settings.
+    #[command(flatten)]
+    pub session_defaults: SettingFlags<ServerFlags>,
 }
 
 /// Utilities run instead of the server.

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fastport_proto::codec::SessionConfig;
+use fastport_proto::duration::parse_duration;
 use serde::{Deserialize, Deserializer};
 
-use super::PolicyName;
-use fastport_proto::duration::parse_duration;
+use super::settings::FileSettings;
 
 /// The file's top level. Unknown keys are errors, so a typo is never silently ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -33,36 +32,6 @@ pub(super) struct FileConfig {
     pub session_defaults: FileSettings,
     #[serde(default)]
     pub sessions: Vec<FileSession>,
-}
-
-/// Session settings as written in `[session_defaults]` and `[sessions.settings]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileSettings {
-    pub retry_interval: Option<FileDuration>,
-    pub max_retries: Option<u32>,
-    pub expiry: Option<FileDuration>,
-    pub max_message_size: Option<u32>,
-    pub max_connections: Option<u32>,
-    pub max_subscriptions: Option<u32>,
-    pub max_pending: Option<u32>,
-    pub slow_consumer_policy: Option<PolicyName>,
-}
-
-impl FileSettings {
-    /// The stated settings, in the codec's form (so the broker's range checks apply).
-    pub fn to_config(&self) -> SessionConfig {
-        SessionConfig {
-            retry_interval_ms: self.retry_interval.map(|d| millis(d.0)),
-            max_retries: self.max_retries,
-            expiry_ms: self.expiry.map(|d| millis(d.0)),
-            max_message_size: self.max_message_size,
-            max_connections: self.max_connections,
-            max_subscriptions: self.max_subscriptions,
-            max_pending: self.max_pending,
-            slow_consumer_policy: self.slow_consumer_policy.map(PolicyName::policy),
-        }
-    }
 }
 
 /// One `[[sessions]]` entry.

@@ -1,6 +1,8 @@
 use std::io::Write;
 
 use clap::Parser;
+use fastport_proto::codec::SlowConsumerPolicy;
+use fastport_proto::settings::{FlagStyle, ServerFlags, Setting, Unit};
 
 use super::*;
 
@@ -253,6 +255,35 @@ fn the_defaults_stated_in_the_help_are_the_broker_defaults() {
     ] {
         assert!(help.contains(&stated), "help lacks {stated}");
     }
+}
+
+#[test]
+fn every_session_setting_has_its_documented_flag_and_the_file_its_key() {
+    for &s in Setting::ALL {
+        let lowest = s.format(*s.range().start());
+        let flag = format!("--{}", ServerFlags::flag(s));
+        let config = Config::load(cli(&[&flag, &lowest])).expect(&flag);
+        assert_eq!(
+            config.session_defaults.to_config().get(s),
+            Some(*s.range().start()),
+            "{flag}"
+        );
+        let text = match s.unit() {
+            Unit::Count | Unit::Bytes => format!("[session_defaults]\n{} = {lowest}\n", s.name()),
+            _ => format!("[session_defaults]\n{} = \"{lowest}\"\n", s.name()),
+        };
+        let config = TempFile::new(&text).load(&[]).expect(&text);
+        assert_eq!(
+            config.session_defaults.to_config().get(s),
+            Some(*s.range().start()),
+            "{text}"
+        );
+    }
+    let config = Config::load(cli(&["--slow-consumer-policy", "drop-oldest"])).expect("dashes");
+    assert_eq!(
+        config.session_defaults.slow_consumer,
+        SlowConsumerPolicy::DropOldest
+    );
 }
 
 #[test]

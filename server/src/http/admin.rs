@@ -18,16 +18,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_proto::codec::{AdminOp, AdminRequest, ErrorCode, SessionConfig, SlowConsumerPolicy};
+use fastport_proto::codec::{AdminOp, AdminRequest, ErrorCode, SessionConfig};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{Body, RequestCtx};
-use crate::config::PolicyName;
+use crate::config::JsonSettings;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -71,17 +71,14 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
             let op = AdminOp::Create {
                 password: body.password,
                 secret: body.secret,
-                config: body.config.to_config(),
+                config: body.config.0,
             };
             (body.name, op)
         }
         (&Method::GET, ["sessions", name]) => (name.to_string(), AdminOp::Describe),
         (&Method::PATCH, ["sessions", name]) => {
             let body: ConfigureBody = read_json(req).await?;
-            (
-                name.to_string(),
-                AdminOp::Configure(body.config.to_config()),
-            )
+            (name.to_string(), AdminOp::Configure(body.config.0))
         }
         (&Method::DELETE, ["sessions", name]) => (name.to_string(), AdminOp::Drop),
         (&Method::POST, ["sessions", name, "suspend"]) => (name.to_string(), AdminOp::Suspend),
@@ -152,8 +149,7 @@ impl Call {
         } else {
             StatusCode::OK
         };
-        let body = json!({ "session": self.session, "config": config_json(&reply.config) });
-        json_response(status, &body)
+        json_response(status, answer_json(&self.session, &reply.config))
     }
 }
 
@@ -199,72 +195,20 @@ struct CreateBody {
     password: String,
     secret: String,
     #[serde(default)]
-    config: ConfigJson,
+    config: JsonSettings,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigureBody {
-    config: ConfigJson,
+    config: JsonSettings,
 }
 
-/// Session settings in JSON; absent fields are "default" (create) or "unchanged".
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigJson {
-    retry_interval_ms: Option<u64>,
-    max_retries: Option<u32>,
-    expiry_ms: Option<u64>,
-    max_message_size: Option<u32>,
-    max_connections: Option<u32>,
-    max_subscriptions: Option<u32>,
-    max_pending: Option<u32>,
-    slow_consumer_policy: Option<PolicyName>,
-}
-
-impl ConfigJson {
-    fn to_config(&self) -> SessionConfig {
-        SessionConfig {
-            retry_interval_ms: self.retry_interval_ms,
-            max_retries: self.max_retries,
-            expiry_ms: self.expiry_ms,
-            max_message_size: self.max_message_size,
-            max_connections: self.max_connections,
-            max_subscriptions: self.max_subscriptions,
-            max_pending: self.max_pending,
-            slow_consumer_policy: self.slow_consumer_policy.map(PolicyName::policy),
-        }
-    }
-}
-
-/// The stated fields of `config` as a JSON object.
-pub(crate) fn config_json(config: &SessionConfig) -> Value {
-    let mut map = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            map.insert(key.to_owned(), value);
-        }
-    };
-    put(
-        "retry_interval_ms",
-        config.retry_interval_ms.map(Value::from),
-    );
-    put("max_retries", config.max_retries.map(Value::from));
-    put("expiry_ms", config.expiry_ms.map(Value::from));
-    put("max_message_size", config.max_message_size.map(Value::from));
-    put("max_connections", config.max_connections.map(Value::from));
-    put(
-        "max_subscriptions",
-        config.max_subscriptions.map(Value::from),
-    );
-    put("max_pending", config.max_pending.map(Value::from));
-    let policy = config.slow_consumer_policy.map(|p| match p {
-        SlowConsumerPolicy::Disconnect => "disconnect",
-        SlowConsumerPolicy::DropOldest => "drop_oldest",
-        _ => "unknown",
-    });
-    put("slow_consumer_policy", policy.map(Value::from));
-    Value::Object(map)
+/// `{"session": name, "config": {...}}`, the settings in the table's JSON form (which
+/// `fastport session --json` prints too).
+fn answer_json(session: &str, config: &SessionConfig) -> String {
+    let session = Value::from(session);
+    format!("{{\"session\":{session},\"config\":{}}}", config.to_json())
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes as JSON.
@@ -293,10 +237,8 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json_response(
-        status,
-        &json!({ "error": { "code": code, "message": message } }),
-    )
+    let body = json!({ "error": { "code": code, "message": message } });
+    json_response(status, body.to_string())
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {
@@ -311,8 +253,7 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
     response
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut text = value.to_string();
+fn json_response(status: StatusCode, mut text: String) -> Response<Body> {
     text.push('\n');
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
@@ -347,33 +288,17 @@ mod tests {
     }
 
     #[test]
-    fn config_json_states_only_the_stated_fields() {
+    fn an_answer_states_the_session_then_its_settings() {
         let config = SessionConfig {
             max_retries: Some(3),
-            slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
             ..SessionConfig::default()
         };
-        let value = config_json(&config);
+        let value: Value = serde_json::from_str(&answer_json("a\"b", &config)).expect("valid JSON");
         assert_eq!(
             value,
-            json!({ "max_retries": 3, "slow_consumer_policy": "drop_oldest" })
+            json!({ "session": "a\"b", "config": { "max_retries": 3 } })
         );
-    }
-
-    #[test]
-    fn config_json_reads_every_documented_field_and_refuses_unknown_ones() {
-        let text = r#"{"retry_interval_ms": 500, "max_retries": 2, "expiry_ms": 60000,
-            "max_message_size": 4096, "max_connections": 5, "max_subscriptions": 6,
-            "max_pending": 7, "slow_consumer_policy": "disconnect"}"#;
-        let parsed: ConfigJson = serde_json::from_str(text).expect("valid config");
-        let config = parsed.to_config();
-        assert_eq!(config.retry_interval_ms, Some(500));
-        assert_eq!(config.max_pending, Some(7));
-        assert_eq!(
-            config.slow_consumer_policy,
-            Some(SlowConsumerPolicy::Disconnect)
-        );
-        assert!(serde_json::from_str::<ConfigJson>(r#"{"max_retires": 2}"#).is_err());
-        assert!(serde_json::from_str::<ConfigJson>(r#"{"max_retries": -1}"#).is_err());
+        let dropped = answer_json("team", &SessionConfig::default());
+        assert_eq!(dropped, r#"{"session":"team","config":{}}"#);
     }
 }
