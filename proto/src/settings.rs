@@ -370,6 +370,31 @@ impl SessionConfig {
     }
 }
 
+/// The admin API's answer, `{"session":"team","config":{...}}`: what the server's HTTP API
+/// sends and `fastport session --json` prints.
+pub fn admin_json(session: &str, config: &SessionConfig) -> String {
+    let config = config.to_json();
+    format!(
+        "{{\"session\":{},\"config\":{config}}}",
+        json_string(session)
+    )
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Milliseconds of a duration, saturating (a range check refuses the huge ones).
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use fastport_client_core::duration::parse_duration;
+use fastport_proto::settings::{SessionCommandFlags, SettingFlags};
 
 /// The default server URL: `npm start`'s server on this machine.
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";
@@ -300,8 +301,10 @@ pub struct CreateArgs {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
+    /// The settings given; the others keep the server's default (create) or their current
+    /// value (config).
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: SettingFlags<SessionCommandFlags>,
     #[command(flatten)]
     pub admin: AdminArgs,
 }
@@ -331,50 +334,10 @@ pub struct SessionArgs {
 pub struct ConfigArgs {
     #[command(flatten)]
     pub session: SessionArgs,
+    /// The settings given; the others keep the server's default (create) or their current
+    /// value (config).
     #[command(flatten)]
-    pub settings: Settings,
-}
-
-/// Session settings; those not given keep the server's default (create) or their current
-/// value (config).
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Session settings")]
-pub struct Settings {
-    /// Time between resends of an unacknowledged delivery (10ms to 24h; default 2s).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub retry_interval: Option<Duration>,
-    /// Resends after the first attempt (0 to 1000; default 5).
-    #[arg(long, value_name = "N")]
-    pub max_retries: Option<u32>,
-    /// How long a message stays cached, and an offline resumable client's state is kept
-    /// (100ms to 7 days; default 1m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub expiry: Option<Duration>,
-    /// Largest sealed message in bytes (64 to 16 MiB; default 1048576).
-    #[arg(long, value_name = "BYTES")]
-    pub max_message_size: Option<u32>,
-    /// Connections at once in the session (default 1000).
-    #[arg(long, value_name = "N")]
-    pub max_connections: Option<u32>,
-    /// Subscriptions per connection (default 100).
-    #[arg(long, value_name = "N")]
-    pub max_subscriptions: Option<u32>,
-    /// Unacknowledged deliveries per subscriber (default 1000).
-    #[arg(long, value_name = "N")]
-    pub max_pending: Option<u32>,
-    /// What happens to a subscriber at --max-pending (default drop-oldest).
-    #[arg(long, value_name = "POLICY")]
-    pub slow_consumer: Option<SlowConsumer>,
-}
-
-/// `--slow-consumer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SlowConsumer {
-    /// Close the subscriber's connection (it may resume).
-    Disconnect,
-    /// Give up its oldest pending delivery.
-    #[value(alias = "drop_oldest")]
-    DropOldest,
+    pub settings: SettingFlags<SessionCommandFlags>,
 }
 
 /// `fastport key ...`.

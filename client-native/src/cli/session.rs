@@ -1,14 +1,12 @@
 //! `fastport session ...`: administration over an admin-only connection, printing the
 //! session's settings afterwards.
 
-use std::time::Duration;
-
 use fastport_client::{Client, Options};
-use fastport_client_core::codec::{AdminOp, SessionConfig, SlowConsumerPolicy};
+use fastport_client_core::codec::{AdminOp, SessionConfig};
+use fastport_proto::settings::admin_json;
 
-use super::args::{AdminArgs, SessionCommand, Settings, SlowConsumer};
+use super::args::{AdminArgs, SessionCommand};
 use super::error::{self, CliError};
-use fastport_client_core::duration::format_duration as format_setting;
 
 /// One admin request, ready to send.
 struct Request<'a> {
@@ -30,12 +28,12 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
             op: AdminOp::Create {
                 password: a.password.clone(),
                 secret: a.secret.clone(),
-                config: session_config(&a.settings),
+                config: a.settings.config,
             },
             done: "created",
         },
         SessionCommand::Config(a) => {
-            let config = session_config(&a.settings);
+            let config = a.settings.config;
             if config == SessionConfig::default() {
                 return Err(CliError::usage(
                     "nothing to change: give at least one setting (see \
@@ -58,7 +56,7 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
     client.close().await;
     let config = result.map_err(|e| error::admin(e, request.session, creating))?;
     if request.admin.json {
-        println!("{}", json(request.session, &config));
+        println!("{}", admin_json(request.session, &config));
     } else {
         print!("{}", table(request.session, request.done, &config));
     }
@@ -75,92 +73,14 @@ fn request<'a>(a: &'a super::args::SessionArgs, op: AdminOp, done: &'static str)
     }
 }
 
-/// The settings given on the command line; the others unstated.
-fn session_config(s: &Settings) -> SessionConfig {
-    SessionConfig {
-        retry_interval_ms: s.retry_interval.map(millis),
-        max_retries: s.max_retries,
-        expiry_ms: s.expiry.map(millis),
-        max_message_size: s.max_message_size,
-        max_connections: s.max_connections,
-        max_subscriptions: s.max_subscriptions,
-        max_pending: s.max_pending,
-        slow_consumer_policy: s.slow_consumer.map(|p| match p {
-            SlowConsumer::Disconnect => SlowConsumerPolicy::Disconnect,
-            SlowConsumer::DropOldest => SlowConsumerPolicy::DropOldest,
-        }),
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn policy_name(p: SlowConsumerPolicy) -> &'static str {
-    match p {
-        SlowConsumerPolicy::Disconnect => "disconnect",
-        SlowConsumerPolicy::DropOldest => "drop_oldest",
-        _ => "unknown",
-    }
-}
-
-/// A stated setting: its name (as in the admin API's JSON), its value for people and its
-/// value for JSON.
-type Field = (&'static str, String, serde_json::Value);
-
-/// The stated settings, in protocol order.
-fn fields(c: &SessionConfig) -> Vec<Field> {
-    let duration = |name: &'static str, ms: Option<u64>| -> Option<Field> {
-        ms.map(|ms| {
-            (
-                name,
-                format_setting(std::time::Duration::from_millis(ms)),
-                ms.into(),
-            )
-        })
-    };
-    let number = |name: &'static str, n: Option<u32>| -> Option<Field> {
-        n.map(|n| (name, n.to_string(), n.into()))
-    };
-    let policy = c.slow_consumer_policy.map(|p| {
-        let name = policy_name(p);
-        ("slow_consumer_policy", name.to_owned(), name.into())
-    });
-    [
-        duration("retry_interval_ms", c.retry_interval_ms),
-        number("max_retries", c.max_retries),
-        duration("expiry_ms", c.expiry_ms),
-        number("max_message_size", c.max_message_size),
-        number("max_connections", c.max_connections),
-        number("max_subscriptions", c.max_subscriptions),
-        number("max_pending", c.max_pending),
-        policy,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// `{"session": NAME, "config": {...}}`, as the admin HTTP API answers, settings in
-/// protocol order.
-fn json(session: &str, config: &SessionConfig) -> String {
-    let config = fields(config)
-        .into_iter()
-        .map(|(name, _, value)| format!("\"{name}\":{value}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let session = serde_json::Value::from(session);
-    format!("{{\"session\":{session},\"config\":{{{config}}}}}")
-}
-
 /// A headline and one aligned line per setting.
 fn table(session: &str, done: &str, config: &SessionConfig) -> String {
     let mut out = match done {
         "described" => format!("session `{session}`\n"),
         _ => format!("{done} session `{session}`\n"),
     };
-    for (name, value, _) in fields(config) {
-        let name = name.trim_end_matches("_ms");
+    for (setting, value) in config.stated() {
+        let (name, value) = (setting.name(), setting.format(value));
         out.push_str(&format!("  {name:<22}{value}\n"));
     }
     out
@@ -168,6 +88,8 @@ fn table(session: &str, done: &str, config: &SessionConfig) -> String {
 
 #[cfg(test)]
 mod tests {
+    use fastport_client_core::codec::SlowConsumerPolicy;
+
     use super::*;
 
     fn full() -> SessionConfig {
@@ -196,18 +118,6 @@ mod tests {
                         max_pending           1000\n  \
                         slow_consumer_policy  drop_oldest\n";
         assert_eq!(table, expected);
-    }
-
-    #[test]
-    fn json_has_the_admin_api_shape() {
-        let value: serde_json::Value =
-            serde_json::from_str(&json("team", &full())).expect("valid JSON");
-        assert_eq!(value["session"], "team");
-        assert_eq!(value["config"]["retry_interval_ms"], 2_000);
-        assert_eq!(value["config"]["expiry_ms"], 60_000);
-        assert_eq!(value["config"]["slow_consumer_policy"], "drop_oldest");
-        let dropped = json("team", &SessionConfig::default());
-        assert_eq!(dropped, r#"{"session":"team","config":{}}"#);
     }
 
     #[test]

@@ -231,6 +231,27 @@ fn the_json_object_states_only_the_stated_fields_in_tag_order() {
 }
 
 #[test]
+fn the_admin_answer_states_the_session_then_its_settings() {
+    let full = SessionConfig {
+        max_message_size: Some(65_536),
+        ..SessionConfig::defaults()
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&admin_json("team", &full)).expect("valid JSON");
+    assert_eq!(value["session"], "team");
+    assert_eq!(value["config"]["retry_interval_ms"], 2_000);
+    assert_eq!(value["config"]["expiry_ms"], 60_000);
+    assert_eq!(value["config"]["max_message_size"], 65_536);
+    assert_eq!(value["config"]["slow_consumer_policy"], "drop_oldest");
+    let dropped = admin_json("team", &SessionConfig::default());
+    assert_eq!(dropped, r#"{"session":"team","config":{}}"#);
+    let odd = "a\"b\\c\nd\u{1}é";
+    let value: serde_json::Value =
+        serde_json::from_str(&admin_json(odd, &SessionConfig::default())).expect("escaped");
+    assert_eq!(value["session"], odd);
+}
+
+#[test]
 fn policies_are_named_as_in_json_and_numbered_as_on_the_wire() {
     for (i, name) in SlowConsumerPolicy::NAMES.iter().enumerate() {
         let policy = SlowConsumerPolicy::from_name(name).expect("a known name");

@@ -18,13 +18,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_proto::codec::{AdminOp, AdminRequest, ErrorCode, SessionConfig};
+use fastport_proto::codec::{AdminOp, AdminRequest, ErrorCode};
+use fastport_proto::settings::admin_json;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{Body, RequestCtx};
 use crate::config::JsonSettings;
@@ -149,7 +150,7 @@ impl Call {
         } else {
             StatusCode::OK
         };
-        json_response(status, answer_json(&self.session, &reply.config))
+        json_response(status, admin_json(&self.session, &reply.config))
     }
 }
 
@@ -202,13 +203,6 @@ struct CreateBody {
 #[serde(deny_unknown_fields)]
 struct ConfigureBody {
     config: JsonSettings,
-}
-
-/// `{"session": name, "config": {...}}`, the settings in the table's JSON form (which
-/// `fastport session --json` prints too).
-fn answer_json(session: &str, config: &SessionConfig) -> String {
-    let session = Value::from(session);
-    format!("{{\"session\":{session},\"config\":{}}}", config.to_json())
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes as JSON.
@@ -285,20 +279,5 @@ mod tests {
         for (code, had_credential, status) in cases {
             assert_eq!(status_of(code, had_credential).as_u16(), status, "{code:?}");
         }
-    }
-
-    #[test]
-    fn an_answer_states_the_session_then_its_settings() {
-        let config = SessionConfig {
-            max_retries: Some(3),
-            ..SessionConfig::default()
-        };
-        let value: Value = serde_json::from_str(&answer_json("a\"b", &config)).expect("valid JSON");
-        assert_eq!(
-            value,
-            json!({ "session": "a\"b", "config": { "max_retries": 3 } })
-        );
-        let dropped = answer_json("team", &SessionConfig::default());
-        assert_eq!(dropped, r#"{"session":"team","config":{}}"#);
     }
 }
