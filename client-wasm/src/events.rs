@@ -142,23 +142,47 @@ pub(crate) fn delivery_rejected(
     ])
 }
 
+/// `SessionSettings`' keys, in tag order: the settings table's JSON keys in camelCase
+/// (`Setting::js_name`, which a test checks them against; the table itself stays out of
+/// the module, whose size is budgeted).
+pub(crate) const SETTINGS: [&str; 8] = [
+    "retryIntervalMs",
+    "maxRetries",
+    "expiryMs",
+    "maxMessageSize",
+    "maxConnections",
+    "maxSubscriptions",
+    "maxPending",
+    "slowConsumerPolicy",
+];
+
 /// `SessionSettings`.
 pub(crate) fn session_settings(c: &SessionConfig) -> JsValue {
-    let policy = c.slow_consumer_policy.map(|p| match p {
-        SlowConsumerPolicy::Disconnect => "disconnect",
-        _ => "drop_oldest",
-    });
+    let [retry, retries, expiry, size, connections, subscriptions, pending, policy] = SETTINGS;
     object(&[
+        (retry, opt(c.retry_interval_ms.map(|v| v as f64))),
+        (retries, opt(c.max_retries)),
+        (expiry, opt(c.expiry_ms.map(|v| v as f64))),
+        (size, opt(c.max_message_size)),
+        (connections, opt(c.max_connections)),
+        (subscriptions, opt(c.max_subscriptions)),
+        (pending, opt(c.max_pending)),
         (
-            "retryIntervalMs",
-            opt(c.retry_interval_ms.map(|v| v as f64)),
+            policy,
+            opt(c.slow_consumer_policy.map(SlowConsumerPolicy::name)),
         ),
-        ("maxRetries", opt(c.max_retries)),
-        ("expiryMs", opt(c.expiry_ms.map(|v| v as f64))),
-        ("maxMessageSize", opt(c.max_message_size)),
-        ("maxConnections", opt(c.max_connections)),
-        ("maxSubscriptions", opt(c.max_subscriptions)),
-        ("maxPending", opt(c.max_pending)),
-        ("slowConsumerPolicy", opt(policy)),
     ])
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use fastport_proto::settings::Setting;
+
+    use super::SETTINGS;
+
+    #[test]
+    fn session_settings_keys_are_the_settings_tables_in_camel_case() {
+        let expected: Vec<String> = Setting::ALL.iter().map(|s| s.js_name()).collect();
+        assert_eq!(SETTINGS.to_vec(), expected);
+    }
 }

@@ -34,6 +34,7 @@ use wasm_bindgen::JsCast;
 
 use driver::{pump, Driver, Shared};
 use error::Failure;
+use events::SETTINGS;
 use host::{rejected, Deferred};
 use js::Reader;
 
@@ -192,17 +193,6 @@ impl Client {
     }
 }
 
-const SETTINGS: [&str; 8] = [
-    "retryIntervalMs",
-    "maxRetries",
-    "expiryMs",
-    "maxMessageSize",
-    "maxConnections",
-    "maxSubscriptions",
-    "maxPending",
-    "slowConsumerPolicy",
-];
-
 /// `SessionSettings` from JavaScript; absent fields stay unstated.
 fn session_config(value: &JsValue, what: &str) -> Result<SessionConfig, Failure> {
     let mut config = SessionConfig::default();
@@ -210,14 +200,16 @@ fn session_config(value: &JsValue, what: &str) -> Result<SessionConfig, Failure>
         return Ok(config);
     }
     let o = Reader::new(value, what, &SETTINGS)?;
-    config.retry_interval_ms = o.uint("retryIntervalMs")?.map(u64::from);
-    config.max_retries = o.uint("maxRetries")?;
-    config.expiry_ms = o.uint("expiryMs")?.map(u64::from);
-    config.max_message_size = o.uint("maxMessageSize")?;
-    config.max_connections = o.uint("maxConnections")?;
-    config.max_subscriptions = o.uint("maxSubscriptions")?;
-    config.max_pending = o.uint("maxPending")?;
-    config.slow_consumer_policy = match o.string("slowConsumerPolicy")?.as_deref() {
+    let [retry, retries, expiry, size, connections, subscriptions, pending, policy] = SETTINGS;
+    config.retry_interval_ms = o.uint(retry)?.map(u64::from);
+    config.max_retries = o.uint(retries)?;
+    config.expiry_ms = o.uint(expiry)?.map(u64::from);
+    config.max_message_size = o.uint(size)?;
+    config.max_connections = o.uint(connections)?;
+    config.max_subscriptions = o.uint(subscriptions)?;
+    config.max_pending = o.uint(pending)?;
+    // Spelled out rather than `SlowConsumerPolicy::from_name`: 40-60 bytes smaller gzipped.
+    config.slow_consumer_policy = match o.string(policy)?.as_deref() {
         None => None,
         Some("disconnect") => Some(SlowConsumerPolicy::Disconnect),
         Some("drop_oldest") => Some(SlowConsumerPolicy::DropOldest),

@@ -189,6 +189,42 @@ async fn bad_options_are_named() {
 }
 
 #[wasm_bindgen_test]
+async fn session_settings_are_changed_and_read_back_by_their_documented_names() {
+    let (session, admin) = new_session("wasm-settings").await;
+    let configure = |settings: JsValue| {
+        call(
+            &admin,
+            "configureSession",
+            &[session.as_str().into(), "secret".into(), settings],
+        )
+    };
+    let settings = obj(&[
+        ("maxRetries", 7.into()),
+        ("retryIntervalMs", 500.into()),
+        ("slowConsumerPolicy", "disconnect".into()),
+    ]);
+    let answer = ok(configure(settings), "configureSession").await;
+    assert_eq!(get(&answer, "maxRetries").as_f64(), Some(7.0));
+    assert_eq!(get(&answer, "retryIntervalMs").as_f64(), Some(500.0));
+    assert_eq!(get_str(&answer, "slowConsumerPolicy"), "disconnect");
+    assert_eq!(get(&answer, "expiryMs").as_f64(), Some(60_000.0), "default");
+
+    let settings = obj(&[("slowConsumerPolicy", "drop_oldest".into())]);
+    let answer = ok(configure(settings), "configureSession").await;
+    assert_eq!(get_str(&answer, "slowConsumerPolicy"), "drop_oldest");
+    assert_eq!(get(&answer, "maxRetries").as_f64(), Some(7.0), "unchanged");
+
+    let settings = obj(&[("slowConsumerPolicy", "drop-oldest".into())]);
+    let (code, message) = rejected(configure(settings), "a misspelt policy").await;
+    assert_eq!(code, "invalid_options");
+    assert!(message.contains("slowConsumerPolicy"), "{message}");
+    let settings = obj(&[("maxPending", 0.into())]);
+    let (code, message) = rejected(configure(settings), "max_pending 0").await;
+    assert_eq!(code, "invalid_config");
+    assert!(message.contains("max_pending"), "{message}");
+}
+
+#[wasm_bindgen_test]
 async fn without_the_key_a_message_is_reported_not_delivered() {
     let (session, _) = new_session("wasm-nokey").await;
     let sender = connect(&session, "pw", &[("key", key())]).await;
