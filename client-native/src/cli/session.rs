@@ -121,6 +121,13 @@ mod tests {
     }
 
     #[test]
+    fn the_cli_guide_shows_what_describe_prints_for_the_defaults() {
+        let guide = include_str!("../../../docs/CLI.md");
+        let printed = table("demo", "described", &SessionConfig::defaults());
+        assert!(guide.contains(&printed), "docs/CLI.md should show\n{printed}");
+    }
+
+    #[test]
     fn unstated_settings_are_left_out() {
         let only = SessionConfig {
             expiry_ms: Some(500),
