@@ -88,26 +88,11 @@ fn table(session: &str, done: &str, config: &SessionConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use fastport_client_core::codec::SlowConsumerPolicy;
-
     use super::*;
-
-    fn full() -> SessionConfig {
-        SessionConfig {
-            retry_interval_ms: Some(2_000),
-            max_retries: Some(5),
-            expiry_ms: Some(60_000),
-            max_message_size: Some(1_048_576),
-            max_connections: Some(1_000),
-            max_subscriptions: Some(100),
-            max_pending: Some(1_000),
-            slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
-        }
-    }
 
     #[test]
     fn the_table_lists_every_setting_in_protocol_order_with_units() {
-        let table = table("team", "created", &full());
+        let table = table("team", "created", &SessionConfig::defaults());
         let expected = "created session `team`\n  \
                         retry_interval        2s\n  \
                         max_retries           5\n  \
@@ -124,7 +109,10 @@ mod tests {
     fn the_cli_guide_shows_what_describe_prints_for_the_defaults() {
         let guide = include_str!("../../../docs/CLI.md");
         let printed = table("demo", "described", &SessionConfig::defaults());
-        assert!(guide.contains(&printed), "docs/CLI.md should show\n{printed}");
+        assert!(
+            guide.contains(&printed),
+            "docs/CLI.md should show\n{printed}"
+        );
     }
 
     #[test]
