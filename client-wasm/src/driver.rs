@@ -17,7 +17,7 @@ use fastport_client_core::{Client as Core, TransportCommand};
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, MessageEvent};
 
 use crate::error::Failure;
 use crate::events;
@@ -183,22 +183,6 @@ impl Driver {
         }
         self.generation += 1;
         let generation = self.generation;
-        let ws = match WebSocket::new(url) {
-            Ok(ws) => ws,
-            Err(e) => {
-                let reason = e
-                    .as_string()
-                    .or_else(|| {
-                        e.dyn_ref::<js_sys::Error>()
-                            .map(|e| String::from(e.message()))
-                    })
-                    .unwrap_or_else(|| format!("cannot open a WebSocket to {url}"));
-                let now = now();
-                self.app.handle_close(now, None, &reason);
-                return;
-            }
-        };
-        ws.set_binary_type(BinaryType::Arraybuffer);
         let me = self.me.clone();
         let on_open: Closure<dyn FnMut()> = Closure::new(move || {
             with_current(&me, generation, |d, now| d.app.handle_open(now));
@@ -225,15 +209,10 @@ impl Driver {
                 }
             });
         });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        self.socket = Some(Socket {
-            ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        });
+        match Socket::open(url, on_open, on_message, on_close) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(reason) => self.app.handle_close(now(), None, &reason),
+        }
     }
 
     fn on_output(&mut self, output: Output<Browser>, actions: &mut Vec<Action>) {

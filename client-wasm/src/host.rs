@@ -5,8 +5,8 @@
 use fastport_client_core::time::Instant;
 use js_sys::{Function, Promise};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsValue;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::error::Failure;
 
@@ -79,12 +79,37 @@ impl Deferred {
 /// generation is stale and do nothing.
 pub(crate) struct Socket {
     pub(crate) ws: WebSocket,
-    pub(crate) _on_open: Closure<dyn FnMut()>,
-    pub(crate) _on_message: Closure<dyn FnMut(MessageEvent)>,
-    pub(crate) _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
 }
 
 impl Socket {
+    /// Opens a WebSocket to `url` that hands binary messages over as `ArrayBuffer`s to
+    /// these handlers; `Err` says why the browser refused to even try.
+    pub(crate) fn open(
+        url: &str,
+        on_open: Closure<dyn FnMut()>,
+        on_message: Closure<dyn FnMut(MessageEvent)>,
+        on_close: Closure<dyn FnMut(CloseEvent)>,
+    ) -> Result<Socket, String> {
+        let ws = WebSocket::new(url).map_err(|e| {
+            e.as_string()
+                .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
+                .unwrap_or_else(|| format!("cannot open a WebSocket to {url}"))
+        })?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
+    }
+
     /// Detaches the handlers and closes the socket (the core already forgot it).
     pub(crate) fn shut(self, code: u16, reason: &str) {
         self.ws.set_onopen(None);
