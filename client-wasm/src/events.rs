@@ -90,7 +90,6 @@ pub(crate) fn presence(filter: &str, kind: PresenceKind, members: &[Member]) -> 
         PresenceKind::Snapshot => "snapshot",
         PresenceKind::Join => "join",
         PresenceKind::Leave => "leave",
-        _ => "unknown",
     };
     let list: Array = members
         .iter()
@@ -131,7 +130,6 @@ pub(crate) fn delivery_rejected(
         DeliveryError::NoKey(_) => "no_key",
         DeliveryError::Plaintext => "plaintext",
         DeliveryError::InvalidTopic(_) => "invalid_topic",
-        _ => "rejected",
     };
     object(&[
         ("topic", topic.into()),

@@ -155,9 +155,9 @@ pub struct Message {
     pub envelope: Bytes,
 }
 
-/// Why a delivery was refused instead of reaching the application.
+/// Why a delivery was refused instead of reaching the application. Exhaustive, so every
+/// driver's mapping of it is checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum DeliveryError {
     /// The envelope failed to open.
     #[error(transparent)]

@@ -295,9 +295,8 @@ pub struct Receipt {
     pub failed: u32,
 }
 
-/// What a presence frame reports.
+/// What a presence frame reports. Exhaustive, so every client's mapping of it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum PresenceKind {
     /// Everyone subscribed right now (sent after the `SubAck`).
     Snapshot = 0,
