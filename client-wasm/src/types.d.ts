@@ -119,7 +119,7 @@ export interface SubscriptionLost {
 export interface DeliveryRejected {
   topic: string;
   publisher: string;
-  code: "cannot_open" | "no_key" | "plaintext" | "invalid_topic" | "rejected";
+  code: "cannot_open" | "no_key" | "plaintext" | "invalid_topic";
   message: string;
   /** The sealed envelope as the server relayed it. */
   envelope: Uint8Array;
