@@ -73,7 +73,7 @@ pub mod client;
 pub mod crypto;
 pub mod dispatch;
 
-pub use fastport_proto::{codec, duration, names, time, topic};
+pub use fastport_proto::{codec, duration, names, text, time, topic};
 
 pub use client::{Client, ClientConfig, Event, PublishOptions, State, TransportCommand};
 

@@ -102,6 +102,16 @@ fn write_escaped(f: &mut core::fmt::Formatter<'_>, ch: char) -> core::fmt::Resul
     f.write_char(short)
 }
 
+/// Stands for a secret in `Debug` output: its length only, so logs and panics never
+/// carry a password, a secret key or a token.
+pub struct Redacted<'a>(pub &'a str);
+
+impl core::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "<redacted, {} bytes>", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{EscapedChar, EscapedStr};

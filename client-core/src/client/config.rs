@@ -4,10 +4,11 @@ use core::time::Duration;
 
 use crate::crypto::KeyStore;
 use crate::names::{ClientId, DisplayName, SessionName};
+use crate::text::Redacted;
 
 /// Everything the client core needs to know up front. Build it with
-/// [`ClientConfig::new`] and adjust the public fields.
-#[derive(Debug, Clone)]
+/// [`ClientConfig::new`] and adjust the public fields. (`Debug` shows no password.)
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// WebSocket URL of the server, e.g. `ws://127.0.0.1:8080/ws`; handed to the driver.
@@ -140,4 +141,47 @@ impl ClientConfig {
 fn placeholder_session() -> SessionName {
     // "admin" satisfies the session name rules; the field is cleared right after.
     SessionName::new("admin").unwrap_or_else(|_| unreachable!("\"admin\" is a valid session name"))
+}
+
+impl core::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("session", &self.session)
+            .field("password", &Redacted(&self.password))
+            .field("client_id", &self.client_id)
+            .field("display_name", &self.display_name)
+            .field("resume", &self.resume)
+            .field("keys", &self.keys)
+            .field("accept_plaintext", &self.accept_plaintext)
+            .field("keepalive", &self.keepalive)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("publish_retry", &self.publish_retry)
+            .field("outbox_max_messages", &self.outbox_max_messages)
+            .field("outbox_max_bytes", &self.outbox_max_bytes)
+            .field("max_message_size", &self.max_message_size)
+            .field("dedup_window", &self.dedup_window)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let session = SessionName::new("demo").expect("valid name");
+        let config = ClientConfig::new("ws://h/ws", session, "correct-horse-battery");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("correct-horse-battery"), "{shown}");
+        assert!(shown.contains("password: <redacted, 21 bytes>"), "{shown}");
+        assert!(shown.contains("ws://h/ws"), "{shown}");
+    }
 }

@@ -62,8 +62,8 @@ pub enum Frame {
     AdminResult(AdminResult),
 }
 
-/// Opens a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Opens a connection. (`Debug` shows the password's length, never the password.)
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Hello {
     /// Resume the state this client id left in the session (subscriptions, pending
     /// deliveries) instead of starting clean.
@@ -326,8 +326,8 @@ pub struct Presence {
     pub members: Vec<Member>,
 }
 
-/// A session administration request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session administration request. (`Debug` shows no credential.)
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminRequest {
     /// Echoed in the `AdminResult`.
     pub request_id: u64,
@@ -340,8 +340,8 @@ pub struct AdminRequest {
     pub op: AdminOp,
 }
 
-/// A session administration operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session administration operation. (`Debug` shows no password or secret.)
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AdminOp {
     /// 1: create a session.
@@ -389,4 +389,53 @@ pub struct AdminResult {
     pub message: String,
     /// The session's settings after the operation (empty after `Drop` or failure).
     pub config: SessionConfig,
+}
+
+use crate::text::Redacted;
+
+impl core::fmt::Debug for Hello {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hello")
+            .field("resume", &self.resume)
+            .field("admin_only", &self.admin_only)
+            .field("keepalive_ms", &self.keepalive_ms)
+            .field("session", &self.session)
+            .field("password", &Redacted(&self.password))
+            .field("client_id", &self.client_id)
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for AdminRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AdminRequest")
+            .field("request_id", &self.request_id)
+            .field("session", &self.session)
+            .field("credential", &Redacted(&self.credential))
+            .field("op", &self.op)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for AdminOp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AdminOp::Create {
+                password,
+                secret,
+                config,
+            } => f
+                .debug_struct("Create")
+                .field("password", &Redacted(password))
+                .field("secret", &Redacted(secret))
+                .field("config", config)
+                .finish(),
+            AdminOp::Drop => f.write_str("Drop"),
+            AdminOp::Suspend => f.write_str("Suspend"),
+            AdminOp::Resume => f.write_str("Resume"),
+            AdminOp::Configure(config) => f.debug_tuple("Configure").field(config).finish(),
+            AdminOp::Describe => f.write_str("Describe"),
+        }
+    }
 }

@@ -355,6 +355,44 @@ fn decoded_payloads_share_the_message_buffer() {
     assert!(at > start && at < start + bytes.len(), "payload was copied");
 }
 
+#[test]
+fn debug_output_never_shows_passwords_secrets_or_credentials() {
+    let hello = Frame::Hello(Hello {
+        session: "demo".into(),
+        password: "hunter2-password".into(),
+        client_id: "alice".into(),
+        ..Hello::default()
+    });
+    let create = Frame::Admin(AdminRequest {
+        request_id: 1,
+        session: "demo".into(),
+        credential: "admin-token-value".into(),
+        op: AdminOp::Create {
+            password: "new-session-password".into(),
+            secret: "new-session-secret".into(),
+            config: SessionConfig::default(),
+        },
+    });
+    for (frame, secrets) in [
+        (hello, &["hunter2-password"][..]),
+        (
+            create,
+            &[
+                "admin-token-value",
+                "new-session-password",
+                "new-session-secret",
+            ][..],
+        ),
+    ] {
+        let shown = format!("{frame:?} {frame:#?}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("<redacted, "), "{shown}");
+        assert!(shown.contains("demo"), "the rest is still shown: {shown}");
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use proptest::prelude::*;
