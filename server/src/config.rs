@@ -68,6 +68,9 @@ pub struct Config {
     pub keepalive_max: Duration,
     /// Time a new connection has to send its `Hello`.
     pub hello_timeout: Duration,
+    /// Web origins besides the server's own and loopback that may use it from a browser
+    /// (`*`: any); see [`crate::http::OriginPolicy`].
+    pub allowed_origins: Vec<String>,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
     /// Sessions declared in the config file, created at startup.
@@ -155,6 +158,7 @@ impl Default for Config {
             keepalive_min: Duration::from_secs(1),
             keepalive_max: Duration::from_secs(300),
             hello_timeout: Duration::from_secs(10),
+            allowed_origins: Vec::new(),
             session_defaults: SessionSettings::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
@@ -236,6 +240,11 @@ impl Config {
             &mut self.hello_timeout,
         );
         self.demo_session = !cli.no_demo_session && file.demo_session.unwrap_or(true);
+        pick(
+            &cli.allowed_origins,
+            &file.allowed_origins,
+            &mut self.allowed_origins,
+        );
     }
 
     fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), String> {
@@ -364,6 +373,8 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| invalid("log", format!("invalid filter `{}`: {e}", self.log)))?;
+        crate::http::OriginPolicy::new(&self.allowed_origins)
+            .map_err(|message| invalid("allowed_origins", message))?;
         Ok(())
     }
 }

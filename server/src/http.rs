@@ -6,10 +6,13 @@
 //! | `GET /healthz` | `200 ok` while the server runs |
 //! | `GET /metrics` | Prometheus text ([`crate::prometheus`]) |
 //! | `/admin/sessions...` | The JSON admin API ([`admin`]) |
+//!
+//! The WebSocket upgrade and the admin API refuse pages of other sites ([`OriginPolicy`]).
 //! | any other `GET`/`HEAD` | A static file from the configured directory ([`StaticDir`]) |
 
 mod admin;
 mod files;
+mod origin;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -27,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 pub use files::StaticDir;
+pub use origin::OriginPolicy;
 
 use crate::broker::ConnId;
 use crate::server::{run_connection, BurstRead, Shared, TaskGuard};
@@ -96,6 +100,10 @@ async fn metrics(ctx: &RequestCtx) -> Response<Body> {
 fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
     if req.method() != Method::GET {
         return method_not_allowed("GET");
+    }
+    if let Err(refused) = ctx.shared.origins.check(req.headers()) {
+        tracing::info!(peer = %ctx.peer, "WebSocket refused: {}", refused.0);
+        return text(StatusCode::FORBIDDEN, format!("{}\n", refused.0));
     }
     let key = match upgrade_key(req.headers()) {
         Ok(key) => key,

@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::http::{self, StaticDir};
+use crate::http::{self, OriginPolicy, StaticDir};
 pub(crate) use burst::BurstRead;
 pub(crate) use connection::run as run_connection;
 pub use router::RouterHandle;
@@ -68,6 +68,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// `allowed_origins` holds something that is not an origin.
+    #[error("allowed_origins: {0}")]
+    Origins(String),
     /// The static directory could not be opened.
     #[error("static_dir {dir}: {source}")]
     StaticDir {
@@ -132,6 +135,7 @@ pub(crate) struct Shared {
     pub(crate) ws_config: WebSocketConfig,
     pub(crate) outbound_queue: usize,
     pub(crate) next_conn: AtomicU64,
+    pub(crate) origins: OriginPolicy,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -143,6 +147,8 @@ impl Server {
     /// Builds the broker (hashing configured secrets, which takes a moment), starts the
     /// router task and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        // Checked by Config::load already; a Config built by hand gets the same message.
+        let origins = OriginPolicy::new(&config.allowed_origins).map_err(ServerError::Origins)?;
         let static_dir = match &config.static_dir {
             Some(dir) => {
                 Some(
@@ -186,6 +192,7 @@ impl Server {
             ws_config,
             outbound_queue: config.outbound_queue,
             next_conn: AtomicU64::new(1),
+            origins,
         });
         Ok(Server {
             listener,

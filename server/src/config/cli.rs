@@ -100,6 +100,18 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_HELLO_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub hello_timeout: Option<Duration>,
 
+    /// Web origins, besides the server's own and loopback, whose pages may open WebSockets
+    /// and call the admin API from a browser: comma-separated `scheme://host[:port]`, or
+    /// `*` for any. Requests without an Origin header (non-browser clients) are not
+    /// affected.
+    #[arg(
+        long,
+        env = "FASTPORT_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+
     /// The defaults of every session's settings.
     #[command(flatten)]
     pub session_defaults: SettingFlags<ServerFlags>,

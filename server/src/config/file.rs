@@ -28,6 +28,7 @@ pub(super) struct FileConfig {
     pub keepalive_min: Option<FileDuration>,
     pub keepalive_max: Option<FileDuration>,
     pub hello_timeout: Option<FileDuration>,
+    pub allowed_origins: Option<Vec<String>>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

@@ -318,3 +318,27 @@ fn a_message_size_that_cannot_fit_in_a_frame_is_warned_about() {
     let config = Config::load(cli(&[])).expect("valid");
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 }
+
+#[test]
+fn allowed_origins_come_from_the_file_or_a_comma_separated_flag_and_are_checked() {
+    let file = TempFile::new("allowed_origins = [\"https://app.example\"]\n");
+    let config = file.load(&[]).expect("valid");
+    assert_eq!(config.allowed_origins, ["https://app.example"]);
+    let config = file
+        .load(&["--allowed-origins", "https://a.example,https://b.example"])
+        .expect("valid");
+    assert_eq!(
+        config.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    assert!(Config::load(cli(&[]))
+        .expect("valid")
+        .allowed_origins
+        .is_empty());
+    let bad = TempFile::new("allowed_origins = [\"https://app.example/path\"]\n");
+    let error = bad.load(&[]).expect_err("not an origin").to_string();
+    assert!(
+        error.starts_with("allowed_origins (--allowed-origins, FASTPORT_ALLOWED_ORIGINS): "),
+        "{error}"
+    );
+}

@@ -13,7 +13,9 @@
 //! The credential is `Authorization: Bearer <credential>`. Answers are
 //! `{"session": name, "config": {...}}`; errors `{"error": {"code", "message"}}` with the
 //! protocol's error code name (plus `invalid_request`, `payload_too_large`,
-//! `method_not_allowed` and `not_found` for HTTP-level mistakes).
+//! `unsupported_media_type`, `origin_not_allowed`, `method_not_allowed` and `not_found` for
+//! HTTP-level mistakes). Bodies must be sent as `Content-Type: application/json`, and a
+//! browser page of another site is refused ([`super::OriginPolicy`]).
 
 use std::time::Duration;
 
@@ -38,6 +40,10 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Answers a request under `/admin`.
 pub(super) async fn handle(req: Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
+    if let Err(refused) = ctx.shared.origins.check(req.headers()) {
+        tracing::info!(peer = %ctx.peer, "admin request refused: {}", refused.0);
+        return error(StatusCode::FORBIDDEN, "origin_not_allowed", &refused.0);
+    }
     match prepare(req).await {
         Ok(call) => call.run(ctx).await,
         Err(response) => response,
@@ -205,10 +211,20 @@ struct ConfigureBody {
     config: JsonSettings,
 }
 
-/// Reads a body of at most [`MAX_BODY`] bytes as JSON.
+/// Reads a body of at most [`MAX_BODY`] bytes as JSON. The body must be declared
+/// `application/json`: a browser sends that cross-site only after a CORS preflight, which
+/// this server never grants, so a page of another site cannot make these calls (a form or
+/// `text/plain` post could).
 async fn read_json<T: serde::de::DeserializeOwned>(
     req: Request<Incoming>,
 ) -> Result<T, Response<Body>> {
+    if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -228,6 +244,16 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         let message = format!("invalid JSON body: {e}");
         error(StatusCode::BAD_REQUEST, "invalid_request", &message)
     })
+}
+
+/// Whether a Content-Type header says `application/json` (parameters such as a charset
+/// allowed).
+fn is_json(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/json")
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {

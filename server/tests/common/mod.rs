@@ -254,7 +254,8 @@ impl HttpResponse {
 }
 
 /// One request on a fresh connection (`Connection: close`), with the path sent exactly
-/// as given (no normalisation, so traversal attempts reach the server intact).
+/// as given (no normalisation, so traversal attempts reach the server intact). A body is
+/// sent as `application/json` unless `headers` name a Content-Type.
 pub async fn http(
     addr: SocketAddr,
     method: &str,
@@ -265,6 +266,13 @@ pub async fn http(
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let typed = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if !body.is_empty() && !typed {
+        // What every JSON client sends; tests of other types say so.
+        request.push_str("Content-Type: application/json\r\n");
     }
     if !body.is_empty() || matches!(method, "POST" | "PATCH" | "PUT") {
         request.push_str(&format!("Content-Length: {}\r\n", body.len()));
