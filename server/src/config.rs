@@ -71,6 +71,10 @@ pub struct Config {
     /// Web origins besides the server's own and loopback that may use it from a browser
     /// (`*`: any); see [`crate::http::OriginPolicy`].
     pub allowed_origins: Vec<String>,
+    /// The token `/metrics` requires as `Authorization: Bearer`; `None` leaves it open.
+    pub metrics_token: Option<Token>,
+    /// Whether `/metrics` has the per-session gauges (which name every session).
+    pub metrics_per_session: bool,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
     /// Sessions declared in the config file, created at startup.
@@ -94,6 +98,23 @@ impl std::fmt::Debug for Secret {
             Secret::Plain(_) => f.write_str("Secret::Plain(..)"),
             Secret::Hashed(_) => f.write_str("Secret::Hashed(..)"),
         }
+    }
+}
+
+/// A token compared by the server itself (not an argon2 secret): its `Debug` hides it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// The token as configured.
+    pub fn plain(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
     }
 }
 
@@ -159,6 +180,8 @@ impl Default for Config {
             keepalive_max: Duration::from_secs(300),
             hello_timeout: Duration::from_secs(10),
             allowed_origins: Vec::new(),
+            metrics_token: None,
+            metrics_per_session: false,
             session_defaults: SessionSettings::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
@@ -245,6 +268,11 @@ impl Config {
             &file.allowed_origins,
             &mut self.allowed_origins,
         );
+        if let Some(token) = cli.metrics_token.as_ref().or(file.metrics_token.as_ref()) {
+            self.metrics_token = Some(Token(token.clone()));
+        }
+        self.metrics_per_session =
+            cli.metrics_per_session || file.metrics_per_session.unwrap_or(false);
     }
 
     fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), String> {
@@ -375,6 +403,11 @@ impl Config {
             .map_err(|e| invalid("log", format!("invalid filter `{}`: {e}", self.log)))?;
         crate::http::OriginPolicy::new(&self.allowed_origins)
             .map_err(|message| invalid("allowed_origins", message))?;
+        if self.metrics_token.as_ref().is_some_and(|t| t.0.len() < 16) {
+            let message =
+                "must be at least 16 characters (a random string, e.g. `openssl rand -hex 24`)";
+            return Err(invalid("metrics_token", message.to_owned()));
+        }
         Ok(())
     }
 }

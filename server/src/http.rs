@@ -3,8 +3,8 @@
 //! | Path | What |
 //! |------|------|
 //! | `GET /ws` | WebSocket upgrade; the connection then speaks docs/PROTOCOL.md |
-//! | `GET /healthz` | `200 ok` while the server runs |
-//! | `GET /metrics` | Prometheus text ([`crate::prometheus`]) |
+//! | `GET /healthz` | `200 ok` while the router answers, `503` if it is stuck or gone |
+//! | `GET /metrics` | Prometheus text ([`crate::prometheus`]), behind a token if one is set |
 //! | `/admin/sessions...` | The JSON admin API ([`admin`]) |
 //!
 //! The WebSocket upgrade and the admin API refuse pages of other sites ([`OriginPolicy`]).
@@ -25,6 +25,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use sha2::Digest;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
@@ -57,8 +58,8 @@ pub(crate) async fn handle(
     let method = req.method().clone();
     let response = match path.as_str() {
         "/ws" => websocket(req, ctx),
-        "/healthz" if is_read(&method) => text(StatusCode::OK, "ok\n"),
-        "/metrics" if is_read(&method) => metrics(&ctx).await,
+        "/healthz" if is_read(&method) => healthz(&ctx).await,
+        "/metrics" if is_read(&method) => metrics(&req, &ctx).await,
         "/healthz" | "/metrics" => method_not_allowed("GET, HEAD"),
         p if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, &ctx).await,
         _ if is_read(&method) => match &ctx.shared.static_dir {
@@ -76,14 +77,76 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
+/// The `Authorization: Bearer` credential, if the request has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim().to_owned())
+}
+
+/// The token `/metrics` asks for, kept only as its SHA-256 and compared in constant time.
+/// (A fast hash suffices: the token is a long random string, not a password people pick.)
+#[derive(Clone)]
+pub struct MetricsToken([u8; 32]);
+
+impl MetricsToken {
+    /// Keeps `token`'s digest.
+    pub fn new(token: &str) -> MetricsToken {
+        MetricsToken(sha2::Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = bearer(headers) else {
+            return false;
+        };
+        let digest: [u8; 32] = sha2::Sha256::digest(given.as_bytes()).into();
+        bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &self.0[..]))
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(..)")
+    }
+}
+
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
-async fn metrics(ctx: &RequestCtx) -> Response<Body> {
+/// How long `/healthz` waits for the router to answer before it reports it stuck.
+const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `200 ok` once the router has drained its inbox up to this request: a router that is
+/// stuck, or gone, fails the check.
+async fn healthz(ctx: &RequestCtx) -> Response<Body> {
+    match tokio::time::timeout(HEALTH_WAIT, ctx.shared.router.ping()).await {
+        Ok(Some(())) => text(StatusCode::OK, "ok\n"),
+        Ok(None) => text(StatusCode::SERVICE_UNAVAILABLE, "the router has stopped\n"),
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the router has not answered for 2 s\n",
+        ),
+    }
+}
+
+async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
+    if let Some(token) = &ctx.shared.metrics_token {
+        if !token.admits(req.headers()) {
+            let mut response = text(
+                StatusCode::UNAUTHORIZED,
+                "/metrics needs Authorization: Bearer <metrics token>\n",
+            );
+            set(&mut response, header::WWW_AUTHENTICATE, "Bearer");
+            return response;
+        }
+    }
     match ctx.shared.router.metrics().await {
         Some(metrics) => {
-            let mut response = text(StatusCode::OK, crate::prometheus::render(&metrics));
+            let body = crate::prometheus::render(&metrics, ctx.shared.metrics_per_session);
+            let mut response = text(StatusCode::OK, body);
             set(
                 &mut response,
                 header::CONTENT_TYPE,

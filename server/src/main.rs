@@ -58,7 +58,9 @@ async fn serve(config: Config) -> ExitCode {
     let addr = server.local_addr();
     print_banner(addr, demo, static_dir.as_deref());
     tracing::info!(%addr, "listening");
-    server.run(signal).await;
+    if let Err(e) = server.run(signal).await {
+        return fail(1, &e.to_string());
+    }
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }

@@ -1,7 +1,8 @@
 //! The Prometheus text exposition of the broker's [`Metrics`] (`GET /metrics`).
 //!
 //! Every name starts with `fastport_`; counters end in `_total`; per-session gauges carry a
-//! `session` label. The format is version 0.0.4 of the text format, which every Prometheus
+//! `session` label and are rendered only when asked for (`--metrics-per-session`): they
+//! name every session to whoever can read the metrics. The format is version 0.0.4 of the text format, which every Prometheus
 //! compatible scraper reads.
 
 use std::fmt::Write;
@@ -11,8 +12,9 @@ use crate::broker::Metrics;
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m` in the Prometheus text format.
-pub fn render(m: &Metrics) -> String {
+/// Renders `m` in the Prometheus text format, with the per-session gauges if
+/// `per_session`.
+pub fn render(m: &Metrics, per_session: bool) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
     for (name, help, value) in gauges(m) {
         metric(&mut out, name, "gauge", help, value);
@@ -20,7 +22,9 @@ pub fn render(m: &Metrics) -> String {
     for (name, help, value) in counters(m) {
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
-    per_session(&mut out, m);
+    if per_session {
+        per_session_gauges(&mut out, m);
+    }
     out
 }
 
@@ -131,7 +135,7 @@ fn counters(m: &Metrics) -> [Row; 18] {
     ]
 }
 
-fn per_session(out: &mut String, m: &Metrics) {
+fn per_session_gauges(out: &mut String, m: &Metrics) {
     type Field = fn(&crate::broker::SessionMetrics) -> u64;
     let rows: [(&str, &str, Field); 5] = [
         (
@@ -217,7 +221,7 @@ mod tests {
 
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample());
+        let text = render(&sample(), true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -233,7 +237,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample());
+        let text = render(&sample(), true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -245,9 +249,20 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample());
+        let text = render(&sample(), true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
+    }
+
+    #[test]
+    fn without_per_session_gauges_no_session_is_named() {
+        let text = render(&sample(), false);
+        assert!(!text.contains("demo"), "{text}");
+        assert!(!text.contains("fastport_session_"), "{text}");
+        assert!(
+            text.contains("\nfastport_connections 3\n"),
+            "the totals stay: {text}"
+        );
     }
 
     #[test]

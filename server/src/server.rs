@@ -18,7 +18,7 @@
 //! config.listen = "127.0.0.1:0".into();
 //! let server = Server::bind(config).await?;
 //! println!("listening on {}", server.local_addr());
-//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -38,10 +38,11 @@ use fastport_proto::codec::ErrorCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::http::{self, OriginPolicy, StaticDir};
+use crate::http::{self, MetricsToken, OriginPolicy, StaticDir};
 pub(crate) use burst::BurstRead;
 pub(crate) use connection::run as run_connection;
 pub use router::RouterHandle;
@@ -68,6 +69,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The router task ended while serving (a bug); the process should exit non-zero.
+    #[error("{0}")]
+    RouterFailed(String),
     /// `allowed_origins` holds something that is not an origin.
     #[error("allowed_origins: {0}")]
     Origins(String),
@@ -125,6 +129,7 @@ pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown_grace: Duration,
+    router_task: JoinHandle<()>,
 }
 
 /// What every HTTP request and connection task needs.
@@ -136,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) outbound_queue: usize,
     pub(crate) next_conn: AtomicU64,
     pub(crate) origins: OriginPolicy,
+    pub(crate) metrics_token: Option<MetricsToken>,
+    pub(crate) metrics_per_session: bool,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -180,7 +187,7 @@ impl Server {
             addr: config.listen.clone(),
             source,
         })?;
-        let router = router::spawn(broker, ROUTER_INBOX);
+        let (router, router_task) = router::spawn(broker, ROUTER_INBOX);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -193,12 +200,18 @@ impl Server {
             outbound_queue: config.outbound_queue,
             next_conn: AtomicU64::new(1),
             origins,
+            metrics_token: config
+                .metrics_token
+                .as_ref()
+                .map(|t| MetricsToken::new(t.plain())),
+            metrics_per_session: config.metrics_per_session,
         });
         Ok(Server {
             listener,
             local_addr,
             shared,
             shutdown_grace: config.shutdown_grace,
+            router_task,
         })
     }
 
@@ -215,7 +228,10 @@ impl Server {
     /// Serves until `shutdown` completes, then shuts down gracefully: stops accepting,
     /// closes every connection with `server_shutting_down`, and waits up to the configured
     /// grace period for the connections to flush their queues.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    ///
+    /// Fails if the router task ends while serving, which only a bug (a panic) does: a
+    /// server whose broker is gone must not live on accepting connections it cannot serve.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
         let guard = TaskGuard(guard_tx);
@@ -223,6 +239,14 @@ impl Server {
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                ended = &mut self.router_task => {
+                    let why = match ended {
+                        Err(e) if e.is_panic() => "the router task panicked".to_owned(),
+                        Err(e) => format!("the router task failed: {e}"),
+                        Ok(()) => "the router task stopped".to_owned(),
+                    };
+                    return Err(ServerError::RouterFailed(why));
+                }
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let task = serve_tcp(stream, peer, self.shared.clone(), guard.clone(), stop_rx.clone());
@@ -248,6 +272,7 @@ impl Server {
                 self.shutdown_grace
             ),
         }
+        Ok(())
     }
 }
 

@@ -112,6 +112,26 @@ pub struct Cli {
     )]
     pub allowed_origins: Option<Vec<String>>,
 
+    /// Token that `GET /metrics` requires as `Authorization: Bearer <token>` (at least 16
+    /// characters). Without one, the metrics are open to whoever reaches the server.
+    #[arg(
+        long,
+        env = "FASTPORT_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// Add per-session gauges to /metrics, labelled with each session's name (off by
+    /// default: they name every session to whoever can read the metrics).
+    #[arg(
+        long,
+        env = "FASTPORT_METRICS_PER_SESSION",
+        action = ArgAction::SetTrue,
+        value_parser = FalseyValueParser::new()
+    )]
+    pub metrics_per_session: bool,
+
     /// The defaults of every session's settings.
     #[command(flatten)]
     pub session_defaults: SettingFlags<ServerFlags>,

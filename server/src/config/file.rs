@@ -29,6 +29,8 @@ pub(super) struct FileConfig {
     pub keepalive_max: Option<FileDuration>,
     pub hello_timeout: Option<FileDuration>,
     pub allowed_origins: Option<Vec<String>>,
+    pub metrics_token: Option<String>,
+    pub metrics_per_session: Option<bool>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

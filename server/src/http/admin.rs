@@ -29,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Body, RequestCtx};
+use super::{bearer, Body, RequestCtx};
 use crate::config::JsonSettings;
 
 /// Largest request body accepted.
@@ -69,7 +69,7 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
                 .into_owned()
         })
         .collect();
-    let credential = bearer(&req);
+    let credential = bearer(req.headers());
     let method = req.method().clone();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let (session, op) = match (&method, segments.as_slice()) {
@@ -179,20 +179,6 @@ fn status_of(code: ErrorCode, had_credential: bool) -> StatusCode {
         _ if code.0 >= ErrorCode::INTERNAL_ERROR.0 => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
-}
-
-/// The bearer credential, if the request has one.
-fn bearer(req: &Request<Incoming>) -> Option<String> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, credential) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credential.trim().to_owned())
 }
 
 #[derive(Debug, Deserialize)]

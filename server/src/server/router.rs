@@ -14,6 +14,7 @@ use fastport_proto::codec::AdminRequest;
 use fastport_proto::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::auth::{Job, JobResult};
 use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, IdMap, Metrics, Output};
@@ -35,6 +36,8 @@ pub(crate) enum RouterMsg {
     Admin(Box<AdminCall>),
     /// A snapshot of the metrics.
     Metrics { reply: oneshot::Sender<Metrics> },
+    /// Answered at once: the router is alive and draining its inbox.
+    Ping { reply: oneshot::Sender<()> },
     /// A slow job finished on a blocking thread.
     JobDone(Box<JobResult>),
     /// Graceful shutdown: close every connection, refuse new ones.
@@ -108,6 +111,14 @@ impl RouterHandle {
         answer.await.ok()
     }
 
+    /// Waits until the router has drained the messages sent before this one. `None` if it
+    /// has stopped.
+    pub async fn ping(&self) -> Option<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RouterMsg::Ping { reply }).await.ok()?;
+        answer.await.ok()
+    }
+
     /// Starts a graceful shutdown of the broker and waits until it has queued the closes.
     pub async fn shutdown(&self) {
         let (done, finished) = oneshot::channel();
@@ -126,8 +137,9 @@ impl RouterHandle {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouterGone;
 
-/// Starts the router task with an inbox of `capacity` messages.
-pub(crate) fn spawn(broker: Broker, capacity: usize) -> RouterHandle {
+/// Starts the router task with an inbox of `capacity` messages; the task's handle tells
+/// the server when it ends, which it only does by a bug (a panic).
+pub(crate) fn spawn(broker: Broker, capacity: usize) -> (RouterHandle, JoinHandle<()>) {
     let (tx, inbox) = mpsc::channel(capacity);
     let router = Router {
         broker,
@@ -137,8 +149,8 @@ pub(crate) fn spawn(broker: Broker, capacity: usize) -> RouterHandle {
         next_admin: 1,
         jobs: tx.downgrade(),
     };
-    tokio::spawn(router.run(inbox));
-    RouterHandle { tx }
+    let task = tokio::spawn(router.run(inbox));
+    (RouterHandle { tx }, task)
 }
 
 struct Router {
@@ -251,6 +263,9 @@ impl Router {
             }
             RouterMsg::Metrics { reply } => {
                 let _ = reply.send(self.broker.metrics());
+            }
+            RouterMsg::Ping { reply } => {
+                let _ = reply.send(());
             }
             RouterMsg::JobDone(result) => self.broker.handle_job_done(now, *result),
             RouterMsg::Shutdown { done } => {
