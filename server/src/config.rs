@@ -75,6 +75,9 @@ pub struct Config {
     pub metrics_token: Option<Token>,
     /// Whether `/metrics` has the per-session gauges (which name every session).
     pub metrics_per_session: bool,
+    /// Start even when reachable from other machines without an admin token or with the
+    /// demo session (see [`Config::exposure`]).
+    pub insecure: bool,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
     /// Sessions declared in the config file, created at startup.
@@ -161,6 +164,43 @@ pub enum ConfigError {
     },
 }
 
+impl Config {
+    /// What makes this configuration unsafe to reach from other machines, if it listens
+    /// beyond loopback: no admin token (anyone could create sessions), or the demo session
+    /// (a password everyone knows). `None` on loopback, or when neither applies.
+    pub fn exposure(&self) -> Option<&'static str> {
+        let host = self.listen.rsplit_once(':').map_or("", |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match (loopback, self.admin_token.is_some(), self.demo_session) {
+            (true, _, _) | (false, true, false) => None,
+            (false, false, true) => Some(
+                "an admin token (--admin-token-file, FASTPORT_ADMIN_TOKEN or admin_token_hash) \
+                 and no demo session (--no-demo-session)",
+            ),
+            (false, false, false) => Some(
+                "an admin token (--admin-token-file, FASTPORT_ADMIN_TOKEN or admin_token_hash)",
+            ),
+            (false, true, true) => Some("no demo session (--no-demo-session)"),
+        }
+    }
+}
+
+/// Reads a secret from a file: its first line, without the line end. The file should be
+/// readable by the server's user only.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if secret.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(secret.to_owned())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -182,6 +222,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             metrics_token: None,
             metrics_per_session: false,
+            insecure: false,
             session_defaults: SessionSettings::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
@@ -203,7 +244,7 @@ impl Config {
         };
         let mut config = Config::default();
         config.layer_scalars(&cli, &file);
-        config.layer_admin_token(&cli, &file).map_err(&file_error)?;
+        config.layer_admin_token(&cli, &file)?;
         config.layer_static_dir(&cli, &file)?;
         config.layer_session_defaults(&cli, &file, &file_error)?;
         for (i, session) in file.sessions.iter().enumerate() {
@@ -216,6 +257,12 @@ impl Config {
         }
         config.check()?;
         config.warn_about_frame_size();
+        if let (true, Some(problem)) = (config.insecure, config.exposure()) {
+            config.warnings.push(format!(
+                "--insecure: {} is reachable from other machines although it should have {problem}",
+                config.listen
+            ));
+        }
         Ok(config)
     }
 
@@ -273,14 +320,33 @@ impl Config {
         }
         self.metrics_per_session =
             cli.metrics_per_session || file.metrics_per_session.unwrap_or(false);
+        self.insecure = cli.insecure || file.insecure.unwrap_or(false);
     }
 
-    fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), String> {
-        if let Some(token) = &cli.admin_token {
-            self.admin_token = Some(Secret::Plain(token.clone()));
-            return Ok(());
+    fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
+        match (&cli.admin_token, &cli.admin_token_file) {
+            (Some(_), Some(_)) => {
+                let message = "give either --admin-token or --admin-token-file, not both";
+                return Err(invalid("admin_token", message.to_owned()));
+            }
+            (Some(token), None) => {
+                self.admin_token = Some(Secret::Plain(token.clone()));
+                return Ok(());
+            }
+            (None, Some(path)) => {
+                let token = read_secret_file(path)
+                    .map_err(|message| invalid("admin_token_file", message))?;
+                self.admin_token = Some(Secret::Plain(token));
+                return Ok(());
+            }
+            (None, None) => {}
         }
-        self.admin_token = secret(&file.admin_token, &file.admin_token_hash, "admin_token")?;
+        let file_error = |message: String| ConfigError::File {
+            path: cli.config.clone().unwrap_or_default(),
+            message,
+        };
+        self.admin_token =
+            secret(&file.admin_token, &file.admin_token_hash, "admin_token").map_err(file_error)?;
         if matches!(self.admin_token, Some(Secret::Plain(_))) {
             self.warnings.push(plaintext_warning("admin_token"));
         }
@@ -403,6 +469,17 @@ impl Config {
             .map_err(|e| invalid("log", format!("invalid filter `{}`: {e}", self.log)))?;
         crate::http::OriginPolicy::new(&self.allowed_origins)
             .map_err(|message| invalid("allowed_origins", message))?;
+        if let Some(problem) = self.exposure() {
+            if !self.insecure {
+                let message = format!(
+                    "`{}` is reachable from other machines, so the server needs {problem}; \
+                     --insecure (FASTPORT_INSECURE, insecure = true) starts it anyway, for a \
+                     trusted network only",
+                    self.listen
+                );
+                return Err(invalid("listen", message));
+            }
+        }
         if self.metrics_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             let message =
                 "must be at least 16 characters (a random string, e.g. `openssl rand -hex 24`)";

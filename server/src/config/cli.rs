@@ -16,7 +16,8 @@ Configuration sources, lowest to highest precedence:
 Durations are written with a unit: 500ms, 2s, 1m, 1h.
 
 By default a session `demo` (password `demo`, secret key `demo-secret`) exists for
-development; pass --no-demo-session on any server others can reach.
+development. Listening beyond loopback needs an admin token and --no-demo-session (or
+--insecure, for a trusted network only).
 
 Endpoints: GET /ws (WebSocket), GET /healthz, GET /metrics (Prometheus), the admin API
 under /admin/sessions, and static files from --static-dir. See docs/SERVER.md.";
@@ -44,7 +45,8 @@ pub struct Cli {
     pub listen: Option<String>,
 
     /// Token required to create sessions, hashed with argon2 at startup. Without one,
-    /// anyone who can reach the server may create sessions.
+    /// anyone who can reach the server may create sessions. Prefer the environment
+    /// variable or --admin-token-file: other local users can read a process's arguments.
     #[arg(
         long,
         env = "FASTPORT_ADMIN_TOKEN",
@@ -52,6 +54,20 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+
+    /// File whose first line is the admin token (instead of --admin-token).
+    #[arg(long, env = "FASTPORT_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Start even when listening beyond loopback without an admin token or with the demo
+    /// session, which is refused otherwise. For a trusted network only; logged as a warning.
+    #[arg(
+        long,
+        env = "FASTPORT_INSECURE",
+        action = ArgAction::SetTrue,
+        value_parser = FalseyValueParser::new()
+    )]
+    pub insecure: bool,
 
     /// Directory of static files served for other GET requests; an empty value serves
     /// none. [default: web-demo/dist if it exists]

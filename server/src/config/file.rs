@@ -31,6 +31,7 @@ pub(super) struct FileConfig {
     pub allowed_origins: Option<Vec<String>>,
     pub metrics_token: Option<String>,
     pub metrics_per_session: Option<bool>,
+    pub insecure: Option<bool>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

@@ -65,6 +65,11 @@ fn flags_override_the_file_which_overrides_the_defaults() {
     assert_eq!(config.outbound_queue, 8);
     assert_eq!(config.session_defaults.max_retries, 7);
     assert_eq!(config.session_defaults.expiry, Duration::from_secs(120));
+    let config = file.load(&["--insecure"]).expect("valid");
+    assert_eq!(
+        config.listen, "0.0.0.0:9000",
+        "the file's address without the flag"
+    );
 }
 
 #[test]
@@ -341,4 +346,82 @@ fn allowed_origins_come_from_the_file_or_a_comma_separated_flag_and_are_checked(
         error.starts_with("allowed_origins (--allowed-origins, FASTPORT_ALLOWED_ORIGINS): "),
         "{error}"
     );
+}
+
+#[test]
+fn listening_beyond_loopback_needs_an_admin_token_and_no_demo_session() {
+    let token_file = TempFile::new("a-long-admin-token-from-a-file\n");
+    let token_path = token_file.0.to_str().expect("utf-8 path");
+    for (args, needs) in [
+        (&["--listen", "0.0.0.0:8080"][..], Some("an admin token")),
+        (
+            &["--listen", "0.0.0.0:8080", "--no-demo-session"][..],
+            Some("an admin token"),
+        ),
+        (
+            &["--listen", "[::]:8080", "--admin-token", "t"][..],
+            Some("no demo session"),
+        ),
+        (
+            &[
+                "--listen",
+                "192.0.2.7:8080",
+                "--admin-token-file",
+                token_path,
+            ][..],
+            Some("no demo"),
+        ),
+        (
+            &[
+                "--listen",
+                "0.0.0.0:8080",
+                "--admin-token",
+                "t",
+                "--no-demo-session",
+            ][..],
+            None,
+        ),
+        (&["--listen", "127.0.0.1:8080"][..], None),
+        (&["--listen", "[::1]:8080"][..], None),
+        (&["--listen", "localhost:8080"][..], None),
+    ] {
+        match (Config::load(cli(args)), needs) {
+            (Ok(_), None) => {}
+            (Err(e), Some(needs)) => {
+                let e = e.to_string();
+                assert!(e.starts_with("listen (--listen, FASTPORT_LISTEN): "), "{e}");
+                assert!(
+                    e.contains(needs) && e.contains("--insecure"),
+                    "{args:?}: {e}"
+                );
+            }
+            (result, needs) => panic!("{args:?}: {result:?}, expected to need {needs:?}"),
+        }
+    }
+    let config = Config::load(cli(&["--listen", "0.0.0.0:8080", "--insecure"])).expect("allowed");
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("--insecure: 0.0.0.0:8080 is reachable")),
+        "{:?}",
+        config.warnings
+    );
+}
+
+#[test]
+fn the_admin_token_can_come_from_a_file_but_not_from_both_a_file_and_a_flag() {
+    let token_file = TempFile::new("token-from-file\r\nsecond line ignored\n");
+    let path = token_file.0.to_str().expect("utf-8 path");
+    let config = Config::load(cli(&["--admin-token-file", path])).expect("valid");
+    let Some(Secret::Plain(token)) = &config.admin_token else {
+        panic!("{:?}", config.admin_token)
+    };
+    assert_eq!(token, "token-from-file");
+    let both = Config::load(cli(&["--admin-token-file", path, "--admin-token", "x"]));
+    let e = both.expect_err("ambiguous").to_string();
+    assert!(e.contains("not both"), "{e}");
+    let missing = Config::load(cli(&["--admin-token-file", "/nonexistent/token"]));
+    let e = missing.expect_err("unreadable").to_string();
+    assert!(e.starts_with("admin_token_file (--admin-token-file, FASTPORT_ADMIN_TOKEN_FILE): cannot read /nonexistent/token"), "{e}");
 }
