@@ -71,6 +71,9 @@ pub struct Config {
     /// Web origins besides the server's own and loopback that may use it from a browser
     /// (`*`: any); see [`crate::http::OriginPolicy`].
     pub allowed_origins: Vec<String>,
+    /// The host names the server answers for (`Host`); empty: any. See
+    /// [`crate::http::HostPolicy`].
+    pub server_names: Vec<String>,
     /// The token `/metrics` requires as `Authorization: Bearer`; `None` leaves it open.
     pub metrics_token: Option<Token>,
     /// Whether `/metrics` has the per-session gauges (which name every session).
@@ -220,6 +223,7 @@ impl Default for Config {
             keepalive_max: Duration::from_secs(300),
             hello_timeout: Duration::from_secs(10),
             allowed_origins: Vec::new(),
+            server_names: Vec::new(),
             metrics_token: None,
             metrics_per_session: false,
             insecure: false,
@@ -314,6 +318,11 @@ impl Config {
             &cli.allowed_origins,
             &file.allowed_origins,
             &mut self.allowed_origins,
+        );
+        pick(
+            &cli.server_names,
+            &file.server_names,
+            &mut self.server_names,
         );
         if let Some(token) = cli.metrics_token.as_ref().or(file.metrics_token.as_ref()) {
             self.metrics_token = Some(Token(token.clone()));
@@ -469,6 +478,8 @@ impl Config {
             .map_err(|e| invalid("log", format!("invalid filter `{}`: {e}", self.log)))?;
         crate::http::OriginPolicy::new(&self.allowed_origins)
             .map_err(|message| invalid("allowed_origins", message))?;
+        crate::http::HostPolicy::new(&self.server_names)
+            .map_err(|message| invalid("server_names", message))?;
         if let Some(problem) = self.exposure() {
             if !self.insecure {
                 let message = format!(

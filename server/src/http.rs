@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 pub use files::StaticDir;
-pub use origin::OriginPolicy;
+pub use origin::{HostPolicy, OriginPolicy};
 
 use crate::broker::ConnId;
 use crate::server::{run_connection, BurstRead, Shared, TaskGuard};
@@ -56,6 +56,13 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    if let Err(refused) = ctx.shared.hosts.check(req.headers()) {
+        tracing::info!(peer = %ctx.peer, %path, "request refused: {}", refused.0);
+        return Ok(text(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!("{}\n", refused.0),
+        ));
+    }
     let response = match path.as_str() {
         "/ws" => websocket(req, ctx),
         "/healthz" if is_read(&method) => healthz(&ctx).await,

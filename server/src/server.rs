@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::http::{self, MetricsToken, OriginPolicy, StaticDir};
+use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir};
 pub(crate) use burst::BurstRead;
 pub(crate) use connection::run as run_connection;
 pub use router::RouterHandle;
@@ -72,8 +72,8 @@ pub enum ServerError {
     /// The router task ended while serving (a bug); the process should exit non-zero.
     #[error("{0}")]
     RouterFailed(String),
-    /// `allowed_origins` holds something that is not an origin.
-    #[error("allowed_origins: {0}")]
+    /// `allowed_origins` or `server_names` holds something that is not an origin or a name.
+    #[error("{0}")]
     Origins(String),
     /// The static directory could not be opened.
     #[error("static_dir {dir}: {source}")]
@@ -141,6 +141,7 @@ pub(crate) struct Shared {
     pub(crate) outbound_queue: usize,
     pub(crate) next_conn: AtomicU64,
     pub(crate) origins: OriginPolicy,
+    pub(crate) hosts: HostPolicy,
     pub(crate) metrics_token: Option<MetricsToken>,
     pub(crate) metrics_per_session: bool,
 }
@@ -155,7 +156,10 @@ impl Server {
     /// router task and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         // Checked by Config::load already; a Config built by hand gets the same message.
-        let origins = OriginPolicy::new(&config.allowed_origins).map_err(ServerError::Origins)?;
+        let origins = OriginPolicy::new(&config.allowed_origins)
+            .map_err(|e| ServerError::Origins(format!("allowed_origins: {e}")))?;
+        let hosts = HostPolicy::new(&config.server_names)
+            .map_err(|e| ServerError::Origins(format!("server_names: {e}")))?;
         let static_dir = match &config.static_dir {
             Some(dir) => {
                 Some(
@@ -200,6 +204,7 @@ impl Server {
             outbound_queue: config.outbound_queue,
             next_conn: AtomicU64::new(1),
             origins,
+            hosts,
             metrics_token: config
                 .metrics_token
                 .as_ref()

@@ -132,3 +132,45 @@ async fn a_cross_site_form_or_text_post_cannot_create_a_session() {
     );
     assert_eq!(describe.json()["error"]["code"], "unknown_session");
 }
+
+/// The status line of a `GET /healthz` sent with this `Host` header.
+async fn status_for_host(server: &Server, host: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(server.endpoint())
+            .await
+            .expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    let response = within("an HTTP response", exchange).await;
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn with_server_names_a_rebound_host_name_is_refused() {
+    let server = common::start(&["--server-names", "chat.example.com"]).await;
+    for host in [
+        "chat.example.com",
+        "chat.example.com:8080",
+        "127.0.0.1:1",
+        "localhost",
+    ] {
+        assert_eq!(
+            status_for_host(&server, host).await,
+            "HTTP/1.1 200 OK",
+            "{host}"
+        );
+    }
+    let refused = status_for_host(&server, "rebind.evil.example").await;
+    assert_eq!(refused, "HTTP/1.1 421 Misdirected Request");
+    let open = common::start(&[]).await;
+    let served = status_for_host(&open, "rebind.evil.example").await;
+    assert_eq!(
+        served, "HTTP/1.1 200 OK",
+        "without names every host is served"
+    );
+}

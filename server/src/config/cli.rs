@@ -128,6 +128,17 @@ pub struct Cli {
     )]
     pub allowed_origins: Option<Vec<String>>,
 
+    /// The host names this server answers for, comma-separated (e.g. chat.example.com):
+    /// requests for any other name get 421, which defeats DNS rebinding. Its IP
+    /// addresses and localhost are always served. [default: any name]
+    #[arg(
+        long,
+        env = "FASTPORT_SERVER_NAMES",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    pub server_names: Option<Vec<String>>,
+
     /// Token that `GET /metrics` requires as `Authorization: Bearer <token>` (at least 16
     /// characters). Without one, the metrics are open to whoever reaches the server.
     #[arg(

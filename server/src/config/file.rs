@@ -29,6 +29,7 @@ pub(super) struct FileConfig {
     pub keepalive_max: Option<FileDuration>,
     pub hello_timeout: Option<FileDuration>,
     pub allowed_origins: Option<Vec<String>>,
+    pub server_names: Option<Vec<String>>,
     pub metrics_token: Option<String>,
     pub metrics_per_session: Option<bool>,
     pub insecure: Option<bool>,

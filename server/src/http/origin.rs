@@ -13,6 +13,9 @@
 //! 4. An origin listed in `--allowed-origins` (exact `scheme://host[:port]`), or any origin
 //!    when the list holds `*`: allowed.
 //! 5. Anything else, `null` included: refused with 403 `origin_not_allowed`.
+//!
+//! [`HostPolicy`] guards against DNS rebinding: a page of another site whose name was made
+//! to resolve to this server's address sends that name as `Host`, which is then refused.
 
 use std::net::IpAddr;
 
@@ -76,6 +79,60 @@ impl OriginPolicy {
             return Ok(());
         }
         Err(refused())
+    }
+}
+
+/// The names this server answers for (`--server-names`); empty: any `Host` is served.
+#[derive(Debug, Clone, Default)]
+pub struct HostPolicy {
+    names: Vec<String>,
+}
+
+impl HostPolicy {
+    /// From `--server-names` (or the config file's `server_names`): host names without
+    /// a scheme or port, e.g. `chat.example.com`.
+    pub fn new(names: &[String]) -> Result<HostPolicy, String> {
+        let mut policy = HostPolicy::default();
+        for name in names {
+            let name = name.trim().to_ascii_lowercase();
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(format!("`{name}` is not a host name (no scheme, no port)"));
+            }
+            policy.names.push(name);
+        }
+        Ok(policy)
+    }
+
+    /// Whether a request with these headers is for this server: any host when no names
+    /// are configured; else one of the names, `localhost`, or an IP address (a rebinding
+    /// page always sends a name, never this server's address).
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refused> {
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h),
+        };
+        if name == "localhost"
+            || name.parse::<IpAddr>().is_ok()
+            || self.names.iter().any(|n| n == name)
+        {
+            return Ok(());
+        }
+        Err(Refused(format!(
+            "this server does not answer for `{host}`; its names are {} (--server-names)",
+            self.names.join(", ")
+        )))
     }
 }
 
@@ -194,6 +251,38 @@ mod tests {
             any.check(&headers(Some("https://anything.example"), host)),
             Ok(())
         );
+    }
+
+    #[test]
+    fn with_server_names_only_they_their_addresses_and_localhost_are_served() {
+        let open = HostPolicy::new(&[]).expect("valid");
+        assert_eq!(open.check(&headers(None, "anything.example")), Ok(()));
+        let names = ["chat.example.com".to_owned(), "Broker.Internal".to_owned()];
+        let policy = HostPolicy::new(&names).expect("valid");
+        for host in [
+            "chat.example.com",
+            "CHAT.example.com:443",
+            "broker.internal:8080",
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "203.0.113.9",
+            "[::1]:8080",
+            "[2001:db8::1]",
+        ] {
+            assert_eq!(policy.check(&headers(None, host)), Ok(()), "{host}");
+        }
+        for host in [
+            "rebind.evil.example",
+            "chat.example.com.evil.example:80",
+            "",
+        ] {
+            let Err(Refused(message)) = policy.check(&headers(None, host)) else {
+                panic!("{host} was served")
+            };
+            assert!(message.contains("--server-names"), "{message}");
+        }
+        assert!(HostPolicy::new(&["https://chat.example.com".to_owned()]).is_err());
+        assert!(HostPolicy::new(&["chat.example.com:443".to_owned()]).is_err());
     }
 
     #[test]
