@@ -8,6 +8,7 @@
 //! | `PATCH /admin/sessions/{name}` `{"config"}` | session secret | 200 |
 //! | `POST /admin/sessions/{name}/suspend` | session secret | 200 |
 //! | `POST /admin/sessions/{name}/resume` | session secret | 200 |
+//! | `POST /admin/sessions/{name}/rotate` `{"password","secret"}` | session secret | 200 |
 //! | `DELETE /admin/sessions/{name}` | session secret | 200 |
 //!
 //! The credential is `Authorization: Bearer <credential>`. Answers are
@@ -90,9 +91,19 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
         (&Method::DELETE, ["sessions", name]) => (name.to_string(), AdminOp::Drop),
         (&Method::POST, ["sessions", name, "suspend"]) => (name.to_string(), AdminOp::Suspend),
         (&Method::POST, ["sessions", name, "resume"]) => (name.to_string(), AdminOp::Resume),
+        (&Method::POST, ["sessions", name, "rotate"]) => {
+            let body: RotateBody = read_json(req).await?;
+            let op = AdminOp::Rotate {
+                password: body.password,
+                secret: body.secret,
+            };
+            (name.to_string(), op)
+        }
         (_, ["sessions"]) => return Err(method_not_allowed("POST")),
         (_, ["sessions", _]) => return Err(method_not_allowed("GET, PATCH, DELETE")),
-        (_, ["sessions", _, "suspend" | "resume"]) => return Err(method_not_allowed("POST")),
+        (_, ["sessions", _, "suspend" | "resume" | "rotate"]) => {
+            return Err(method_not_allowed("POST"))
+        }
         _ => {
             return Err(error(
                 StatusCode::NOT_FOUND,
@@ -181,7 +192,8 @@ fn status_of(code: ErrorCode, had_credential: bool) -> StatusCode {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// (No `Debug`: it holds secrets.)
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
@@ -189,6 +201,17 @@ struct CreateBody {
     secret: String,
     #[serde(default)]
     config: JsonSettings,
+}
+
+/// The new password and/or secret key; an absent or empty one is kept. (No `Debug`: it
+/// holds secrets.)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    secret: String,
 }
 
 #[derive(Debug, Deserialize)]
