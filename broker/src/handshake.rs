@@ -239,6 +239,19 @@ impl Broker {
             return;
         };
         let existing = session.clients.key(&client_id);
+        let holds_token =
+            |c: &super::clients::ClientState| auth::same_token(&c.token, &hello.resume_token);
+        if existing.is_some_and(|key| !session.clients.get(key).is_some_and(holds_token)) {
+            // Only the holder of the state's token may take up a client id that has a
+            // connection or resumable state: another member cannot push the real client
+            // off, resume its state or ack its deliveries.
+            let message = format!(
+                "client id `{client_id}` is in use in session `{}` (by a connection, or \
+                 state kept for it to resume) and this hello did not carry its resume token",
+                session.name
+            );
+            return self.fail(conn, ErrorCode::CLIENT_ID_IN_USE, &message);
+        }
         let taken_over = existing
             .and_then(|key| session.clients.get_mut(key))
             .and_then(|c| c.conn.take());
@@ -263,11 +276,15 @@ impl Broker {
         let Some(state) = session.clients.get_mut(client) else {
             return;
         };
+        if !present {
+            state.token = resume_token(&self.config.verify_cache_key, id, conn);
+        }
         state.conn = Some(conn);
         state.offline_since = None;
         state.resume = hello.resume;
         state.display_name = hello.display_name;
         session.connections += 1;
+        let state_token = state.token.clone();
         let config = session.settings.to_config();
         let keepalive = self.clamp_keepalive(hello.keepalive_ms);
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -281,6 +298,7 @@ impl Broker {
             .set(now + keepalive.mul_f64(1.5), Timer::Keepalive(conn));
         let welcome = Welcome {
             session_present: present,
+            resume_token: state_token,
             client_id,
             keepalive_ms: keepalive.as_millis() as u64,
             config,
@@ -302,6 +320,7 @@ impl Broker {
         let welcome = Welcome {
             session_present: false,
             client_id: String::new(),
+            resume_token: String::new(),
             keepalive_ms: keepalive.as_millis() as u64,
             config: SessionConfig::default(),
         };
@@ -419,4 +438,11 @@ fn check_names(hello: &Hello) -> Result<(), (ErrorCode, String)> {
 /// it; release builds drop it rather than panic on behalf of a client.
 fn mismatched_job(what: &str) {
     debug_assert!(false, "{what}");
+}
+
+/// A fresh resume token for the state a connection creates: 128 bits, unpredictable without
+/// the process's random key, unique per connection, as 32 hex digits.
+fn resume_token(key: &[u8; 32], session: SessionId, conn: ConnId) -> String {
+    let digest = auth::fingerprint(key, &format!("resume-token/{}/{}", session.0, conn.0));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -21,6 +21,9 @@ struct T {
     closed: HashMap<ConnId, u16>,
     admin: Vec<AdminAnswer>,
     jobs_run: usize,
+    /// The resume token of each client id's last `Welcome`, sent again as a real client
+    /// does when it reconnects.
+    tokens: HashMap<String, String>,
 }
 
 fn settings() -> SessionSettings {
@@ -58,6 +61,7 @@ impl T {
             closed: HashMap::new(),
             admin: Vec::new(),
             jobs_run: 0,
+            tokens: HashMap::new(),
         }
     }
 
@@ -110,11 +114,17 @@ impl T {
                 session: session.into(),
                 password: "pw".into(),
                 client_id: client.into(),
+                resume_token: self.tokens.get(client).cloned().unwrap_or_default(),
                 display_name: client.to_uppercase(),
                 ..Hello::default()
             }),
         );
-        self.frames(conn)
+        let frames = self.frames(conn);
+        if let Some(Frame::Welcome(w)) = frames.first() {
+            self.tokens
+                .insert(w.client_id.clone(), w.resume_token.clone());
+        }
+        frames
     }
 
     fn connect(&mut self, conn: u64, client: &str) {
@@ -780,7 +790,7 @@ fn silent_connections_and_missing_hellos_time_out() {
 }
 
 #[test]
-fn a_second_connection_with_the_same_client_id_takes_over() {
+fn the_same_client_reconnecting_with_its_token_takes_over_its_old_connection() {
     let mut t = T::new();
     t.connect(1, "dup");
     t.connect(2, "dup");
@@ -789,6 +799,51 @@ fn a_second_connection_with_the_same_client_id_takes_over() {
         t.b.metrics().per_session[0].connections + t.b.metrics().per_session[1].connections,
         1
     );
+}
+
+#[test]
+fn another_connection_without_the_token_cannot_take_a_client_id_and_the_real_one_keeps_its_deliveries(
+) {
+    let mut t = T::new();
+    let frames = t.connect_as(1, "demo", "victim", true);
+    assert!(matches!(frames[..], [Frame::Welcome(_)]), "{frames:?}");
+    t.connect(2, "publisher");
+    t.subscribe(1, "a/b", false);
+    let token = t.tokens["victim"].clone();
+    assert_eq!(token.len(), 32, "128 bits in hex: {token}");
+    for (conn, presented) in [
+        (3, String::new()),
+        (4, "0".repeat(32)),
+        (5, token[..31].into()),
+    ] {
+        t.tokens.insert("victim".into(), presented);
+        let frames = t.connect_as(conn, "demo", "victim", true);
+        assert!(
+            matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::CLIENT_ID_IN_USE),
+            "{frames:?}"
+        );
+        assert_eq!(t.closed.get(&ConnId(conn)), Some(&4026));
+    }
+    assert_eq!(t.closed.get(&ConnId(1)), None, "the real client stays");
+    t.publish(2, 1, "a/b", b"still yours");
+    let got = deliveries(&t.frames(1));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].2, b"still yours");
+
+    // Offline with resumable state, the id is still the real client's alone.
+    t.b.handle_close(t.now, ConnId(1));
+    t.pump();
+    let frames = t.connect_as(6, "demo", "victim", true);
+    assert!(matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::CLIENT_ID_IN_USE));
+    t.tokens.insert("victim".into(), token.clone());
+    let frames = t.connect_as(7, "demo", "victim", true);
+    assert!(
+        matches!(&frames[..], [Frame::Welcome(w), ..] if w.session_present && w.resume_token == token),
+        "a resumed state keeps its token: {frames:?}"
+    );
+    // Another session knows nothing of this client id.
+    let frames = t.connect_as(8, "other", "victim", false);
+    assert!(matches!(&frames[..], [Frame::Welcome(w)] if w.resume_token != token));
 }
 
 #[test]

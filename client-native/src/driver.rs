@@ -31,6 +31,8 @@ pub(crate) struct Driver {
     /// Receipts of acked publishes whose `Published` may still be waited on.
     receipts: HashMap<PublishId, oneshot::Sender<Receipt>>,
     state: watch::Sender<State>,
+    /// The resume token of the last `Welcome`.
+    token: watch::Sender<String>,
     events: broadcast::Sender<ClientEvent>,
     closing: Option<oneshot::Sender<()>>,
 }
@@ -45,7 +47,7 @@ impl Driver {
         epoch: tokio::time::Instant,
         ws_config: WebSocketConfig,
         commands: mpsc::Receiver<Command>,
-        state: watch::Sender<State>,
+        (state, token): (watch::Sender<State>, watch::Sender<String>),
         events: broadcast::Sender<ClientEvent>,
     ) -> Driver {
         Driver {
@@ -57,6 +59,7 @@ impl Driver {
             commands,
             receipts: HashMap::new(),
             state,
+            token,
             events,
             closing: None,
         }
@@ -235,13 +238,27 @@ impl Driver {
         }
     }
 
+    /// Makes the resume token of the last `Welcome` visible to the handles.
+    fn publish_token(&self) {
+        let token = self.app.client().resume_token();
+        self.token.send_if_modified(|t| {
+            let changed = t != token;
+            token.clone_into(t);
+            changed
+        });
+    }
+
     fn output(&mut self, output: Output<Tokio>) {
         let event = match output {
             Output::State(state) => {
+                if matches!(state, State::Connected { .. }) {
+                    self.publish_token();
+                }
                 self.state.send_replace(state.clone());
                 ClientEvent::State(state)
             }
             Output::Connected(first) => {
+                self.publish_token();
                 let _ = first.send(Ok(()));
                 return;
             }

@@ -52,6 +52,16 @@ impl Options {
         Ok(self)
     }
 
+    /// The resume token an earlier run of this client id got ([`Client::resume_token`]).
+    /// Needed to take up a client id the server still holds a connection or resumable state
+    /// for; within one run the client keeps it by itself.
+    ///
+    /// [`Client::resume_token`]: crate::Client::resume_token
+    pub fn resume_token(mut self, token: &str) -> Options {
+        token.clone_into(&mut self.core.resume_token);
+        self
+    }
+
     /// Keep subscriptions and pending messages on the server while offline.
     pub fn resume(mut self, resume: bool) -> Options {
         self.core.resume = resume;

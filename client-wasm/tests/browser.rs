@@ -520,3 +520,53 @@ async fn listeners_are_checked_and_isolated_from_each_other() {
     assert_eq!(first.len(), 1, "removed with off");
     assert_eq!(second.texts(), vec!["one", "two"]);
 }
+
+#[wasm_bindgen_test]
+async fn a_client_id_is_taken_up_again_only_with_its_resume_token() {
+    let (session, _admin) = new_session("identity").await;
+    let id = unique("tab");
+    let first = connect(
+        &session,
+        "pw",
+        &[("clientId", id.as_str().into()), ("resume", true.into())],
+    )
+    .await;
+    let token = get_str(&first, "resumeToken");
+    assert_eq!(token.len(), 32, "128 bits in hex: {token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+
+    // Another page with the same client id but without the token is refused, and the first
+    // one keeps its connection.
+    let options = obj(&[
+        ("url", url().into()),
+        ("session", session.as_str().into()),
+        ("password", "pw".into()),
+        ("clientId", id.as_str().into()),
+        ("resume", true.into()),
+        ("resumeToken", "0".repeat(32).into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "client_id_in_use", "{message}");
+    assert_eq!(get_str(&get(&first, "state"), "state"), "connected");
+
+    // The page's next load passes the kept token back and resumes.
+    ok(call(&first, "close", &[]), "close").await;
+    let again = connect(
+        &session,
+        "pw",
+        &[
+            ("clientId", id.as_str().into()),
+            ("resume", true.into()),
+            ("resumeToken", token.as_str().into()),
+        ],
+    )
+    .await;
+    let state = get(&again, "state");
+    assert_eq!(get_str(&state, "state"), "connected");
+    assert_eq!(get(&state, "sessionPresent").as_bool(), Some(true));
+    assert_eq!(
+        get_str(&again, "resumeToken"),
+        token,
+        "a resumed state keeps its token"
+    );
+}

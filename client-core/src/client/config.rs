@@ -7,7 +7,8 @@ use crate::names::{ClientId, DisplayName, SessionName};
 use crate::text::Redacted;
 
 /// Everything the client core needs to know up front. Build it with
-/// [`ClientConfig::new`] and adjust the public fields. (`Debug` shows no password.)
+/// [`ClientConfig::new`] and adjust the public fields. (`Debug` shows no password or
+/// resume token.)
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -25,6 +26,12 @@ pub struct ClientConfig {
     /// Ask the server to keep this client's subscriptions and pending deliveries while it
     /// is offline (needs a stable `client_id`).
     pub resume: bool,
+    /// The resume token the server gave this `client_id` on an earlier run
+    /// ([`Client::resume_token`](crate::client::Client::resume_token)), or empty. While the
+    /// server holds a connection or resumable state for the client id, only a `Hello` with
+    /// its token may take it up; a client that resumes across restarts keeps the token with
+    /// its client id. Within one run the core keeps it by itself.
+    pub resume_token: String,
     /// Keys that seal outgoing and open incoming payloads.
     pub keys: KeyStore,
     /// Hand plaintext (unsealed) deliveries to the application instead of refusing them.
@@ -115,6 +122,7 @@ impl ClientConfig {
             client_id: None,
             display_name: None,
             resume: false,
+            resume_token: String::new(),
             keys: KeyStore::default(),
             accept_plaintext: false,
             keepalive: Duration::from_secs(10),
@@ -152,6 +160,7 @@ impl core::fmt::Debug for ClientConfig {
             .field("client_id", &self.client_id)
             .field("display_name", &self.display_name)
             .field("resume", &self.resume)
+            .field("resume_token", &Redacted(&self.resume_token))
             .field("keys", &self.keys)
             .field("accept_plaintext", &self.accept_plaintext)
             .field("keepalive", &self.keepalive)

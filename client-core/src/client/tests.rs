@@ -80,6 +80,7 @@ impl T {
             Frame::Welcome(Welcome {
                 session_present: false,
                 client_id: "alice".into(),
+                resume_token: "token-of-alice".into(),
                 keepalive_ms: 0,
                 config,
             }),
@@ -149,6 +150,51 @@ fn a_new_client_asks_to_connect_and_says_hello_with_its_settings() {
     );
     assert!(h.resume && !h.admin_only);
     assert_eq!((h.keepalive_ms, h.display_name.as_str()), (10_000, "Alice"));
+}
+
+#[test]
+fn the_resume_token_of_the_welcome_goes_into_every_later_hello() {
+    let mut cfg = config();
+    cfg.resume_token = "token-of-an-earlier-run".into();
+    let mut t = T::new(cfg);
+    assert_eq!(t.c.resume_token(), "token-of-an-earlier-run");
+    t.transport();
+    t.c.handle_open(ms(1));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!("expected one hello")
+    };
+    assert_eq!(h.resume_token, "token-of-an-earlier-run");
+    t.server(
+        ms(2),
+        Frame::Welcome(Welcome {
+            client_id: "alice".into(),
+            resume_token: "token-of-alice".into(),
+            ..Welcome::default()
+        }),
+    );
+    assert_eq!(t.c.resume_token(), "token-of-alice");
+    t.c.handle_close(ms(3), None, "network");
+    t.c.handle_timeout(ms(60_000));
+    assert!(matches!(
+        t.transport()[..],
+        [TransportCommand::Connect { .. }]
+    ));
+    t.c.handle_open(ms(60_001));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!("expected one hello")
+    };
+    assert_eq!(
+        h.resume_token, "token-of-alice",
+        "the reconnect proves the id"
+    );
+    let shown = format!(
+        "{:?}",
+        ClientConfig {
+            resume_token: "secret-token".into(),
+            ..config()
+        }
+    );
+    assert!(!shown.contains("secret-token"), "{shown}");
 }
 
 #[test]
@@ -699,6 +745,7 @@ fn a_client_frame_or_a_second_welcome_from_the_server_drops_the_connection() {
     let welcome = Frame::Welcome(Welcome {
         session_present: false,
         client_id: "c".into(),
+        resume_token: String::new(),
         keepalive_ms: 10_000,
         config: SessionConfig::default(),
     });

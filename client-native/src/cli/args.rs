@@ -70,9 +70,14 @@ pub struct ConnectArgs {
         value_name = "PASSPHRASE"
     )]
     pub passphrase: Option<String>,
-    /// A stable client id (default: a random one). `sub --resume` needs one.
+    /// A stable client id (default: a random one). `sub --resume` needs one. Its resume
+    /// token is kept in --state-dir between runs.
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
+    /// Where the resume tokens of --client-id are kept between runs (default:
+    /// `$XDG_STATE_HOME/fastport`, else `~/.local/state/fastport`).
+    #[arg(long, env = "FASTPORT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
     /// Without a key: publish unsealed payloads, and accept them when subscribing. The
     /// server and anyone on the path can read them.
     #[arg(long)]

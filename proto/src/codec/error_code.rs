@@ -93,6 +93,10 @@ codes! {
     INVALID_NAME = 24, "invalid_name", true;
     /// The server holds as many sessions as it allows.
     TOO_MANY_SESSIONS = 25, "too_many_sessions", false;
+    /// The client id has a connection or resumable state in the session, and the `Hello`
+    /// did not carry its resume token. Clients retry: the id is free once its holder's
+    /// connection ends (and, for a resumable client, its state expires).
+    CLIENT_ID_IN_USE = 26, "client_id_in_use", false;
 }
 
 impl ErrorCode {
