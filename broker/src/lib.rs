@@ -252,8 +252,23 @@ impl Broker {
         }
     }
 
-    /// A WebSocket connection was accepted from `peer` (its IP address, if known).
+    /// A WebSocket connection was accepted from `peer` (its IP address, if known). It has
+    /// the hello timeout from `now` to send its `Hello`.
     pub fn handle_open(&mut self, now: Instant, conn: ConnId, peer: Option<IpAddr>) {
+        self.handle_open_by(now, conn, peer, now + self.config.hello_timeout);
+    }
+
+    /// [`Broker::handle_open`] for a driver that started the clock earlier (at the TCP
+    /// accept, before the WebSocket upgrade): the connection must send its `Hello` by
+    /// `hello_deadline`, or by the hello timeout from `now` if that comes first. A deadline
+    /// already past closes it at the next [`Broker::handle_timeout`].
+    pub fn handle_open_by(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        peer: Option<IpAddr>,
+        hello_deadline: Instant,
+    ) {
         self.metrics.connections_opened += 1;
         if self.shutting_down || self.conns.len() >= self.config.max_connections {
             let code = if self.shutting_down {
@@ -271,8 +286,8 @@ impl Broker {
             keepalive: Duration::ZERO,
         };
         self.conns.insert(conn, c);
-        self.timers
-            .set(now + self.config.hello_timeout, Timer::Hello(conn));
+        let deadline = hello_deadline.min(now + self.config.hello_timeout);
+        self.timers.set(deadline, Timer::Hello(conn));
     }
 
     /// A binary WebSocket message arrived on `conn`.

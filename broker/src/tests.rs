@@ -790,6 +790,30 @@ fn silent_connections_and_missing_hellos_time_out() {
 }
 
 #[test]
+fn a_hello_deadline_from_before_the_open_is_kept_and_cannot_extend_the_timeout() {
+    let mut t = T::new();
+    let accepted = t.now;
+    t.now += Duration::from_secs(7);
+    // Accepted 7 s ago: 3 s of the 10 s hello timeout are left.
+    let deadline = accepted + Duration::from_secs(10);
+    t.b.handle_open_by(t.now, ConnId(1), None, deadline);
+    // A deadline after the hello timeout from now is cut to it.
+    t.b.handle_open_by(t.now, ConnId(2), None, t.now + Duration::from_secs(60));
+    // A deadline already past closes at the next timeout.
+    t.b.handle_open_by(t.now, ConnId(3), None, accepted);
+    t.advance(Duration::ZERO);
+    assert_eq!(t.closed.get(&ConnId(3)), Some(&4003));
+    t.advance(Duration::from_millis(2_999));
+    assert_eq!(t.closed.get(&ConnId(1)), None);
+    t.advance(Duration::from_millis(1));
+    assert_eq!(t.closed.get(&ConnId(1)), Some(&4003));
+    t.advance(Duration::from_millis(6_999));
+    assert_eq!(t.closed.get(&ConnId(2)), None);
+    t.advance(Duration::from_millis(1));
+    assert_eq!(t.closed.get(&ConnId(2)), Some(&4003));
+}
+
+#[test]
 fn the_same_client_reconnecting_with_its_token_takes_over_its_old_connection() {
     let mut t = T::new();
     t.connect(1, "dup");

@@ -34,6 +34,12 @@ pub(crate) use settings::JsonSettings;
 /// The static directory used when none is configured, if it exists.
 pub const DEFAULT_STATIC_DIR: &str = "web-demo/dist";
 
+/// The default of [`Config::max_connections_per_address`]: room for a household or an
+/// office behind one NAT address (a browser tab holds one WebSocket, a page load a few
+/// short HTTP connections), while one address can hold no more than this many of the
+/// server's file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+
 /// The complete, checked configuration of a server.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -48,8 +54,10 @@ pub struct Config {
     pub log: String,
     /// Whether to create the development session `demo`.
     pub demo_session: bool,
-    /// Most WebSocket connections over all sessions.
+    /// Most sockets open at once (HTTP and WebSocket, counted from accept).
     pub max_connections: usize,
+    /// Most sockets open at once from one address (IPv6: one /64); 0 means no cap.
+    pub max_connections_per_address: usize,
     /// Most sessions.
     pub max_sessions: usize,
     /// Most password checks running at once.
@@ -213,6 +221,7 @@ impl Default for Config {
             log: "info".to_owned(),
             demo_session: true,
             max_connections: 100_000,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             max_sessions: 10_000,
             max_pending_jobs: 64,
             outbound_queue: 1024,
@@ -283,6 +292,11 @@ impl Config {
             &cli.max_connections,
             &file.max_connections,
             &mut self.max_connections,
+        );
+        pick(
+            &cli.max_connections_per_address,
+            &file.max_connections_per_address,
+            &mut self.max_connections_per_address,
         );
         pick(
             &cli.max_sessions,

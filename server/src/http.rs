@@ -47,6 +47,9 @@ pub(crate) struct RequestCtx {
     /// The client's address (the TCP peer; proxies are not trusted for it).
     pub(crate) peer: IpAddr,
     pub(crate) guard: TaskGuard,
+    /// When a WebSocket started from this socket must have sent its `Hello`: the hello
+    /// timeout after the socket was accepted.
+    pub(crate) hello_deadline: tokio::time::Instant,
 }
 
 /// Answers one request.
@@ -152,7 +155,9 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
     }
     match ctx.shared.router.metrics().await {
         Some(metrics) => {
-            let body = crate::prometheus::render(&metrics, ctx.shared.metrics_per_session);
+            let sockets = ctx.shared.sockets.metrics();
+            let body =
+                crate::prometheus::render(&metrics, &sockets, ctx.shared.metrics_per_session);
             let mut response = text(StatusCode::OK, body);
             set(
                 &mut response,
@@ -187,6 +192,7 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
             shared,
             guard,
             peer,
+            hello_deadline,
         } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -194,7 +200,8 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
                 let config = Some(shared.ws_config);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 let router = shared.router.clone();
-                run_connection(ws, conn, Some(peer), router, shared.outbound_queue).await;
+                let queue = shared.outbound_queue;
+                run_connection(ws, conn, Some(peer), hello_deadline, router, queue).await;
             }
             Err(e) => tracing::debug!(conn = conn.0, "upgrade failed: {e}"),
         }

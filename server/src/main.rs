@@ -32,6 +32,8 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Every socket costs a file descriptor: as many as the system allows.
+    fastport_server::server::raise_fd_limit().log(config.max_connections);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,17 +8,19 @@
 use std::fmt::Write;
 
 use crate::broker::Metrics;
+use crate::server::SocketMetrics;
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m` in the Prometheus text format, with the per-session gauges if
-/// `per_session`.
-pub fn render(m: &Metrics, per_session: bool) -> String {
+/// Renders `m` and the socket counts in the Prometheus text format, with the per-session
+/// gauges if `per_session`.
+pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
     for (name, help, value) in gauges(m) {
         metric(&mut out, name, "gauge", help, value);
     }
+    socket_metrics(&mut out, sockets);
     for (name, help, value) in counters(m) {
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
@@ -135,6 +137,37 @@ fn counters(m: &Metrics) -> [Row; 18] {
     ]
 }
 
+/// The accept loop's counts: sockets open, refused (by reason), failed accepts.
+fn socket_metrics(out: &mut String, s: &SocketMetrics) {
+    metric(
+        out,
+        "fastport_sockets",
+        "gauge",
+        "Open TCP connections, HTTP and WebSocket, counted from accept.",
+        s.open,
+    );
+    let name = "fastport_connections_refused_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Connections closed at accept: over max_connections_per_address or max_connections.",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "{name}{{reason=\"per_address\"}} {}\n{name}{{reason=\"max_connections\"}} {}",
+        s.refused_per_address, s.refused_max_connections
+    );
+    metric(
+        out,
+        "fastport_accept_errors_total",
+        "counter",
+        "Failed accepts (out of file descriptors, typically).",
+        s.accept_errors,
+    );
+}
+
 fn per_session_gauges(out: &mut String, m: &Metrics) {
     type Field = fn(&crate::broker::SessionMetrics) -> u64;
     let rows: [(&str, &str, Field); 5] = [
@@ -219,9 +252,29 @@ mod tests {
         }
     }
 
+    fn sockets() -> SocketMetrics {
+        SocketMetrics {
+            open: 7,
+            refused_per_address: 11,
+            refused_max_connections: 13,
+            accept_errors: 17,
+        }
+    }
+
+    #[test]
+    fn socket_counts_and_refusals_by_reason_are_rendered() {
+        let text = render(&sample(), &sockets(), false);
+        assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
+        assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
+        assert!(
+            text.contains("\nfastport_connections_refused_total{reason=\"max_connections\"} 13\n")
+        );
+        assert!(text.contains("\nfastport_accept_errors_total 17\n"));
+    }
+
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -237,7 +290,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -249,14 +302,14 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), false);
+        let text = render(&sample(), &sockets(), false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(

@@ -25,7 +25,9 @@
 
 mod burst;
 mod connection;
+mod fd_limit;
 mod router;
+mod sockets;
 mod startup;
 
 use std::future::Future;
@@ -36,7 +38,7 @@ use std::time::Duration;
 
 use fastport_proto::codec::ErrorCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -45,7 +47,10 @@ use crate::config::Config;
 use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir};
 pub(crate) use burst::BurstRead;
 pub(crate) use connection::run as run_connection;
+pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub use router::RouterHandle;
+pub(crate) use sockets::SocketMetrics;
+use sockets::{Admitted, Gate, SocketLimits};
 
 /// The name, password and secret key of the development session.
 pub const DEMO_SESSION: (&str, &str, &str) = ("demo", "demo", "demo-secret");
@@ -53,9 +58,6 @@ pub const DEMO_SESSION: (&str, &str, &str) = ("demo", "demo", "demo-secret");
 /// Capacity of the router's inbox. Senders wait when it is full, which slows readers
 /// down instead of buffering without bound.
 const ROUTER_INBOX: usize = 4096;
-
-/// How long an HTTP client has to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,11 @@ pub(crate) struct Shared {
     pub(crate) hosts: HostPolicy,
     pub(crate) metrics_token: Option<MetricsToken>,
     pub(crate) metrics_per_session: bool,
+    /// Every socket, counted from accept.
+    pub(crate) sockets: Arc<SocketLimits>,
+    /// Time a socket has from accept to send its `Hello` (or, over plain HTTP, each
+    /// request's headers).
+    pub(crate) hello_timeout: Duration,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -210,6 +217,8 @@ impl Server {
                 .as_ref()
                 .map(|t| MetricsToken::new(t.plain())),
             metrics_per_session: config.metrics_per_session,
+            sockets: SocketLimits::new(config.max_connections, config.max_connections_per_address),
+            hello_timeout: config.hello_timeout,
         });
         Ok(Server {
             listener,
@@ -240,6 +249,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
         let guard = TaskGuard(guard_tx);
+        let mut gate = Gate::new(self.shared.sockets.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -252,17 +262,12 @@ impl Server {
                     };
                     return Err(ServerError::RouterFailed(why));
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let task = serve_tcp(stream, peer, self.shared.clone(), guard.clone(), stop_rx.clone());
+                accepted = self.listener.accept() => {
+                    if let Some(socket) = gate.pass(accepted).await {
+                        let task = serve_tcp(socket, self.shared.clone(), guard.clone(), stop_rx.clone());
                         tokio::spawn(task);
                     }
-                    Err(e) => {
-                        // Out of file descriptors, typically: back off instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
+                }
             }
         }
         drop(self.listener);
@@ -283,23 +288,41 @@ impl Server {
 
 /// Serves one TCP connection: HTTP/1.1 requests until it closes, or the upgrade to a
 /// WebSocket (which continues in its own task).
+///
+/// The socket's first request must be complete (its headers read) within the hello
+/// timeout counted from accept, so an idle or slow-loris socket is closed then; the
+/// WebSocket it may become must send its `Hello` by the same deadline (the broker closes
+/// it otherwise). Each later request on a kept-alive connection has as long again for its
+/// headers, waiting included (hyper's header read timeout).
 async fn serve_tcp(
-    stream: TcpStream,
-    peer: SocketAddr,
+    socket: Admitted,
     shared: Arc<Shared>,
     guard: TaskGuard,
     mut stop: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
+    let Admitted {
+        stream,
+        peer,
+        accepted,
+    } = socket;
+    let _ = stream.get_ref().set_nodelay(true);
+    let deadline = accepted + shared.hello_timeout;
+    let hello_timeout = shared.hello_timeout;
+    let first_request = Arc::new(tokio::sync::Notify::new());
     let ctx = http::RequestCtx {
         shared,
         peer: peer.ip(),
         guard: guard.clone(),
+        hello_deadline: deadline,
     };
-    let service = hyper::service::service_fn(move |req| http::handle(req, ctx.clone()));
+    let on_request = first_request.clone();
+    let service = hyper::service::service_fn(move |req| {
+        on_request.notify_one();
+        http::handle(req, ctx.clone())
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(hello_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
@@ -309,9 +332,22 @@ async fn serve_tcp(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        () = no_request_by(deadline, &first_request) => {
+            tracing::debug!(%peer, "no request within the hello timeout: closed");
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "http connection ended: {e}");
     }
     drop(guard);
+}
+
+/// Completes at `deadline` unless `first_request` was notified before; never after that.
+async fn no_request_by(deadline: tokio::time::Instant, first_request: &tokio::sync::Notify) {
+    tokio::select! {
+        biased;
+        () = first_request.notified() => std::future::pending().await,
+        () = tokio::time::sleep_until(deadline) => {}
+    }
 }

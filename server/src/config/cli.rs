@@ -88,9 +88,17 @@ pub struct Cli {
     )]
     pub no_demo_session: bool,
 
-    /// Most WebSocket connections over all sessions. [default: 100000]
+    /// Most connections open at once, HTTP and WebSocket, counted from the TCP accept;
+    /// beyond it, new connections are closed at once. [default: 100000]
     #[arg(long, env = "FASTPORT_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Most connections open at once from one client address (IPv6: one /64), counted
+    /// from the TCP accept; beyond it, new ones from that address are closed at once. 0: no
+    /// cap. Raise it (or set 0) behind a reverse proxy, whose connections all come from
+    /// its address. [default: 256]
+    #[arg(long, env = "FASTPORT_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
 
     /// Most sessions. [default: 10000]
     #[arg(long, env = "FASTPORT_MAX_SESSIONS", value_name = "N")]

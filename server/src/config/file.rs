@@ -19,6 +19,7 @@ pub(super) struct FileConfig {
     pub log: Option<String>,
     pub demo_session: Option<bool>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
     pub max_sessions: Option<usize>,
     pub max_pending_jobs: Option<usize>,
     pub outbound_queue: Option<usize>,

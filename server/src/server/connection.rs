@@ -47,11 +47,13 @@ enum End {
     RouterGone,
 }
 
-/// Runs the connection until it ends. `queue` is its outbound queue's capacity.
+/// Runs the connection until it ends. It must send its `Hello` by `hello_deadline`;
+/// `queue` is its outbound queue's capacity.
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
     conn: ConnId,
     peer: Option<IpAddr>,
+    hello_deadline: tokio::time::Instant,
     router: RouterHandle,
     queue: usize,
 ) where
@@ -76,6 +78,7 @@ pub(crate) async fn run<S>(
     let opened = RouterMsg::Open(Box::new(Opened {
         conn,
         peer,
+        hello_deadline,
         outbound,
         receipts,
         abort,

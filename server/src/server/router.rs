@@ -50,6 +50,8 @@ pub(crate) struct Opened {
     pub(crate) conn: ConnId,
     /// The peer's address.
     pub(crate) peer: Option<IpAddr>,
+    /// When it must have sent its `Hello` (counted from the TCP accept).
+    pub(crate) hello_deadline: tokio::time::Instant,
     /// Its bounded outbound queue.
     pub(crate) outbound: mpsc::Sender<Outbound>,
     /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
@@ -209,7 +211,12 @@ impl Router {
     }
 
     fn now(&self) -> Instant {
-        let micros = self.start.elapsed().as_micros();
+        self.instant(tokio::time::Instant::now())
+    }
+
+    /// The broker instant of a tokio instant (the epoch if before it).
+    fn instant(&self, at: tokio::time::Instant) -> Instant {
+        let micros = at.saturating_duration_since(self.start).as_micros();
         Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 
@@ -225,6 +232,7 @@ impl Router {
                 let Opened {
                     conn,
                     peer,
+                    hello_deadline,
                     outbound,
                     receipts,
                     abort,
@@ -236,7 +244,8 @@ impl Router {
                     slow: false,
                 };
                 self.conns.insert(conn, entry);
-                self.broker.handle_open(now, conn, peer);
+                let hello_deadline = self.instant(hello_deadline);
+                self.broker.handle_open_by(now, conn, peer, hello_deadline);
             }
             RouterMsg::Message { conn, message } => {
                 if self.conns.contains_key(&conn) {

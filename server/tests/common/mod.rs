@@ -5,7 +5,7 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use fastport_harness::Launch;
 use fastport_proto::codec::{Frame, Hello};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -92,6 +92,19 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    /// Connects to `ws://addr/ws` from the loopback address `local`.
+    pub async fn connect_from(local: IpAddr, addr: SocketAddr) -> WsClient {
+        let handshake = async {
+            let stream = connect_from(Some(local), addr).await.expect("connect");
+            let url = format!("ws://{addr}/ws");
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await
+        };
+        let (ws, _) = within("the WebSocket handshake", handshake)
+            .await
+            .expect("WebSocket handshake");
+        WsClient { ws }
+    }
+
     /// Connects to `ws://addr/ws`.
     pub async fn connect(addr: SocketAddr) -> WsClient {
         let url = format!("ws://{addr}/ws");
@@ -263,6 +276,32 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> HttpResponse {
+    http_from(None, addr, method, path, headers, body).await
+}
+
+/// A TCP connection to `addr` from the loopback address `local` (any port), or from
+/// wherever the system picks.
+pub async fn connect_from(local: Option<IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match local {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
+}
+
+/// [`http`] from the loopback address `local`, if given.
+pub async fn http_from(
+    local: Option<IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -280,7 +319,7 @@ pub async fn http(
     request.push_str("\r\n");
     request.push_str(body);
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = connect_from(local, addr).await.expect("connect");
         stream
             .write_all(request.as_bytes())
             .await
@@ -292,7 +331,7 @@ pub async fn http(
     parse_response(&within("an HTTP response", exchange).await)
 }
 
-fn parse_response(raw: &[u8]) -> HttpResponse {
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
