@@ -48,6 +48,11 @@ impl Server {
         self.addr
     }
 
+    /// The process id (for looking at the process from outside: `/proc`, its limits).
+    pub fn pid(&self) -> u32 {
+        self.process.child.id().expect("the server is running")
+    }
+
     /// The WebSocket URL, `ws://HOST:PORT/ws`.
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
@@ -81,8 +86,7 @@ impl Server {
 
     /// Sends `sig` to the process.
     pub fn signal(&self, sig: Signal) {
-        let pid = self.process.child.id().expect("the server is running");
-        signal(pid, sig);
+        signal(self.pid(), sig);
     }
 
     /// Sends SIGTERM: a graceful shutdown.

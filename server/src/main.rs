@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     // Every socket costs a file descriptor: as many as the system allows.
-    fastport_server::server::raise_fd_limit().log(config.max_connections);
+    fastport_server::server::raise_fd_limit().log();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

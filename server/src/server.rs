@@ -217,7 +217,10 @@ impl Server {
                 .as_ref()
                 .map(|t| MetricsToken::new(t.plain())),
             metrics_per_session: config.metrics_per_session,
-            sockets: SocketLimits::new(config.max_connections, config.max_connections_per_address),
+            sockets: SocketLimits::new(
+                fd_limit::socket_cap(config.max_connections),
+                config.max_connections_per_address,
+            ),
             hello_timeout: config.hello_timeout,
         });
         Ok(Server {

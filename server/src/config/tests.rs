@@ -263,6 +263,27 @@ fn the_defaults_stated_in_the_help_are_the_broker_defaults() {
 }
 
 #[test]
+fn the_per_address_cap_defaults_to_256_and_comes_from_the_file_or_a_flag_where_0_is_no_cap() {
+    let config = Config::load(cli(&[])).expect("defaults are valid");
+    assert_eq!(config.max_connections_per_address, 256);
+    let help = <Cli as clap::CommandFactory>::command()
+        .render_long_help()
+        .to_string();
+    assert!(help.contains("[default: 256]"), "{help}");
+    let file = TempFile::new("max_connections_per_address = 0\n");
+    assert_eq!(
+        file.load(&[]).expect("valid").max_connections_per_address,
+        0
+    );
+    let config = file
+        .load(&["--max-connections-per-address", "1000"])
+        .expect("valid");
+    assert_eq!(config.max_connections_per_address, 1000);
+    let e = Cli::try_parse_from(["s", "--max-connections-per-address", "-1"]);
+    assert!(e.is_err(), "a negative cap is refused");
+}
+
+#[test]
 fn every_session_setting_has_its_documented_flag_and_the_file_its_key() {
     for &s in Setting::ALL {
         let lowest = s.format(*s.range().start());

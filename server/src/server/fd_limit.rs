@@ -45,10 +45,8 @@ pub fn raise() -> FdLimit {
 }
 
 impl FdLimit {
-    /// Logs the limit (info), why it could not be raised, and whether `max_connections`
-    /// sockets fit in it (warnings).
-    pub fn log(&self, max_connections: usize) {
-        let show = |l: Option<u64>| l.map_or_else(|| "unlimited".to_owned(), |l| l.to_string());
+    /// Logs the limit (info), or why it could not be raised (warning).
+    pub fn log(&self) {
         match self.error {
             None => tracing::info!("file descriptor limit: {}", show(self.now)),
             Some(e) => tracing::warn!(
@@ -56,16 +54,40 @@ impl FdLimit {
                 show(self.now)
             ),
         }
-        if let Some(limit) = self.now {
-            if max_connections as u64 > limit {
-                tracing::warn!(
-                    "max_connections ({max_connections}) is above the file descriptor limit \
-                     ({limit}): accepts will fail before it is reached; raise the limit \
-                     (ulimit -n, LimitNOFILE=) or lower --max-connections"
-                );
-            }
-        }
     }
+}
+
+/// Descriptors kept for everything but client sockets: the listener, the runtime, the log,
+/// static files being read.
+pub(crate) const RESERVED: u64 = 64;
+
+/// The most sockets the server lets in: `max_connections`, or fewer if the current
+/// open-file limit would run out first (then with a warning). A socket refused at the cap
+/// is closed at once; a socket the system refuses stays queued, and nobody gets in.
+pub(crate) fn socket_cap(max_connections: usize) -> usize {
+    let limit = getrlimit(Resource::Nofile).current;
+    let cap = cap_within(max_connections, limit);
+    if cap < max_connections {
+        tracing::warn!(
+            "max_connections lowered from {max_connections} to {cap}: the file descriptor limit \
+             is {} ({RESERVED} kept for the server itself); raise it (ulimit -n, \
+             LimitNOFILE=) to allow more",
+            show(limit)
+        );
+    }
+    cap
+}
+
+fn cap_within(max_connections: usize, limit: Option<u64>) -> usize {
+    let Some(limit) = limit else {
+        return max_connections;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED)).unwrap_or(usize::MAX);
+    max_connections.min(room.max(1))
+}
+
+fn show(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string())
 }
 
 #[cfg(test)]
@@ -78,5 +100,17 @@ mod tests {
         assert_eq!(limit.error, None);
         assert_eq!(limit.now, getrlimit(Resource::Nofile).maximum);
         assert_eq!(raise().now, limit.now, "raising again changes nothing");
+    }
+
+    #[test]
+    fn the_socket_cap_leaves_room_for_the_server_within_the_limit() {
+        assert_eq!(cap_within(100_000, Some(1024)), 1024 - RESERVED as usize);
+        assert_eq!(cap_within(500, Some(1024)), 500);
+        assert_eq!(cap_within(100_000, None), 100_000);
+        assert_eq!(
+            cap_within(100, Some(10)),
+            1,
+            "never 0: the server still serves"
+        );
     }
 }

@@ -270,20 +270,20 @@ impl Gate {
                 Err(why) => {
                     drop(stream);
                     if let Some(more) = self.refusals.tick(now) {
-                        let (what, key) = match why {
-                            Refused::PerAddress => (
-                                "its address holds max_connections_per_address sockets",
-                                "--max-connections-per-address",
+                        let what = match why {
+                            Refused::PerAddress => format!(
+                                "its address holds {} sockets (--max-connections-per-address)",
+                                self.limits.per_address
                             ),
-                            Refused::MaxConnections => (
-                                "the server holds max_connections sockets",
-                                "--max-connections",
+                            Refused::MaxConnections => format!(
+                                "the server holds {} sockets (--max-connections)",
+                                self.limits.max_total
                             ),
                         };
                         tracing::warn!(
                             peer = %peer.ip(),
-                            "connection refused: {what} ({key}); {more} more refused in the \
-                             last {WARN_EVERY:?}"
+                            "connection refused: {what}{}",
+                            since_last(more, "refused")
                         );
                     }
                     None
@@ -299,14 +299,24 @@ impl Gate {
                         ""
                     };
                     tracing::warn!(
-                        "accept failed: {e}{hint}; pausing accepts for {ACCEPT_BACKOFF:?}; \
-                         {more} more failures in the last {WARN_EVERY:?}"
+                        "accept failed: {e}{hint}; pausing accepts for {ACCEPT_BACKOFF:?}{}",
+                        since_last(more, "failed")
                     );
                 }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 None
             }
         }
+    }
+}
+
+/// The events held back since the last warning, if any (at most one warning per
+/// [`WARN_EVERY`]).
+fn since_last(held_back: u64, what: &str) -> String {
+    if held_back == 0 {
+        String::new()
+    } else {
+        format!(" ({held_back} more {what} since the last warning, at most one per {WARN_EVERY:?})")
     }
 }
 
