@@ -7,7 +7,10 @@
 //! - Each WebSocket **connection** is a task with a bounded outbound queue. A full queue
 //!   makes the connection a slow consumer: the broker closes it, nothing grows unbounded.
 //! - One **listener** serves HTTP/1.1: the WebSocket upgrade at `/ws`, `/healthz`,
-//!   `/metrics`, the admin API and static files (see [`crate::http`]).
+//!   `/metrics`, the admin API and static files (see [`crate::http`]). Every socket it
+//!   accepts is counted, against a cap per address and one in all, before anything is read
+//!   from it, and must get to its `Hello` within the hello timeout from that moment
+//!   (`sockets`).
 //!
 //! ```no_run
 //! use fastport_server::config::Config;
