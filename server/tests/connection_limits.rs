@@ -41,7 +41,7 @@ async fn ten_thousand_sockets_from_one_address_without_a_hello_hit_the_cap_and_a
     .await;
     let addr = server.addr();
     let run = async {
-        let held = open_sockets(FLOODER, addr, flood).await;
+        let held = open_sockets(addr, flood).await;
         let refused = (flood - CAP) as u64;
         let metrics = metrics_when(addr, |m| refused_of(m, "per_address") >= refused).await;
         assert_eq!(
@@ -68,7 +68,7 @@ async fn ten_thousand_sockets_from_one_address_without_a_hello_hit_the_cap_and_a
         assert_eq!(healthz.status, 200);
 
         // The flooding address stays refused: its next socket is closed unread.
-        let mut more = connect_from(Some(FLOODER), addr).await.expect("connect");
+        let mut more = TcpStream::connect(addr).await.expect("connect");
         assert_closed_unanswered(&mut more, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         drop(held);
     };
@@ -87,7 +87,7 @@ async fn the_global_cap_counts_sockets_that_never_upgrade() {
     ])
     .await;
     let addr = server.addr();
-    let mut idle = open_sockets(FLOODER, addr, 3).await;
+    let mut idle = open_sockets(addr, 3).await;
     let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await;
     assert!(
         refused.is_err(),
@@ -175,10 +175,13 @@ fn flood_size() -> usize {
     flood
 }
 
-/// Opens `n` TCP connections from `local` to `addr`, a few at a time, and keeps them.
-async fn open_sockets(local: IpAddr, addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// Opens `n` TCP connections to `addr` (on 127.0.0.1, so they come from [`FLOODER`]), a
+/// few at a time, and keeps them. Not bound first: the system then picks each source port
+/// for this destination only, which leaves the port range room for everyone else.
+async fn open_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    assert_eq!(addr.ip(), FLOODER, "the server listens on {FLOODER}");
     futures_util::stream::iter(0..n)
-        .map(|_| async move { connect_from(Some(local), addr).await.expect("connect") })
+        .map(|_| async move { TcpStream::connect(addr).await.expect("connect") })
         .buffer_unordered(32)
         .collect()
         .await
