@@ -97,6 +97,9 @@ codes! {
     /// did not carry its resume token. Clients retry: the id is free once its holder's
     /// connection ends (and, for a resumable client, its state expires).
     CLIENT_ID_IN_USE = 26, "client_id_in_use", false;
+    /// A password, secret key or token is longer than 1 KiB, or the first message of a
+    /// connection is longer than 4 KiB (which only such a credential makes it).
+    CREDENTIAL_TOO_LARGE = 27, "credential_too_large", true;
 }
 
 impl ErrorCode {
