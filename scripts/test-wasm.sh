@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! start_server "$server_bin" "$work"; then
+if ! start_server "$server_bin" "$work" --open-session-creation; then
     echo "test-wasm: the server did not start:" >&2
     cat "$work/server.err" >&2
     exit 1

@@ -63,7 +63,7 @@ pub(crate) struct Parked {
 /// What an unknown session's password is checked against, so that it costs what a wrong
 /// password costs: argon2id with the parameters of new hashes and an output nothing hashes
 /// to.
-fn stand_in_hash(cost: HashCost) -> SecretHash {
+pub(crate) fn stand_in_hash(cost: HashCost) -> SecretHash {
     let phc = match cost {
         HashCost::Test => {
             "$argon2id$v=19$m=8,t=1,p=1$c3RhbmQtaW4tc2FsdC0xMg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"

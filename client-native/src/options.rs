@@ -34,6 +34,20 @@ impl Options {
         Ok(Options::from_config(ClientConfig::admin(url)))
     }
 
+    /// An admin-only connection that logs in with the secret key of `session`, or with the
+    /// admin token when `session` is `None` (see `ClientConfig::admin_with`).
+    pub fn admin_with(
+        url: &str,
+        session: Option<&str>,
+        credential: &str,
+    ) -> Result<Options, Error> {
+        check_url(url)?;
+        let session = session.map(SessionName::new).transpose()?;
+        Ok(Options::from_config(ClientConfig::admin_with(
+            url, session, credential,
+        )))
+    }
+
     fn from_config(core: ClientConfig) -> Options {
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(32 * 1024 * 1024);

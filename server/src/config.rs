@@ -46,8 +46,13 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 pub struct Config {
     /// `HOST:PORT` to listen on.
     pub listen: String,
-    /// The admin token needed to create sessions; `None` lets anyone create them.
+    /// The admin token needed to create sessions.
     pub admin_token: Option<Secret>,
+    /// Whether anyone may create sessions without the admin token (development).
+    pub open_session_creation: bool,
+    /// Address ranges of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client; see [`crate::http::TrustedProxies`].
+    pub trusted_proxies: Vec<String>,
     /// Directory of static files, if any.
     pub static_dir: Option<PathBuf>,
     /// tracing env-filter directive for the log on stderr.
@@ -186,6 +191,9 @@ impl Config {
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
+        if !loopback && self.open_session_creation {
+            return Some("no --open-session-creation (anyone could create sessions)");
+        }
         match (loopback, self.admin_token.is_some(), self.demo_session) {
             (true, _, _) | (false, true, false) => None,
             (false, false, true) => Some(
@@ -217,6 +225,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
             admin_token: None,
+            open_session_creation: false,
+            trusted_proxies: Vec::new(),
             static_dir: None,
             log: "info".to_owned(),
             demo_session: true,
@@ -344,6 +354,13 @@ impl Config {
         self.metrics_per_session =
             cli.metrics_per_session || file.metrics_per_session.unwrap_or(false);
         self.insecure = cli.insecure || file.insecure.unwrap_or(false);
+        self.open_session_creation =
+            cli.open_session_creation || file.open_session_creation.unwrap_or(false);
+        pick(
+            &cli.trusted_proxy,
+            &file.trusted_proxies,
+            &mut self.trusted_proxies,
+        );
     }
 
     fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
@@ -494,6 +511,12 @@ impl Config {
             .map_err(|message| invalid("allowed_origins", message))?;
         crate::http::HostPolicy::new(&self.server_names)
             .map_err(|message| invalid("server_names", message))?;
+        crate::http::TrustedProxies::new(&self.trusted_proxies).map_err(|message| {
+            invalid(
+                "trusted_proxies (--trusted-proxy, FASTPORT_TRUSTED_PROXY)",
+                message,
+            )
+        })?;
         if let Some(problem) = self.exposure() {
             if !self.insecure {
                 let message = format!(

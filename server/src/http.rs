@@ -13,10 +13,11 @@
 mod admin;
 mod files;
 mod origin;
+mod proxy;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -32,9 +33,10 @@ use tokio_tungstenite::WebSocketStream;
 
 pub use files::StaticDir;
 pub use origin::{HostPolicy, OriginPolicy};
+pub use proxy::TrustedProxies;
 
 use crate::broker::ConnId;
-use crate::server::{run_connection, BurstRead, Shared, TaskGuard};
+use crate::server::{run_connection, BurstRead, LoginLimit, Shared, TaskGuard};
 
 /// The body of every response.
 pub type Body = Full<Bytes>;
@@ -44,7 +46,8 @@ pub type Body = Full<Bytes>;
 #[derive(Debug, Clone)]
 pub(crate) struct RequestCtx {
     pub(crate) shared: Arc<Shared>,
-    /// The client's address (the TCP peer; proxies are not trusted for it).
+    /// The client's address: the TCP peer, or the client a trusted proxy names
+    /// ([`TrustedProxies`]).
     pub(crate) peer: IpAddr,
     pub(crate) guard: TaskGuard,
     /// When a WebSocket started from this socket must have sent its `Hello`: the hello
@@ -59,6 +62,10 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    let ctx = RequestCtx {
+        peer: ctx.shared.proxies.client(ctx.peer, req.headers()),
+        ..ctx
+    };
     if let Err(refused) = ctx.shared.hosts.check(req.headers()) {
         tracing::info!(peer = %ctx.peer, %path, "request refused: {}", refused.0);
         return Ok(text(
@@ -196,12 +203,21 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
         } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let io = BurstRead::new(TokioIo::new(upgraded));
+                let open = Arc::new(AtomicBool::new(false));
+                let io = LoginLimit::new(TokioIo::new(upgraded), open.clone());
+                let io = BurstRead::new(io);
                 let config = Some(shared.ws_config);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 let router = shared.router.clone();
-                let queue = shared.outbound_queue;
-                run_connection(ws, conn, Some(peer), hello_deadline, router, queue).await;
+                let link = crate::server::LinkSetup {
+                    conn,
+                    peer: Some(peer),
+                    router,
+                    queue: shared.outbound_queue,
+                    hello_deadline,
+                    welcomed: open,
+                };
+                run_connection(ws, link).await;
             }
             Err(e) => tracing::debug!(conn = conn.0, "upgrade failed: {e}"),
         }

@@ -24,6 +24,7 @@ pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) ->
     for (name, help, value) in counters(m) {
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
+    password_checks(&mut out, m);
     if per_session {
         per_session_gauges(&mut out, m);
     }
@@ -116,7 +117,7 @@ fn counters(m: &Metrics) -> [Row; 18] {
         ),
         (
             "fastport_rate_limited",
-            "Logins and admin requests refused after repeated failures from their address.",
+            "Logins and admin requests refused or made to wait by the login limits.",
             m.rate_limited,
         ),
         (
@@ -165,6 +166,23 @@ fn socket_metrics(out: &mut String, s: &SocketMetrics) {
         "counter",
         "Failed accepts (out of file descriptors, typically).",
         s.accept_errors,
+    );
+}
+
+/// argon2 checks by outcome: what password guessing costs the server.
+fn password_checks(out: &mut String, m: &Metrics) {
+    let name = "fastport_password_checks_total";
+    header(
+        out,
+        name,
+        "counter",
+        "argon2 checks of passwords, secret keys and tokens, by outcome (match, mismatch).",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "{name}{{outcome=\"match\"}} {}\n{name}{{outcome=\"mismatch\"}} {}",
+        m.password_checks_matched, m.password_checks_mismatched
     );
 }
 
@@ -316,6 +334,18 @@ mod tests {
             text.contains("\nfastport_connections 3\n"),
             "the totals stay: {text}"
         );
+    }
+
+    #[test]
+    fn password_checks_are_counted_by_outcome() {
+        let m = Metrics {
+            password_checks_matched: 2,
+            password_checks_mismatched: 5,
+            ..Metrics::default()
+        };
+        let text = render(&m, false);
+        assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
+        assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
     }
 
     #[test]

@@ -29,6 +29,7 @@
 mod burst;
 mod connection;
 mod fd_limit;
+mod login_limit;
 mod router;
 mod sockets;
 mod startup;
@@ -47,10 +48,11 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir};
+use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir, TrustedProxies};
 pub(crate) use burst::BurstRead;
-pub(crate) use connection::run as run_connection;
+pub(crate) use connection::{run as run_connection, LinkSetup};
 pub use fd_limit::{raise as raise_fd_limit, FdLimit};
+pub(crate) use login_limit::LoginLimit;
 pub use router::RouterHandle;
 pub(crate) use sockets::SocketMetrics;
 use sockets::{Admitted, Gate, SocketLimits};
@@ -147,6 +149,7 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     pub(crate) origins: OriginPolicy,
     pub(crate) hosts: HostPolicy,
+    pub(crate) proxies: TrustedProxies,
     pub(crate) metrics_token: Option<MetricsToken>,
     pub(crate) metrics_per_session: bool,
     /// Every socket, counted from accept.
@@ -170,6 +173,8 @@ impl Server {
             .map_err(|e| ServerError::Origins(format!("allowed_origins: {e}")))?;
         let hosts = HostPolicy::new(&config.server_names)
             .map_err(|e| ServerError::Origins(format!("server_names: {e}")))?;
+        let proxies = TrustedProxies::new(&config.trusted_proxies)
+            .map_err(|e| ServerError::Origins(format!("trusted_proxies: {e}")))?;
         let static_dir = match &config.static_dir {
             Some(dir) => {
                 Some(
@@ -215,6 +220,7 @@ impl Server {
             next_conn: AtomicU64::new(1),
             origins,
             hosts,
+            proxies,
             metrics_token: config
                 .metrics_token
                 .as_ref()

@@ -253,3 +253,12 @@ fn wrong_secret_keys_are_limited_apart_from_passwords() {
         ErrorCode::OK
     );
 }
+
+#[test]
+fn the_stand_in_hashes_are_well_formed_and_match_nothing() {
+    for cost in [HashCost::Test, HashCost::Standard] {
+        let hash = crate::handshake::stand_in_hash(cost);
+        assert!(!hash.verify(""));
+        assert!(!hash.verify("stand-in"));
+    }
+}

@@ -16,8 +16,13 @@ pub struct ClientConfig {
     pub url: String,
     /// The session to join; `None` for an admin-only connection (see [`ClientConfig::admin`]).
     pub session: Option<SessionName>,
-    /// The session password.
+    /// The session password; on an admin-only connection, its credential: the secret key
+    /// of [`ClientConfig::admin_session`], or the admin token when that is `None`.
     pub password: String,
+    /// On an admin-only connection, the session whose secret key `password` holds
+    /// (`None`: `password` is the admin token). The server welcomes an admin-only
+    /// connection only with one of them (or with none if its session creation is open).
+    pub admin_session: Option<SessionName>,
     /// A stable client id. `None` picks a random one from [`ClientConfig::seed`] and
     /// keeps it for every reconnect, so the server can drop resent duplicates.
     pub client_id: Option<ClientId>,
@@ -119,6 +124,7 @@ impl ClientConfig {
             url: url.into(),
             session: Some(session),
             password: password.into(),
+            admin_session: None,
             client_id: None,
             display_name: None,
             resume: false,
@@ -144,6 +150,19 @@ impl ClientConfig {
         config.session = None;
         config
     }
+
+    /// An admin-only connection that logs in with the secret key of `session`, or with the
+    /// admin token when `session` is `None`.
+    pub fn admin_with(
+        url: impl Into<String>,
+        session: Option<SessionName>,
+        credential: impl Into<String>,
+    ) -> Self {
+        let mut config = ClientConfig::admin(url);
+        config.admin_session = session;
+        config.password = credential.into();
+        config
+    }
 }
 
 fn placeholder_session() -> SessionName {
@@ -157,6 +176,7 @@ impl core::fmt::Debug for ClientConfig {
             .field("url", &self.url)
             .field("session", &self.session)
             .field("password", &Redacted(&self.password))
+            .field("admin_session", &self.admin_session)
             .field("client_id", &self.client_id)
             .field("display_name", &self.display_name)
             .field("resume", &self.resume)

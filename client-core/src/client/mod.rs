@@ -204,7 +204,14 @@ impl Client {
         self.ping_sent_at = None;
         let (session, password) = match &self.config.session {
             Some(s) => (s.as_str().to_owned(), self.config.password.clone()),
-            None => (String::new(), String::new()),
+            None => (
+                self.config
+                    .admin_session
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                self.config.password.clone(),
+            ),
         };
         let hello = Hello {
             resume: self.config.resume,

@@ -941,3 +941,31 @@ fn after_a_reconnect_restored_comes_once_every_resubscribe_was_answered() {
         "{events:?}"
     );
 }
+
+#[test]
+fn an_admin_only_hello_carries_the_secret_key_and_its_session_or_the_admin_token() {
+    let session = SessionName::new("team").expect("valid name");
+    let mut t = T::new(ClientConfig::admin_with(
+        "ws://server/ws",
+        Some(session),
+        "team-secret",
+    ));
+    t.c.poll_transport();
+    t.c.handle_open(ms(0));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!()
+    };
+    assert!(h.admin_only);
+    assert_eq!(
+        (h.session.as_str(), h.password.as_str()),
+        ("team", "team-secret")
+    );
+    let mut t = T::new(ClientConfig::admin_with("ws://server/ws", None, "token"));
+    t.c.poll_transport();
+    t.c.handle_open(ms(0));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!()
+    };
+    assert!(h.admin_only && h.session.is_empty());
+    assert_eq!(h.password, "token");
+}

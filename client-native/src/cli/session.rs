@@ -51,7 +51,10 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
         }
     };
     let creating = matches!(command, SessionCommand::Create(_));
-    let options = Options::admin(&request.admin.url)?;
+    // The connection logs in with the request's own credential: the admin token to
+    // create, the session's secret key otherwise.
+    let login = (!creating).then_some(request.session);
+    let options = Options::admin_with(&request.admin.url, login, request.credential)?;
     let client = Client::connect(options).await?;
     let result = client
         .admin(request.session, request.credential, request.op)

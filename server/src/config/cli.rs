@@ -167,6 +167,30 @@ pub struct Cli {
     )]
     pub metrics_per_session: bool,
 
+    /// Let anyone who reaches the server create sessions without the admin token (for
+    /// development on one machine). Off by default: without an admin token, no session
+    /// can be created at run time.
+    #[arg(
+        long,
+        env = "FASTPORT_OPEN_SESSION_CREATION",
+        action = ArgAction::SetTrue,
+        value_parser = FalseyValueParser::new()
+    )]
+    pub open_session_creation: bool,
+
+    /// A reverse proxy's address range (`10.0.0.0/8`, `192.0.2.1`; repeatable, or
+    /// comma-separated in the environment): for connections from it, the client's address
+    /// (login limits, logs) is read from `Forwarded: for=` or `X-Forwarded-For`, right-most
+    /// untrusted hop first. From other peers those headers are ignored.
+    #[arg(
+        long,
+        env = "FASTPORT_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        action = ArgAction::Append
+    )]
+    pub trusted_proxy: Option<Vec<String>>,
+
     /// The defaults of every session's settings.
     #[command(flatten)]
     pub session_defaults: SettingFlags<ServerFlags>,

@@ -34,6 +34,8 @@ pub(super) struct FileConfig {
     pub metrics_token: Option<String>,
     pub metrics_per_session: Option<bool>,
     pub insecure: Option<bool>,
+    pub open_session_creation: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

@@ -12,8 +12,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use fastport_proto::codec::AdminRequest;
 use fastport_proto::time::Instant;
+use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Job, JobResult};
@@ -150,6 +152,7 @@ pub(crate) fn spawn(broker: Broker, capacity: usize) -> (RouterHandle, JoinHandl
         admin_pending: HashMap::new(),
         next_admin: 1,
         jobs: tx.downgrade(),
+        hashing: Arc::new(Semaphore::new(hashing_threads())),
     };
     let task = tokio::spawn(router.run(inbox));
     (RouterHandle { tx }, task)
@@ -166,6 +169,14 @@ struct Router {
     next_admin: u64,
     /// Weak, so that the router stops once every handle is dropped.
     jobs: mpsc::WeakSender<RouterMsg>,
+    /// The hashing pool: one permit per thread that may run argon2 at once.
+    hashing: Arc<Semaphore>,
+}
+
+/// Threads of the hashing pool: the machine's cores, so hashing cannot take more memory
+/// than 19 MiB per core, nor more threads than there are cores.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 struct ConnEntry {
@@ -351,13 +362,23 @@ impl Router {
         }
     }
 
+    /// Runs `job` on a blocking thread once one of the hashing pool's threads is free:
+    /// the broker bounds how many wait, the pool how many run (argon2 takes 19 MiB each).
     fn run_job(&self, job: Job) {
         let Some(tx) = self.jobs.upgrade() else {
             return;
         };
-        tokio::task::spawn_blocking(move || {
-            let result = job.run();
-            let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
+        let pool = self.hashing.clone();
+        tokio::spawn(async move {
+            let Ok(permit) = pool.acquire_owned().await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                let result = job.run();
+                drop(permit);
+                let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
+            })
+            .await;
         });
     }
 
