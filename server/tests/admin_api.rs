@@ -188,7 +188,7 @@ async fn drop_closes_clients_with_4007_and_forgets_the_session() {
     assert_eq!(gone.status, 404, "{}", gone.body);
     let mut latecomer = server.connect().await;
     latecomer.hello("team", "pw").await;
-    assert_refused(&mut latecomer, "unknown_session", 4005).await;
+    assert_refused(&mut latecomer, "bad_credentials", 4004).await;
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderName;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -114,6 +116,41 @@ impl WsClient {
         )
         .await
         .expect("WebSocket handshake");
+        WsClient { ws }
+    }
+
+    /// Connects to `ws://addr/ws` from the local address `local` (any of 127.0.0.0/8 works
+    /// on loopback), with extra request `headers`.
+    pub async fn connect_from(
+        addr: SocketAddr,
+        local: IpAddr,
+        headers: &[(&str, &str)],
+    ) -> WsClient {
+        let mut request = format!("ws://{addr}/ws")
+            .into_client_request()
+            .expect("a valid URL");
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+            request
+                .headers_mut()
+                .append(name, value.parse().expect("a header value"));
+        }
+        let handshake = async {
+            let socket = if local.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .expect("a socket");
+            socket
+                .bind(SocketAddr::new(local, 0))
+                .expect("bind the local address");
+            let stream = socket.connect(addr).await.expect("connect");
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
+        };
+        let (ws, _) = within("the WebSocket handshake", handshake)
+            .await
+            .expect("WebSocket handshake");
         WsClient { ws }
     }
 
@@ -352,4 +389,17 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
         headers,
         body: body.to_owned(),
     }
+}
+
+/// The value of one sample of `/metrics`, e.g. `fastport_rate_limited_total` or
+/// `fastport_password_checks_total{outcome="match"}`.
+pub async fn metric(addr: SocketAddr, sample: &str) -> u64 {
+    let response = http(addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    response
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {sample} in {}", response.body))
 }
