@@ -71,7 +71,10 @@ impl From<Error> for CliError {
 /// Which flag to look at for a refusal the user can fix on the command line.
 fn flag_hint(code: Option<ErrorCode>) -> Option<&'static str> {
     match code? {
-        ErrorCode::BAD_CREDENTIALS => Some("check --password / FASTPORT_PASSWORD"),
+        ErrorCode::BAD_CREDENTIALS => Some(
+            "check --session and --password / FASTPORT_PASSWORD (the server answers an unknown \
+             session like a wrong password)",
+        ),
         ErrorCode::UNKNOWN_SESSION => {
             Some("check --session, or create it with `fastport session create`")
         }
@@ -92,6 +95,30 @@ pub fn closed(reason: &CloseReason) -> CliError {
     }
 }
 
+/// The admin-only connection of an admin command was refused: it logs in with the
+/// command's own credential, so this is a wrong secret key or admin token.
+pub fn admin_login(e: Error, session: &str, creating: bool) -> CliError {
+    if e.code() == Some(ErrorCode::BAD_CREDENTIALS) {
+        return CliError::runtime(wrong_credential(session, creating, "bad_credentials"));
+    }
+    e.into()
+}
+
+fn wrong_credential(session: &str, creating: bool, code: &str) -> String {
+    if creating {
+        format!(
+            "the server refused the admin token ({code}); check --admin-token / \
+             FASTPORT_ADMIN_TOKEN (a server without one creates sessions only with \
+             --open-session-creation)"
+        )
+    } else {
+        format!(
+            "wrong secret for session `{session}`, or no such session ({code}); \
+             check --secret / FASTPORT_SECRET"
+        )
+    }
+}
+
 /// An admin command's failure, in the words of the command that failed.
 pub fn admin(e: Error, session: &str, creating: bool) -> CliError {
     let (code, server) = match &e {
@@ -104,13 +131,7 @@ pub fn admin(e: Error, session: &str, creating: bool) -> CliError {
         format!(": {server}")
     };
     let message = match code {
-        ErrorCode::NOT_AUTHORIZED if creating => "the server refused the admin token \
-            (not_authorized); check --admin-token / FASTPORT_ADMIN_TOKEN"
-            .to_owned(),
-        ErrorCode::NOT_AUTHORIZED => format!(
-            "wrong secret for session `{session}` (not_authorized); \
-             check --secret / FASTPORT_SECRET"
-        ),
+        ErrorCode::NOT_AUTHORIZED => wrong_credential(session, creating, "not_authorized"),
         ErrorCode::UNKNOWN_SESSION => {
             format!("there is no session `{session}` on the server (unknown_session)")
         }

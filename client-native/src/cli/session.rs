@@ -55,7 +55,9 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
     // create, the session's secret key otherwise.
     let login = (!creating).then_some(request.session);
     let options = Options::admin_with(&request.admin.url, login, request.credential)?;
-    let client = Client::connect(options).await?;
+    let client = Client::connect(options)
+        .await
+        .map_err(|e| error::admin_login(e, request.session, creating))?;
     let result = client
         .admin(request.session, request.credential, request.op)
         .await;

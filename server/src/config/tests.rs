@@ -446,3 +446,52 @@ fn the_admin_token_can_come_from_a_file_but_not_from_both_a_file_and_a_flag() {
     let e = missing.expect_err("unreadable").to_string();
     assert!(e.starts_with("admin_token_file (--admin-token-file, FASTPORT_ADMIN_TOKEN_FILE): cannot read /nonexistent/token"), "{e}");
 }
+
+#[test]
+fn trusted_proxies_come_from_repeated_flags_or_the_file_and_are_checked() {
+    let config = Config::load(cli(&[
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--trusted-proxy",
+        "192.0.2.1,2001:db8::/48",
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.trusted_proxies,
+        ["10.0.0.0/8", "192.0.2.1", "2001:db8::/48"]
+    );
+    let file = TempFile::new("trusted_proxies = [\"172.16.0.0/12\"]\n");
+    assert_eq!(
+        file.load(&[]).expect("valid").trusted_proxies,
+        ["172.16.0.0/12"]
+    );
+    let e = Config::load(cli(&["--trusted-proxy", "10.0.0.0/40"])).expect_err("refused");
+    let e = e.to_string();
+    assert!(
+        e.contains("--trusted-proxy") && e.contains("10.0.0.0/40"),
+        "{e}"
+    );
+    assert!(Config::load(cli(&[]))
+        .expect("valid")
+        .trusted_proxies
+        .is_empty());
+}
+
+#[test]
+fn open_session_creation_is_off_by_default_and_refused_beyond_loopback() {
+    assert!(!Config::load(cli(&[])).expect("valid").open_session_creation);
+    let flag = Config::load(cli(&["--open-session-creation"])).expect("valid");
+    assert!(flag.open_session_creation);
+    let file = TempFile::new("open_session_creation = true\n");
+    assert!(file.load(&[]).expect("valid").open_session_creation);
+    let exposed = cli(&[
+        "--listen",
+        "0.0.0.0:8080",
+        "--admin-token",
+        "token",
+        "--no-demo-session",
+        "--open-session-creation",
+    ]);
+    let e = Config::load(exposed).expect_err("refused").to_string();
+    assert!(e.contains("--open-session-creation"), "{e}");
+}
