@@ -337,7 +337,7 @@ mod tests {
                 match g.admit(now, &k) {
                     Admission::Start => break,
                     Admission::Wait(turn) => now = turn,
-                    Admission::Refuse(wait) => now = now + wait,
+                    Admission::Refuse(wait) => now += wait,
                 }
             }
         }
