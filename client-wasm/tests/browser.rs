@@ -127,14 +127,14 @@ async fn a_wrong_password_rejects_with_bad_credentials() {
 }
 
 #[wasm_bindgen_test]
-async fn an_unknown_session_rejects_with_its_code() {
+async fn an_unknown_session_rejects_like_a_wrong_password() {
     let options = obj(&[
         ("url", url().into()),
         ("session", unique("nobody-made-this").into()),
         ("password", "pw".into()),
     ]);
-    let (code, _) = rejected(fastport_wasm::connect(options).into(), "connect").await;
-    assert_eq!(code, "unknown_session");
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "bad_credentials", "{message}");
 }
 
 #[wasm_bindgen_test]

@@ -53,7 +53,7 @@ fn gauges(m: &Metrics) -> [Row; 5] {
         ),
         (
             "fastport_pending_jobs",
-            "Password and secret checks running.",
+            "Password and secret checks (and hashings of new sessions) waiting or running.",
             m.pending_jobs,
         ),
     ]

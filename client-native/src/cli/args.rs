@@ -256,7 +256,8 @@ pub struct MemberArgs {
 /// `fastport session ...`: administration over an admin-only connection.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
-    /// Create a session (with the server's admin token, if it has one).
+    /// Create a session (with the server's admin token; a server without one creates
+    /// sessions only when started with --open-session-creation).
     Create(CreateArgs),
     /// Show a session's settings.
     Describe(SessionArgs),
@@ -301,7 +302,8 @@ pub struct CreateArgs {
     /// The secret key for later admin commands on it (describe, config, suspend, ...).
     #[arg(long, value_name = "SECRET")]
     pub secret: String,
-    /// The server's admin token (needed when the server was started with one).
+    /// The server's admin token (needed unless the server has none and was started with
+    /// --open-session-creation).
     #[arg(
         long,
         env = "FASTPORT_ADMIN_TOKEN",

@@ -97,11 +97,18 @@ pub fn closed(reason: &CloseReason) -> CliError {
 
 /// The admin-only connection of an admin command was refused: it logs in with the
 /// command's own credential, so this is a wrong secret key or admin token.
-pub fn admin_login(e: Error, session: &str, creating: bool) -> CliError {
-    if e.code() == Some(ErrorCode::BAD_CREDENTIALS) {
-        return CliError::runtime(wrong_credential(session, creating, "bad_credentials"));
+pub fn admin_login(e: Error, session: &str, creating: bool, credential: &str) -> CliError {
+    if e.code() != Some(ErrorCode::BAD_CREDENTIALS) {
+        return e.into();
     }
-    e.into()
+    if creating && credential.is_empty() {
+        return CliError::runtime(
+            "creating a session needs the server's admin token (bad_credentials); give \
+             --admin-token / FASTPORT_ADMIN_TOKEN (a server without one creates sessions only \
+             with --open-session-creation)",
+        );
+    }
+    CliError::runtime(wrong_credential(session, creating, "bad_credentials"))
 }
 
 fn wrong_credential(session: &str, creating: bool, code: &str) -> String {

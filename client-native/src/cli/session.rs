@@ -57,7 +57,7 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
     let options = Options::admin_with(&request.admin.url, login, request.credential)?;
     let client = Client::connect(options)
         .await
-        .map_err(|e| error::admin_login(e, request.session, creating))?;
+        .map_err(|e| error::admin_login(e, request.session, creating, request.credential))?;
     let result = client
         .admin(request.session, request.credential, request.op)
         .await;
