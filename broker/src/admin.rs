@@ -11,7 +11,7 @@ use super::session::SessionId;
 use super::{Broker, ConnId, ConnState, Output};
 use crate::auth::{self, HashCost, HashError, JobKind, SecretHash};
 use crate::guard::{Admission, GuardKey, Kind};
-use crate::handshake::MAX_CREDENTIAL_BYTES;
+use crate::handshake::{stand_in_hash, MAX_CREDENTIAL_BYTES};
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +173,8 @@ impl Broker {
             .get(name)
             .and_then(|id| self.sessions.get(id))
         else {
-            return Err((
-                ErrorCode::UNKNOWN_SESSION,
-                format!("no session named `{name}`"),
-            ));
+            // Checked like a wrong secret key and answered alike, so names cannot be probed.
+            return Ok(Some(stand_in_hash(self.config.hash_cost)));
         };
         let fingerprint = auth::fingerprint(&self.config.verify_cache_key, credential);
         if session
@@ -197,12 +195,14 @@ impl Broker {
     ) {
         if !ok {
             self.metrics.auth_failures += 1;
-            let what = if matches!(req.op, AdminOp::Create { .. }) {
-                "admin token"
+            let message = if matches!(req.op, AdminOp::Create { .. }) {
+                format!("wrong admin token for session `{}`", req.session)
             } else {
-                "secret key"
+                format!(
+                    "wrong secret key for session `{}`, or no such session",
+                    req.session
+                )
             };
-            let message = format!("wrong {what} for session `{}`", req.session);
             return self.answer(origin, ErrorCode::NOT_AUTHORIZED, message, None);
         }
         if !matches!(req.op, AdminOp::Create { .. }) {

@@ -857,7 +857,8 @@ fn admin_operations_need_the_right_credentials_and_take_effect() {
     assert_eq!(t.closed.get(&ConnId(3)), Some(&4007));
     assert_eq!(
         t.admin("demo", "secret", AdminOp::Describe).code,
-        ErrorCode::UNKNOWN_SESSION
+        ErrorCode::NOT_AUTHORIZED,
+        "a dropped session answers like a wrong secret key"
     );
 }
 

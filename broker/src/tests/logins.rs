@@ -237,6 +237,23 @@ fn one_address_holds_at_most_a_quarter_of_the_pending_checks() {
 }
 
 #[test]
+fn an_unknown_session_answers_admin_requests_like_a_wrong_secret_key() {
+    let mut t = T::new();
+    let wrong = t.admin("demo", "guess", AdminOp::Describe);
+    let unknown = t.admin("nosuch", "guess", AdminOp::Describe);
+    assert_eq!(
+        (wrong.code, unknown.code),
+        (ErrorCode::NOT_AUTHORIZED, ErrorCode::NOT_AUTHORIZED)
+    );
+    assert_eq!(
+        wrong.message.replace("demo", "nosuch"),
+        unknown.message,
+        "the same words"
+    );
+    assert_eq!(t.jobs_run, 2, "both cost a check");
+}
+
+#[test]
 fn wrong_secret_keys_are_limited_apart_from_passwords() {
     let mut t = T::new();
     for _ in 0..4 {
