@@ -157,6 +157,20 @@ mod tests {
     }
 
     #[test]
+    fn the_protocol_guide_has_a_row_per_code_with_its_name_and_fatality() {
+        let guide = include_str!("../../../docs/PROTOCOL.md");
+        for code in ErrorCode::ALL {
+            let prefix = format!("| {} | `{}` | ", code.0, code.name());
+            let row = guide
+                .lines()
+                .find(|line| line.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("docs/PROTOCOL.md has no row `{prefix}...`"));
+            let fatal = row[prefix.len()..].starts_with("yes");
+            assert_eq!(fatal, code.is_fatal(), "{row}");
+        }
+    }
+
+    #[test]
     fn close_codes_map_back_to_error_codes() {
         assert_eq!(ErrorCode::BAD_CREDENTIALS.close_code(), 4004);
         assert_eq!(
