@@ -343,7 +343,7 @@ mod tests {
             password_checks_mismatched: 5,
             ..Metrics::default()
         };
-        let text = render(&m, false);
+        let text = render(&m, &sockets(), false);
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
     }

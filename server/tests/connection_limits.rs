@@ -57,7 +57,7 @@ async fn ten_thousand_sockets_from_one_address_without_a_hello_hit_the_cap_and_a
         );
         assert_eq!(refused_of(&metrics, "max_connections"), 0);
 
-        let mut user = WsClient::connect_from(USER, addr).await;
+        let mut user = WsClient::connect_from(addr, USER, &[]).await;
         user.send(&hello("demo", "demo")).await;
         let welcome = user.frame().await;
         assert!(

@@ -197,12 +197,12 @@ async fn a_too_large_hello_is_refused_with_credential_too_large() {
     let server = start(&[]).await;
     let mut long_password = server.connect().await;
     long_password.hello("demo", &"x".repeat(2048)).await;
-    assert_refused(&mut long_password, "credential_too_large", 4026).await;
+    assert_refused(&mut long_password, "credential_too_large", 4027).await;
 
     let mut huge = server.connect().await;
     let frame = hello("demo", &"x".repeat(1024 * 1024));
     huge.send(&frame).await;
-    assert_refused(&mut huge, "credential_too_large", 4026).await;
+    assert_refused(&mut huge, "credential_too_large", 4027).await;
     assert_eq!(
         metric(server.addr(), MISMATCH).await,
         0,

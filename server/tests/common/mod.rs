@@ -94,19 +94,6 @@ pub struct WsClient {
 }
 
 impl WsClient {
-    /// Connects to `ws://addr/ws` from the loopback address `local`.
-    pub async fn connect_from(local: IpAddr, addr: SocketAddr) -> WsClient {
-        let handshake = async {
-            let stream = connect_from(Some(local), addr).await.expect("connect");
-            let url = format!("ws://{addr}/ws");
-            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await
-        };
-        let (ws, _) = within("the WebSocket handshake", handshake)
-            .await
-            .expect("WebSocket handshake");
-        WsClient { ws }
-    }
-
     /// Connects to `ws://addr/ws`.
     pub async fn connect(addr: SocketAddr) -> WsClient {
         let url = format!("ws://{addr}/ws");
