@@ -94,6 +94,10 @@ pub struct Config {
     /// Start even when reachable from other machines without an admin token or with the
     /// demo session (see [`Config::exposure`]).
     pub insecure: bool,
+    /// The certificate and key files of TLS; `None`: plain HTTP and WebSocket.
+    pub tls: Option<TlsFiles>,
+    /// Time a new connection has to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
     /// Sessions declared in the config file, created at startup.
@@ -135,6 +139,15 @@ impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Token(..)")
     }
+}
+
+/// The PEM files TLS is served with (both are re-read on `SIGHUP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
 }
 
 /// A session declared in the config file.
@@ -246,6 +259,8 @@ impl Default for Config {
             metrics_token: None,
             metrics_per_session: false,
             insecure: false,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
             session_defaults: SessionSettings::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
@@ -269,6 +284,7 @@ impl Config {
         config.layer_scalars(&cli, &file);
         config.layer_admin_token(&cli, &file)?;
         config.layer_static_dir(&cli, &file)?;
+        config.layer_tls(&cli, &file)?;
         config.layer_session_defaults(&cli, &file, &file_error)?;
         for (i, session) in file.sessions.iter().enumerate() {
             let spec = config.session_spec(i, session).map_err(&file_error)?;
@@ -409,6 +425,33 @@ impl Config {
         Ok(())
     }
 
+    fn layer_tls(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
+        if let Some(timeout) = cli
+            .tls_handshake_timeout
+            .or(file.tls_handshake_timeout.map(|d| d.0))
+        {
+            self.tls_handshake_timeout = timeout;
+        }
+        let cert = cli.tls_cert.as_ref().or(file.tls_cert.as_ref());
+        let key = cli.tls_key.as_ref().or(file.tls_key.as_ref());
+        self.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                let message = "--tls-cert needs --tls-key (FASTPORT_TLS_KEY, tls_key) too";
+                return Err(invalid("tls_key", message.to_owned()));
+            }
+            (None, Some(_)) => {
+                let message = "--tls-key needs --tls-cert (FASTPORT_TLS_CERT, tls_cert) too";
+                return Err(invalid("tls_cert", message.to_owned()));
+            }
+        };
+        Ok(())
+    }
+
     fn layer_session_defaults(
         &mut self,
         cli: &Cli,
@@ -500,6 +543,9 @@ impl Config {
         if !(self.keepalive_min <= self.keepalive && self.keepalive <= self.keepalive_max) {
             let message = "needs keepalive_min <= keepalive <= keepalive_max".to_owned();
             return Err(invalid("keepalive", message));
+        }
+        if self.tls_handshake_timeout.is_zero() {
+            return Err(invalid("tls_handshake_timeout", "must be above 0".into()));
         }
         if self.keepalive_min.is_zero() || self.hello_timeout.is_zero() {
             let message = "keepalive_min and hello_timeout must be above 0".to_owned();

@@ -7,10 +7,11 @@
 //! - Each WebSocket **connection** is a task with a bounded outbound queue. A full queue
 //!   makes the connection a slow consumer: the broker closes it, nothing grows unbounded.
 //! - One **listener** serves HTTP/1.1: the WebSocket upgrade at `/ws`, `/healthz`,
-//!   `/metrics`, the admin API and static files (see [`crate::http`]). Every socket it
-//!   accepts is counted, against a cap per address and one in all, before anything is read
-//!   from it, and must get to its `Hello` within the hello timeout from that moment
-//!   (`sockets`).
+//!   `/metrics`, the admin API and static files (see [`crate::http`]), over TLS when a
+//!   certificate is configured (see [`crate::tls`]). Every socket it accepts is counted,
+//!   against a cap per address and one in all, before anything is read from it, and must
+//!   get to its `Hello` within the hello timeout from that moment, the TLS handshake
+//!   included (`sockets`).
 //!
 //! ```no_run
 //! use fastport_server::config::Config;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use fastport_proto::codec::ErrorCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -49,11 +51,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir, TrustedProxies};
+use crate::tls::Tls;
 pub(crate) use burst::BurstRead;
 pub(crate) use connection::{run as run_connection, LinkSetup};
 pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub(crate) use login_limit::LoginLimit;
 pub use router::RouterHandle;
+pub(crate) use sockets::Counted;
 pub(crate) use sockets::SocketMetrics;
 use sockets::{Admitted, Gate, SocketLimits};
 
@@ -98,6 +102,9 @@ pub enum ServerError {
         /// Why.
         message: String,
     },
+    /// The TLS certificate or key cannot be used (the message names the file).
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A configured session was refused by the broker.
     #[error("session `{name}`: {message} ({})", code.name())]
     Session {
@@ -114,7 +121,7 @@ impl ServerError {
     /// The process exit code: 2 for configuration mistakes, 1 for failures of the system.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServerError::Session { .. } => 2,
+            ServerError::Session { .. } | ServerError::Tls(_) => 2,
             _ => 1,
         }
     }
@@ -137,6 +144,8 @@ pub struct Server {
     shared: Arc<Shared>,
     shutdown_grace: Duration,
     router_task: JoinHandle<()>,
+    tls: Option<Arc<Tls>>,
+    tls_handshake_timeout: Duration,
 }
 
 /// What every HTTP request and connection task needs.
@@ -175,6 +184,10 @@ impl Server {
             .map_err(|e| ServerError::Origins(format!("server_names: {e}")))?;
         let proxies = TrustedProxies::new(&config.trusted_proxies)
             .map_err(|e| ServerError::Origins(format!("trusted_proxies: {e}")))?;
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(Tls::load(&files.cert, &files.key)?)),
+            None => None,
+        };
         let static_dir = match &config.static_dir {
             Some(dir) => {
                 Some(
@@ -238,12 +251,29 @@ impl Server {
             shared,
             shutdown_grace: config.shutdown_grace,
             router_task,
+            tls,
+            tls_handshake_timeout: config.tls_handshake_timeout,
         })
     }
 
     /// The address the listener is bound to (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `https` with TLS, `http` without: the scheme of the HTTP endpoints (the WebSocket's
+    /// is `wss` or `ws`).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The TLS state, to [`Tls::reload`] the certificate (on `SIGHUP`); `None` without TLS.
+    pub fn tls(&self) -> Option<Arc<Tls>> {
+        self.tls.clone()
     }
 
     /// A handle to the router, to drive the broker from outside (tests, embedding).
@@ -276,7 +306,8 @@ impl Server {
                 }
                 accepted = self.listener.accept() => {
                     if let Some(socket) = gate.pass(accepted).await {
-                        let task = serve_tcp(socket, self.shared.clone(), guard.clone(), stop_rx.clone());
+                        let tls = self.tls.clone().map(|tls| (tls, self.tls_handshake_timeout));
+                        let task = serve_tcp(socket, tls, self.shared.clone(), guard.clone(), stop_rx.clone());
                         tokio::spawn(task);
                     }
                 }
@@ -299,18 +330,21 @@ impl Server {
 }
 
 /// Serves one TCP connection: HTTP/1.1 requests until it closes, or the upgrade to a
-/// WebSocket (which continues in its own task).
+/// WebSocket (which continues in its own task); with `tls`, after a TLS handshake.
 ///
-/// The socket's first request must be complete (its headers read) within the hello
-/// timeout counted from accept, so an idle or slow-loris socket is closed then; the
-/// WebSocket it may become must send its `Hello` by the same deadline (the broker closes
-/// it otherwise). Each later request on a kept-alive connection has as long again for its
-/// headers, waiting included (hyper's header read timeout).
+/// The handshake must complete within its own timeout and by the hello deadline (the hello
+/// timeout counted from accept), whichever comes first. The socket's first request must be
+/// complete (its headers read) by that deadline too, so an idle, slow-loris or never
+/// handshaking socket is closed then; the WebSocket it may become must send its `Hello` by
+/// the same deadline (the broker closes it otherwise). Each later request on a kept-alive
+/// connection has as long again for its headers, waiting included (hyper's header read
+/// timeout).
 async fn serve_tcp(
     socket: Admitted,
+    tls: Option<(Arc<Tls>, Duration)>,
     shared: Arc<Shared>,
     guard: TaskGuard,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let Admitted {
         stream,
@@ -319,6 +353,27 @@ async fn serve_tcp(
     } = socket;
     let _ = stream.get_ref().set_nodelay(true);
     let deadline = accepted + shared.hello_timeout;
+    match tls {
+        Some((tls, handshake_timeout)) => {
+            if let Some(stream) = tls.accept(stream, peer, handshake_timeout, deadline).await {
+                serve_http(stream, peer, deadline, shared, guard, stop).await;
+            }
+        }
+        None => serve_http(stream, peer, deadline, shared, guard, stop).await,
+    }
+}
+
+/// Serves HTTP/1.1 on `stream` (TCP, or TLS over it): see [`serve_tcp`].
+async fn serve_http<S>(
+    stream: S,
+    peer: SocketAddr,
+    deadline: tokio::time::Instant,
+    shared: Arc<Shared>,
+    guard: TaskGuard,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let hello_timeout = shared.hello_timeout;
     let first_request = Arc::new(tokio::sync::Notify::new());
     let ctx = http::RequestCtx {

@@ -19,6 +19,9 @@ By default a session `demo` (password `demo`, secret key `demo-secret`) exists f
 development. Listening beyond loopback needs an admin token and --no-demo-session (or
 --insecure, for a trusted network only).
 
+With --tls-cert and --tls-key the listener speaks TLS only (https://, wss://); SIGHUP
+re-reads both files for new connections.
+
 Endpoints: GET /ws (WebSocket), GET /healthz, GET /metrics (Prometheus), the admin API
 under /admin/sessions, and static files from --static-dir. See docs/SERVER.md.";
 
@@ -190,6 +193,19 @@ pub struct Cli {
         action = ArgAction::Append
     )]
     pub trusted_proxy: Option<Vec<String>>,
+
+    /// Certificate chain (PEM, the server's certificate first) to serve https:// and
+    /// wss:// on the listener; needs --tls-key. Re-read on SIGHUP.
+    #[arg(long, env = "FASTPORT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert. Re-read on SIGHUP.
+    #[arg(long, env = "FASTPORT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Time a new connection has to complete the TLS handshake. [default: 10s]
+    #[arg(long, env = "FASTPORT_TLS_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub tls_handshake_timeout: Option<Duration>,
 
     /// The defaults of every session's settings.
     #[command(flatten)]

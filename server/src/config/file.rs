@@ -36,6 +36,9 @@ pub(super) struct FileConfig {
     pub insecure: Option<bool>,
     pub open_session_creation: Option<bool>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_handshake_timeout: Option<FileDuration>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]
