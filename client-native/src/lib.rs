@@ -161,6 +161,7 @@ impl Client {
     /// connected, the client reconnects on its own with backoff and re-subscribes.
     pub async fn connect(options: Options) -> Result<Client, Error> {
         let epoch = tokio::time::Instant::now();
+        let tls = options.tls_config();
         let mut core_config = options.core;
         if core_config.client_id.is_none() {
             core_config.client_id = Some(ClientId::from_random(random_u64()));
@@ -178,7 +179,15 @@ impl Client {
         let (token_tx, token) = watch::channel(app.client().resume_token().to_owned());
         let (events, _) = broadcast::channel(1024);
         let watches = (state_tx, token_tx);
-        let driver = Driver::new(app, epoch, options.ws_config, rx, watches, events.clone());
+        let driver = Driver::new(
+            app,
+            epoch,
+            options.ws_config,
+            tls,
+            rx,
+            watches,
+            events.clone(),
+        );
         tokio::spawn(driver.run());
         match first.await {
             Ok(Ok(())) => Ok(Client {

@@ -169,11 +169,35 @@ impl Pki {
 
     /// `GET path` over https (HTTP/1.1, `Connection: close`): the status code and the body.
     pub async fn https_get(&self, addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+        self.https(addr, "GET", path, &[], "").await
+    }
+
+    /// One request over https on a fresh connection (`Connection: close`; a body is sent
+    /// as `application/json`): the status code and the body.
+    pub async fn https(
+        &self,
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let (mut stream, _) = self.connect(addr).await;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}:{}\r\nConnection: close\r\n\r\n",
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {SERVER_NAME}:{}\r\nConnection: close\r\n",
             addr.port()
         );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
         stream
             .write_all(request.as_bytes())
             .await

@@ -237,9 +237,8 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct MemberArgs {
-    /// The server's WebSocket URL.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// The session to join.
     #[arg(long, env = "FASTPORT_SESSION", value_name = "NAME")]
     pub session: String,
@@ -251,6 +250,19 @@ pub struct MemberArgs {
         value_name = "PASSWORD"
     )]
     pub password: String,
+}
+
+/// Which server, and which certificate authorities to trust for `wss://`: every command
+/// that connects has these.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's WebSocket URL: ws://HOST:PORT/ws, or wss://HOST:PORT/ws for TLS.
+    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// PEM file of CA certificates to trust for wss://, besides the public (Mozilla) roots:
+    /// for a server whose certificate a private CA signed.
+    #[arg(long, env = "FASTPORT_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// `fastport session ...`: administration over an admin-only connection.
@@ -279,9 +291,8 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection and output")]
 pub struct AdminArgs {
-    /// The server's WebSocket URL.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Print the result as JSON: `{"session": NAME, "config": {...}}`, the admin HTTP
     /// API's shape.
     #[arg(long)]

@@ -102,7 +102,7 @@ fn client_options(args: &BenchArgs) -> Result<Options, CliError> {
     };
     let member = ConnectArgs {
         member: MemberArgs {
-            url: args.connect.url.clone(),
+            server: args.connect.server.clone(),
             session: args.connect.session.clone(),
             password: args.connect.password.clone(),
         },

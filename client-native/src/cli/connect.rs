@@ -7,7 +7,7 @@ use fastport_client::{Client, ClientEvent, Error, Options, State};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use super::args::ConnectArgs;
+use super::args::{ConnectArgs, ServerArgs};
 use super::error::CliError;
 use super::token::TokenFile;
 use super::values::{format_duration, session_key};
@@ -28,7 +28,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         ));
     }
     let mut options = Options::new(
-        &args.member.url,
+        &args.member.server.url,
         &args.member.session,
         &args.member.password,
     )
@@ -36,6 +36,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
         other => other.into(),
     })?;
+    options = with_ca_file(options, &args.member.server)?;
     if let Some(id) = &args.client_id {
         options = options
             .client_id(id)
@@ -53,8 +54,16 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
 /// Where the resume token of `--client-id` is kept between runs, if one was given.
 pub fn token_file(args: &ConnectArgs) -> Option<TokenFile> {
     let id = args.client_id.as_deref()?;
-    let (url, session) = (&args.member.url, &args.member.session);
+    let (url, session) = (&args.member.server.url, &args.member.session);
     TokenFile::new(args.state_dir.as_deref(), url, session, id)
+}
+
+/// `options` trusting `--ca-file`'s certificates too, if given.
+pub fn with_ca_file(options: Options, server: &ServerArgs) -> Result<Options, CliError> {
+    match &server.ca_file {
+        Some(path) => options.ca_file(path).map_err(CliError::from),
+        None => Ok(options),
+    }
 }
 
 /// Prints connection changes, refused deliveries and server errors on stderr until the

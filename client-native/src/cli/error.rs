@@ -58,6 +58,10 @@ impl From<Error> for CliError {
             Error::Unreachable { .. } => CliError::runtime(format!(
                 "{e} (is the server running there? check --url / FASTPORT_URL)"
             )),
+            Error::UntrustedCertificate { .. } => CliError::runtime(format!(
+                "{e}; if a private CA signed it, trust that CA with --ca-file / FASTPORT_CA_FILE"
+            )),
+            Error::CaFile { .. } => CliError::usage(format!("--ca-file / FASTPORT_CA_FILE: {e}")),
             Error::Url(_) => CliError::usage(format!("--url / FASTPORT_URL: {e}")),
             Error::Topic(_) | Error::Name(_) | Error::Crypto(_) => CliError::usage(e.to_string()),
             _ => match flag_hint(e.code()) {
@@ -209,5 +213,30 @@ mod tests {
         );
         let e: CliError = Error::Url("http://x".into()).into();
         assert_eq!(e.code, USAGE);
+    }
+
+    #[test]
+    fn an_untrusted_certificate_names_the_host_and_the_ca_file_flag() {
+        let e: CliError = Error::UntrustedCertificate {
+            url: "wss://chat.example.com/ws".into(),
+            host: "chat.example.com".into(),
+            reason: "expired".into(),
+        }
+        .into();
+        assert_eq!(e.code, RUNTIME);
+        assert!(
+            e.message
+                .contains("TLS certificate of chat.example.com is not trusted"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("--ca-file"), "{}", e.message);
+        let e: CliError = Error::CaFile {
+            path: "ca.pem".into(),
+            reason: "No such file or directory".into(),
+        }
+        .into();
+        assert_eq!(e.code, USAGE);
+        assert!(e.message.contains("ca.pem"), "{}", e.message);
     }
 }

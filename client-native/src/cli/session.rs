@@ -54,7 +54,10 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
     // The connection logs in with the request's own credential: the admin token to
     // create, the session's secret key otherwise.
     let login = (!creating).then_some(request.session);
-    let options = Options::admin_with(&request.admin.url, login, request.credential)?;
+    let options = super::connect::with_ca_file(
+        Options::admin_with(&request.admin.server.url, login, request.credential)?,
+        &request.admin.server,
+    )?;
     let client = Client::connect(options)
         .await
         .map_err(|e| error::admin_login(e, request.session, creating, request.credential))?;
