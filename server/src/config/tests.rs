@@ -495,3 +495,30 @@ fn open_session_creation_is_off_by_default_and_refused_beyond_loopback() {
     let e = Config::load(exposed).expect_err("refused").to_string();
     assert!(e.contains("--open-session-creation"), "{e}");
 }
+
+#[test]
+fn tls_files_come_from_flags_or_the_file_and_need_each_other() {
+    let file = TempFile::new(
+        "tls_cert = \"/etc/fastport/cert.pem\"\ntls_key = \"/etc/fastport/key.pem\"\n\
+         tls_handshake_timeout = \"3s\"\n",
+    );
+    let config = file.load(&[]).expect("valid");
+    let files = config.tls.expect("TLS configured");
+    assert_eq!(files.cert, PathBuf::from("/etc/fastport/cert.pem"));
+    assert_eq!(files.key, PathBuf::from("/etc/fastport/key.pem"));
+    assert_eq!(config.tls_handshake_timeout, Duration::from_secs(3));
+    let config = file.load(&["--tls-cert", "/run/cert.pem"]).expect("valid");
+    let files = config.tls.expect("TLS configured");
+    assert_eq!(files.cert, PathBuf::from("/run/cert.pem"), "the flag wins");
+    assert_eq!(files.key, PathBuf::from("/etc/fastport/key.pem"));
+
+    let config = Config::load(cli(&[])).expect("valid");
+    assert!(config.tls.is_none());
+    assert_eq!(config.tls_handshake_timeout, Duration::from_secs(10));
+    let e = Config::load(cli(&["--tls-cert", "c.pem"])).expect_err("no key");
+    assert!(e.to_string().contains("--tls-cert needs --tls-key"), "{e}");
+    let e = Config::load(cli(&["--tls-key", "k.pem"])).expect_err("no cert");
+    assert!(e.to_string().contains("--tls-key needs --tls-cert"), "{e}");
+    let e = Config::load(cli(&["--tls-handshake-timeout", "0s"])).expect_err("zero");
+    assert!(e.to_string().starts_with("tls_handshake_timeout"), "{e}");
+}
