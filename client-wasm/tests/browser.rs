@@ -68,6 +68,39 @@ async fn two_clients_exchange_an_encrypted_message() {
 }
 
 #[wasm_bindgen_test]
+async fn two_clients_exchange_a_message_over_wss() {
+    let url = tls_url();
+    assert!(url.starts_with("wss://"), "{url}");
+    let key = key();
+    let client = |id: &str| {
+        obj(&[
+            ("url", url.clone().into()),
+            ("session", "demo".into()),
+            ("password", "demo".into()),
+            ("key", key.clone()),
+            ("clientId", unique(id).into()),
+        ])
+    };
+    let alice = ok(fastport_wasm::connect(client("alice")).into(), "connect over wss").await;
+    let bob = ok(fastport_wasm::connect(client("bob")).into(), "connect over wss").await;
+    let topic = unique("tls");
+    let inbox = Recorder::new();
+    ok(
+        call(&bob, "subscribe", &[topic.clone().into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    ok(
+        call(&alice, "publish", &[topic.into(), "over TLS".into()]),
+        "publish",
+    )
+    .await;
+    eventually("the message over wss", || inbox.len() == 1).await;
+    assert_eq!(inbox.texts(), vec!["over TLS"]);
+    assert_eq!(get(&inbox.all()[0], "encrypted").as_bool(), Some(true));
+}
+
+#[wasm_bindgen_test]
 async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
     let (session, _) = new_session("wasm-json").await;
     let key = key();

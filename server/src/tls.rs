@@ -81,12 +81,21 @@ pub enum TlsError {
 }
 
 /// The server's TLS state: the files it was configured with and the current
-/// configuration, which [`Tls::reload`] replaces for new handshakes.
-#[derive(Debug)]
+/// configuration, which [`Tls::reload`] replaces for new handshakes. Its `Debug` shows the
+/// file names only, never the key.
 pub struct Tls {
     cert: PathBuf,
     key: PathBuf,
     current: RwLock<Arc<ServerConfig>>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tls {
@@ -235,4 +244,33 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
             other => other.to_string(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use fastport_harness::Pki;
+
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_files_and_never_the_key() {
+        let pki = Pki::new();
+        let tls = Tls::load(&pki.cert_file(), &pki.key_file()).expect("a valid pair");
+        let debug = format!("{tls:?}");
+        assert!(debug.contains("key.pem"), "{debug}");
+        let key = std::fs::read_to_string(pki.key_file()).expect("the key");
+        let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert!(!debug.contains(&body[..16]), "{debug}");
+    }
+
+    #[test]
+    fn a_failed_reload_names_the_file_and_a_good_one_succeeds() {
+        let mut pki = Pki::new();
+        let tls = Tls::load(&pki.cert_file(), &pki.key_file()).expect("a valid pair");
+        pki.renew();
+        tls.reload().expect("the renewed pair");
+        std::fs::write(pki.key_file(), "-----BEGIN PRIVATE KEY-----\n").expect("write");
+        let e = tls.reload().expect_err("a broken key");
+        assert!(e.to_string().contains("key.pem"), "{e}");
+    }
 }
