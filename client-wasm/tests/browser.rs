@@ -81,8 +81,16 @@ async fn two_clients_exchange_a_message_over_wss() {
             ("clientId", unique(id).into()),
         ])
     };
-    let alice = ok(fastport_wasm::connect(client("alice")).into(), "connect over wss").await;
-    let bob = ok(fastport_wasm::connect(client("bob")).into(), "connect over wss").await;
+    let alice = ok(
+        fastport_wasm::connect(client("alice")).into(),
+        "connect over wss",
+    )
+    .await;
+    let bob = ok(
+        fastport_wasm::connect(client("bob")).into(),
+        "connect over wss",
+    )
+    .await;
     let topic = unique("tls");
     let inbox = Recorder::new();
     ok(

@@ -23,7 +23,10 @@ fn main() -> ExitCode {
     ];
     for (from, name) in files {
         if let Err(e) = std::fs::copy(&from, dir.join(name)) {
-            eprintln!("fastport-test-pki: cannot write {}: {e}", dir.join(name).display());
+            eprintln!(
+                "fastport-test-pki: cannot write {}: {e}",
+                dir.join(name).display()
+            );
             return ExitCode::FAILURE;
         }
     }
