@@ -19,6 +19,10 @@
 //! # }
 //! ```
 //!
+//! A `wss://` URL connects over TLS (rustls) and trusts Mozilla's public roots;
+//! [`Options::ca_file`] adds a private CA. An untrusted certificate fails the first
+//! connection with [`Error::UntrustedCertificate`].
+//!
 //! All protocol logic lives in `fastport-client-core`; this crate runs it on a tokio task
 //! that owns the WebSocket and one timer.
 
