@@ -132,6 +132,58 @@ async fn a_peer_that_never_handshakes_is_closed_after_the_handshake_timeout() {
     );
 }
 
+#[tokio::test]
+async fn a_stalled_handshake_counts_from_accept_and_is_closed_at_the_hello_timeout() {
+    let pki = Pki::new();
+    let server = start_tls(&pki)
+        .args(&["--tls-handshake-timeout", "1h", "--hello-timeout", "1s"])
+        .start()
+        .await;
+    let addr = server.addr();
+    let opened = std::time::Instant::now();
+    let mut partial = TcpStream::connect(addr).await.expect("connect");
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+        .await
+        .expect("write");
+    // While it stalls, the socket is counted (with the metrics request itself).
+    let (status, metrics) = pki.https_get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    assert_eq!(sockets(&metrics), 2, "{metrics}");
+    let mut buf = [0u8; 16];
+    let read = within(
+        "the server to close a stalled handshake",
+        partial.read(&mut buf),
+    )
+    .await;
+    assert!(matches!(read, Ok(0) | Err(_)), "read {read:?}");
+    let waited = opened.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "closed by the hello timeout, not the handshake timeout: {waited:?}"
+    );
+    // Its place is given back.
+    within("the socket to be uncounted", async {
+        loop {
+            let (_, metrics) = pki.https_get(addr, "/metrics").await;
+            if sockets(&metrics) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+/// The `fastport_sockets` gauge.
+fn sockets(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("fastport_sockets "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no fastport_sockets in {metrics}"))
+}
+
 /// Runs the binary to completion with `args`; its exit code and stderr.
 async fn run(args: &[&str]) -> (Option<i32>, String) {
     let output = within(
