@@ -1,5 +1,6 @@
-//! `fastport sub`, `pub` and `session describe` reach a TLS server over `wss://` when
-//! `--ca-file` (or `FASTPORT_CA_FILE`) names the private CA that signed its certificate.
+//! `fastport sub`, `pub`, `session describe` and `session rotate` reach a TLS server over
+//! `wss://` when `--ca-file` (or `FASTPORT_CA_FILE`) names the private CA that signed its
+//! certificate.
 
 mod cli_support;
 
@@ -51,4 +52,21 @@ async fn pub_and_sub_work_over_wss_with_a_private_ca_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stdout.contains("\"session\":\"demo\""), "{stdout}");
+
+    // So does `session rotate`, here with the flag.
+    let rotate = [
+        "session",
+        "rotate",
+        SESSION,
+        "--secret",
+        SECRET,
+        "--url",
+        &url,
+        "--ca-file",
+        &ca,
+        "--new-password",
+        "rotated-password",
+    ];
+    let outcome = run(&rotate).await;
+    assert_eq!(outcome.code, Some(0), "{outcome:?}");
 }
