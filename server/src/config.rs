@@ -96,7 +96,8 @@ pub struct Config {
     pub insecure: bool,
     /// The certificate and key files of TLS; `None`: plain HTTP and WebSocket.
     pub tls: Option<TlsFiles>,
-    /// Time a new connection has to complete the TLS handshake.
+    /// Time a new connection has to complete the TLS handshake, and never past the hello
+    /// timeout (which counts from the TCP accept).
     pub tls_handshake_timeout: Duration,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,

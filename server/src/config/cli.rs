@@ -203,7 +203,8 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
-    /// Time a new connection has to complete the TLS handshake. [default: 10s]
+    /// Time a new connection has to complete the TLS handshake, and never past the hello
+    /// timeout (which counts from the TCP accept). [default: 10s]
     #[arg(long, env = "FASTPORT_TLS_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub tls_handshake_timeout: Option<Duration>,
 
