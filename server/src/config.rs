@@ -238,10 +238,24 @@ impl Config {
     /// Layers `cli` (flags and environment) over its config file and the defaults, and
     /// checks the result.
     pub fn load(cli: Cli) -> Result<Config, ConfigError> {
-        let file = match &cli.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+        let text = match &cli.config {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            None => String::new(),
         };
+        Config::with_file_text(cli, &text)
+    }
+
+    /// [`Config::load`] with `text` as the config file's content (`--config` then only
+    /// names the file in errors): parses the TOML, layers it with `cli` and checks the
+    /// result. Never panics, whatever the text; `fuzz/` feeds it arbitrary input.
+    pub fn with_file_text(cli: Cli, text: &str) -> Result<Config, ConfigError> {
+        let file = file::parse(text).map_err(|message| ConfigError::File {
+            path: cli.config.clone().unwrap_or_default(),
+            message,
+        })?;
         let file_error = |message: String| ConfigError::File {
             path: cli.config.clone().unwrap_or_default(),
             message,
@@ -498,17 +512,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    file::parse(&text).map_err(|message| ConfigError::File {
-        path: path.to_owned(),
-        message,
-    })
 }
 
 /// A secret given as plaintext (`key`) or hash (`key_hash`), but not both.

@@ -1,0 +1,70 @@
+//! The first message of a connection, as the broker handles it: the `Hello` path (names,
+//! keepalive, the session lookup, the password check) and the refusal of anything else.
+//!
+//! The broker holds one session, `demo` (password `pw`, secret `secret`). Whatever the
+//! message, the broker only answers this connection, sends frames a client decodes, and
+//! either welcomes the connection or closes it with one of the protocol's close codes.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use fastport_broker::auth::{HashCost, SecretHash};
+use fastport_broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
+use fastport_proto::codec::{ErrorCode, Frame};
+use fastport_proto::time::Instant;
+
+/// Feeds `data` to a new broker as the first message of a new connection.
+pub fn first_message(data: &[u8]) {
+    let mut broker = Broker::new(BrokerConfig {
+        hash_cost: HashCost::Test,
+        ..BrokerConfig::default()
+    });
+    let (password, secret) = hashes();
+    broker
+        .create_session(
+            "demo",
+            password.clone(),
+            secret.clone(),
+            SessionSettings::default(),
+        )
+        .expect("the session `demo` can be created");
+    let conn = ConnId(1);
+    let now = Instant::ZERO;
+    broker.handle_open(now, conn, Some([192, 0, 2, 1].into()));
+    broker.handle_message(now, conn, Bytes::copy_from_slice(data));
+    let (mut welcomed, mut closed) = (false, false);
+    while let Some(output) = broker.poll_output() {
+        match output {
+            Output::Run(job) => broker.handle_job_done(now, job.run()),
+            Output::Send { conn: to, frame } | Output::Receipt { conn: to, frame } => {
+                assert_eq!(to, conn, "the broker answers the one connection");
+                let frame = Frame::decode_from_server(frame.clone())
+                    .unwrap_or_else(|e| panic!("the broker sent a frame clients refuse: {e}"));
+                welcomed |= matches!(frame, Frame::Welcome(_));
+            }
+            Output::Close { conn: to, code, .. } => {
+                assert_eq!(to, conn, "the broker closes the one connection");
+                let error = ErrorCode::from_close_code(code);
+                assert!(
+                    error.is_some_and(|e| !e.is_ok()),
+                    "close code {code} is an error code of the protocol"
+                );
+                closed = true;
+            }
+            Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
+        }
+    }
+    assert!(
+        welcomed != closed,
+        "the first message either opens the connection or closes it (welcomed: {welcomed})"
+    );
+}
+
+/// The session's hashes, made once (argon2 at its test cost).
+fn hashes() -> &'static (SecretHash, SecretHash) {
+    static HASHES: OnceLock<(SecretHash, SecretHash)> = OnceLock::new();
+    HASHES.get_or_init(|| {
+        let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("argon2 hashes");
+        (hash("pw"), hash("secret"))
+    })
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of fuzz/ (libFuzzer, through cargo-fuzz) for a bounded time, starting
+# from the committed seed corpus, and fails when any target finds an input that makes it
+# panic, hang or run out of memory. Prints each target's number of executed inputs.
+#
+#   scripts/fuzz.sh                      every target, FUZZ_SECONDS (20) each
+#   FUZZ_SECONDS=600 scripts/fuzz.sh hello admin_api
+#
+# Environment:
+#   FUZZ_SECONDS    time per target (libFuzzer's -max_total_time), default 20
+#   FUZZ_SANITIZER  cargo-fuzz's sanitizer: none (default; our crates forbid `unsafe`, so
+#                   the findings are panics, hangs and memory blowups) or address
+#   FUZZ_TOOLCHAIN  the rustup toolchain: nightly when installed, else stable with
+#                   RUSTC_BOOTSTRAP=1 (cargo-fuzz passes nightly-only flags)
+#
+# Inputs the fuzzer finds are kept in fuzz/target/work-corpus/ (reused by the next run) and
+# crashes in fuzz/artifacts/<target>/; neither is committed. docs/SECURITY.md ("Fuzzing")
+# says how to turn a crash into a regression test.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+native_env
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SANITIZER=${FUZZ_SANITIZER:-none}
+# Fixed, so that a memory blowup fails the same way on every machine.
+RSS_LIMIT_MB=2048
+# One input running this long is a hang. Generous: the machines running this are shared.
+INPUT_TIMEOUT_S=60
+
+fail() {
+    printf 'fuzz: %s\n' "$*" >&2
+    exit 1
+}
+
+[[ $FUZZ_SECONDS =~ ^[1-9][0-9]*$ ]] || fail "FUZZ_SECONDS must be a whole number of seconds, not \`$FUZZ_SECONDS\`"
+cargo fuzz --version >/dev/null 2>&1 ||
+    fail "cargo-fuzz is not installed: run scripts/setup.sh (or cargo install cargo-fuzz --locked)"
+
+# cargo-fuzz builds with flags only nightly accepts; stable takes them with RUSTC_BOOTSTRAP=1.
+if [ -z "${FUZZ_TOOLCHAIN:-}" ]; then
+    if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+        FUZZ_TOOLCHAIN=nightly
+    else
+        FUZZ_TOOLCHAIN=stable
+    fi
+fi
+if ! rustc +"$FUZZ_TOOLCHAIN" --version 2>/dev/null | grep -e '-nightly' >/dev/null; then
+    export RUSTC_BOOTSTRAP=1
+fi
+echo "fuzz: toolchain $(rustc +"$FUZZ_TOOLCHAIN" --version)${RUSTC_BOOTSTRAP:+ with RUSTC_BOOTSTRAP=1}, sanitizer $FUZZ_SANITIZER, ${FUZZ_SECONDS}s per target"
+
+cd "$ROOT/fuzz"
+if [ $# -gt 0 ]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(cargo +"$FUZZ_TOOLCHAIN" fuzz list)
+fi
+[ ${#targets[@]} -gt 0 ] || fail "no fuzz targets in fuzz/Cargo.toml"
+
+host=$(rustc +"$FUZZ_TOOLCHAIN" -vV | sed -n 's/^host: //p')
+started=$SECONDS
+# One build for every target: they share all their dependencies.
+cargo +"$FUZZ_TOOLCHAIN" fuzz build --release --debug-assertions \
+    --sanitizer "$FUZZ_SANITIZER" ||
+    fail "the fuzz targets do not build"
+echo "fuzz: built in $((SECONDS - started))s"
+
+results=()
+failed=()
+for target in "${targets[@]}"; do
+    binary=target/$host/release/$target
+    [ -x "$binary" ] || fail "no fuzz target \`$target\` (see \`cargo fuzz list\` in fuzz/)"
+    seeds=corpus/$target
+    [ -d "$seeds" ] || fail "no seed corpus $seeds for $target"
+    work=target/work-corpus/$target
+    artifacts=artifacts/$target
+    log=target/fuzz-$target.log
+    mkdir -p "$work" "$artifacts"
+    echo "==> $target (${FUZZ_SECONDS}s)"
+    status=0
+    # New inputs go to the first folder (the work corpus); the seeds are only read.
+    "$binary" "$work" "$seeds" \
+        -max_total_time="$FUZZ_SECONDS" -rss_limit_mb="$RSS_LIMIT_MB" \
+        -timeout="$INPUT_TIMEOUT_S" -artifact_prefix="$artifacts/" \
+        -print_final_stats=1 >"$log" 2>&1 || status=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    if [ $status -ne 0 ]; then
+        tail -n 40 "$log" >&2
+        crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+        echo "fuzz: $target FAILED (exit $status); input: fuzz/${crash:-?}" >&2
+        echo "      reproduce: (cd fuzz && cargo +$FUZZ_TOOLCHAIN fuzz run -s $FUZZ_SANITIZER $target ${crash:-<input>})" >&2
+        failed+=("$target")
+    fi
+    results+=("$(printf '%-20s %12s executions  %s' "$target" "${execs:-?}" \
+        "$([ $status -eq 0 ] && echo ok || echo FAILED)")")
+done
+
+echo
+echo "==== fuzz results (${FUZZ_SECONDS}s per target, $((SECONDS - started))s in all)"
+printf '  %s\n' "${results[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+    fail "${#failed[@]} target(s) failed: ${failed[*]}"
+fi

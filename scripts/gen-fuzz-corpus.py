@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz targets (fuzz/corpus/<target>/) from the project's own
+examples: the frame vectors of docs/test-vectors/frames-v1.json, the config file example of
+docs/SERVER.md, and the admin API calls documented there. Deterministic: run it again after
+changing those files and commit the result. The fuzzer's own finds stay out of git
+(scripts/fuzz.sh works on a copy)."""
+
+import json
+import pathlib
+import re
+import shutil
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+
+# Type bytes of the frames clients send; Ping (0x0f) and Pong (0x10) travel both ways.
+CLIENT_TYPES = {0x01, 0x04, 0x06, 0x08, 0x0B, 0x0C, 0x0F, 0x10, 0x11}
+SERVER_TYPES = {0x02, 0x03, 0x05, 0x07, 0x09, 0x0A, 0x0D, 0x0E, 0x0F, 0x10, 0x12}
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def write(target, name, data):
+    folder = CORPUS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    (folder / slug(name)).write_bytes(data)
+
+
+def frames():
+    doc = json.loads((ROOT / "docs/test-vectors/frames-v1.json").read_text())
+    for entry in doc["vectors"] + doc["reject"]:
+        data = bytes.fromhex(entry["hex"])
+        kind = data[0] if data else None
+        name = entry["name"]
+        if kind is None or kind in CLIENT_TYPES or kind not in SERVER_TYPES:
+            write("frame_from_client", name, data)
+        if kind is None or kind in SERVER_TYPES or kind not in CLIENT_TYPES:
+            write("frame_from_server", name, data)
+        # The first message of a connection: every Hello, and a few frames that must not
+        # come first.
+        if kind == 0x01 or name.startswith(("subscribe", "ping", "admin")):
+            write("hello", name, data)
+
+
+def configs():
+    server_md = (ROOT / "docs/SERVER.md").read_text()
+    for i, block in enumerate(re.findall(r"```toml\n(.*?)```", server_md, re.S)):
+        write("config_file", f"server-md-example-{i}", block)
+    write("config_file", "empty", "")
+    write("config_file", "loopback-with-plaintext-secrets", """\
+listen = "127.0.0.1:0"
+admin_token = "a-long-admin-token"
+keepalive = "10s"
+keepalive_min = "1s"
+keepalive_max = "5m"
+hello_timeout = "500ms"
+allowed_origins = ["https://chat.example.com"]
+server_names = ["chat.example.com"]
+metrics_token = "0123456789abcdef0123"
+metrics_per_session = true
+log = "info,fastport_server=debug"
+
+[[sessions]]
+name = "room"
+password = "pw"
+secret = "secret"
+
+[sessions.settings]
+retry_interval = "250ms"
+max_pending = 10
+""")
+    write("config_file", "exposed-insecure", """\
+listen = "[::]:8080"
+insecure = true
+max_sessions = 5
+max_pending_jobs = 2
+""")
+
+
+def admin():
+    calls = {
+        "create": ("POST /admin/sessions", "application/json",
+                   '{"name":"team","password":"team-pw","secret":"team-secret",'
+                   '"config":{"max_retries":10}}'),
+        "create-every-setting": ("POST /admin/sessions", "application/json; charset=utf-8",
+                                 '{"name":"s","password":"p","secret":"k","config":'
+                                 '{"retry_interval_ms":500,"max_retries":3,"expiry_ms":60000,'
+                                 '"max_message_size":1024,"max_connections":4,'
+                                 '"max_subscriptions":8,"max_pending":16,'
+                                 '"slow_consumer_policy":"drop_oldest"}}'),
+        "configure": ("PATCH /admin/sessions/team", "application/json",
+                      '{"config":{"retry_interval_ms":500,"slow_consumer_policy":"disconnect"}}'),
+        "describe": ("GET /admin/sessions/team", "", ""),
+        "describe-percent-encoded": ("GET /admin/sessions/t%C3%A9am", "", ""),
+        "suspend": ("POST /admin/sessions/team/suspend", "", ""),
+        "resume": ("POST /admin/sessions/team/resume", "", ""),
+        "drop": ("DELETE /admin/sessions/team", "", ""),
+        "wrong-method": ("PUT /admin/sessions/team", "", ""),
+        "form-post": ("POST /admin/sessions", "text/plain", '{"name":"x"}'),
+        "unknown-key": ("PATCH /admin/sessions/team", "application/json",
+                        '{"config":{"max_retries":1},"extra":true}'),
+    }
+    for name, (request_line, content_type, body) in calls.items():
+        write("admin_api", name, f"{request_line}\n{content_type}\n{body}")
+
+
+def main():
+    for target in ("frame_from_client", "frame_from_server", "hello", "admin_api",
+                   "config_file"):
+        shutil.rmtree(CORPUS / target, ignore_errors=True)
+    frames()
+    configs()
+    admin()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+//! The seed corpus of the server's fuzz targets (`fuzz/corpus/hello`, `admin_api`,
+//! `config_file`) through the very checks the targets run (`fuzz/src/`), so that the stable
+//! toolchain covers it without libFuzzer. An input a fuzzer found (a crash, once fixed) is
+//! added to that corpus and is checked here from then on.
+
+#[path = "../../fuzz/src/admin.rs"]
+mod admin;
+#[path = "../../fuzz/src/config.rs"]
+mod config;
+#[path = "../../fuzz/src/hello.rs"]
+mod hello;
+
+use std::path::PathBuf;
+
+/// Runs `check` on every file of `fuzz/corpus/<target>` and names the files it panics on.
+fn check_corpus(target: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a readable folder entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{} holds the seed corpus", dir.display());
+    let failing: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let data = std::fs::read(path).expect("a readable corpus file");
+            std::panic::catch_unwind(|| check(&data)).is_err()
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "inputs failing the fuzz checks: {failing:#?}"
+    );
+}
+
+#[test]
+fn every_seed_first_message_welcomes_or_closes_the_connection() {
+    check_corpus("hello", hello::first_message);
+}
+
+#[test]
+fn every_seed_admin_request_parses_or_gets_a_documented_refusal() {
+    check_corpus("admin_api", admin::request);
+}
+
+#[test]
+fn every_seed_config_file_loads_or_names_its_mistake_in_one_line() {
+    check_corpus("config_file", config::file);
+}
