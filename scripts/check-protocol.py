@@ -76,8 +76,10 @@ RECEIPT_STATUSES = {
     5: "no_subscribers",
 }
 PRESENCE_KINDS = {0: "snapshot", 1: "join", 2: "leave"}
-ADMIN_OPS = {1: "create", 2: "drop", 3: "suspend", 4: "resume", 5: "configure", 6: "describe"}
-ADMIN_OPS_WITH_CREDENTIALS = {"create"}
+ADMIN_OPS = {
+    1: "create", 2: "drop", 3: "suspend", 4: "resume", 5: "configure", 6: "describe", 7: "rotate",
+}
+ADMIN_OPS_WITH_CREDENTIALS = {"create", "rotate"}
 ADMIN_OPS_WITH_CONFIG = {"create", "configure"}
 
 # tag -> (name, largest value accepted)

@@ -99,6 +99,8 @@ def admin():
         "suspend": ("POST /admin/sessions/team/suspend", "", ""),
         "resume": ("POST /admin/sessions/team/resume", "", ""),
         "drop": ("DELETE /admin/sessions/team", "", ""),
+        "rotate": ("POST /admin/sessions/team/rotate", "application/json",
+                   '{"password":"new-pw","secret":"new-secret"}'),
         "wrong-method": ("PUT /admin/sessions/team", "", ""),
         "form-post": ("POST /admin/sessions", "text/plain", '{"name":"x"}'),
         "unknown-key": ("PATCH /admin/sessions/team", "application/json",

@@ -254,10 +254,117 @@ impl Broker {
                     return self.answer(origin, ErrorCode::INVALID_CONFIG, m, None);
                 }
             }
+            AdminOp::Rotate { password, secret } => {
+                return self.rotate(origin, id, password, secret)
+            }
+            // Describe (and Create, which never gets here) only answer with the settings.
             _ => {}
         }
         let config = self.sessions.get(&id).map(|s| s.settings.to_config());
         self.answer(origin, ErrorCode::OK, String::new(), config);
+    }
+
+    /// Hashes the new credentials off the router; [`Broker::admin_rotated`] puts them in.
+    fn rotate(&mut self, origin: Origin, id: SessionId, password: String, secret: String) {
+        if password.is_empty() && secret.is_empty() {
+            let message = "give a new password, a new secret key, or both".to_owned();
+            return self.answer(origin, ErrorCode::INVALID_CONFIG, message, None);
+        }
+        let cont = Continuation::AdminRotate {
+            origin,
+            session: id,
+            password: !password.is_empty(),
+            secret: !secret.is_empty(),
+        };
+        let secrets = [password, secret]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let kind = JobKind::Hash {
+            secrets,
+            cost: self.hash_cost(),
+        };
+        if !self.start_job(kind, cont) {
+            let message = "too many admin requests in progress".to_owned();
+            self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
+        }
+    }
+
+    /// Puts rotated credentials in place: the remembered fingerprints of the old ones are
+    /// forgotten, and checks still running against an old hash are started again against
+    /// the new one, so the old credential is refused from now on.
+    pub(crate) fn admin_rotated(
+        &mut self,
+        origin: Origin,
+        id: SessionId,
+        (password, secret): (bool, bool),
+        hashes: Result<Vec<SecretHash>, HashError>,
+    ) {
+        let mut hashes = match hashes {
+            Ok(h) if h.len() == usize::from(password) + usize::from(secret) => h.into_iter(),
+            Ok(_) => return self.answer(origin, ErrorCode::INTERNAL_ERROR, "hashing".into(), None),
+            Err(e) => return self.answer(origin, ErrorCode::INTERNAL_ERROR, e.to_string(), None),
+        };
+        let Some(session) = self.sessions.get_mut(&id) else {
+            let message = "the session was dropped during the rotation".to_owned();
+            return self.answer(origin, ErrorCode::UNKNOWN_SESSION, message, None);
+        };
+        if password {
+            if let Some(hash) = hashes.next() {
+                session.password = hash;
+            }
+            session.password_ok = None;
+        }
+        if secret {
+            if let Some(hash) = hashes.next() {
+                session.secret = hash;
+            }
+            session.secret_ok = None;
+        }
+        let config = session.settings.to_config();
+        let name = session.name.clone();
+        self.recheck_running(id, &name, password, secret);
+        self.answer(origin, ErrorCode::OK, String::new(), Some(config));
+    }
+
+    /// Starts again, against the session's current hashes, the checks of `Hello`s (when the
+    /// password changed) and admin requests (when the secret changed) still running against
+    /// the old ones. Their old jobs' results are ignored when they come.
+    fn recheck_running(&mut self, id: SessionId, name: &str, pw: bool, sk: bool) {
+        let mut stale: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|(_, cont)| match cont {
+                Continuation::Hello { session, .. } => pw && *session == id,
+                Continuation::AdminAuthorized { req, .. } => {
+                    sk && req.session == name && !matches!(req.op, AdminOp::Create { .. })
+                }
+                Continuation::AdminCreate { .. } | Continuation::AdminRotate { .. } => false,
+            })
+            .map(|(job, _)| *job)
+            .collect();
+        // In job order, not hash order: a replayed run starts them alike.
+        stale.sort_unstable();
+        for job in stale {
+            let Some(cont) = self.jobs.remove(&job) else {
+                continue;
+            };
+            let Some(session) = self.sessions.get(&id) else {
+                continue;
+            };
+            let (hash, candidate) = match &cont {
+                Continuation::Hello { hello, .. } => {
+                    (session.password.clone(), hello.password.clone())
+                }
+                Continuation::AdminAuthorized { req, .. } => {
+                    (session.secret.clone(), req.credential.clone())
+                }
+                Continuation::AdminCreate { .. } | Continuation::AdminRotate { .. } => continue,
+            };
+            // Never refused: the old job's place in the queue was just freed.
+            let kind = JobKind::Verify { hash, candidate };
+            let _started = self.start_job(kind, cont);
+        }
     }
 
     pub(crate) fn admin_hashed(

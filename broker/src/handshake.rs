@@ -31,6 +31,14 @@ pub(crate) enum Continuation {
         name: String,
         settings: SessionSettings,
     },
+    /// Replace the session's password and/or secret with the new hashes, in the order
+    /// given by `password` and `secret` (which were rotated).
+    AdminRotate {
+        origin: Origin,
+        session: SessionId,
+        password: bool,
+        secret: bool,
+    },
 }
 
 impl Broker {
@@ -102,6 +110,15 @@ impl Broker {
                 },
                 JobOutcome::Hashed(hashes),
             ) => self.admin_hashed(origin, &name, settings, hashes),
+            (
+                Continuation::AdminRotate {
+                    origin,
+                    session,
+                    password,
+                    secret,
+                },
+                JobOutcome::Hashed(hashes),
+            ) => self.admin_rotated(origin, session, (password, secret), hashes),
             (cont, outcome) => {
                 mismatched_job(&format!("job result {outcome:?} does not fit {cont:?}"));
             }

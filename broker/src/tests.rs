@@ -903,3 +903,4 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
 }
 
 mod keys;
+mod rotation;

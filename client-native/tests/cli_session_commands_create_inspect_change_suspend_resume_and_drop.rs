@@ -1,6 +1,7 @@
 //! With a server that has an admin token, `fastport session ...` creates a session,
 //! describes and reconfigures it, suspends it (members are refused), resumes it (they get
-//! in again) and drops it; a wrong admin token is refused.
+//! in again), rotates its password and secret key (the old ones are refused, the new ones
+//! work) and drops it; a wrong admin token is refused.
 
 mod cli_support;
 
@@ -105,6 +106,57 @@ async fn session_commands_create_inspect_change_suspend_resume_and_drop() {
     let resumed = run(&admin(&[&["resume", "team"][..], &secret].concat())).await;
     assert_eq!(resumed.code, Some(0), "{resumed:?}");
     let published = run(&member("hello")).await;
+    assert_eq!(published.code, Some(0), "{published:?}");
+
+    let nothing = run(&admin(&[&["rotate", "team"][..], &secret].concat())).await;
+    assert_eq!(nothing.code, Some(2), "{nothing:?}");
+    assert!(
+        nothing.stderr.contains("--new-password"),
+        "{}",
+        nothing.stderr
+    );
+    let rotate = [
+        "rotate",
+        "team",
+        "--new-password",
+        "team-pw-2",
+        "--new-secret",
+        "team-secret-2",
+    ];
+    let rotated = run(&admin(&[&rotate[..], &secret].concat())).await;
+    assert_eq!(rotated.code, Some(0), "{rotated:?}");
+    assert!(
+        rotated
+            .stdout
+            .starts_with("rotated the credentials of session `team`"),
+        "{rotated:?}"
+    );
+    let old_password = run(&member("with the old password")).await;
+    assert_eq!(old_password.code, Some(1), "{old_password:?}");
+    assert!(
+        old_password.stderr.contains("wrong password"),
+        "{}",
+        old_password.stderr
+    );
+    let old_secret = run(&admin(&[&["describe", "team"][..], &secret].concat())).await;
+    assert_eq!(old_secret.code, Some(1), "{old_secret:?}");
+    let secret = ["--secret", "team-secret-2"];
+    let described = run(&admin(&[&["describe", "team"][..], &secret].concat())).await;
+    assert_eq!(described.code, Some(0), "{described:?}");
+    let new_password = [
+        "pub",
+        "--url",
+        &url,
+        "--session",
+        "team",
+        "--password",
+        "team-pw-2",
+        "--plaintext",
+        "news",
+        "with the new password",
+    ]
+    .map(String::from);
+    let published = run(&new_password).await;
     assert_eq!(published.code, Some(0), "{published:?}");
 
     let dropped = json(run(&admin(&[&["drop", "team", "--json"][..], &secret].concat())).await);

@@ -40,7 +40,10 @@ pub fn request(data: &[u8]) {
     }
     match parse(&method, path, content_type.as_ref(), body) {
         Ok(call) => {
-            let has_body = matches!(call.op, AdminOp::Create { .. } | AdminOp::Configure(_));
+            let has_body = matches!(
+                call.op,
+                AdminOp::Create { .. } | AdminOp::Configure(_) | AdminOp::Rotate { .. }
+            );
             assert_eq!(
                 takes_body(&method, path),
                 has_body,

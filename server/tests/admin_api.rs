@@ -4,6 +4,7 @@
 mod common;
 
 use common::{assert_refused, Clients, Server};
+use fastport_proto::codec::{Frame, Subscribe};
 
 const TOKEN: &str = "admin-token-for-tests";
 
@@ -217,4 +218,74 @@ async fn malformed_requests_get_a_json_error_and_the_right_status() {
     assert_eq!(wrong_method.status, 405);
     let nowhere = server.http("GET", "/admin/elsewhere", &headers, "").await;
     assert_eq!(nowhere.status, 404);
+}
+
+#[tokio::test]
+async fn rotation_replaces_password_and_secret_while_members_stay_connected() {
+    let server = start().await;
+    create(&server, "team", "{}").await;
+    let mut member = server.connect().await;
+    member.join("team", "pw").await;
+
+    let old = bearer("sec");
+    let body = r#"{"password":"pw-2","secret":"sec-2"}"#;
+    let rotated = server
+        .http(
+            "POST",
+            "/admin/sessions/team/rotate",
+            &[("Authorization", &old)],
+            body,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert_eq!(rotated.json()["session"], "team");
+
+    // The member connected with the old password keeps working.
+    let subscribe = Subscribe {
+        request_id: 7,
+        presence: false,
+        filter: "a/b".into(),
+    };
+    member.send(&Frame::Subscribe(subscribe)).await;
+    match member.frame().await {
+        Frame::SubAck(ack) => assert!(ack.code.is_ok(), "{ack:?}"),
+        other => panic!("expected SubAck, got {other:?}"),
+    }
+
+    let mut old_password = server.connect().await;
+    old_password.hello("team", "pw").await;
+    assert_refused(&mut old_password, "bad_credentials", 4004).await;
+    let mut new_password = server.connect().await;
+    new_password.join("team", "pw-2").await;
+
+    for (secret, status) in [("sec", 403), ("sec-2", 200)] {
+        let auth = bearer(secret);
+        let headers = [("Authorization", auth.as_str())];
+        let described = server
+            .http("GET", "/admin/sessions/team", &headers, "")
+            .await;
+        assert_eq!(described.status, status, "{secret}: {}", described.body);
+    }
+}
+
+#[tokio::test]
+async fn rotation_with_nothing_to_rotate_or_unknown_fields_is_a_400() {
+    let server = start().await;
+    create(&server, "team", "{}").await;
+    let auth = bearer("sec");
+    let headers = [("Authorization", auth.as_str())];
+    let path = "/admin/sessions/team/rotate";
+    let empty = server.http("POST", path, &headers, "{}").await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    assert_eq!(empty.json()["error"]["code"], "invalid_config");
+    let unknown = server
+        .http("POST", path, &headers, r#"{"passwd":"x"}"#)
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert_eq!(unknown.json()["error"]["code"], "invalid_request");
+    let get = server.http("GET", path, &headers, "").await;
+    assert_eq!(get.status, 405, "{}", get.body);
+    // Nothing changed.
+    let mut member = server.connect().await;
+    member.join("team", "pw").await;
 }

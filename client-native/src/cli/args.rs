@@ -262,6 +262,9 @@ pub enum SessionCommand {
     Suspend(SessionArgs),
     /// Accept clients again after a suspend.
     Resume(SessionArgs),
+    /// Replace the session's password and/or secret key; connected clients stay connected
+    /// and need the new password when they reconnect.
+    Rotate(RotateArgs),
     /// Delete a session: its clients are disconnected and everything of it is freed.
     Drop(SessionArgs),
 }
@@ -338,6 +341,31 @@ pub struct ConfigArgs {
     /// value (config).
     #[command(flatten)]
     pub settings: SettingFlags<SessionCommandFlags>,
+}
+
+/// `fastport session rotate`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    FASTPORT_NEW_PASSWORD=team-pw-2 fastport session rotate team --secret team-secret")]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// The new password clients will connect with (unchanged if not given).
+    #[arg(
+        long,
+        env = "FASTPORT_NEW_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub new_password: Option<String>,
+    /// The new secret key for admin commands (unchanged if not given).
+    #[arg(
+        long,
+        env = "FASTPORT_NEW_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub new_secret: Option<String>,
 }
 
 /// `fastport key ...`.

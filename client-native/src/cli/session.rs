@@ -5,7 +5,7 @@ use fastport_client::{Client, Options};
 use fastport_client_core::codec::{AdminOp, SessionConfig};
 use fastport_proto::settings::admin_json;
 
-use super::args::{AdminArgs, SessionCommand};
+use super::args::{AdminArgs, RotateArgs, SessionCommand};
 use super::error::{self, CliError};
 
 /// One admin request, ready to send.
@@ -46,6 +46,9 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
         SessionCommand::Suspend(a) => request(a, AdminOp::Suspend, "suspended"),
         SessionCommand::Resume(a) => request(a, AdminOp::Resume, "resumed"),
         SessionCommand::Drop(a) => request(a, AdminOp::Drop, "dropped"),
+        SessionCommand::Rotate(a) => {
+            request(&a.session, rotation(a)?, "rotated the credentials of")
+        }
     };
     let creating = matches!(command, SessionCommand::Create(_));
     let options = Options::admin(&request.admin.url)?;
@@ -61,6 +64,19 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
         print!("{}", table(request.session, request.done, &config));
     }
     Ok(())
+}
+
+/// The rotation asked for; a usage error when it asks for nothing.
+fn rotation(a: &RotateArgs) -> Result<AdminOp, CliError> {
+    let password = a.new_password.clone().unwrap_or_default();
+    let secret = a.new_secret.clone().unwrap_or_default();
+    if password.is_empty() && secret.is_empty() {
+        return Err(CliError::usage(
+            "nothing to rotate: give --new-password (FASTPORT_NEW_PASSWORD), --new-secret \
+             (FASTPORT_NEW_SECRET) or both",
+        ));
+    }
+    Ok(AdminOp::Rotate { password, secret })
 }
 
 fn request<'a>(a: &'a super::args::SessionArgs, op: AdminOp, done: &'static str) -> Request<'a> {

@@ -196,6 +196,10 @@ fn put_client_fields(frame: &Frame, out: &mut impl BufMut) -> bool {
                     config.encode(out);
                 }
                 AdminOp::Configure(config) => config.encode(out),
+                AdminOp::Rotate { password, secret } => {
+                    put_string(out, password);
+                    put_string(out, secret);
+                }
                 AdminOp::Drop | AdminOp::Suspend | AdminOp::Resume | AdminOp::Describe => {}
             }
         }
@@ -285,7 +289,10 @@ fn client_fields_len(frame: &Frame) -> Option<usize> {
                         config,
                     } => string_len(password) + string_len(secret) + config.encoded_len(),
                     AdminOp::Configure(config) => config.encoded_len(),
-                    _ => 0,
+                    AdminOp::Rotate { password, secret } => {
+                        string_len(password) + string_len(secret)
+                    }
+                    AdminOp::Drop | AdminOp::Suspend | AdminOp::Resume | AdminOp::Describe => 0,
                 }
         }
         _ => return None,
@@ -574,6 +581,10 @@ fn decode_admin(r: &mut Reader) -> Result<AdminRequest, DecodeError> {
         4 => AdminOp::Resume,
         5 => AdminOp::Configure(SessionConfig::decode(r)?),
         6 => AdminOp::Describe,
+        7 => AdminOp::Rotate {
+            password: r.string("password")?,
+            secret: r.string("secret")?,
+        },
         _ => return Err(DecodeError::InvalidValue { field: "op" }),
     };
     Ok(AdminRequest {

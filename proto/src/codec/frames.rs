@@ -363,6 +363,15 @@ pub enum AdminOp {
     Configure(SessionConfig),
     /// 6: report the session's settings.
     Describe,
+    /// 7: replace the session's password and/or secret key (an empty string keeps the
+    /// current one; at least one must be given). Connected clients stay connected; the old
+    /// credential is refused from the moment the answer is sent.
+    Rotate {
+        /// The new password clients connect with, or empty.
+        password: String,
+        /// The new secret key for admin operations, or empty.
+        secret: String,
+    },
 }
 
 impl AdminOp {
@@ -374,6 +383,7 @@ impl AdminOp {
             AdminOp::Resume => 4,
             AdminOp::Configure(_) => 5,
             AdminOp::Describe => 6,
+            AdminOp::Rotate { .. } => 7,
         }
     }
 }
@@ -436,6 +446,11 @@ impl core::fmt::Debug for AdminOp {
             AdminOp::Resume => f.write_str("Resume"),
             AdminOp::Configure(config) => f.debug_tuple("Configure").field(config).finish(),
             AdminOp::Describe => f.write_str("Describe"),
+            AdminOp::Rotate { password, secret } => f
+                .debug_struct("Rotate")
+                .field("password", &Redacted(password))
+                .field("secret", &Redacted(secret))
+                .finish(),
         }
     }
 }

@@ -373,8 +373,21 @@ fn debug_output_never_shows_passwords_secrets_or_credentials() {
             config: SessionConfig::default(),
         },
     });
+    let rotate = Frame::Admin(AdminRequest {
+        request_id: 2,
+        session: "demo".into(),
+        credential: "current-secret-value".into(),
+        op: AdminOp::Rotate {
+            password: "rotated-password".into(),
+            secret: "rotated-secret".into(),
+        },
+    });
     for (frame, secrets) in [
         (hello, &["hunter2-password"][..]),
+        (
+            rotate,
+            &["current-secret-value", "rotated-password", "rotated-secret"][..],
+        ),
         (
             create,
             &[

@@ -410,6 +410,10 @@ fn frame_from_json(name: &str, value: &Value) -> Frame {
                 "resume" => AdminOp::Resume,
                 "configure" => AdminOp::Configure(f.config("config")),
                 "describe" => AdminOp::Describe,
+                "rotate" => AdminOp::Rotate {
+                    password: f.string("password"),
+                    secret: f.string("secret"),
+                },
                 other => panic!("{name}: unknown admin op {other:?}"),
             };
             Frame::Admin(AdminRequest {
@@ -556,7 +560,7 @@ fn the_vectors_cover_every_frame_enumeration_and_edge_case() {
             _ => None,
         })
         .collect();
-    assert_eq!(ops, (1..=6).collect(), "every admin op appears");
+    assert_eq!(ops, (1..=7).collect(), "every admin op appears");
 
     let kinds: BTreeSet<u8> = frames()
         .filter_map(|f| match f {

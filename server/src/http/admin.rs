@@ -8,6 +8,7 @@
 //! | `PATCH /admin/sessions/{name}` `{"config"}` | session secret | 200 |
 //! | `POST /admin/sessions/{name}/suspend` | session secret | 200 |
 //! | `POST /admin/sessions/{name}/resume` | session secret | 200 |
+//! | `POST /admin/sessions/{name}/rotate` `{"password","secret"}` | session secret | 200 |
 //! | `DELETE /admin/sessions/{name}` | session secret | 200 |
 //!
 //! The credential is `Authorization: Bearer <credential>`. Answers are
@@ -163,14 +164,25 @@ pub fn parse(
         Route::Drop(name) => (name, AdminOp::Drop),
         Route::Suspend(name) => (name, AdminOp::Suspend),
         Route::Resume(name) => (name, AdminOp::Resume),
+        Route::Rotate(name) => {
+            let body: RotateBody = json_body(content_type, body)?;
+            let op = AdminOp::Rotate {
+                password: body.password,
+                secret: body.secret,
+            };
+            (name, op)
+        }
     };
     Ok(AdminCall { session, op })
 }
 
-/// Whether a request with this method and path is one that has a JSON body (creating or
-/// configuring a session).
+/// Whether a request with this method and path is one that has a JSON body (creating,
+/// configuring or rotating a session).
 pub fn takes_body(method: &Method, path: &str) -> bool {
-    matches!(route(method, path), Ok(Route::Create | Route::Configure(_)))
+    matches!(
+        route(method, path),
+        Ok(Route::Create | Route::Configure(_) | Route::Rotate(_))
+    )
 }
 
 /// An admin endpoint, with the session name of its path.
@@ -181,6 +193,7 @@ enum Route {
     Drop(String),
     Suspend(String),
     Resume(String),
+    Rotate(String),
 }
 
 fn route(method: &Method, path: &str) -> Result<Route, Refusal> {
@@ -202,9 +215,10 @@ fn route(method: &Method, path: &str) -> Result<Route, Refusal> {
         (&Method::DELETE, ["sessions", n]) => Route::Drop(name(n)),
         (&Method::POST, ["sessions", n, "suspend"]) => Route::Suspend(name(n)),
         (&Method::POST, ["sessions", n, "resume"]) => Route::Resume(name(n)),
+        (&Method::POST, ["sessions", n, "rotate"]) => Route::Rotate(name(n)),
         (_, ["sessions"]) => return Err(Refusal::method_not_allowed("POST")),
         (_, ["sessions", _]) => return Err(Refusal::method_not_allowed("GET, PATCH, DELETE")),
-        (_, ["sessions", _, "suspend" | "resume"]) => {
+        (_, ["sessions", _, "suspend" | "resume" | "rotate"]) => {
             return Err(Refusal::method_not_allowed("POST"))
         }
         _ => {
@@ -290,7 +304,8 @@ fn status_of(code: ErrorCode, had_credential: bool) -> StatusCode {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// (No `Debug`: it holds secrets.)
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
@@ -298,6 +313,17 @@ struct CreateBody {
     secret: String,
     #[serde(default)]
     config: JsonSettings,
+}
+
+/// The new password and/or secret key; an absent or empty one is kept. (No `Debug`: it
+/// holds secrets.)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    secret: String,
 }
 
 #[derive(Debug, Deserialize)]
