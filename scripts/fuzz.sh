@@ -59,6 +59,10 @@ else
 fi
 [ ${#targets[@]} -gt 0 ] || fail "no fuzz targets in fuzz/Cargo.toml"
 
+# The committed fuzz/Cargo.lock is what gets built, as --locked does for the workspace.
+cargo +"$FUZZ_TOOLCHAIN" metadata --locked --format-version 1 >/dev/null ||
+    fail "fuzz/Cargo.lock is out of date: run \`cargo update --workspace\` in fuzz/ and commit it"
+
 host=$(rustc +"$FUZZ_TOOLCHAIN" -vV | sed -n 's/^host: //p')
 started=$SECONDS
 # One build for every target: they share all their dependencies.

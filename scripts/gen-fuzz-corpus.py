@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (fuzz/corpus/<target>/) from the project's own
 examples: the frame vectors of docs/test-vectors/frames-v1.json, the config file example of
-docs/SERVER.md, and the admin API calls documented there. Deterministic: run it again after
+docs/SERVER.md, the admin API calls documented there, and the Origin and Host cases of
+server/src/http/origin.rs. Deterministic: run it again after
 changing those files and commit the result. The fuzzer's own finds stay out of git
 (scripts/fuzz.sh works on a copy)."""
 
@@ -36,14 +37,17 @@ def frames():
         data = bytes.fromhex(entry["hex"])
         kind = data[0] if data else None
         name = entry["name"]
+        # Messages of no frame type (empty, unknown type) are seeds of the client side only:
+        # both targets reach the same code with them.
         if kind is None or kind in CLIENT_TYPES or kind not in SERVER_TYPES:
             write("frame_from_client", name, data)
-        if kind is None or kind in SERVER_TYPES or kind not in CLIENT_TYPES:
+        if kind in SERVER_TYPES:
             write("frame_from_server", name, data)
-        # The first message of a connection: every Hello, and a few frames that must not
-        # come first.
-        if kind == 0x01 or name.startswith(("subscribe", "ping", "admin")):
+        # The first message of a connection: every Hello, and a frame that must not come
+        # first.
+        if kind == 0x01:
             write("hello", name, data)
+    write("hello", "ping-before-hello", bytes([0x0F, 0x01]))
 
 
 def configs():
@@ -110,13 +114,33 @@ def admin():
         write("admin_api", name, f"{request_line}\n{content_type}\n{body}")
 
 
+def headers():
+    # Host, Origin, allowed origins, server names: one per line (see fuzz/src/headers.rs).
+    requests = {
+        "no-origin": "127.0.0.1:8080",
+        "same-origin": "chat.example.com\nhttps://chat.example.com",
+        "loopback-origin": "10.0.0.5:8080\nhttp://localhost:5173",
+        "ipv6-loopback-origin": "[::1]:8080\nhttp://[::1]:3000",
+        "other-site": "10.0.0.5:8080\nhttps://evil.example",
+        "null-origin": "10.0.0.5:8080\nnull",
+        "listed-origin": "10.0.0.5:8080\nhttps://app.example.com/\nhttps://app.example.com,http://10.0.0.5:3000",
+        "any-origin": "10.0.0.5:8080\nhttps://evil.example\n*",
+        "server-name": "chat.example.com:443\nhttps://chat.example.com\n\nchat.example.com",
+        "rebinding": "attacker.example:8080\nhttp://attacker.example:8080\n\nchat.example.com",
+        "address-with-names": "[2001:db8::1]:8080\n\n\nchat.example.com,localhost",
+    }
+    for name, text in requests.items():
+        write("request_headers", name, text)
+
+
 def main():
     for target in ("frame_from_client", "frame_from_server", "hello", "admin_api",
-                   "config_file"):
+                   "config_file", "request_headers"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     frames()
     configs()
     admin()
+    headers()
 
 
 if __name__ == "__main__":

@@ -6,4 +6,5 @@
 pub mod admin;
 pub mod config;
 pub mod frames;
+pub mod headers;
 pub mod hello;

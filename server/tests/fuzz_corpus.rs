@@ -1,5 +1,5 @@
 //! The seed corpus of the server's fuzz targets (`fuzz/corpus/hello`, `admin_api`,
-//! `config_file`) through the very checks the targets run (`fuzz/src/`), so that the stable
+//! `request_headers`, `config_file`) through the very checks the targets run (`fuzz/src/`), so that the stable
 //! toolchain covers it without libFuzzer. An input a fuzzer found (a crash, once fixed) is
 //! added to that corpus and is checked here from then on.
 
@@ -7,6 +7,8 @@
 mod admin;
 #[path = "../../fuzz/src/config.rs"]
 mod config;
+#[path = "../../fuzz/src/headers.rs"]
+mod headers;
 #[path = "../../fuzz/src/hello.rs"]
 mod hello;
 
@@ -50,4 +52,9 @@ fn every_seed_admin_request_parses_or_gets_a_documented_refusal() {
 #[test]
 fn every_seed_config_file_loads_or_names_its_mistake_in_one_line() {
     check_corpus("config_file", config::file);
+}
+
+#[test]
+fn every_seed_request_is_judged_by_origin_and_host_as_documented() {
+    check_corpus("request_headers", headers::request);
 }
