@@ -128,6 +128,8 @@ def headers():
         "server-name": "chat.example.com:443\nhttps://chat.example.com\n\nchat.example.com",
         "rebinding": "attacker.example:8080\nhttp://attacker.example:8080\n\nchat.example.com",
         "address-with-names": "[2001:db8::1]:8080\n\n\nchat.example.com,localhost",
+        # An IPv6 address in Host is bracketed: a bare one is a name, and not served.
+        "bare-ipv6-host": "::\n::\n\nchat.example.com,localhost",
     }
     for name, text in requests.items():
         write("request_headers", name, text)

@@ -7,6 +7,8 @@
 //! origins and the server names (both comma-separated). A missing line is a missing header
 //! or an empty list.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use fastport_server::http::{HostPolicy, OriginPolicy};
 use hyper::header::{self, HeaderMap, HeaderValue};
 
@@ -65,11 +67,13 @@ pub fn request(data: &[u8]) {
             .unwrap_or("")
             .to_ascii_lowercase();
         let listed = names.iter().any(|n| n.trim().to_ascii_lowercase() == host);
-        if names.is_empty()
-            || host == "localhost"
-            || host.parse::<std::net::IpAddr>().is_ok()
-            || listed
-        {
+        // An address in `Host` is IPv4 or a bracketed IPv6 address (RFC 9110 7.2).
+        let address = host.parse::<Ipv4Addr>().is_ok()
+            || host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok());
+        if names.is_empty() || host == "localhost" || address || listed {
             assert_eq!(verdict, Ok(()), "Host `{host}` is served");
         }
     }
