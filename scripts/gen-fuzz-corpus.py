@@ -48,6 +48,19 @@ def frames():
         if kind == 0x01:
             write("hello", name, data)
     write("hello", "ping-before-hello", bytes([0x0F, 0x01]))
+    # Several messages, separated as fuzz/src/hello.rs splits them: all arrive before the
+    # password check ends.
+    by_name = {entry["name"]: bytes.fromhex(entry["hex"]) for entry in doc["vectors"]}
+    hello = next(v for k, v in by_name.items() if k.startswith("hello: the PROTOCOL.md"))
+    admin_hello = next(v for k, v in by_name.items() if k.startswith("hello: admin_only"))
+    subscribe = next(v for k, v in by_name.items() if k.startswith("subscribe"))
+    admin = next(v for k, v in by_name.items()
+                 if k.startswith("admin: create with no admin token"))
+    separator = b"\xff\xfe\xfd\xfc"
+    write("hello", "hello-then-subscribe-while-verifying", hello + separator + subscribe)
+    write("hello", "hello-twice", hello + separator + hello)
+    write("hello", "admin-only-hello-then-admin-then-subscribe",
+          admin_hello + separator + admin + separator + subscribe)
 
 
 def configs():

@@ -1,9 +1,13 @@
-//! The first message of a connection, as the broker handles it: the `Hello` path (names,
-//! keepalive, the session lookup, the password check) and the refusal of anything else.
+//! The first messages of a connection, as the broker handles them: the `Hello` path (names,
+//! keepalive, the session lookup, the password check) and the refusal of anything else,
+//! also of messages that arrive while the password is being checked.
 //!
+//! The input is one message, or several separated by [`SEPARATOR`]; all arrive before the
+//! broker's password check (a job it hands out) finishes, as they can on a real connection.
 //! The broker holds one session, `demo` (password `pw`, secret `secret`). Whatever the
-//! message, the broker only answers this connection, sends frames a client decodes, and
-//! either welcomes the connection or closes it with one of the protocol's close codes.
+//! messages, the broker only answers this connection, sends frames a client decodes and
+//! nothing after closing it, and welcomes the connection or closes it with one of the
+//! protocol's close codes.
 
 use std::sync::OnceLock;
 
@@ -13,8 +17,12 @@ use fastport_broker::{Broker, BrokerConfig, ConnId, Output, SessionSettings};
 use fastport_proto::codec::{ErrorCode, Frame};
 use fastport_proto::time::Instant;
 
-/// Feeds `data` to a new broker as the first message of a new connection.
-pub fn first_message(data: &[u8]) {
+/// Separates the messages of one input.
+pub const SEPARATOR: &[u8] = b"\xff\xfe\xfd\xfc";
+
+/// Feeds the messages of `data` to a new broker as the first messages of a new connection,
+/// and says whether the broker welcomed the connection.
+pub fn first_messages(data: &[u8]) -> bool {
     let mut broker = Broker::new(BrokerConfig {
         hash_cost: HashCost::Test,
         ..BrokerConfig::default()
@@ -31,19 +39,23 @@ pub fn first_message(data: &[u8]) {
     let conn = ConnId(1);
     let now = Instant::ZERO;
     broker.handle_open(now, conn, Some([192, 0, 2, 1].into()));
-    broker.handle_message(now, conn, Bytes::copy_from_slice(data));
+    for message in split(data) {
+        broker.handle_message(now, conn, Bytes::copy_from_slice(message));
+    }
     let (mut welcomed, mut closed) = (false, false);
     while let Some(output) = broker.poll_output() {
         match output {
             Output::Run(job) => broker.handle_job_done(now, job.run()),
             Output::Send { conn: to, frame } | Output::Receipt { conn: to, frame } => {
                 assert_eq!(to, conn, "the broker answers the one connection");
+                assert!(!closed, "a frame after the connection was closed");
                 let frame = Frame::decode_from_server(frame.clone())
                     .unwrap_or_else(|e| panic!("the broker sent a frame clients refuse: {e}"));
                 welcomed |= matches!(frame, Frame::Welcome(_));
             }
             Output::Close { conn: to, code, .. } => {
                 assert_eq!(to, conn, "the broker closes the one connection");
+                assert!(!closed, "the connection is closed twice");
                 let error = ErrorCode::from_close_code(code);
                 assert!(
                     error.is_some_and(|e| !e.is_ok()),
@@ -54,10 +66,24 @@ pub fn first_message(data: &[u8]) {
             Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
         }
     }
+    // An admin-only connection is welcomed at once, so a later message may still close it.
     assert!(
-        welcomed != closed,
-        "the first message either opens the connection or closes it (welcomed: {welcomed})"
+        welcomed || closed,
+        "the first messages either open the connection or close it"
     );
+    welcomed
+}
+
+/// The messages of `data`: the bytes between separators.
+fn split(data: &[u8]) -> Vec<&[u8]> {
+    let mut messages = Vec::new();
+    let mut rest = data;
+    while let Some(at) = rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+        messages.push(&rest[..at]);
+        rest = &rest[at + SEPARATOR.len()..];
+    }
+    messages.push(rest);
+    messages
 }
 
 /// The session's hashes, made once (argon2 at its test cost).

@@ -40,8 +40,25 @@ fn check_corpus(target: &str, check: fn(&[u8])) {
 }
 
 #[test]
-fn every_seed_first_message_welcomes_or_closes_the_connection() {
-    check_corpus("hello", hello::first_message);
+fn every_seed_of_first_messages_welcomes_or_closes_the_connection() {
+    check_corpus("hello", |data| {
+        hello::first_messages(data);
+    });
+}
+
+#[test]
+fn the_protocol_example_hello_with_the_right_password_is_welcomed() {
+    let seeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/hello");
+    let welcomed = |name: &str| {
+        let data = std::fs::read(seeds.join(name)).expect("the seed exists");
+        hello::first_messages(&data)
+    };
+    assert!(welcomed(
+        "hello-the-protocol-md-example-resume-keepalive-300-ms-no-dis"
+    ));
+    assert!(welcomed("admin-only-hello-then-admin-then-subscribe"));
+    assert!(!welcomed("hello-then-subscribe-while-verifying"));
+    assert!(!welcomed("ping-before-hello"));
 }
 
 #[test]
