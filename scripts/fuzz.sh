@@ -118,7 +118,7 @@ for target in "${targets[@]}"; do
         tail -n 40 "$log" >&2
         crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
         echo "fuzz: $target FAILED (exit $status); input: fuzz/${crash:-?}; log: fuzz/$log" >&2
-        echo "      reproduce: (cd fuzz && ${RUSTC_BOOTSTRAP:+RUSTC_BOOTSTRAP=1 }cargo +$FUZZ_TOOLCHAIN fuzz run -s $FUZZ_SANITIZER $target ${crash:-<input>})" >&2
+        echo "      replay it: fuzz/target/$host/release/$target fuzz/${crash:-<input>}" >&2
         failed+=("$target")
     fi
     results+=("$(printf '%-18s %12s executions  %s' "$target" "${execs:-?}" \
