@@ -11,10 +11,13 @@
 //!
 //! The first line is the method and the path, the second the `Content-Type` header (an
 //! empty line: none), the rest the body. A request is either an admin call or a refusal
-//! with one of the documented status and code pairs.
+//! with one of the documented status and code pairs; a call then goes to a broker (with the
+//! session `demo` of [`crate::hello`]), which answers it exactly once.
 
-use fastport_proto::codec::AdminOp;
-use fastport_server::http::admin::{parse, takes_body, MAX_BODY};
+use fastport_broker::Output;
+use fastport_proto::codec::{AdminOp, AdminRequest};
+use fastport_proto::time::Instant;
+use fastport_server::http::admin::{parse, takes_body, AdminCall, MAX_BODY};
 use hyper::header::HeaderValue;
 use hyper::Method;
 
@@ -49,6 +52,7 @@ pub fn request(data: &[u8]) {
                 has_body,
                 "takes_body says whether {method} {path} reads the body"
             );
+            answer(call);
         }
         Err(refusal) => {
             let documented = matches!(
@@ -66,6 +70,39 @@ pub fn request(data: &[u8]) {
             );
         }
     }
+}
+
+/// Hands a parsed call to a broker holding the session `demo` as the server does, with the
+/// session's secret as the credential (so that the operation runs past the credential
+/// check): it gets exactly one answer, and no connection is touched.
+fn answer(call: AdminCall) {
+    let mut broker = crate::hello::demo_broker();
+    let now = Instant::ZERO;
+    let request = AdminRequest {
+        request_id: 0,
+        session: call.session,
+        credential: "secret".to_owned(),
+        op: call.op,
+    };
+    broker.admin(now, 1, Some([192, 0, 2, 1].into()), request);
+    let mut answers = 0;
+    while let Some(output) = broker.poll_output() {
+        match output {
+            Output::Run(job) => broker.handle_job_done(now, job.run()),
+            Output::Admin(answer) => {
+                answers += 1;
+                assert_eq!(answer.request, 1, "the answer names its request");
+                let reply = answer.reply;
+                assert!(
+                    reply.code.is_ok() || !reply.message.is_empty(),
+                    "a refusal says why: {:?}",
+                    reply.code
+                );
+            }
+            other => panic!("an admin request touched a connection: {other:?}"),
+        }
+    }
+    assert_eq!(answers, 1, "an admin request gets exactly one answer");
 }
 
 /// The bytes before the first `\n` (without a `\r` before it), and the bytes after it.

@@ -23,19 +23,7 @@ pub const SEPARATOR: &[u8] = b"\xff\xfe\xfd\xfc";
 /// Feeds the messages of `data` to a new broker as the first messages of a new connection,
 /// and says whether the broker welcomed the connection.
 pub fn first_messages(data: &[u8]) -> bool {
-    let mut broker = Broker::new(BrokerConfig {
-        hash_cost: HashCost::Test,
-        ..BrokerConfig::default()
-    });
-    let (password, secret) = hashes();
-    broker
-        .create_session(
-            "demo",
-            password.clone(),
-            secret.clone(),
-            SessionSettings::default(),
-        )
-        .expect("the session `demo` can be created");
+    let mut broker = demo_broker();
     let conn = ConnId(1);
     let now = Instant::ZERO;
     broker.handle_open(now, conn, Some([192, 0, 2, 1].into()));
@@ -72,6 +60,25 @@ pub fn first_messages(data: &[u8]) -> bool {
         "the first messages either open the connection or close it"
     );
     welcomed
+}
+
+/// A broker with the session `demo` (password `pw`, secret `secret`), hashing at argon2's
+/// test cost.
+pub fn demo_broker() -> Broker {
+    let mut broker = Broker::new(BrokerConfig {
+        hash_cost: HashCost::Test,
+        ..BrokerConfig::default()
+    });
+    let (password, secret) = hashes();
+    broker
+        .create_session(
+            "demo",
+            password.clone(),
+            secret.clone(),
+            SessionSettings::default(),
+        )
+        .expect("the session `demo` can be created");
+    broker
 }
 
 /// The messages of `data`: the bytes between separators.
