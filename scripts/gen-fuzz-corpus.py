@@ -90,6 +90,9 @@ secret = "secret"
 retry_interval = "250ms"
 max_pending = 10
 """)
+    # Found by the fuzzer: an error quoting a value with a line break was two lines.
+    write("config_file", "origin-with-a-line-break",
+          'allowed_origins = ["https://a\\nb.example"]\n')
     write("config_file", "exposed-insecure", """\
 listen = "[::]:8080"
 insecure = true

@@ -150,7 +150,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file has a syntax error or a bad value.
-    #[error("config file {}: {message}", path.display())]
+    #[error("config file {}: {}", path.display(), one_line(message))]
     File {
         /// The file.
         path: PathBuf,
@@ -158,7 +158,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is out of range, whichever source it came from.
-    #[error("{key}: {message}")]
+    #[error("{key}: {}", one_line(message))]
     Invalid {
         /// The key, with its flag and environment variable.
         key: String,
@@ -532,6 +532,20 @@ fn secret(
 
 fn plaintext_warning(key: &str) -> String {
     format!("config file: {key} is in plaintext; store {key}_hash (an argon2id PHC string) instead")
+}
+
+/// `text` with its control characters escaped (a line break as `\n`): an error quotes the
+/// values it refuses, and stays one line (one log line) whatever they hold.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// An [`ConfigError::Invalid`] naming the file key with its flag and environment variable.

@@ -425,3 +425,20 @@ fn the_admin_token_can_come_from_a_file_but_not_from_both_a_file_and_a_flag() {
     let e = missing.expect_err("unreadable").to_string();
     assert!(e.starts_with("admin_token_file (--admin-token-file, FASTPORT_ADMIN_TOKEN_FILE): cannot read /nonexistent/token"), "{e}");
 }
+
+#[test]
+fn a_refused_value_with_a_line_break_is_quoted_on_one_line() {
+    let file = TempFile::new("allowed_origins = [\"https://a\\nb.example\"]\n");
+    let error = file.load(&[]).expect_err("not an origin").to_string();
+    assert!(!error.contains('\n'), "{error}");
+    assert!(
+        error.contains("`https://a\\nb.example` is not an origin"),
+        "{error}"
+    );
+
+    let file =
+        TempFile::new("[[sessions]]\nname = \"bad\\rname\"\npassword = \"p\"\nsecret = \"s\"\n");
+    let error = file.load(&[]).expect_err("not a session name").to_string();
+    assert!(!error.contains('\r'), "{error}");
+    assert!(error.contains("sessions[0].name"), "{error}");
+}
