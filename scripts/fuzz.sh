@@ -81,13 +81,16 @@ echo "fuzz: built in $((SECONDS - started))s"
 # exit status to fuzz/target/fuzz-TARGET.status.
 run_target() {
     local target=$1 status=0
-    local work=target/work-corpus/$target artifacts=artifacts/$target
+    local work=target/work-corpus/$target artifacts=artifacts/$target dict=()
     mkdir -p "$work" "$artifacts"
+    # A target's dictionary (its keywords, for text formats), if it has one.
+    [ ! -f "dict/$target.dict" ] || dict=(-dict="dict/$target.dict")
     # New inputs go to the first folder (the work corpus); the seeds are only read.
     "target/$host/release/$target" "$work" "corpus/$target" \
         -max_total_time="$FUZZ_SECONDS" -rss_limit_mb="$RSS_LIMIT_MB" \
         -timeout="$INPUT_TIMEOUT_S" -artifact_prefix="$artifacts/" \
-        -print_final_stats=1 >"target/fuzz-$target.log" 2>&1 || status=$?
+        -print_final_stats=1 ${dict[@]+"${dict[@]}"} >"target/fuzz-$target.log" 2>&1 ||
+        status=$?
     echo "$status" >"target/fuzz-$target.status"
 }
 
