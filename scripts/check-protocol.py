@@ -221,10 +221,12 @@ def decode(data: bytes) -> dict[str, Any]:
         f["session"] = r.string("session")
         f["password"] = r.string("password")
         f["client_id"] = r.string("client_id")
+        f["resume_token"] = r.string("resume_token")
         f["display_name"] = r.string("display_name")
     elif kind == "welcome":
         f.update(r.flags("flags", WELCOME_FLAGS))
         f["client_id"] = r.string("client_id")
+        f["resume_token"] = r.string("resume_token")
         f["keepalive_ms"] = r.varint("keepalive_ms")
         f["config"] = r.config("config")
     elif kind == "error":
@@ -353,12 +355,13 @@ def encode(f: dict[str, Any]) -> bytes:
         out.append(f["version"])
         out += enc_flags(f, HELLO_FLAGS)
         out += enc_varint(f["keepalive_ms"])
-        for name in ("session", "password", "client_id", "display_name"):
+        for name in ("session", "password", "client_id", "resume_token", "display_name"):
             out += enc_string(f[name])
     elif kind == "welcome":
         out.append(f["version"])
         out += enc_flags(f, WELCOME_FLAGS)
         out += enc_string(f["client_id"])
+        out += enc_string(f["resume_token"])
         out += enc_varint(f["keepalive_ms"])
         out += enc_config(f["config"])
     elif kind == "error":

@@ -52,7 +52,14 @@ def frames():
     # password check ends.
     by_name = {entry["name"]: bytes.fromhex(entry["hex"]) for entry in doc["vectors"]}
     hello = next(v for k, v in by_name.items() if k.startswith("hello: the PROTOCOL.md"))
-    admin_hello = next(v for k, v in by_name.items() if k.startswith("hello: admin_only"))
+    # An admin-only Hello to the session `demo` with its secret key (fuzz/src/hello.rs): type,
+    # version, flags, keepalive, then session, credential, client id, resume token and
+    # display name as length-prefixed strings (docs/PROTOCOL.md).
+    def string(text):
+        return bytes([len(text)]) + text.encode()
+    admin_hello = bytes([0x01, 0x01, 0x02, 0x00]) + b"".join(
+        string(t) for t in ("demo", "secret", "", "", ""))
+    write("hello", "admin-only-hello-with-the-secret-key", admin_hello)
     subscribe = next(v for k, v in by_name.items() if k.startswith("subscribe"))
     admin = next(v for k, v in by_name.items()
                  if k.startswith("admin: create with no admin token"))

@@ -86,10 +86,13 @@ npm_ci_if_stale() {
 
 # start_server BINARY DIR [ARG...]: starts the fastport-server BINARY in the background on a free
 # port of 127.0.0.1 with `--log warn` and the ARGs, its stdout in DIR/server.out and its log in
-# DIR/server.err, and waits for its first line, `listening on HOST:PORT` (10 s at most). Sets
-# SERVER_PID and SERVER_ADDR (HOST:PORT). Returns 1, SERVER_ADDR empty, when the server exits or
-# stays silent instead; DIR/server.err then says why. stop_server stops it: call it from the
-# script's EXIT trap.
+# DIR/server.err, and waits for its first line, `listening on HOST:PORT` (`listening on
+# https://HOST:PORT` with TLS; 10 s at most). Sets SERVER_PID, SERVER_ADDR (HOST:PORT) and
+# SERVER_SCHEME (http or https). Returns 1, SERVER_ADDR empty, when the server exits or stays
+# silent instead; DIR/server.err then says why. Each call starts one more server (give each its
+# own DIR); stop_server stops them all: call it from the script's EXIT trap.
+SERVER_PIDS=()
+SERVER_OUT_PIDS=()
 start_server() {
     local binary=$1 dir=$2 first="" fd
     shift 2
@@ -99,6 +102,7 @@ start_server() {
     mkfifo "$dir/server.fifo" || return 1
     "$binary" --listen 127.0.0.1:0 --log warn "$@" >"$dir/server.fifo" 2>"$dir/server.err" &
     SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
     exec {fd}<"$dir/server.fifo"
     rm -f "$dir/server.fifo"
     IFS= read -r -t 10 -u "$fd" first || true
@@ -109,20 +113,29 @@ start_server() {
         exec {fd}<&-
         return 1
     fi
+    SERVER_SCHEME=http
+    if [ "${SERVER_ADDR#https://}" != "$SERVER_ADDR" ]; then
+        SERVER_SCHEME=https
+        SERVER_ADDR=${SERVER_ADDR#https://}
+    fi
     # The rest of the banner, read to the end so that the server never blocks on a full pipe.
     cat <&"$fd" >>"$dir/server.out" &
-    SERVER_OUT_PID=$!
+    SERVER_OUT_PIDS+=($!)
     exec {fd}<&-
 }
 
-# stop_server: stops the server of start_server (SIGTERM) and waits for it and for the last of
-# its stdout; nothing when none runs.
+# stop_server: stops every server of start_server (SIGTERM) and waits for them and for the last
+# of their stdout; nothing when none runs.
 stop_server() {
-    [ -n "${SERVER_PID:-}" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local pid
+    for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PIDS=()
     SERVER_PID=
-    [ -n "${SERVER_OUT_PID:-}" ] || return 0
-    wait "$SERVER_OUT_PID" 2>/dev/null || true
-    SERVER_OUT_PID=
+    for pid in ${SERVER_OUT_PIDS[@]+"${SERVER_OUT_PIDS[@]}"}; do
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_OUT_PIDS=()
 }

@@ -112,7 +112,13 @@ async fn wait_listening(addr: SocketAddr, child: &mut Child) -> Result<()> {
 
 /// Extra fastport-server flags for the idle-memory measurement: the demo session takes
 /// 1,000 connections by default.
-pub const FASTPORT_MANY_CONNECTIONS: &[&str] = &["--session-max-connections", "20000"];
+pub const FASTPORT_MANY_CONNECTIONS: &[&str] = &[
+    "--session-max-connections",
+    "20000",
+    // Every connection comes from 127.0.0.1.
+    "--max-connections-per-address",
+    "0",
+];
 
 /// Mosquitto's config: a listener on `port`, MQTT over TCP or over WebSocket. Mosquitto
 /// 2.0.11 refuses to start with only a WebSocket listener ("Unable to start any listening

@@ -10,6 +10,8 @@ use super::handshake::Continuation;
 use super::session::SessionId;
 use super::{Broker, ConnId, ConnState, Output};
 use crate::auth::{self, HashCost, HashError, JobKind, SecretHash};
+use crate::guard::{Admission, GuardKey, Kind};
+use crate::handshake::{stand_in_hash, MAX_CREDENTIAL_BYTES};
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,19 +62,20 @@ impl Broker {
     }
 
     fn start_admin(&mut self, now: Instant, origin: Origin, req: AdminRequest) {
-        if let Some(wait) = self
-            .peer_of(origin)
-            .and_then(|ip| self.logins.blocked(now, ip))
-        {
-            self.metrics.rate_limited += 1;
-            let message = format!(
-                "too many failed credential checks from this address, retry in {} s",
-                wait.as_secs().max(1)
-            );
-            return self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
-        }
         if let Err(e) = SessionName::new(req.session.as_str()) {
             return self.answer(origin, ErrorCode::INVALID_NAME, e.to_string(), None);
+        }
+        let too_long = match &req.op {
+            AdminOp::Create {
+                password, secret, ..
+            } => password.len().max(secret.len()) > MAX_CREDENTIAL_BYTES,
+            _ => false,
+        };
+        if too_long || req.credential.len() > MAX_CREDENTIAL_BYTES {
+            let message = format!(
+                "a password, secret key or token is longer than {MAX_CREDENTIAL_BYTES} bytes"
+            );
+            return self.answer(origin, ErrorCode::CREDENTIAL_TOO_LARGE, message, None);
         }
         let check = match &req.op {
             AdminOp::Create {
@@ -86,16 +89,41 @@ impl Broker {
             Err((code, message)) => self.answer(origin, code, message, None),
             Ok(None) => self.admin_authorized(now, origin, req),
             Ok(Some(hash)) => {
+                // The admin token is guessed under the empty name, which no session has.
+                let guessed = match req.op {
+                    AdminOp::Create { .. } => "",
+                    _ => req.session.as_str(),
+                };
+                let peer = self.peer_of(origin);
+                let key = GuardKey::new(Kind::Secret, guessed, peer);
+                match self.logins.admit(now, &key) {
+                    Admission::Start => {}
+                    Admission::Wait(turn) => {
+                        return self.refuse_guess(origin, turn.saturating_duration_since(now))
+                    }
+                    Admission::Refuse(wait) => return self.refuse_guess(origin, wait),
+                }
                 let kind = JobKind::Verify {
                     hash,
                     candidate: req.credential.clone(),
                 };
-                if !self.start_job(kind, Continuation::AdminAuthorized { origin, req }) {
+                let cont = Continuation::AdminAuthorized { origin, req, key };
+                if !self.start_job(kind, cont, peer) {
+                    self.metrics.rate_limited += 1;
                     let message = "too many admin requests in progress".to_owned();
                     self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
                 }
             }
         }
+    }
+
+    fn refuse_guess(&mut self, origin: Origin, wait: std::time::Duration) {
+        self.metrics.rate_limited += 1;
+        let message = format!(
+            "too many failed credential checks, retry in {} s",
+            wait.as_secs().max(1)
+        );
+        self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
     }
 
     /// Checks a create request; `Ok(Some(hash))` when the admin token must be verified.
@@ -106,6 +134,12 @@ impl Broker {
         secret: &str,
         config: &SessionConfig,
     ) -> Result<Option<SecretHash>, (ErrorCode, String)> {
+        if self.config.admin_token.is_none() && !self.config.open_session_creation {
+            let message = "creating sessions needs the admin token, and this server has none \
+                (start it with an admin token, or --open-session-creation for development)"
+                .to_owned();
+            return Err((ErrorCode::NOT_AUTHORIZED, message));
+        }
         // With an admin token, whether a name exists is told only after the token checked
         // out (create_session refuses it then), so names cannot be probed without it.
         if self.config.admin_token.is_none() && self.session_ids.contains_key(name) {
@@ -117,6 +151,9 @@ impl Broker {
         if password.is_empty() || secret.is_empty() {
             let message = "a session needs a non-empty password and secret".to_owned();
             return Err((ErrorCode::INVALID_CONFIG, message));
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(self.full());
         }
         let mut settings = self.config.session_defaults;
         settings
@@ -136,10 +173,8 @@ impl Broker {
             .get(name)
             .and_then(|id| self.sessions.get(id))
         else {
-            return Err((
-                ErrorCode::UNKNOWN_SESSION,
-                format!("no session named `{name}`"),
-            ));
+            // Checked like a wrong secret key and answered alike, so names cannot be probed.
+            return Ok(Some(stand_in_hash(self.config.hash_cost)));
         };
         let fingerprint = auth::fingerprint(&self.config.verify_cache_key, credential);
         if session
@@ -160,15 +195,14 @@ impl Broker {
     ) {
         if !ok {
             self.metrics.auth_failures += 1;
-            if let Some(ip) = self.peer_of(origin) {
-                self.logins.failed(now, ip);
-            }
-            let what = if matches!(req.op, AdminOp::Create { .. }) {
-                "admin token"
+            let message = if matches!(req.op, AdminOp::Create { .. }) {
+                format!("wrong admin token for session `{}`", req.session)
             } else {
-                "secret key"
+                format!(
+                    "wrong secret key for session `{}`, or no such session",
+                    req.session
+                )
             };
-            let message = format!("wrong {what} for session `{}`", req.session);
             return self.answer(origin, ErrorCode::NOT_AUTHORIZED, message, None);
         }
         if !matches!(req.op, AdminOp::Create { .. }) {
@@ -199,6 +233,15 @@ impl Broker {
                 if let Err(m) = settings.apply(&config) {
                     return self.answer(origin, ErrorCode::INVALID_CONFIG, m, None);
                 }
+                // Checked again after the token: hashing is the expensive part.
+                if self.session_ids.contains_key(&req.session) {
+                    let message = format!("session `{}` already exists", req.session);
+                    return self.answer(origin, ErrorCode::SESSION_EXISTS, message, None);
+                }
+                if self.sessions.len() >= self.config.max_sessions {
+                    let (code, message) = self.full();
+                    return self.answer(origin, code, message, None);
+                }
                 let kind = JobKind::Hash {
                     secrets: vec![password, secret],
                     cost: self.hash_cost(),
@@ -208,7 +251,8 @@ impl Broker {
                     name: req.session,
                     settings,
                 };
-                if !self.start_job(kind, cont) {
+                let peer = self.peer_of(origin);
+                if !self.start_job(kind, cont, peer) {
                     let message = "too many admin requests in progress".to_owned();
                     self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
                 }
@@ -284,7 +328,8 @@ impl Broker {
             secrets,
             cost: self.hash_cost(),
         };
-        if !self.start_job(kind, cont) {
+        let peer = self.peer_of(origin);
+        if !self.start_job(kind, cont, peer) {
             let message = "too many admin requests in progress".to_owned();
             self.answer(origin, ErrorCode::RATE_LIMITED, message, None);
         }
@@ -327,15 +372,18 @@ impl Broker {
         self.answer(origin, ErrorCode::OK, String::new(), Some(config));
     }
 
-    /// Starts again, against the session's current hashes, the checks of `Hello`s (when the
-    /// password changed) and admin requests (when the secret changed) still running against
-    /// the old ones. Their old jobs' results are ignored when they come.
+    /// Starts again, against the session's current hashes, the checks of `Hello`s and admin
+    /// requests still running against a rotated password (members' hellos) or secret key
+    /// (admin-only hellos, admin requests). Their old jobs' results are ignored when they
+    /// come.
     fn recheck_running(&mut self, id: SessionId, name: &str, pw: bool, sk: bool) {
         let mut stale: Vec<u64> = self
             .jobs
             .iter()
             .filter(|(_, cont)| match cont {
-                Continuation::Hello { session, .. } => pw && *session == id,
+                Continuation::Hello { session, hello, .. } => {
+                    *session == Some(id) && if hello.admin_only { sk } else { pw }
+                }
                 Continuation::AdminAuthorized { req, .. } => {
                     sk && req.session == name && !matches!(req.op, AdminOp::Create { .. })
                 }
@@ -346,24 +394,33 @@ impl Broker {
         // In job order, not hash order: a replayed run starts them alike.
         stale.sort_unstable();
         for job in stale {
-            let Some(cont) = self.jobs.remove(&job) else {
+            let Some(cont) = self.take_job(job) else {
                 continue;
             };
             let Some(session) = self.sessions.get(&id) else {
                 continue;
             };
-            let (hash, candidate) = match &cont {
-                Continuation::Hello { hello, .. } => {
-                    (session.password.clone(), hello.password.clone())
+            let (hash, candidate, peer) = match &cont {
+                Continuation::Hello { hello, conn, .. } => {
+                    let hash = if hello.admin_only {
+                        &session.secret
+                    } else {
+                        &session.password
+                    };
+                    let peer = self.conns.get(conn).and_then(|c| c.peer);
+                    (hash.clone(), hello.password.clone(), peer)
                 }
-                Continuation::AdminAuthorized { req, .. } => {
-                    (session.secret.clone(), req.credential.clone())
-                }
+                Continuation::AdminAuthorized { req, origin, .. } => (
+                    session.secret.clone(),
+                    req.credential.clone(),
+                    self.peer_of(*origin),
+                ),
                 Continuation::AdminCreate { .. } | Continuation::AdminRotate { .. } => continue,
             };
-            // Never refused: the old job's place in the queue was just freed.
+            // Never refused: the old job's place in the queue, and in its prefix's share,
+            // was just freed.
             let kind = JobKind::Verify { hash, candidate };
-            let _started = self.start_job(kind, cont);
+            let _started = self.start_job(kind, cont, peer);
         }
     }
 
@@ -407,6 +464,15 @@ impl Broker {
         for conn in conns {
             self.close_conn(now, conn, code, why);
         }
+    }
+
+    /// The refusal when the server holds its maximum of sessions.
+    fn full(&self) -> (ErrorCode, String) {
+        let message = format!(
+            "the server holds its maximum of {} sessions",
+            self.sessions.len()
+        );
+        (ErrorCode::TOO_MANY_SESSIONS, message)
     }
 
     fn hash_cost(&self) -> HashCost {

@@ -170,6 +170,12 @@ pub(crate) fn fingerprint(key: &[u8; 32], secret: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Whether a presented token equals the stored one, in time independent of where they
+/// differ (an empty stored token matches nothing).
+pub(crate) fn same_token(stored: &str, presented: &str) -> bool {
+    !stored.is_empty() && bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
+}
+
 /// Constant-time equality of two fingerprints.
 pub(crate) fn same_fingerprint(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.ct_eq(b).into()

@@ -30,6 +30,8 @@ pub(crate) struct ClientState {
     pub(crate) id: Arc<str>,
     pub(crate) conn: Option<ConnId>,
     pub(crate) resume: bool,
+    /// What a `Hello` must carry to take up this client id again (from its `Welcome`).
+    pub(crate) token: String,
     pub(crate) display_name: String,
     /// Filters and their presence flag.
     pub(crate) subs: BTreeMap<String, bool>,
@@ -98,6 +100,7 @@ impl Clients {
             id: id.clone(),
             conn: None,
             resume: false,
+            token: String::new(),
             display_name: String::new(),
             subs: BTreeMap::new(),
             pending: BTreeMap::new(),

@@ -1,6 +1,7 @@
 //! Joining and leaving: `Hello`, password checks off the router, admission into a session,
 //! and what a closed connection leaves behind.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use fastport_proto::codec::{AdminRequest, ErrorCode, Frame, Hello, SessionConfig, Welcome};
@@ -12,19 +13,30 @@ use super::clients::ClientKey;
 use super::session::{Failure, Session, SessionId, SessionSettings};
 use super::timers::Timer;
 use super::{Broker, ConnId, ConnState, Output};
-use crate::auth::{self, Job, JobKind, JobOutcome, JobResult, SecretHash};
+use crate::auth::{self, HashCost, Job, JobKind, JobOutcome, JobResult, SecretHash};
+use crate::guard::{prefix, Admission, GuardKey, Kind};
+
+/// The longest password, secret key or token accepted, in bytes.
+pub const MAX_CREDENTIAL_BYTES: usize = 1024;
 
 /// What to do when a job finishes.
 #[derive(Debug)]
 pub(crate) enum Continuation {
-    /// Admit `conn` if the password verified.
+    /// Admit `conn` if its credential verified (`session` is `None` when the session does
+    /// not exist, or for the admin token: the check cannot succeed then, or it was the
+    /// token's).
     Hello {
         conn: ConnId,
-        session: SessionId,
+        session: Option<SessionId>,
         hello: Hello,
+        key: GuardKey,
     },
     /// Carry out `req` if its credential verified.
-    AdminAuthorized { origin: Origin, req: AdminRequest },
+    AdminAuthorized {
+        origin: Origin,
+        req: AdminRequest,
+        key: GuardKey,
+    },
     /// Create the session with the new hashes.
     AdminCreate {
         origin: Origin,
@@ -39,6 +51,27 @@ pub(crate) enum Continuation {
         password: bool,
         secret: bool,
     },
+}
+
+/// A `Hello` waiting for its turn to be checked.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    key: GuardKey,
+    hello: Hello,
+}
+
+/// What an unknown session's password is checked against, so that it costs what a wrong
+/// password costs: argon2id with the parameters of new hashes and an output nothing hashes
+/// to.
+pub(crate) fn stand_in_hash(cost: HashCost) -> SecretHash {
+    let phc = match cost {
+        HashCost::Test => {
+            "$argon2id$v=19$m=8,t=1,p=1$c3RhbmQtaW4tc2FsdC0xMg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        }
+        _ => "$argon2id$v=19$m=19456,t=2,p=1$c3RhbmQtaW4tc2FsdC0xMg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    };
+    // Invariant: both strings are well-formed argon2id PHC strings (a unit test reads them).
+    SecretHash::from_phc(phc).expect("a valid stand-in hash")
 }
 
 impl Broker {
@@ -85,21 +118,56 @@ impl Broker {
         Ok(())
     }
 
+    /// Takes a queued job's continuation out, with its place in its prefix's share.
+    pub(crate) fn take_job(&mut self, id: u64) -> Option<Continuation> {
+        let cont = self.jobs.remove(&id)?;
+        if let Some(p) = self.job_prefix.remove(&id) {
+            if let Some(n) = self.jobs_per_prefix.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    self.jobs_per_prefix.remove(&p);
+                }
+            }
+        }
+        Some(cont)
+    }
+
     /// A job the driver ran has finished.
     pub fn handle_job_done(&mut self, now: Instant, result: JobResult) {
-        let Some(cont) = self.jobs.remove(&result.id) else {
+        let Some(cont) = self.take_job(result.id) else {
             return;
         };
+        if let JobOutcome::Verified(ok) = result.outcome {
+            if ok {
+                self.metrics.password_checks_matched += 1;
+            } else {
+                self.metrics.password_checks_mismatched += 1;
+            }
+        }
         match (cont, result.outcome) {
             (
                 Continuation::Hello {
                     conn,
                     session,
                     hello,
+                    key,
                 },
                 JobOutcome::Verified(ok),
-            ) => self.hello_verified(now, conn, session, hello, ok),
-            (Continuation::AdminAuthorized { origin, req }, JobOutcome::Verified(ok)) => {
+            ) => {
+                let ok = ok && (session.is_some() || hello.session.is_empty());
+                if ok {
+                    self.logins.succeeded(&key);
+                }
+                if hello.admin_only {
+                    self.admin_hello_verified(now, conn, session, hello, ok)
+                } else {
+                    self.hello_verified(now, conn, session, hello, ok)
+                }
+            }
+            (Continuation::AdminAuthorized { origin, req, key }, JobOutcome::Verified(ok)) => {
+                if ok {
+                    self.logins.succeeded(&key);
+                }
                 self.admin_verified(now, origin, req, ok)
             }
             (
@@ -125,63 +193,151 @@ impl Broker {
         }
     }
 
-    /// Queues slow work, or refuses when too much is queued already.
-    pub(crate) fn start_job(&mut self, kind: JobKind, cont: Continuation) -> bool {
-        if self.jobs.len() >= self.config.max_pending_jobs {
+    /// Queues slow work for a client at `peer`, or refuses when too much is queued already
+    /// (over all, or by the client's address prefix: a quarter of the pool at most).
+    pub(crate) fn start_job(
+        &mut self,
+        kind: JobKind,
+        cont: Continuation,
+        peer: Option<IpAddr>,
+    ) -> bool {
+        let share = (self.config.max_pending_jobs / 4).max(1);
+        let p = prefix(peer);
+        let mine = self.jobs_per_prefix.get(&p).copied().unwrap_or(0);
+        if self.jobs.len() >= self.config.max_pending_jobs || mine >= share {
             return false;
         }
         let id = self.next_job;
         self.next_job += 1;
         self.jobs.insert(id, cont);
+        self.job_prefix.insert(id, p);
+        *self.jobs_per_prefix.entry(p).or_insert(0) += 1;
         self.outputs.push_back(Output::Run(Job { id, kind }));
         true
     }
 
     pub(crate) fn on_hello(&mut self, now: Instant, conn: ConnId, hello: Hello) {
-        if hello.admin_only {
-            return self.welcome_admin(now, conn, hello.keepalive_ms);
+        if hello.password.len() > MAX_CREDENTIAL_BYTES {
+            let message =
+                format!("the password or credential is longer than {MAX_CREDENTIAL_BYTES} bytes");
+            return self.fail(conn, ErrorCode::CREDENTIAL_TOO_LARGE, &message);
         }
-        if let Err((code, message)) = check_names(&hello) {
-            return self.fail(conn, code, &message);
+        if !hello.admin_only {
+            if let Err((code, message)) = check_names(&hello) {
+                return self.fail(conn, code, &message);
+            }
+        } else if !hello.session.is_empty() {
+            if let Err(e) = SessionName::new(hello.session.as_str()) {
+                return self.fail(conn, ErrorCode::INVALID_NAME, &e.to_string());
+            }
         }
-        let peer = self.conns.get(&conn).and_then(|c| c.peer);
-        if let Some(wait) = peer.and_then(|ip| self.logins.blocked(now, ip)) {
-            self.metrics.rate_limited += 1;
-            let message = format!(
-                "too many failed logins from this address, retry in {} s",
-                wait.as_secs().max(1)
-            );
-            return self.fail(conn, ErrorCode::RATE_LIMITED, &message);
-        }
-        let Some(&id) = self.session_ids.get(&hello.session) else {
-            let message = format!("no session named `{}`", hello.session);
-            return self.fail(conn, ErrorCode::UNKNOWN_SESSION, &message);
-        };
-        let key = self.config.verify_cache_key;
-        let Some(session) = self.sessions.get(&id) else {
-            return;
-        };
-        let cached = session.password_ok.is_some_and(|ok| {
-            auth::same_fingerprint(&ok, &auth::fingerprint(&key, &hello.password))
-        });
-        if cached {
-            return self.hello_verified(now, conn, id, hello, true);
-        }
-        let kind = JobKind::Verify {
-            hash: session.password.clone(),
-            candidate: hello.password.clone(),
-        };
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Verifying;
         }
-        if !self.start_job(
-            kind,
-            Continuation::Hello {
-                conn,
-                session: id,
-                hello,
-            },
-        ) {
+        self.try_login(now, conn, hello);
+    }
+
+    /// Checks a `Hello`'s credential: at once if it verified before, else when the login
+    /// limits let its check start (see `guard.rs`).
+    fn try_login(&mut self, now: Instant, conn: ConnId, hello: Hello) {
+        let id = self.session_ids.get(&hello.session).copied();
+        let key = self.config.verify_cache_key;
+        let remembered = id.and_then(|id| self.sessions.get(&id)).and_then(|s| {
+            if hello.admin_only {
+                s.secret_ok
+            } else {
+                s.password_ok
+            }
+        });
+        if remembered.is_some_and(|ok| {
+            auth::same_fingerprint(&ok, &auth::fingerprint(&key, &hello.password))
+        }) {
+            return if hello.admin_only {
+                self.admin_hello_verified(now, conn, id, hello, true)
+            } else {
+                self.hello_verified(now, conn, id, hello, true)
+            };
+        }
+        if hello.admin_only && hello.session.is_empty() && self.config.admin_token.is_none() {
+            if self.config.open_session_creation {
+                return self.welcome_admin(now, conn, hello.keepalive_ms);
+            }
+            return self.fail(conn, ErrorCode::BAD_CREDENTIALS, NO_ADMIN_CREDENTIAL);
+        }
+        if hello.admin_only && hello.password.is_empty() {
+            return self.fail(conn, ErrorCode::BAD_CREDENTIALS, NO_ADMIN_CREDENTIAL);
+        }
+        let kind = if hello.admin_only {
+            Kind::Secret
+        } else {
+            Kind::Password
+        };
+        let peer = self.conns.get(&conn).and_then(|c| c.peer);
+        let guard_key = GuardKey::new(kind, &hello.session, peer);
+        match self.logins.admit(now, &guard_key) {
+            Admission::Start => self.start_check(conn, id, hello, guard_key, peer),
+            Admission::Wait(turn) => {
+                self.metrics.rate_limited += 1;
+                if let Some(older) = self.waiting.insert(guard_key.clone(), conn) {
+                    self.parked.remove(&older);
+                    self.fail(older, ErrorCode::RATE_LIMITED, NEWER_LOGIN);
+                }
+                let parked = Parked {
+                    key: guard_key,
+                    hello,
+                };
+                self.parked.insert(conn, parked);
+                self.timers.set(turn, Timer::Login(conn));
+            }
+            Admission::Refuse(wait) => {
+                self.metrics.rate_limited += 1;
+                let message = format!(
+                    "too many failed logins, retry in {} s",
+                    wait.as_secs().max(1)
+                );
+                self.fail(conn, ErrorCode::RATE_LIMITED, &message);
+            }
+        }
+    }
+
+    /// The turn of a waiting login came.
+    pub(crate) fn login_turn(&mut self, now: Instant, conn: ConnId) {
+        let Some(parked) = self.parked.remove(&conn) else {
+            return;
+        };
+        if self.waiting.get(&parked.key) == Some(&conn) {
+            self.waiting.remove(&parked.key);
+        }
+        self.try_login(now, conn, parked.hello);
+    }
+
+    fn start_check(
+        &mut self,
+        conn: ConnId,
+        id: Option<SessionId>,
+        hello: Hello,
+        key: GuardKey,
+        peer: Option<IpAddr>,
+    ) {
+        let session = id.and_then(|id| self.sessions.get(&id));
+        let hash = match (hello.admin_only, hello.session.is_empty(), session) {
+            (true, true, _) => self.config.admin_token.clone(),
+            (true, false, Some(s)) => Some(s.secret.clone()),
+            (false, _, Some(s)) => Some(s.password.clone()),
+            _ => None,
+        };
+        let kind = JobKind::Verify {
+            hash: hash.unwrap_or_else(|| stand_in_hash(self.config.hash_cost)),
+            candidate: hello.password.clone(),
+        };
+        let cont = Continuation::Hello {
+            conn,
+            session: id,
+            hello,
+            key,
+        };
+        if !self.start_job(kind, cont, peer) {
+            self.metrics.rate_limited += 1;
             self.fail(
                 conn,
                 ErrorCode::RATE_LIMITED,
@@ -190,11 +346,35 @@ impl Broker {
         }
     }
 
+    fn admin_hello_verified(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        id: Option<SessionId>,
+        hello: Hello,
+        ok: bool,
+    ) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        if !ok {
+            self.metrics.auth_failures += 1;
+            return self.fail(conn, ErrorCode::BAD_CREDENTIALS, NO_ADMIN_CREDENTIAL);
+        }
+        if let Some(s) = id.and_then(|id| self.sessions.get_mut(&id)) {
+            s.secret_ok = Some(auth::fingerprint(
+                &self.config.verify_cache_key,
+                &hello.password,
+            ));
+        }
+        self.welcome_admin(now, conn, hello.keepalive_ms);
+    }
+
     fn hello_verified(
         &mut self,
         now: Instant,
         conn: ConnId,
-        id: SessionId,
+        id: Option<SessionId>,
         hello: Hello,
         ok: bool,
     ) {
@@ -202,18 +382,13 @@ impl Broker {
             return;
         }
         let key = self.config.verify_cache_key;
-        let Some(session) = self.sessions.get_mut(&id) else {
-            let message = format!("no session named `{}`", hello.session);
-            return self.fail(conn, ErrorCode::UNKNOWN_SESSION, &message);
-        };
-        if !ok {
+        let session = id.and_then(|id| self.sessions.get_mut(&id));
+        let (Some(id), Some(session), true) = (id, session, ok) else {
+            // An unknown session answers exactly like a wrong password.
             self.metrics.auth_failures += 1;
-            if let Some(ip) = self.conns.get(&conn).and_then(|c| c.peer) {
-                self.logins.failed(now, ip);
-            }
-            let message = format!("wrong password for session `{}`", hello.session);
-            return self.fail(conn, ErrorCode::BAD_CREDENTIALS, &message);
-        }
+            // Without the name, so both answers are the same bytes.
+            return self.fail(conn, ErrorCode::BAD_CREDENTIALS, WRONG_PASSWORD);
+        };
         session.password_ok = Some(auth::fingerprint(&key, &hello.password));
         if session.suspended {
             let message = format!("session `{}` is suspended", hello.session);
@@ -239,6 +414,19 @@ impl Broker {
             return;
         };
         let existing = session.clients.key(&client_id);
+        let holds_token =
+            |c: &super::clients::ClientState| auth::same_token(&c.token, &hello.resume_token);
+        if existing.is_some_and(|key| !session.clients.get(key).is_some_and(holds_token)) {
+            // Only the holder of the state's token may take up a client id that has a
+            // connection or resumable state: another member cannot push the real client
+            // off, resume its state or ack its deliveries.
+            let message = format!(
+                "client id `{client_id}` is in use in session `{}` (by a connection, or \
+                 state kept for it to resume) and this hello did not carry its resume token",
+                session.name
+            );
+            return self.fail(conn, ErrorCode::CLIENT_ID_IN_USE, &message);
+        }
         let taken_over = existing
             .and_then(|key| session.clients.get_mut(key))
             .and_then(|c| c.conn.take());
@@ -263,11 +451,15 @@ impl Broker {
         let Some(state) = session.clients.get_mut(client) else {
             return;
         };
+        if !present {
+            state.token = resume_token(&self.config.verify_cache_key, id, conn);
+        }
         state.conn = Some(conn);
         state.offline_since = None;
         state.resume = hello.resume;
         state.display_name = hello.display_name;
         session.connections += 1;
+        let state_token = state.token.clone();
         let config = session.settings.to_config();
         let keepalive = self.clamp_keepalive(hello.keepalive_ms);
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -281,6 +473,7 @@ impl Broker {
             .set(now + keepalive.mul_f64(1.5), Timer::Keepalive(conn));
         let welcome = Welcome {
             session_present: present,
+            resume_token: state_token,
             client_id,
             keepalive_ms: keepalive.as_millis() as u64,
             config,
@@ -302,6 +495,7 @@ impl Broker {
         let welcome = Welcome {
             session_present: false,
             client_id: String::new(),
+            resume_token: String::new(),
             keepalive_ms: keepalive.as_millis() as u64,
             config: SessionConfig::default(),
         };
@@ -334,6 +528,11 @@ impl Broker {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        if let Some(parked) = self.parked.remove(&conn) {
+            if self.waiting.get(&parked.key) == Some(&conn) {
+                self.waiting.remove(&parked.key);
+            }
+        }
         let ConnState::Active {
             session: id,
             client,
@@ -403,6 +602,16 @@ impl Broker {
     }
 }
 
+/// Why an admin-only `Hello` was refused.
+const NO_ADMIN_CREDENTIAL: &str =
+    "an admin-only connection needs the session's secret key or the admin token";
+
+/// Why a `Hello` was refused, for a wrong password and an unknown session alike.
+const WRONG_PASSWORD: &str = "wrong password, or no such session";
+
+/// Why a waiting login was refused.
+const NEWER_LOGIN: &str = "too many failed logins: a newer login from this address waits instead";
+
 fn check_names(hello: &Hello) -> Result<(), (ErrorCode, String)> {
     let invalid = |e: fastport_proto::names::NameError| (ErrorCode::INVALID_NAME, e.to_string());
     SessionName::new(hello.session.as_str()).map_err(invalid)?;
@@ -419,4 +628,11 @@ fn check_names(hello: &Hello) -> Result<(), (ErrorCode, String)> {
 /// it; release builds drop it rather than panic on behalf of a client.
 fn mismatched_job(what: &str) {
     debug_assert!(false, "{what}");
+}
+
+/// A fresh resume token for the state a connection creates: 128 bits, unpredictable without
+/// the process's random key, unique per connection, as 32 hex digits.
+fn resume_token(key: &[u8; 32], session: SessionId, conn: ConnId) -> String {
+    let digest = auth::fingerprint(key, &format!("resume-token/{}/{}", session.0, conn.0));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -142,9 +142,11 @@ pub enum Output {
 pub struct BrokerConfig {
     /// Settings of sessions created without stating them.
     pub session_defaults: SessionSettings,
-    /// Hash of the admin token needed to create sessions; `None` lets anyone create
-    /// sessions (local development).
+    /// Hash of the admin token needed to create sessions; without one, sessions can be
+    /// created only with `open_session_creation`.
     pub admin_token: Option<SecretHash>,
+    /// Whether anyone may create sessions without the admin token (local development).
+    pub open_session_creation: bool,
     /// Keepalive used when a client asks for 0, and the bounds a client's request is
     /// clamped to.
     pub keepalive_default: Duration,
@@ -158,8 +160,9 @@ pub struct BrokerConfig {
     pub max_sessions: usize,
     /// Most connections across all sessions.
     pub max_connections: usize,
-    /// Most password checks running at once; beyond it, `Hello`s are refused with
-    /// `rate_limited` (a wrong-password flood cannot queue unbounded work).
+    /// Most password checks and hashings pending at once; beyond it, `Hello`s are refused
+    /// with `rate_limited` (a wrong-password flood cannot queue unbounded work). One client
+    /// address prefix may hold a quarter of them (at least one).
     pub max_pending_jobs: usize,
     /// Key for the cache of verified passwords; random per process.
     pub verify_cache_key: [u8; 32],
@@ -172,6 +175,7 @@ impl Default for BrokerConfig {
         BrokerConfig {
             session_defaults: SessionSettings::default(),
             admin_token: None,
+            open_session_creation: false,
             keepalive_default: Duration::from_secs(10),
             keepalive_min: Duration::from_secs(1),
             keepalive_max: Duration::from_secs(300),
@@ -203,6 +207,12 @@ pub struct Broker {
     metrics: Metrics,
     shutting_down: bool,
     logins: guard::LoginGuard,
+    /// Logins waiting for their turn, and the one waiting place of each guard key.
+    parked: HashMap<ConnId, handshake::Parked>,
+    waiting: HashMap<guard::GuardKey, ConnId>,
+    /// Pending jobs per client address prefix, and the prefix of each job.
+    jobs_per_prefix: HashMap<IpAddr, usize>,
+    job_prefix: HashMap<u64, IpAddr>,
 }
 
 /// What the broker knows of one connection.
@@ -249,11 +259,30 @@ impl Broker {
             metrics: Metrics::default(),
             shutting_down: false,
             logins: guard::LoginGuard::default(),
+            parked: HashMap::new(),
+            waiting: HashMap::new(),
+            jobs_per_prefix: HashMap::new(),
+            job_prefix: HashMap::new(),
         }
     }
 
-    /// A WebSocket connection was accepted from `peer` (its IP address, if known).
+    /// A WebSocket connection was accepted from `peer` (its IP address, if known). It has
+    /// the hello timeout from `now` to send its `Hello`.
     pub fn handle_open(&mut self, now: Instant, conn: ConnId, peer: Option<IpAddr>) {
+        self.handle_open_by(now, conn, peer, now + self.config.hello_timeout);
+    }
+
+    /// [`Broker::handle_open`] for a driver that started the clock earlier (at the TCP
+    /// accept, before the WebSocket upgrade): the connection must send its `Hello` by
+    /// `hello_deadline`, or by the hello timeout from `now` if that comes first. A deadline
+    /// already past closes it at the next [`Broker::handle_timeout`].
+    pub fn handle_open_by(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        peer: Option<IpAddr>,
+        hello_deadline: Instant,
+    ) {
         self.metrics.connections_opened += 1;
         if self.shutting_down || self.conns.len() >= self.config.max_connections {
             let code = if self.shutting_down {
@@ -271,8 +300,8 @@ impl Broker {
             keepalive: Duration::ZERO,
         };
         self.conns.insert(conn, c);
-        self.timers
-            .set(now + self.config.hello_timeout, Timer::Hello(conn));
+        let deadline = hello_deadline.min(now + self.config.hello_timeout);
+        self.timers.set(deadline, Timer::Hello(conn));
     }
 
     /// A binary WebSocket message arrived on `conn`.
@@ -437,6 +466,7 @@ impl Broker {
             Timer::Expire { session } => self.expire_due(now, session),
             Timer::Offline { session, client } => self.expire_offline_client(now, session, client),
             Timer::SweepSeen { session } => self.sweep_seen(now, session),
+            Timer::Login(conn) => self.login_turn(now, conn),
         }
     }
 

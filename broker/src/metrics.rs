@@ -41,7 +41,12 @@ pub struct Metrics {
     pub nacks: u64,
     /// Failed password, secret or token checks.
     pub auth_failures: u64,
-    /// Logins and admin requests refused because their address failed too often.
+    /// argon2 checks of a password, secret key or token that matched.
+    pub password_checks_matched: u64,
+    /// argon2 checks that did not match (unknown sessions included: they are checked
+    /// against a stand-in hash).
+    pub password_checks_mismatched: u64,
+    /// Logins and admin requests refused or made to wait by the login limits.
     pub rate_limited: u64,
     /// Connections ended for breaking the protocol.
     pub protocol_errors: u64,

@@ -21,6 +21,9 @@ struct T {
     closed: HashMap<ConnId, u16>,
     admin: Vec<AdminAnswer>,
     jobs_run: usize,
+    /// The resume token of each client id's last `Welcome`, sent again as a real client
+    /// does when it reconnects.
+    tokens: HashMap<String, String>,
 }
 
 fn settings() -> SessionSettings {
@@ -58,6 +61,7 @@ impl T {
             closed: HashMap::new(),
             admin: Vec::new(),
             jobs_run: 0,
+            tokens: HashMap::new(),
         }
     }
 
@@ -110,11 +114,17 @@ impl T {
                 session: session.into(),
                 password: "pw".into(),
                 client_id: client.into(),
+                resume_token: self.tokens.get(client).cloned().unwrap_or_default(),
                 display_name: client.to_uppercase(),
                 ..Hello::default()
             }),
         );
-        self.frames(conn)
+        let frames = self.frames(conn);
+        if let Some(Frame::Welcome(w)) = frames.first() {
+            self.tokens
+                .insert(w.client_id.clone(), w.resume_token.clone());
+        }
+        frames
     }
 
     fn connect(&mut self, conn: u64, client: &str) {
@@ -217,53 +227,11 @@ fn wrong_passwords_unknown_sessions_and_bad_names_are_refused_with_their_codes()
     assert!(matches!(&t.frames(1)[..], [Frame::Error(e)] if e.code == ErrorCode::BAD_CREDENTIALS));
     assert_eq!(t.closed[&ConnId(1)], 4004);
     let frames = t.connect_as(2, "nosuch", "a", false);
-    assert!(matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::UNKNOWN_SESSION));
-    assert_eq!(t.closed[&ConnId(2)], 4005);
+    assert!(matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::BAD_CREDENTIALS));
+    assert_eq!(t.closed[&ConnId(2)], 4004);
     let frames = t.connect_as(3, "demo", "bad id!", false);
     assert!(matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::INVALID_NAME));
-    assert_eq!(t.b.metrics().auth_failures, 1);
-}
-
-#[test]
-fn repeated_failed_logins_from_one_address_are_refused_before_any_hashing() {
-    let mut t = T::new();
-    let attacker: std::net::IpAddr = "192.0.2.7".parse().expect("valid");
-    let hello = || Hello {
-        session: "demo".into(),
-        password: "guess".into(),
-        ..Hello::default()
-    };
-    for conn in 1..=6 {
-        t.b.handle_open(t.now, ConnId(conn), Some(attacker));
-        t.send(conn, Frame::Hello(hello()));
-    }
-    let codes: Vec<u16> = (1..=6).map(|c| t.closed[&ConnId(c)]).collect();
-    assert_eq!(
-        codes,
-        [
-            4004,
-            4004,
-            4004,
-            4004,
-            4004,
-            ErrorCode::RATE_LIMITED.close_code()
-        ]
-    );
-    assert_eq!(t.jobs_run, 5, "the refused attempt cost no argon2");
-    assert_eq!(t.b.metrics().rate_limited, 1);
-    t.b.handle_open(t.now, ConnId(7), Some("192.0.2.8".parse().expect("valid")));
-    t.send(
-        7,
-        Frame::Hello(Hello {
-            password: "pw".into(),
-            client_id: "ok".into(),
-            ..hello()
-        }),
-    );
-    assert!(
-        matches!(t.frames(7)[..], [Frame::Welcome(_)]),
-        "other addresses log in"
-    );
+    assert_eq!(t.b.metrics().auth_failures, 2);
 }
 
 #[test]
@@ -780,7 +748,31 @@ fn silent_connections_and_missing_hellos_time_out() {
 }
 
 #[test]
-fn a_second_connection_with_the_same_client_id_takes_over() {
+fn a_hello_deadline_from_before_the_open_is_kept_and_cannot_extend_the_timeout() {
+    let mut t = T::new();
+    let accepted = t.now;
+    t.now += Duration::from_secs(7);
+    // Accepted 7 s ago: 3 s of the 10 s hello timeout are left.
+    let deadline = accepted + Duration::from_secs(10);
+    t.b.handle_open_by(t.now, ConnId(1), None, deadline);
+    // A deadline after the hello timeout from now is cut to it.
+    t.b.handle_open_by(t.now, ConnId(2), None, t.now + Duration::from_secs(60));
+    // A deadline already past closes at the next timeout.
+    t.b.handle_open_by(t.now, ConnId(3), None, accepted);
+    t.advance(Duration::ZERO);
+    assert_eq!(t.closed.get(&ConnId(3)), Some(&4003));
+    t.advance(Duration::from_millis(2_999));
+    assert_eq!(t.closed.get(&ConnId(1)), None);
+    t.advance(Duration::from_millis(1));
+    assert_eq!(t.closed.get(&ConnId(1)), Some(&4003));
+    t.advance(Duration::from_millis(6_999));
+    assert_eq!(t.closed.get(&ConnId(2)), None);
+    t.advance(Duration::from_millis(1));
+    assert_eq!(t.closed.get(&ConnId(2)), Some(&4003));
+}
+
+#[test]
+fn the_same_client_reconnecting_with_its_token_takes_over_its_old_connection() {
     let mut t = T::new();
     t.connect(1, "dup");
     t.connect(2, "dup");
@@ -789,6 +781,51 @@ fn a_second_connection_with_the_same_client_id_takes_over() {
         t.b.metrics().per_session[0].connections + t.b.metrics().per_session[1].connections,
         1
     );
+}
+
+#[test]
+fn another_connection_without_the_token_cannot_take_a_client_id_and_the_real_one_keeps_its_deliveries(
+) {
+    let mut t = T::new();
+    let frames = t.connect_as(1, "demo", "victim", true);
+    assert!(matches!(frames[..], [Frame::Welcome(_)]), "{frames:?}");
+    t.connect(2, "publisher");
+    t.subscribe(1, "a/b", false);
+    let token = t.tokens["victim"].clone();
+    assert_eq!(token.len(), 32, "128 bits in hex: {token}");
+    for (conn, presented) in [
+        (3, String::new()),
+        (4, "0".repeat(32)),
+        (5, token[..31].into()),
+    ] {
+        t.tokens.insert("victim".into(), presented);
+        let frames = t.connect_as(conn, "demo", "victim", true);
+        assert!(
+            matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::CLIENT_ID_IN_USE),
+            "{frames:?}"
+        );
+        assert_eq!(t.closed.get(&ConnId(conn)), Some(&4026));
+    }
+    assert_eq!(t.closed.get(&ConnId(1)), None, "the real client stays");
+    t.publish(2, 1, "a/b", b"still yours");
+    let got = deliveries(&t.frames(1));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].2, b"still yours");
+
+    // Offline with resumable state, the id is still the real client's alone.
+    t.b.handle_close(t.now, ConnId(1));
+    t.pump();
+    let frames = t.connect_as(6, "demo", "victim", true);
+    assert!(matches!(&frames[..], [Frame::Error(e)] if e.code == ErrorCode::CLIENT_ID_IN_USE));
+    t.tokens.insert("victim".into(), token.clone());
+    let frames = t.connect_as(7, "demo", "victim", true);
+    assert!(
+        matches!(&frames[..], [Frame::Welcome(w), ..] if w.session_present && w.resume_token == token),
+        "a resumed state keeps its token: {frames:?}"
+    );
+    // Another session knows nothing of this client id.
+    let frames = t.connect_as(8, "other", "victim", false);
+    assert!(matches!(&frames[..], [Frame::Welcome(w)] if w.resume_token != token));
 }
 
 #[test]
@@ -820,7 +857,8 @@ fn admin_operations_need_the_right_credentials_and_take_effect() {
     assert_eq!(t.closed.get(&ConnId(3)), Some(&4007));
     assert_eq!(
         t.admin("demo", "secret", AdminOp::Describe).code,
-        ErrorCode::UNKNOWN_SESSION
+        ErrorCode::NOT_AUTHORIZED,
+        "a dropped session answers like a wrong secret key"
     );
 }
 
@@ -850,10 +888,11 @@ fn sessions_are_created_at_run_time_with_the_admin_token_when_one_is_set() {
         1,
         Frame::Hello(Hello {
             admin_only: true,
+            password: "token".into(),
             ..Hello::default()
         }),
     );
-    t.frames(1);
+    assert!(matches!(t.frames(1)[..], [Frame::Welcome(_)]));
     t.send(1, Frame::Admin(create("wrong")));
     assert!(
         matches!(&t.frames(1)[..], [Frame::AdminResult(r)] if r.code == ErrorCode::NOT_AUTHORIZED)
@@ -903,4 +942,5 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
 }
 
 mod keys;
+mod logins;
 mod rotation;

@@ -41,6 +41,8 @@ pub(crate) enum Timer {
     },
     /// Forget the message ids of publishers silent for longer than the expiry.
     SweepSeen { session: SessionId },
+    /// A login waiting for its turn (see `guard.rs`) may start its check.
+    Login(ConnId),
 }
 
 /// Lanes kept at most: enough for the few fixed delays in use (retry intervals, expiries,
@@ -59,7 +61,7 @@ pub(crate) struct Timers {
 }
 
 /// How many variants `Timer` has.
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl Default for Timers {
     fn default() -> Self {
@@ -81,6 +83,7 @@ impl Timer {
             Timer::Expire { .. } => 3,
             Timer::Offline { .. } => 4,
             Timer::SweepSeen { .. } => 5,
+            Timer::Login(_) => 6,
         }
     }
 }

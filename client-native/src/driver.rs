@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fastport_client_core::client::{PublishId, State};
 use fastport_client_core::codec::Qos;
-use fastport_client_core::dispatch::{Dispatch, Output};
+use fastport_client_core::dispatch::{Dispatch, Failure, Output};
 use fastport_client_core::time::Instant;
 use fastport_client_core::TransportCommand;
 use futures_util::SinkExt;
@@ -25,12 +25,18 @@ pub(crate) struct Driver {
     app: Dispatch<Tokio>,
     epoch: tokio::time::Instant,
     ws_config: WebSocketConfig,
+    tls: Arc<rustls::ClientConfig>,
+    /// The host of the latest attempt and the problem, if it failed on the server's
+    /// certificate: the first connection then fails with [`Error::UntrustedCertificate`].
+    untrusted: Option<(String, String)>,
     ws: Option<Ws>,
     connecting: Option<Connecting>,
     commands: mpsc::Receiver<Command>,
     /// Receipts of acked publishes whose `Published` may still be waited on.
     receipts: HashMap<PublishId, oneshot::Sender<Receipt>>,
     state: watch::Sender<State>,
+    /// The resume token of the last `Welcome`.
+    token: watch::Sender<String>,
     events: broadcast::Sender<ClientEvent>,
     closing: Option<oneshot::Sender<()>>,
 }
@@ -44,19 +50,23 @@ impl Driver {
         app: Dispatch<Tokio>,
         epoch: tokio::time::Instant,
         ws_config: WebSocketConfig,
+        tls: Arc<rustls::ClientConfig>,
         commands: mpsc::Receiver<Command>,
-        state: watch::Sender<State>,
+        (state, token): (watch::Sender<State>, watch::Sender<String>),
         events: broadcast::Sender<ClientEvent>,
     ) -> Driver {
         Driver {
             app,
             epoch,
             ws_config,
+            tls,
+            untrusted: None,
             ws: None,
             connecting: None,
             commands,
             receipts: HashMap::new(),
             state,
+            token,
             events,
             closing: None,
         }
@@ -87,10 +97,14 @@ impl Driver {
                     let now = self.now();
                     match result {
                         Ok(ws) => {
+                            self.untrusted = None;
                             self.ws = Some(ws);
                             self.app.handle_open(now);
                         }
-                        Err(reason) => self.app.handle_close(now, None, &reason),
+                        Err(e) => {
+                            self.untrusted = e.untrusted;
+                            self.app.handle_close(now, None, &e.reason);
+                        }
                     }
                 }
                 msg = next_message(&mut self.ws) => self.on_ws(msg),
@@ -200,7 +214,8 @@ impl Driver {
                     if let Some(old) = self.ws.take() {
                         close_in_background(old, 1000, "reconnecting".into());
                     }
-                    self.connecting = Some(Box::pin(connect(url, self.ws_config)));
+                    let tls = self.tls.clone();
+                    self.connecting = Some(Box::pin(connect(url, self.ws_config, tls)));
                 }
                 TransportCommand::Close { code, reason } => {
                     self.connecting = None;
@@ -235,18 +250,38 @@ impl Driver {
         }
     }
 
+    /// Makes the resume token of the last `Welcome` visible to the handles.
+    fn publish_token(&self) {
+        let token = self.app.client().resume_token();
+        self.token.send_if_modified(|t| {
+            let changed = t != token;
+            token.clone_into(t);
+            changed
+        });
+    }
+
     fn output(&mut self, output: Output<Tokio>) {
         let event = match output {
             Output::State(state) => {
+                if matches!(state, State::Connected { .. }) {
+                    self.publish_token();
+                }
                 self.state.send_replace(state.clone());
                 ClientEvent::State(state)
             }
             Output::Connected(first) => {
+                self.publish_token();
                 let _ = first.send(Ok(()));
                 return;
             }
             Output::ConnectFailed(first, failure) => {
-                let _ = first.send(Err(failure.into()));
+                let error = match (failure, self.untrusted.take()) {
+                    (Failure::Unreachable { url, .. }, Some((host, reason))) => {
+                        Error::UntrustedCertificate { url, host, reason }
+                    }
+                    (failure, _) => failure.into(),
+                };
+                let _ = first.send(Err(error));
                 return;
             }
             Output::Request(reply, result) => {

@@ -28,6 +28,27 @@ pub enum Error {
         /// The server's reason.
         error: ServerError,
     },
+    /// The server's TLS certificate is not trusted (signed by an unknown authority,
+    /// expired, for another name...) on the first attempt. Not retried: it fails the same
+    /// way until the server's certificate or the client's trusted roots change.
+    #[error("the TLS certificate of {host} is not trusted: {reason}")]
+    UntrustedCertificate {
+        /// The URL tried.
+        url: String,
+        /// The server's host name (or address), as in the URL.
+        host: String,
+        /// What rustls found wrong with it.
+        reason: String,
+    },
+    /// A CA file ([`crate::Options::ca_file`]) cannot be read or holds no usable
+    /// certificate.
+    #[error("CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The server refused the client for good (bad password, unknown session, ...).
     #[error("{}", describe_refusal(.0))]
     Refused(ServerError),

@@ -19,6 +19,10 @@
 //! # }
 //! ```
 //!
+//! A `wss://` URL connects over TLS (rustls) and trusts Mozilla's public roots;
+//! [`Options::ca_file`] adds a private CA. An untrusted certificate fails the first
+//! connection with [`Error::UntrustedCertificate`].
+//!
 //! All protocol logic lives in `fastport-client-core`; this crate runs it on a tokio task
 //! that owns the WebSocket and one timer.
 
@@ -57,6 +61,7 @@ pub struct Client {
     state: watch::Receiver<State>,
     events: broadcast::Sender<ClientEvent>,
     client_id: String,
+    token: watch::Receiver<String>,
 }
 
 /// What became of a QoS 1 message at its subscribers.
@@ -160,6 +165,7 @@ impl Client {
     /// connected, the client reconnects on its own with backoff and re-subscribes.
     pub async fn connect(options: Options) -> Result<Client, Error> {
         let epoch = tokio::time::Instant::now();
+        let tls = options.tls_config();
         let mut core_config = options.core;
         if core_config.client_id.is_none() {
             core_config.client_id = Some(ClientId::from_random(random_u64()));
@@ -174,8 +180,18 @@ impl Client {
         let app = Dispatch::new(Core::new(core_config, Instant::ZERO), first_tx);
         let (commands, rx) = mpsc::channel(1024);
         let (state_tx, state) = watch::channel(app.state());
+        let (token_tx, token) = watch::channel(app.client().resume_token().to_owned());
         let (events, _) = broadcast::channel(1024);
-        let driver = Driver::new(app, epoch, options.ws_config, rx, state_tx, events.clone());
+        let watches = (state_tx, token_tx);
+        let driver = Driver::new(
+            app,
+            epoch,
+            options.ws_config,
+            tls,
+            rx,
+            watches,
+            events.clone(),
+        );
         tokio::spawn(driver.run());
         match first.await {
             Ok(Ok(())) => Ok(Client {
@@ -183,6 +199,7 @@ impl Client {
                 state,
                 events,
                 client_id,
+                token,
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Closed("the client task ended".into())),
@@ -303,6 +320,15 @@ impl Client {
     /// The client id in use.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The resume token the server gave this client id in its last `Welcome`: the proof
+    /// that the client id is ours. A client that resumes its state after a restart keeps it
+    /// with the client id and passes it back with [`Options::resume_token`]; without it the
+    /// server refuses the client id (`client_id_in_use`) until the old state expires. It is
+    /// a secret: store it like a password.
+    pub fn resume_token(&self) -> String {
+        self.token.borrow().clone()
     }
 
     /// Skips the backoff wait: reconnect now if disconnected, else check the connection.

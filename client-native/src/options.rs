@@ -1,11 +1,15 @@
 //! Connection options.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fastport_client_core::client::{BackoffConfig, ClientConfig, PublishRetryConfig};
 use fastport_client_core::crypto::{Key, KeyId, Keyring};
 use fastport_client_core::names::{ClientId, DisplayName, SessionName};
 use fastport_client_core::topic::TopicFilter;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Error;
@@ -16,6 +20,8 @@ use crate::Error;
 pub struct Options {
     pub(crate) core: ClientConfig,
     pub(crate) ws_config: WebSocketConfig,
+    /// Certificate authorities added to the public roots for `wss://`.
+    pub(crate) extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Options {
@@ -34,10 +40,56 @@ impl Options {
         Ok(Options::from_config(ClientConfig::admin(url)))
     }
 
+    /// An admin-only connection that logs in with the secret key of `session`, or with the
+    /// admin token when `session` is `None` (see `ClientConfig::admin_with`).
+    pub fn admin_with(
+        url: &str,
+        session: Option<&str>,
+        credential: &str,
+    ) -> Result<Options, Error> {
+        check_url(url)?;
+        let session = session.map(SessionName::new).transpose()?;
+        Ok(Options::from_config(ClientConfig::admin_with(
+            url, session, credential,
+        )))
+    }
+
     fn from_config(core: ClientConfig) -> Options {
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(32 * 1024 * 1024);
-        Options { core, ws_config }
+        Options {
+            core,
+            ws_config,
+            extra_roots: Vec::new(),
+        }
+    }
+
+    /// Trusts the CA certificates of the PEM file at `path` for `wss://`, besides the
+    /// public roots (Mozilla's, built in): for a server whose certificate a private CA
+    /// signed. Fails with [`Error::CaFile`] if the file cannot be read or holds no
+    /// certificate.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Result<Options, Error> {
+        let path = path.as_ref();
+        let ca_error = |reason: String| Error::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ca_error(format!("not a PEM certificate file: {e}")))?;
+        if certs.is_empty() {
+            return Err(ca_error("no `BEGIN CERTIFICATE` block".into()));
+        }
+        // Checked now, so that a certificate rustls cannot use fails here, not at connect.
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| ca_error(format!("unusable CA certificate: {e}")))?;
+        }
+        self.extra_roots.extend(certs);
+        Ok(self)
     }
 
     /// A stable client id (needed for `resume`).
@@ -50,6 +102,16 @@ impl Options {
     pub fn display_name(mut self, name: &str) -> Result<Options, Error> {
         self.core.display_name = Some(DisplayName::new(name)?);
         Ok(self)
+    }
+
+    /// The resume token an earlier run of this client id got ([`Client::resume_token`]).
+    /// Needed to take up a client id the server still holds a connection or resumable state
+    /// for; within one run the client keeps it by itself.
+    ///
+    /// [`Client::resume_token`]: crate::Client::resume_token
+    pub fn resume_token(mut self, token: &str) -> Options {
+        token.clone_into(&mut self.core.resume_token);
+        self
     }
 
     /// Keep subscriptions and pending messages on the server while offline.
@@ -116,5 +178,23 @@ fn check_url(url: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Url(url.to_owned()))
+    }
+}
+
+impl Options {
+    /// The TLS configuration of `wss://`: Mozilla's roots and the added CAs, rustls with
+    /// its `ring` provider, ALPN `http/1.1`.
+    pub(crate) fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // `ca_file` checked each of them.
+        let (_, _) = roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+            .unwrap_or_else(|_| unreachable!("ring supports rustls's default versions"));
+        let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
     }
 }

@@ -1,5 +1,6 @@
 //! A persistent subscriber (`sub --resume --client-id`) is stopped; a QoS 1 message
-//! published meanwhile is printed when it comes back, and only once.
+//! published meanwhile is printed when it comes back, and only once. Its resume token is
+//! kept in the state directory: a run without it cannot take the client id.
 
 mod cli_support;
 
@@ -47,6 +48,21 @@ async fn resumed_subscriber_gets_what_was_published_while_it_was_stopped() {
     ))
     .await;
     assert_eq!(outcome.code, Some(0), "{outcome:?}");
+
+    // Someone else with the same client id but not its token is refused, and takes nothing.
+    let elsewhere = fastport_harness::TempDir::new();
+    let mut impostor = sub_args.clone();
+    impostor.extend([
+        "--state-dir".to_owned(),
+        elsewhere.path().display().to_string(),
+    ]);
+    let outcome = run(&impostor).await;
+    assert_eq!(outcome.code, Some(1), "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("client_id_in_use"),
+        "{}",
+        outcome.stderr
+    );
 
     // Second run: the server resends it right after the handshake.
     let mut sub = Background::start(&sub_args);

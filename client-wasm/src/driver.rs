@@ -142,6 +142,10 @@ impl Driver {
         self.app.client_id().to_owned()
     }
 
+    pub(crate) fn resume_token(&self) -> String {
+        self.app.client().resume_token().to_owned()
+    }
+
     pub(crate) fn listeners(&self) -> &Listeners {
         &self.listeners
     }

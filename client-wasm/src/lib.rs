@@ -370,6 +370,13 @@ impl Client {
         self.shared.borrow().client_id()
     }
 
+    /// The proof that the client id is this client's, from the server's last welcome: keep
+    /// it with the client id (e.g. in `localStorage`) to resume after a page load.
+    #[wasm_bindgen(getter, js_name = resumeToken)]
+    pub fn resume_token(&self) -> String {
+        self.shared.borrow().resume_token()
+    }
+
     /// Reconnects now if waiting to, or checks a live connection with a ping at once.
     #[wasm_bindgen(js_name = reconnectNow)]
     pub fn reconnect_now(&self) {

@@ -14,11 +14,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::error::Failure;
 use crate::js::Reader;
 
-const CONNECT_OPTIONS: [&str; 17] = [
+const CONNECT_OPTIONS: [&str; 18] = [
     "url",
     "session",
     "password",
     "clientId",
+    "resumeToken",
     "displayName",
     "resume",
     "key",
@@ -72,6 +73,9 @@ pub(crate) fn parse(value: &JsValue, seed: u64) -> Result<Settings, Failure> {
         ));
     }
     config.resume = resume;
+    if let Some(token) = o.string("resumeToken")? {
+        config.resume_token = token;
+    }
     match (o.get("key"), o.get("keys")) {
         (Some(_), Some(_)) => return Err(Failure::options("give either key or keys, not both")),
         (Some(key), None) => config.keys.set_default(keyring_of(&key, "key")?),

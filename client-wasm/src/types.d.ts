@@ -17,6 +17,11 @@ export interface ConnectOptions {
   displayName?: string;
   /** Keep subscriptions and pending messages on the server while offline. */
   resume?: boolean;
+  /**
+   * `client.resumeToken` of an earlier page load with this `clientId`: needed to take the
+   * client id up again while the server still keeps its state. A secret of this client.
+   */
+  resumeToken?: string;
   /** The session-wide key (base64 of 32 bytes), from `generateKey` or `deriveKey`. */
   key?: string;
   /** A keyring instead of `key`: the last key seals, all of them open. */

@@ -68,6 +68,47 @@ async fn two_clients_exchange_an_encrypted_message() {
 }
 
 #[wasm_bindgen_test]
+async fn two_clients_exchange_a_message_over_wss() {
+    let url = tls_url();
+    assert!(url.starts_with("wss://"), "{url}");
+    let key = key();
+    let client = |id: &str| {
+        obj(&[
+            ("url", url.clone().into()),
+            ("session", "demo".into()),
+            ("password", "demo".into()),
+            ("key", key.clone()),
+            ("clientId", unique(id).into()),
+        ])
+    };
+    let alice = ok(
+        fastport_wasm::connect(client("alice")).into(),
+        "connect over wss",
+    )
+    .await;
+    let bob = ok(
+        fastport_wasm::connect(client("bob")).into(),
+        "connect over wss",
+    )
+    .await;
+    let topic = unique("tls");
+    let inbox = Recorder::new();
+    ok(
+        call(&bob, "subscribe", &[topic.clone().into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    ok(
+        call(&alice, "publish", &[topic.into(), "over TLS".into()]),
+        "publish",
+    )
+    .await;
+    eventually("the message over wss", || inbox.len() == 1).await;
+    assert_eq!(inbox.texts(), vec!["over TLS"]);
+    assert_eq!(get(&inbox.all()[0], "encrypted").as_bool(), Some(true));
+}
+
+#[wasm_bindgen_test]
 async fn json_and_bytes_payloads_round_trip_and_a_receipt_follows() {
     let (session, _) = new_session("wasm-json").await;
     let key = key();
@@ -127,14 +168,14 @@ async fn a_wrong_password_rejects_with_bad_credentials() {
 }
 
 #[wasm_bindgen_test]
-async fn an_unknown_session_rejects_with_its_code() {
+async fn an_unknown_session_rejects_like_a_wrong_password() {
     let options = obj(&[
         ("url", url().into()),
         ("session", unique("nobody-made-this").into()),
         ("password", "pw".into()),
     ]);
-    let (code, _) = rejected(fastport_wasm::connect(options).into(), "connect").await;
-    assert_eq!(code, "unknown_session");
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "bad_credentials", "{message}");
 }
 
 #[wasm_bindgen_test]
@@ -519,4 +560,54 @@ async fn listeners_are_checked_and_isolated_from_each_other() {
     eventually("the second message", || second.len() == 2).await;
     assert_eq!(first.len(), 1, "removed with off");
     assert_eq!(second.texts(), vec!["one", "two"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_client_id_is_taken_up_again_only_with_its_resume_token() {
+    let (session, _admin) = new_session("identity").await;
+    let id = unique("tab");
+    let first = connect(
+        &session,
+        "pw",
+        &[("clientId", id.as_str().into()), ("resume", true.into())],
+    )
+    .await;
+    let token = get_str(&first, "resumeToken");
+    assert_eq!(token.len(), 32, "128 bits in hex: {token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+
+    // Another page with the same client id but without the token is refused, and the first
+    // one keeps its connection.
+    let options = obj(&[
+        ("url", url().into()),
+        ("session", session.as_str().into()),
+        ("password", "pw".into()),
+        ("clientId", id.as_str().into()),
+        ("resume", true.into()),
+        ("resumeToken", "0".repeat(32).into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "client_id_in_use", "{message}");
+    assert_eq!(get_str(&get(&first, "state"), "state"), "connected");
+
+    // The page's next load passes the kept token back and resumes.
+    ok(call(&first, "close", &[]), "close").await;
+    let again = connect(
+        &session,
+        "pw",
+        &[
+            ("clientId", id.as_str().into()),
+            ("resume", true.into()),
+            ("resumeToken", token.as_str().into()),
+        ],
+    )
+    .await;
+    let state = get(&again, "state");
+    assert_eq!(get_str(&state, "state"), "connected");
+    assert_eq!(get(&state, "sessionPresent").as_bool(), Some(true));
+    assert_eq!(
+        get_str(&again, "resumeToken"),
+        token,
+        "a resumed state keeps its token"
+    );
 }

@@ -54,7 +54,7 @@ pub fn first_messages(data: &[u8]) -> bool {
             Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
         }
     }
-    // An admin-only connection is welcomed at once, so a later message may still close it.
+    // A later message may still close a welcomed connection.
     assert!(
         welcomed || closed,
         "the first messages either open the connection or close it"

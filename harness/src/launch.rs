@@ -64,6 +64,15 @@ impl Launch {
         self
     }
 
+    /// Serves TLS with `pki`'s server certificate (`--tls-cert`, `--tls-key`): the server's
+    /// [`Server::url`] is then `wss://`. The files stay where `pki` keeps them, so
+    /// [`Pki::renew`] and SIGHUP reload them.
+    pub fn tls(self, pki: &crate::Pki) -> Launch {
+        let cert = pki.cert_file().to_string_lossy().into_owned();
+        let key = pki.key_file().to_string_lossy().into_owned();
+        self.args(&["--tls-cert", &cert, "--tls-key", &key])
+    }
+
     /// Bounds every wait for the server (startup, log lines, exit) by `limit` instead of
     /// [`LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Launch {
@@ -91,8 +100,8 @@ impl Launch {
             self.args.splice(0..0, ["--config".to_owned(), path]);
             dir
         });
-        let (mut process, addr) = self.spawn("127.0.0.1:0").await;
-        let Some(addr) = addr else {
+        let (mut process, listening) = self.spawn("127.0.0.1:0").await;
+        let Some(listening) = listening else {
             process.stop(self.limit).await;
             let stdout = process.stdout.text();
             let log = process.stderr.text();
@@ -100,7 +109,7 @@ impl Launch {
                 "the server's stdout {stdout:?} does not start with `listening on`; stderr: {log}"
             );
         };
-        Server::new(addr, self, config, process)
+        Server::new(listening, self, config, process)
     }
 
     pub(crate) fn wait_limit(&self) -> Duration {
@@ -108,8 +117,8 @@ impl Launch {
     }
 
     /// Starts the process listening on `listen`; the address is `None` when its first
-    /// line is not `listening on HOST:PORT` (it could not listen, or exited).
-    pub(crate) async fn spawn(&self, listen: &str) -> (Process, Option<SocketAddr>) {
+    /// line is not `listening on [https://]HOST:PORT` (it could not listen, or exited).
+    pub(crate) async fn spawn(&self, listen: &str) -> (Process, Option<Listening>) {
         let mut command = self.command();
         command
             .args(["--listen", listen])
@@ -136,10 +145,23 @@ impl Default for Launch {
     }
 }
 
-/// The address in the first line, `listening on HOST:PORT` (the rest is for people).
-fn parse_listening(stdout: &str) -> Option<SocketAddr> {
-    let first = stdout.lines().next()?;
-    first.strip_prefix("listening on ")?.parse().ok()
+/// Where a started server listens, from its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listening {
+    pub(crate) addr: SocketAddr,
+    pub(crate) tls: bool,
+}
+
+/// The first line, `listening on HOST:PORT` or, with TLS, `listening on https://HOST:PORT`
+/// (the rest is for people).
+fn parse_listening(stdout: &str) -> Option<Listening> {
+    let first = stdout.lines().next()?.strip_prefix("listening on ")?;
+    let (address, tls) = match first.strip_prefix("https://") {
+        Some(address) => (address, true),
+        None => (first, false),
+    };
+    let addr = address.parse().ok()?;
+    Some(Listening { addr, tls })
 }
 
 /// Removes every `FASTPORT_*` variable of the test process from `command`: tests choose

@@ -24,7 +24,9 @@
 //! ```
 //!
 //! The server has one listener: the WebSocket endpoint `/ws` and the HTTP endpoints
-//! (`/healthz`, `/metrics`, the admin API, static files) share [`Server::addr`].
+//! (`/healthz`, `/metrics`, the admin API, static files) share [`Server::addr`]. With
+//! [`Launch::tls`] it speaks TLS with a certificate of a [`Pki`] made at run time, whose
+//! [`Pki::https_get`] and [`Pki::client_config`] trust it.
 //!
 //! It is a crate of its own that depends on no crate of this workspace, so that every
 //! crate, the server included, can take it as a dev-dependency without a cycle, and
@@ -37,6 +39,7 @@
 
 mod capture;
 mod launch;
+mod pki;
 mod server;
 mod temp;
 
@@ -45,6 +48,7 @@ use std::time::Duration;
 
 pub use capture::Capture;
 pub use launch::{clear_fastport_env, server_binary, Launch};
+pub use pki::{Pki, SERVER_NAME};
 pub use rustix::process::Signal;
 pub use server::{signal, Server};
 pub use temp::TempDir;

@@ -8,7 +8,7 @@ use rustix::process::{kill_process, Pid, Signal};
 use tokio::process::{Child, Command};
 
 use crate::capture::Capture;
-use crate::launch::Launch;
+use crate::launch::{Launch, Listening};
 use crate::temp::TempDir;
 use crate::within;
 
@@ -17,6 +17,7 @@ use crate::within;
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     launch: Launch,
     process: Process,
     /// Holds the config file of [`Launch::config`] for restarts.
@@ -30,13 +31,14 @@ impl Server {
     }
 
     pub(crate) fn new(
-        addr: SocketAddr,
+        listening: Listening,
         launch: Launch,
         config: Option<TempDir>,
         process: Process,
     ) -> Server {
         Server {
-            addr,
+            addr: listening.addr,
+            tls: listening.tls,
             launch,
             process,
             _config: config,
@@ -48,9 +50,24 @@ impl Server {
         self.addr
     }
 
-    /// The WebSocket URL, `ws://HOST:PORT/ws`.
+    /// The process id (for looking at the process from outside: `/proc`, its limits).
+    pub fn pid(&self) -> u32 {
+        self.process.child.id().expect("the server is running")
+    }
+
+    /// The WebSocket URL, `ws://HOST:PORT/ws`, or `wss://HOST:PORT/ws` with TLS (the test
+    /// certificate names 127.0.0.1 too).
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        if self.tls {
+            format!("wss://{}/ws", self.addr)
+        } else {
+            format!("ws://{}/ws", self.addr)
+        }
+    }
+
+    /// Whether it serves TLS (its first line was `listening on https://...`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Everything on stdout so far (the banner).
@@ -81,8 +98,7 @@ impl Server {
 
     /// Sends `sig` to the process.
     pub fn signal(&self, sig: Signal) {
-        let pid = self.process.child.id().expect("the server is running");
-        signal(pid, sig);
+        signal(self.pid(), sig);
     }
 
     /// Sends SIGTERM: a graceful shutdown.
@@ -104,9 +120,9 @@ impl Server {
         let listen = self.addr.to_string();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let (mut process, addr) = self.launch.spawn(&listen).await;
-            if let Some(addr) = addr {
-                assert_eq!(addr, self.addr, "the restarted server's address");
+            let (mut process, listening) = self.launch.spawn(&listen).await;
+            if let Some(listening) = listening {
+                assert_eq!(listening.addr, self.addr, "the restarted server's address");
                 self.process = process;
                 return;
             }

@@ -34,22 +34,35 @@ pub(crate) use settings::JsonSettings;
 /// The static directory used when none is configured, if it exists.
 pub const DEFAULT_STATIC_DIR: &str = "web-demo/dist";
 
+/// The default of [`Config::max_connections_per_address`]: room for a household or an
+/// office behind one NAT address (a browser tab holds one WebSocket, a page load a few
+/// short HTTP connections), while one address can hold no more than this many of the
+/// server's file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+
 /// The complete, checked configuration of a server.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// `HOST:PORT` to listen on.
     pub listen: String,
-    /// The admin token needed to create sessions; `None` lets anyone create them.
+    /// The admin token needed to create sessions.
     pub admin_token: Option<Secret>,
+    /// Whether anyone may create sessions without the admin token (development).
+    pub open_session_creation: bool,
+    /// Address ranges of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client; see [`crate::http::TrustedProxies`].
+    pub trusted_proxies: Vec<String>,
     /// Directory of static files, if any.
     pub static_dir: Option<PathBuf>,
     /// tracing env-filter directive for the log on stderr.
     pub log: String,
     /// Whether to create the development session `demo`.
     pub demo_session: bool,
-    /// Most WebSocket connections over all sessions.
+    /// Most sockets open at once (HTTP and WebSocket, counted from accept).
     pub max_connections: usize,
+    /// Most sockets open at once from one address (IPv6: one /64); 0 means no cap.
+    pub max_connections_per_address: usize,
     /// Most sessions.
     pub max_sessions: usize,
     /// Most password checks running at once.
@@ -81,6 +94,11 @@ pub struct Config {
     /// Start even when reachable from other machines without an admin token or with the
     /// demo session (see [`Config::exposure`]).
     pub insecure: bool,
+    /// The certificate and key files of TLS; `None`: plain HTTP and WebSocket.
+    pub tls: Option<TlsFiles>,
+    /// Time a new connection has to complete the TLS handshake, and never past the hello
+    /// timeout (which counts from the TCP accept).
+    pub tls_handshake_timeout: Duration,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
     /// Sessions declared in the config file, created at startup.
@@ -122,6 +140,15 @@ impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Token(..)")
     }
+}
+
+/// The PEM files TLS is served with (both are re-read on `SIGHUP`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
 }
 
 /// A session declared in the config file.
@@ -178,6 +205,9 @@ impl Config {
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
+        if !loopback && self.open_session_creation {
+            return Some("no --open-session-creation (anyone could create sessions)");
+        }
         match (loopback, self.admin_token.is_some(), self.demo_session) {
             (true, _, _) | (false, true, false) => None,
             (false, false, true) => Some(
@@ -209,10 +239,13 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
             admin_token: None,
+            open_session_creation: false,
+            trusted_proxies: Vec::new(),
             static_dir: None,
             log: "info".to_owned(),
             demo_session: true,
             max_connections: 100_000,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             max_sessions: 10_000,
             max_pending_jobs: 64,
             outbound_queue: 1024,
@@ -227,6 +260,8 @@ impl Default for Config {
             metrics_token: None,
             metrics_per_session: false,
             insecure: false,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
             session_defaults: SessionSettings::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
@@ -264,6 +299,7 @@ impl Config {
         config.layer_scalars(&cli, &file);
         config.layer_admin_token(&cli, &file)?;
         config.layer_static_dir(&cli, &file)?;
+        config.layer_tls(&cli, &file)?;
         config.layer_session_defaults(&cli, &file, &file_error)?;
         for (i, session) in file.sessions.iter().enumerate() {
             let spec = config.session_spec(i, session).map_err(&file_error)?;
@@ -297,6 +333,11 @@ impl Config {
             &cli.max_connections,
             &file.max_connections,
             &mut self.max_connections,
+        );
+        pick(
+            &cli.max_connections_per_address,
+            &file.max_connections_per_address,
+            &mut self.max_connections_per_address,
         );
         pick(
             &cli.max_sessions,
@@ -344,6 +385,13 @@ impl Config {
         self.metrics_per_session =
             cli.metrics_per_session || file.metrics_per_session.unwrap_or(false);
         self.insecure = cli.insecure || file.insecure.unwrap_or(false);
+        self.open_session_creation =
+            cli.open_session_creation || file.open_session_creation.unwrap_or(false);
+        pick(
+            &cli.trusted_proxy,
+            &file.trusted_proxies,
+            &mut self.trusted_proxies,
+        );
     }
 
     fn layer_admin_token(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
@@ -388,6 +436,33 @@ impl Config {
             }
             Some(dir) => Some(dir.clone()),
             None => Some(PathBuf::from(DEFAULT_STATIC_DIR)).filter(|d| d.is_dir()),
+        };
+        Ok(())
+    }
+
+    fn layer_tls(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
+        if let Some(timeout) = cli
+            .tls_handshake_timeout
+            .or(file.tls_handshake_timeout.map(|d| d.0))
+        {
+            self.tls_handshake_timeout = timeout;
+        }
+        let cert = cli.tls_cert.as_ref().or(file.tls_cert.as_ref());
+        let key = cli.tls_key.as_ref().or(file.tls_key.as_ref());
+        self.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                let message = "--tls-cert needs --tls-key (FASTPORT_TLS_KEY, tls_key) too";
+                return Err(invalid("tls_key", message.to_owned()));
+            }
+            (None, Some(_)) => {
+                let message = "--tls-key needs --tls-cert (FASTPORT_TLS_CERT, tls_cert) too";
+                return Err(invalid("tls_cert", message.to_owned()));
+            }
         };
         Ok(())
     }
@@ -484,6 +559,9 @@ impl Config {
             let message = "needs keepalive_min <= keepalive <= keepalive_max".to_owned();
             return Err(invalid("keepalive", message));
         }
+        if self.tls_handshake_timeout.is_zero() {
+            return Err(invalid("tls_handshake_timeout", "must be above 0".into()));
+        }
         if self.keepalive_min.is_zero() || self.hello_timeout.is_zero() {
             let message = "keepalive_min and hello_timeout must be above 0".to_owned();
             return Err(invalid("keepalive", message));
@@ -494,6 +572,12 @@ impl Config {
             .map_err(|message| invalid("allowed_origins", message))?;
         crate::http::HostPolicy::new(&self.server_names)
             .map_err(|message| invalid("server_names", message))?;
+        crate::http::TrustedProxies::new(&self.trusted_proxies).map_err(|message| {
+            invalid(
+                "trusted_proxies (--trusted-proxy, FASTPORT_TRUSTED_PROXY)",
+                message,
+            )
+        })?;
         if let Some(problem) = self.exposure() {
             if !self.insecure {
                 let message = format!(

@@ -13,10 +13,11 @@
 pub mod admin;
 mod files;
 mod origin;
+mod proxy;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -32,9 +33,10 @@ use tokio_tungstenite::WebSocketStream;
 
 pub use files::StaticDir;
 pub use origin::{HostPolicy, OriginPolicy};
+pub use proxy::TrustedProxies;
 
 use crate::broker::ConnId;
-use crate::server::{run_connection, BurstRead, Shared, TaskGuard};
+use crate::server::{run_connection, BurstRead, LoginLimit, Shared, TaskGuard};
 
 /// The body of every response.
 pub type Body = Full<Bytes>;
@@ -44,9 +46,13 @@ pub type Body = Full<Bytes>;
 #[derive(Debug, Clone)]
 pub(crate) struct RequestCtx {
     pub(crate) shared: Arc<Shared>,
-    /// The client's address (the TCP peer; proxies are not trusted for it).
+    /// The client's address: the TCP peer, or the client a trusted proxy names
+    /// ([`TrustedProxies`]).
     pub(crate) peer: IpAddr,
     pub(crate) guard: TaskGuard,
+    /// When a WebSocket started from this socket must have sent its `Hello`: the hello
+    /// timeout after the socket was accepted.
+    pub(crate) hello_deadline: tokio::time::Instant,
 }
 
 /// Answers one request.
@@ -56,6 +62,10 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    let ctx = RequestCtx {
+        peer: ctx.shared.proxies.client(ctx.peer, req.headers()),
+        ..ctx
+    };
     if let Err(refused) = ctx.shared.hosts.check(req.headers()) {
         tracing::info!(peer = %ctx.peer, %path, "request refused: {}", refused.0);
         return Ok(text(
@@ -152,7 +162,9 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
     }
     match ctx.shared.router.metrics().await {
         Some(metrics) => {
-            let body = crate::prometheus::render(&metrics, ctx.shared.metrics_per_session);
+            let sockets = ctx.shared.sockets.metrics();
+            let body =
+                crate::prometheus::render(&metrics, &sockets, ctx.shared.metrics_per_session);
             let mut response = text(StatusCode::OK, body);
             set(
                 &mut response,
@@ -187,14 +199,25 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
             shared,
             guard,
             peer,
+            hello_deadline,
         } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let io = BurstRead::new(TokioIo::new(upgraded));
+                let open = Arc::new(AtomicBool::new(false));
+                let io = LoginLimit::new(TokioIo::new(upgraded), open.clone());
+                let io = BurstRead::new(io);
                 let config = Some(shared.ws_config);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
                 let router = shared.router.clone();
-                run_connection(ws, conn, Some(peer), router, shared.outbound_queue).await;
+                let link = crate::server::LinkSetup {
+                    conn,
+                    peer: Some(peer),
+                    router,
+                    queue: shared.outbound_queue,
+                    hello_deadline,
+                    welcomed: open,
+                };
+                run_connection(ws, link).await;
             }
             Err(e) => tracing::debug!(conn = conn.0, "upgrade failed: {e}"),
         }

@@ -11,3 +11,4 @@ pub mod config;
 pub mod http;
 pub mod prometheus;
 pub mod server;
+pub mod tls;

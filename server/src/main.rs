@@ -32,6 +32,8 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Every socket costs a file descriptor: as many as the system allows.
+    fastport_server::server::raise_fd_limit().log();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,8 +58,14 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => return fail(1, &format!("cannot install signal handlers: {e}")),
     };
     let addr = server.local_addr();
-    print_banner(addr, demo, static_dir.as_deref());
-    tracing::info!(%addr, "listening");
+    let scheme = server.scheme();
+    if let Some(tls) = server.tls() {
+        if let Err(e) = reload_on_hangup(tls) {
+            return fail(1, &format!("cannot install the SIGHUP handler: {e}"));
+        }
+    }
+    print_banner(addr, scheme, demo, static_dir.as_deref());
+    tracing::info!(%addr, scheme, "listening");
     if let Err(e) = server.run(signal).await {
         return fail(1, &e.to_string());
     }
@@ -65,18 +73,22 @@ async fn serve(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The first line is exactly `listening on HOST:PORT` (scripts and tests read it); the
-/// rest is for people.
-fn print_banner(addr: SocketAddr, demo: bool, static_dir: Option<&std::path::Path>) {
+/// The first line is exactly `listening on HOST:PORT`, or `listening on https://HOST:PORT`
+/// with TLS (scripts and tests read it); the rest is for people.
+fn print_banner(addr: SocketAddr, scheme: &str, demo: bool, static_dir: Option<&std::path::Path>) {
     let reachable = reachable(addr);
+    let (first, ws) = match scheme {
+        "https" => (format!("listening on https://{addr}"), "wss"),
+        _ => (format!("listening on {addr}"), "ws"),
+    };
     let mut lines = vec![
-        format!("listening on {addr}"),
-        format!("  WebSocket endpoint: ws://{reachable}/ws"),
-        format!("  metrics:            http://{reachable}/metrics (health: /healthz)"),
+        first,
+        format!("  WebSocket endpoint: {ws}://{reachable}/ws"),
+        format!("  metrics:            {scheme}://{reachable}/metrics (health: /healthz)"),
     ];
     if let Some(dir) = static_dir {
         lines.push(format!(
-            "  static files:       http://{reachable}/ from {}",
+            "  static files:       {scheme}://{reachable}/ from {}",
             dir.display()
         ));
     }
@@ -106,6 +118,37 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
         }
         _ => addr,
     }
+}
+
+/// Re-reads the certificate and key on every SIGHUP, for new handshakes; a file that
+/// cannot be used keeps the old certificate and is logged as an error.
+#[cfg(unix)]
+fn reload_on_hangup(tls: std::sync::Arc<fastport_server::tls::Tls>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let reloading = tls.clone();
+            let result = tokio::task::spawn_blocking(move || reloading.reload()).await;
+            match result {
+                Ok(Ok(())) => tracing::info!(
+                    cert = %tls.cert_path().display(),
+                    "SIGHUP: TLS certificate reloaded; new connections use it"
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}")
+                }
+                Err(e) => tracing::error!("SIGHUP: TLS reload failed: {e}"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// No SIGHUP here: the certificate is read once.
+#[cfg(not(unix))]
+fn reload_on_hangup(_tls: std::sync::Arc<fastport_server::tls::Tls>) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed at once, so a

@@ -8,20 +8,23 @@
 use std::fmt::Write;
 
 use crate::broker::Metrics;
+use crate::server::SocketMetrics;
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m` in the Prometheus text format, with the per-session gauges if
-/// `per_session`.
-pub fn render(m: &Metrics, per_session: bool) -> String {
+/// Renders `m` and the socket counts in the Prometheus text format, with the per-session
+/// gauges if `per_session`.
+pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
     for (name, help, value) in gauges(m) {
         metric(&mut out, name, "gauge", help, value);
     }
+    socket_metrics(&mut out, sockets);
     for (name, help, value) in counters(m) {
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
+    password_checks(&mut out, m);
     if per_session {
         per_session_gauges(&mut out, m);
     }
@@ -50,7 +53,7 @@ fn gauges(m: &Metrics) -> [Row; 5] {
         ),
         (
             "fastport_pending_jobs",
-            "Password and secret checks running.",
+            "Password and secret checks (and hashings of new sessions) waiting or running.",
             m.pending_jobs,
         ),
     ]
@@ -114,7 +117,7 @@ fn counters(m: &Metrics) -> [Row; 18] {
         ),
         (
             "fastport_rate_limited",
-            "Logins and admin requests refused after repeated failures from their address.",
+            "Logins and admin requests refused or made to wait by the login limits.",
             m.rate_limited,
         ),
         (
@@ -133,6 +136,54 @@ fn counters(m: &Metrics) -> [Row; 18] {
             m.slow_consumer_disconnects,
         ),
     ]
+}
+
+/// The accept loop's counts: sockets open, refused (by reason), failed accepts.
+fn socket_metrics(out: &mut String, s: &SocketMetrics) {
+    metric(
+        out,
+        "fastport_sockets",
+        "gauge",
+        "Open TCP connections, HTTP and WebSocket, counted from accept.",
+        s.open,
+    );
+    let name = "fastport_connections_refused_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Connections closed at accept: over max_connections_per_address or max_connections.",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "{name}{{reason=\"per_address\"}} {}\n{name}{{reason=\"max_connections\"}} {}",
+        s.refused_per_address, s.refused_max_connections
+    );
+    metric(
+        out,
+        "fastport_accept_errors_total",
+        "counter",
+        "Failed accepts (out of file descriptors, typically).",
+        s.accept_errors,
+    );
+}
+
+/// argon2 checks by outcome: what password guessing costs the server.
+fn password_checks(out: &mut String, m: &Metrics) {
+    let name = "fastport_password_checks_total";
+    header(
+        out,
+        name,
+        "counter",
+        "argon2 checks of passwords, secret keys and tokens, by outcome (match, mismatch).",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "{name}{{outcome=\"match\"}} {}\n{name}{{outcome=\"mismatch\"}} {}",
+        m.password_checks_matched, m.password_checks_mismatched
+    );
 }
 
 fn per_session_gauges(out: &mut String, m: &Metrics) {
@@ -219,9 +270,29 @@ mod tests {
         }
     }
 
+    fn sockets() -> SocketMetrics {
+        SocketMetrics {
+            open: 7,
+            refused_per_address: 11,
+            refused_max_connections: 13,
+            accept_errors: 17,
+        }
+    }
+
+    #[test]
+    fn socket_counts_and_refusals_by_reason_are_rendered() {
+        let text = render(&sample(), &sockets(), false);
+        assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
+        assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
+        assert!(
+            text.contains("\nfastport_connections_refused_total{reason=\"max_connections\"} 13\n")
+        );
+        assert!(text.contains("\nfastport_accept_errors_total 17\n"));
+    }
+
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -237,7 +308,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -249,20 +320,32 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), true);
+        let text = render(&sample(), &sockets(), true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), false);
+        let text = render(&sample(), &sockets(), false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(
             text.contains("\nfastport_connections 3\n"),
             "the totals stay: {text}"
         );
+    }
+
+    #[test]
+    fn password_checks_are_counted_by_outcome() {
+        let m = Metrics {
+            password_checks_matched: 2,
+            password_checks_mismatched: 5,
+            ..Metrics::default()
+        };
+        let text = render(&m, &sockets(), false);
+        assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
+        assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! - Each WebSocket **connection** is a task with a bounded outbound queue. A full queue
 //!   makes the connection a slow consumer: the broker closes it, nothing grows unbounded.
 //! - One **listener** serves HTTP/1.1: the WebSocket upgrade at `/ws`, `/healthz`,
-//!   `/metrics`, the admin API and static files (see [`crate::http`]).
+//!   `/metrics`, the admin API and static files (see [`crate::http`]), over TLS when a
+//!   certificate is configured (see [`crate::tls`]). Every socket it accepts is counted,
+//!   against a cap per address and one in all, before anything is read from it, and must
+//!   get to its `Hello` within the hello timeout from that moment, the TLS handshake
+//!   included (`sockets`).
 //!
 //! ```no_run
 //! use fastport_server::config::Config;
@@ -25,7 +29,10 @@
 
 mod burst;
 mod connection;
+mod fd_limit;
+mod login_limit;
 mod router;
+mod sockets;
 mod startup;
 
 use std::future::Future;
@@ -36,16 +43,23 @@ use std::time::Duration;
 
 use fastport_proto::codec::ErrorCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
-use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir};
+use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir, TrustedProxies};
+use crate::tls::Tls;
 pub(crate) use burst::BurstRead;
-pub(crate) use connection::run as run_connection;
+pub(crate) use connection::{run as run_connection, LinkSetup};
+pub use fd_limit::{raise as raise_fd_limit, FdLimit};
+pub(crate) use login_limit::LoginLimit;
 pub use router::RouterHandle;
+pub(crate) use sockets::Counted;
+pub(crate) use sockets::SocketMetrics;
+use sockets::{Admitted, Gate, SocketLimits};
 
 /// The name, password and secret key of the development session.
 pub const DEMO_SESSION: (&str, &str, &str) = ("demo", "demo", "demo-secret");
@@ -53,9 +67,6 @@ pub const DEMO_SESSION: (&str, &str, &str) = ("demo", "demo", "demo-secret");
 /// Capacity of the router's inbox. Senders wait when it is full, which slows readers
 /// down instead of buffering without bound.
 const ROUTER_INBOX: usize = 4096;
-
-/// How long an HTTP client has to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +102,9 @@ pub enum ServerError {
         /// Why.
         message: String,
     },
+    /// The TLS certificate or key cannot be used (the message names the file).
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A configured session was refused by the broker.
     #[error("session `{name}`: {message} ({})", code.name())]
     Session {
@@ -107,7 +121,7 @@ impl ServerError {
     /// The process exit code: 2 for configuration mistakes, 1 for failures of the system.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServerError::Session { .. } => 2,
+            ServerError::Session { .. } | ServerError::Tls(_) => 2,
             _ => 1,
         }
     }
@@ -130,6 +144,8 @@ pub struct Server {
     shared: Arc<Shared>,
     shutdown_grace: Duration,
     router_task: JoinHandle<()>,
+    tls: Option<Arc<Tls>>,
+    tls_handshake_timeout: Duration,
 }
 
 /// What every HTTP request and connection task needs.
@@ -142,8 +158,14 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     pub(crate) origins: OriginPolicy,
     pub(crate) hosts: HostPolicy,
+    pub(crate) proxies: TrustedProxies,
     pub(crate) metrics_token: Option<MetricsToken>,
     pub(crate) metrics_per_session: bool,
+    /// Every socket, counted from accept.
+    pub(crate) sockets: Arc<SocketLimits>,
+    /// Time a socket has from accept to send its `Hello` (or, over plain HTTP, each
+    /// request's headers).
+    pub(crate) hello_timeout: Duration,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -160,6 +182,12 @@ impl Server {
             .map_err(|e| ServerError::Origins(format!("allowed_origins: {e}")))?;
         let hosts = HostPolicy::new(&config.server_names)
             .map_err(|e| ServerError::Origins(format!("server_names: {e}")))?;
+        let proxies = TrustedProxies::new(&config.trusted_proxies)
+            .map_err(|e| ServerError::Origins(format!("trusted_proxies: {e}")))?;
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(Tls::load(&files.cert, &files.key)?)),
+            None => None,
+        };
         let static_dir = match &config.static_dir {
             Some(dir) => {
                 Some(
@@ -205,11 +233,17 @@ impl Server {
             next_conn: AtomicU64::new(1),
             origins,
             hosts,
+            proxies,
             metrics_token: config
                 .metrics_token
                 .as_ref()
                 .map(|t| MetricsToken::new(t.plain())),
             metrics_per_session: config.metrics_per_session,
+            sockets: SocketLimits::new(
+                fd_limit::socket_cap(config.max_connections),
+                config.max_connections_per_address,
+            ),
+            hello_timeout: config.hello_timeout,
         });
         Ok(Server {
             listener,
@@ -217,12 +251,29 @@ impl Server {
             shared,
             shutdown_grace: config.shutdown_grace,
             router_task,
+            tls,
+            tls_handshake_timeout: config.tls_handshake_timeout,
         })
     }
 
     /// The address the listener is bound to (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `https` with TLS, `http` without: the scheme of the HTTP endpoints (the WebSocket's
+    /// is `wss` or `ws`).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The TLS state, to [`Tls::reload`] the certificate (on `SIGHUP`); `None` without TLS.
+    pub fn tls(&self) -> Option<Arc<Tls>> {
+        self.tls.clone()
     }
 
     /// A handle to the router, to drive the broker from outside (tests, embedding).
@@ -240,6 +291,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
         let guard = TaskGuard(guard_tx);
+        let mut gate = Gate::new(self.shared.sockets.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -252,17 +304,13 @@ impl Server {
                     };
                     return Err(ServerError::RouterFailed(why));
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let task = serve_tcp(stream, peer, self.shared.clone(), guard.clone(), stop_rx.clone());
+                accepted = self.listener.accept() => {
+                    if let Some(socket) = gate.pass(accepted).await {
+                        let tls = self.tls.clone().map(|tls| (tls, self.tls_handshake_timeout));
+                        let task = serve_tcp(socket, tls, self.shared.clone(), guard.clone(), stop_rx.clone());
                         tokio::spawn(task);
                     }
-                    Err(e) => {
-                        // Out of file descriptors, typically: back off instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
+                }
             }
         }
         drop(self.listener);
@@ -282,24 +330,66 @@ impl Server {
 }
 
 /// Serves one TCP connection: HTTP/1.1 requests until it closes, or the upgrade to a
-/// WebSocket (which continues in its own task).
+/// WebSocket (which continues in its own task); with `tls`, after a TLS handshake.
+///
+/// The handshake must complete within its own timeout and by the hello deadline (the hello
+/// timeout counted from accept), whichever comes first. The socket's first request must be
+/// complete (its headers read) by that deadline too, so an idle, slow-loris or never
+/// handshaking socket is closed then; the WebSocket it may become must send its `Hello` by
+/// the same deadline (the broker closes it otherwise). Each later request on a kept-alive
+/// connection has as long again for its headers, waiting included (hyper's header read
+/// timeout).
 async fn serve_tcp(
-    stream: TcpStream,
+    socket: Admitted,
+    tls: Option<(Arc<Tls>, Duration)>,
+    shared: Arc<Shared>,
+    guard: TaskGuard,
+    stop: watch::Receiver<bool>,
+) {
+    let Admitted {
+        stream,
+        peer,
+        accepted,
+    } = socket;
+    let _ = stream.get_ref().set_nodelay(true);
+    let deadline = accepted + shared.hello_timeout;
+    match tls {
+        Some((tls, handshake_timeout)) => {
+            if let Some(stream) = tls.accept(stream, peer, handshake_timeout, deadline).await {
+                serve_http(stream, peer, deadline, shared, guard, stop).await;
+            }
+        }
+        None => serve_http(stream, peer, deadline, shared, guard, stop).await,
+    }
+}
+
+/// Serves HTTP/1.1 on `stream` (TCP, or TLS over it): see [`serve_tcp`].
+async fn serve_http<S>(
+    stream: S,
     peer: SocketAddr,
+    deadline: tokio::time::Instant,
     shared: Arc<Shared>,
     guard: TaskGuard,
     mut stop: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let hello_timeout = shared.hello_timeout;
+    let first_request = Arc::new(tokio::sync::Notify::new());
     let ctx = http::RequestCtx {
         shared,
         peer: peer.ip(),
         guard: guard.clone(),
+        hello_deadline: deadline,
     };
-    let service = hyper::service::service_fn(move |req| http::handle(req, ctx.clone()));
+    let on_request = first_request.clone();
+    let service = hyper::service::service_fn(move |req| {
+        on_request.notify_one();
+        http::handle(req, ctx.clone())
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(hello_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
@@ -309,9 +399,22 @@ async fn serve_tcp(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        () = no_request_by(deadline, &first_request) => {
+            tracing::debug!(%peer, "no request within the hello timeout: closed");
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "http connection ended: {e}");
     }
     drop(guard);
+}
+
+/// Completes at `deadline` unless `first_request` was notified before; never after that.
+async fn no_request_by(deadline: tokio::time::Instant, first_request: &tokio::sync::Notify) {
+    tokio::select! {
+        biased;
+        () = first_request.notified() => std::future::pending().await,
+        () = tokio::time::sleep_until(deadline) => {}
+    }
 }

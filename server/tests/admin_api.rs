@@ -112,7 +112,7 @@ async fn a_created_session_is_described_and_configured_with_its_secret() {
 }
 
 #[tokio::test]
-async fn a_wrong_secret_is_refused_with_403_and_an_unknown_session_with_404() {
+async fn a_wrong_secret_and_an_unknown_session_are_refused_alike_with_403() {
     let server = start().await;
     create(&server, "team", "{}").await;
     let auth = bearer("not-the-secret");
@@ -136,8 +136,8 @@ async fn a_wrong_secret_is_refused_with_403_and_an_unknown_session_with_404() {
             "",
         )
         .await;
-    assert_eq!(unknown.status, 404, "{}", unknown.body);
-    assert_eq!(unknown.json()["error"]["code"], "unknown_session");
+    assert_eq!(unknown.status, 403, "{}", unknown.body);
+    assert_eq!(unknown.json()["error"]["code"], "not_authorized");
 }
 
 #[tokio::test]
@@ -185,10 +185,14 @@ async fn drop_closes_clients_with_4007_and_forgets_the_session() {
     let gone = server
         .http("GET", "/admin/sessions/team", &headers, "")
         .await;
-    assert_eq!(gone.status, 404, "{}", gone.body);
+    assert_eq!(
+        gone.status, 403,
+        "a dropped session is refused like a wrong secret: {}",
+        gone.body
+    );
     let mut latecomer = server.connect().await;
     latecomer.hello("team", "pw").await;
-    assert_refused(&mut latecomer, "unknown_session", 4005).await;
+    assert_refused(&mut latecomer, "bad_credentials", 4004).await;
 }
 
 #[tokio::test]

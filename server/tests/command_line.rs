@@ -49,6 +49,8 @@ async fn help_explains_the_flags_their_variables_and_the_precedence_of_sources()
         "--log",
         "--no-demo-session",
         "--max-connections",
+        "--max-connections-per-address",
+        "FASTPORT_MAX_CONNECTIONS_PER_ADDRESS",
         "--outbound-queue",
         "--max-frame-bytes",
         "--retry-interval",

@@ -81,5 +81,5 @@ async fn without_the_demo_session_its_name_is_unknown() {
     assert!(!server.stdout().contains("demo session"));
     let mut client = server.connect().await;
     client.hello("demo", "demo").await;
-    assert_refused(&mut client, "unknown_session", 4005).await;
+    assert_refused(&mut client, "bad_credentials", 4004).await;
 }

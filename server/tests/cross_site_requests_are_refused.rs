@@ -126,11 +126,11 @@ async fn a_cross_site_form_or_text_post_cannot_create_a_session() {
         )
         .await;
     assert_eq!(
-        describe.status, 404,
-        "no session was made: {}",
+        describe.status, 403,
+        "no session was made (its secret would describe it): {}",
         describe.body
     );
-    assert_eq!(describe.json()["error"]["code"], "unknown_session");
+    assert_eq!(describe.json()["error"]["code"], "not_authorized");
 }
 
 /// The status line of a `GET /healthz` sent with this `Host` header.

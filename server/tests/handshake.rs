@@ -35,11 +35,11 @@ async fn a_wrong_password_is_refused_with_bad_credentials_and_close_4004() {
 }
 
 #[tokio::test]
-async fn an_unknown_session_is_refused_with_close_4005() {
+async fn an_unknown_session_is_refused_like_a_wrong_password_with_close_4004() {
     let server = start(&[]).await;
     let mut client = server.connect().await;
     client.hello("no-such-session", "demo").await;
-    assert_refused(&mut client, "unknown_session", 4005).await;
+    assert_refused(&mut client, "bad_credentials", 4004).await;
 }
 
 #[tokio::test]

@@ -171,6 +171,7 @@ impl Run {
             Op::Welcome { present, max_size } => self.frame(Frame::Welcome(Welcome {
                 session_present: present,
                 client_id: "x".into(),
+                resume_token: "t".into(),
                 keepalive_ms: 5_000,
                 config: SessionConfig {
                     max_message_size: max_size,

@@ -54,7 +54,8 @@ fn publish_while_away(sim: &mut Sim, sub: usize, publ: usize, away: Duration) {
 fn a_subscriber_back_within_the_expiry_gets_the_message_and_the_publisher_a_delivered_receipt() {
     let (mut sim, sub, publ) = sim_with_expiry(Duration::from_secs(60));
     // A closed client core is gone for good; the returning phone is a new core with the
-    // same client id and `resume`, as after an app restart.
+    // same client id, `resume` and the resume token it kept, as after an app restart.
+    let token = sim.with_client(sub, |c, _| c.resume_token().to_owned());
     publish_while_away(&mut sim, sub, publ, Duration::from_secs(30));
     assert_eq!(
         receipts(&sim, publ),
@@ -63,6 +64,7 @@ fn a_subscriber_back_within_the_expiry_gets_the_message_and_the_publisher_a_deli
     );
     let mut config = client_config("phone");
     config.resume = true;
+    config.resume_token = token;
     let back = sim.add_client(config);
     assert!(sim.run_until(Duration::from_secs(5), |s| messages(s, back) == 1));
     let resumed = sim.events_of(back, |e| match e {
@@ -83,6 +85,7 @@ fn a_subscriber_away_beyond_the_expiry_misses_the_message_and_the_publisher_hear
     let (mut sim, sub, publ) = sim_with_expiry(Duration::from_secs(20));
     publish_while_away(&mut sim, sub, publ, Duration::from_secs(25));
     assert_eq!(receipts(&sim, publ), vec![ReceiptStatus::Expired]);
+    // Its state is gone, so the client id is free again: no token needed.
     let mut config = client_config("phone");
     config.resume = true;
     let back = sim.add_client(config);

@@ -1,5 +1,6 @@
 //! Wrong passwords, unknown sessions, wrong secrets and unreachable servers give the
-//! documented errors, with their protocol codes.
+//! documented errors, with their protocol codes (an unknown session answers like a wrong
+//! password, so session names cannot be probed).
 
 use fastport_client::{Client, Error, Options};
 use fastport_client_core::codec::{AdminOp, ErrorCode};
@@ -16,11 +17,14 @@ async fn each_mistake_gets_its_own_error() {
 
     let unknown = Options::new(&url, "nosuch", "x").expect("valid");
     let err = Client::connect(unknown).await.expect_err("refused");
-    assert_eq!(err.code(), Some(ErrorCode::UNKNOWN_SESSION));
+    assert_eq!(err.code(), Some(ErrorCode::BAD_CREDENTIALS));
 
-    let admin = Client::connect(Options::admin(&url).expect("valid"))
+    let err = Client::connect(Options::admin(&url).expect("valid"))
         .await
-        .expect("connect");
+        .expect_err("an admin-only connection needs a credential");
+    assert_eq!(err.code(), Some(ErrorCode::BAD_CREDENTIALS));
+    let login = Options::admin_with(&url, Some("demo"), "demo-secret").expect("valid");
+    let admin = Client::connect(login).await.expect("connect");
     let err = admin
         .admin("demo", "wrong-secret", AdminOp::Describe)
         .await

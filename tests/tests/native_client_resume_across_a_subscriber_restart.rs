@@ -22,6 +22,9 @@ async fn a_message_published_while_a_resumable_subscriber_was_away_arrives_when_
     };
     let sub = Client::connect(sub_options()).await.expect("connect");
     drop(sub.subscribe("alarms/#").await.expect("subscribe"));
+    // What a restarting program keeps with its client id.
+    let token = sub.resume_token();
+    assert_eq!(token.len(), 32, "{token}");
     sub.close().await;
 
     let publisher = Options::new(&server.url(), "demo", "demo")
@@ -33,7 +36,17 @@ async fn a_message_published_while_a_resumable_subscriber_was_away_arrives_when_
         .await
         .expect("acked");
 
-    let sub = Client::connect(sub_options()).await.expect("reconnect");
+    let impostor = Client::connect(sub_options()).await;
+    assert!(
+        impostor
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("client_id_in_use")),
+        "without the token the client id is not taken: {impostor:?}"
+    );
+    let sub = Client::connect(sub_options().resume_token(&token))
+        .await
+        .expect("reconnect");
+    assert_eq!(sub.resume_token(), token, "a resumed state keeps its token");
     // The server resends what is pending right after the welcome, before any subscribe
     // of the new client object: subscribing again routes it to this subscription.
     let mut alarms = sub.subscribe("alarms/#").await.expect("subscribe");

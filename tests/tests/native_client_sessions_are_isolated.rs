@@ -9,7 +9,7 @@ use tokio::time::timeout;
 
 #[tokio::test]
 async fn the_same_topic_and_client_id_in_two_sessions_share_nothing() {
-    let server = Server::start(&[]).await;
+    let server = Server::start(&["--open-session-creation"]).await;
     let url = server.url();
     let admin = Client::connect(Options::admin(&url).expect("valid"))
         .await
@@ -22,7 +22,7 @@ async fn the_same_topic_and_client_id_in_two_sessions_share_nothing() {
     admin
         .admin("team", "", create)
         .await
-        .expect("created without an admin token");
+        .expect("created without an admin token, as creation is open");
 
     let key = Key::generate().expect("random key");
     let in_demo = Options::new(&url, "demo", "demo")

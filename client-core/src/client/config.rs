@@ -7,7 +7,8 @@ use crate::names::{ClientId, DisplayName, SessionName};
 use crate::text::Redacted;
 
 /// Everything the client core needs to know up front. Build it with
-/// [`ClientConfig::new`] and adjust the public fields. (`Debug` shows no password.)
+/// [`ClientConfig::new`] and adjust the public fields. (`Debug` shows no password or
+/// resume token.)
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -15,8 +16,13 @@ pub struct ClientConfig {
     pub url: String,
     /// The session to join; `None` for an admin-only connection (see [`ClientConfig::admin`]).
     pub session: Option<SessionName>,
-    /// The session password.
+    /// The session password; on an admin-only connection, its credential: the secret key
+    /// of [`ClientConfig::admin_session`], or the admin token when that is `None`.
     pub password: String,
+    /// On an admin-only connection, the session whose secret key `password` holds
+    /// (`None`: `password` is the admin token). The server welcomes an admin-only
+    /// connection only with one of them (or with none if its session creation is open).
+    pub admin_session: Option<SessionName>,
     /// A stable client id. `None` picks a random one from [`ClientConfig::seed`] and
     /// keeps it for every reconnect, so the server can drop resent duplicates.
     pub client_id: Option<ClientId>,
@@ -25,6 +31,12 @@ pub struct ClientConfig {
     /// Ask the server to keep this client's subscriptions and pending deliveries while it
     /// is offline (needs a stable `client_id`).
     pub resume: bool,
+    /// The resume token the server gave this `client_id` on an earlier run
+    /// ([`Client::resume_token`](crate::client::Client::resume_token)), or empty. While the
+    /// server holds a connection or resumable state for the client id, only a `Hello` with
+    /// its token may take it up; a client that resumes across restarts keeps the token with
+    /// its client id. Within one run the core keeps it by itself.
+    pub resume_token: String,
     /// Keys that seal outgoing and open incoming payloads.
     pub keys: KeyStore,
     /// Hand plaintext (unsealed) deliveries to the application instead of refusing them.
@@ -112,9 +124,11 @@ impl ClientConfig {
             url: url.into(),
             session: Some(session),
             password: password.into(),
+            admin_session: None,
             client_id: None,
             display_name: None,
             resume: false,
+            resume_token: String::new(),
             keys: KeyStore::default(),
             accept_plaintext: false,
             keepalive: Duration::from_secs(10),
@@ -136,6 +150,19 @@ impl ClientConfig {
         config.session = None;
         config
     }
+
+    /// An admin-only connection that logs in with the secret key of `session`, or with the
+    /// admin token when `session` is `None`.
+    pub fn admin_with(
+        url: impl Into<String>,
+        session: Option<SessionName>,
+        credential: impl Into<String>,
+    ) -> Self {
+        let mut config = ClientConfig::admin(url);
+        config.admin_session = session;
+        config.password = credential.into();
+        config
+    }
 }
 
 fn placeholder_session() -> SessionName {
@@ -149,9 +176,11 @@ impl core::fmt::Debug for ClientConfig {
             .field("url", &self.url)
             .field("session", &self.session)
             .field("password", &Redacted(&self.password))
+            .field("admin_session", &self.admin_session)
             .field("client_id", &self.client_id)
             .field("display_name", &self.display_name)
             .field("resume", &self.resume)
+            .field("resume_token", &Redacted(&self.resume_token))
             .field("keys", &self.keys)
             .field("accept_plaintext", &self.accept_plaintext)
             .field("keepalive", &self.keepalive)

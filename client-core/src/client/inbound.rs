@@ -86,6 +86,9 @@ impl Client {
         if !w.client_id.is_empty() {
             self.client_id = w.client_id;
         }
+        if !w.resume_token.is_empty() {
+            self.resume_token = w.resume_token;
+        }
         if w.keepalive_ms > 0 {
             self.keepalive = core::time::Duration::from_millis(w.keepalive_ms);
         }

@@ -80,6 +80,8 @@ impl PublishOptions {
 pub struct Client {
     config: ClientConfig,
     client_id: String,
+    /// The token of the last `Welcome` (or the configured one): sent in every `Hello`.
+    resume_token: String,
     phase: Phase,
     /// Consecutive connection attempts since the last welcome.
     attempt: u32,
@@ -161,6 +163,7 @@ impl Client {
         let next_message_id = (rng.next_u64() >> 33) + 1;
         let mut client = Client {
             client_id,
+            resume_token: config.resume_token.clone(),
             phase: Phase::Waiting { until: now },
             attempt: 0,
             rng,
@@ -201,7 +204,14 @@ impl Client {
         self.ping_sent_at = None;
         let (session, password) = match &self.config.session {
             Some(s) => (s.as_str().to_owned(), self.config.password.clone()),
-            None => (String::new(), String::new()),
+            None => (
+                self.config
+                    .admin_session
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                self.config.password.clone(),
+            ),
         };
         let hello = Hello {
             resume: self.config.resume,
@@ -210,6 +220,7 @@ impl Client {
             session,
             password,
             client_id: self.client_id.clone(),
+            resume_token: self.resume_token.clone(),
             display_name: self
                 .config
                 .display_name
@@ -343,6 +354,13 @@ impl Client {
     /// The client id: the configured or random one, or the server's after a welcome.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The resume token of this client id from the server's last `Welcome` (empty before
+    /// the first one). Keep it with the client id to resume after a restart
+    /// ([`ClientConfig::resume_token`]); it is a secret of this client.
+    pub fn resume_token(&self) -> &str {
+        &self.resume_token
     }
 
     /// The server's WebSocket URL this client connects to.

@@ -80,6 +80,7 @@ impl T {
             Frame::Welcome(Welcome {
                 session_present: false,
                 client_id: "alice".into(),
+                resume_token: "token-of-alice".into(),
                 keepalive_ms: 0,
                 config,
             }),
@@ -149,6 +150,51 @@ fn a_new_client_asks_to_connect_and_says_hello_with_its_settings() {
     );
     assert!(h.resume && !h.admin_only);
     assert_eq!((h.keepalive_ms, h.display_name.as_str()), (10_000, "Alice"));
+}
+
+#[test]
+fn the_resume_token_of_the_welcome_goes_into_every_later_hello() {
+    let mut cfg = config();
+    cfg.resume_token = "token-of-an-earlier-run".into();
+    let mut t = T::new(cfg);
+    assert_eq!(t.c.resume_token(), "token-of-an-earlier-run");
+    t.transport();
+    t.c.handle_open(ms(1));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!("expected one hello")
+    };
+    assert_eq!(h.resume_token, "token-of-an-earlier-run");
+    t.server(
+        ms(2),
+        Frame::Welcome(Welcome {
+            client_id: "alice".into(),
+            resume_token: "token-of-alice".into(),
+            ..Welcome::default()
+        }),
+    );
+    assert_eq!(t.c.resume_token(), "token-of-alice");
+    t.c.handle_close(ms(3), None, "network");
+    t.c.handle_timeout(ms(60_000));
+    assert!(matches!(
+        t.transport()[..],
+        [TransportCommand::Connect { .. }]
+    ));
+    t.c.handle_open(ms(60_001));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!("expected one hello")
+    };
+    assert_eq!(
+        h.resume_token, "token-of-alice",
+        "the reconnect proves the id"
+    );
+    let shown = format!(
+        "{:?}",
+        ClientConfig {
+            resume_token: "secret-token".into(),
+            ..config()
+        }
+    );
+    assert!(!shown.contains("secret-token"), "{shown}");
 }
 
 #[test]
@@ -699,6 +745,7 @@ fn a_client_frame_or_a_second_welcome_from_the_server_drops_the_connection() {
     let welcome = Frame::Welcome(Welcome {
         session_present: false,
         client_id: "c".into(),
+        resume_token: String::new(),
         keepalive_ms: 10_000,
         config: SessionConfig::default(),
     });
@@ -893,4 +940,32 @@ fn after_a_reconnect_restored_comes_once_every_resubscribe_was_answered() {
         ),
         "{events:?}"
     );
+}
+
+#[test]
+fn an_admin_only_hello_carries_the_secret_key_and_its_session_or_the_admin_token() {
+    let session = SessionName::new("team").expect("valid name");
+    let mut t = T::new(ClientConfig::admin_with(
+        "ws://server/ws",
+        Some(session),
+        "team-secret",
+    ));
+    t.c.poll_transport();
+    t.c.handle_open(ms(0));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!()
+    };
+    assert!(h.admin_only);
+    assert_eq!(
+        (h.session.as_str(), h.password.as_str()),
+        ("team", "team-secret")
+    );
+    let mut t = T::new(ClientConfig::admin_with("ws://server/ws", None, "token"));
+    t.c.poll_transport();
+    t.c.handle_open(ms(0));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!()
+    };
+    assert!(h.admin_only && h.session.is_empty());
+    assert_eq!(h.password, "token");
 }

@@ -83,6 +83,7 @@ impl T {
         let welcome = Welcome {
             session_present: false,
             client_id: "alice".into(),
+            resume_token: "token".into(),
             keepalive_ms: 0,
             config: Default::default(),
         };

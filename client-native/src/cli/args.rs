@@ -70,9 +70,14 @@ pub struct ConnectArgs {
         value_name = "PASSPHRASE"
     )]
     pub passphrase: Option<String>,
-    /// A stable client id (default: a random one). `sub --resume` needs one.
+    /// A stable client id (default: a random one). `sub --resume` needs one. Its resume
+    /// token is kept in --state-dir between runs.
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
+    /// Where the resume tokens of --client-id are kept between runs (default:
+    /// `$XDG_STATE_HOME/fastport`, else `~/.local/state/fastport`).
+    #[arg(long, env = "FASTPORT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
     /// Without a key: publish unsealed payloads, and accept them when subscribing. The
     /// server and anyone on the path can read them.
     #[arg(long)]
@@ -232,9 +237,8 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct MemberArgs {
-    /// The server's WebSocket URL.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// The session to join.
     #[arg(long, env = "FASTPORT_SESSION", value_name = "NAME")]
     pub session: String,
@@ -248,10 +252,24 @@ pub struct MemberArgs {
     pub password: String,
 }
 
+/// Which server, and which certificate authorities to trust for `wss://`: every command
+/// that connects has these.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's WebSocket URL: ws://HOST:PORT/ws, or wss://HOST:PORT/ws for TLS.
+    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// PEM file of CA certificates to trust for wss://, besides the public (Mozilla) roots:
+    /// for a server whose certificate a private CA signed.
+    #[arg(long, env = "FASTPORT_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
 /// `fastport session ...`: administration over an admin-only connection.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
-    /// Create a session (with the server's admin token, if it has one).
+    /// Create a session (with the server's admin token; a server without one creates
+    /// sessions only when started with --open-session-creation).
     Create(CreateArgs),
     /// Show a session's settings.
     Describe(SessionArgs),
@@ -273,9 +291,8 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection and output")]
 pub struct AdminArgs {
-    /// The server's WebSocket URL.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Print the result as JSON: `{"session": NAME, "config": {...}}`, the admin HTTP
     /// API's shape.
     #[arg(long)]
@@ -296,7 +313,8 @@ pub struct CreateArgs {
     /// The secret key for later admin commands on it (describe, config, suspend, ...).
     #[arg(long, value_name = "SECRET")]
     pub secret: String,
-    /// The server's admin token (needed when the server was started with one).
+    /// The server's admin token (needed unless the server has none and was started with
+    /// --open-session-creation).
     #[arg(
         long,
         env = "FASTPORT_ADMIN_TOKEN",

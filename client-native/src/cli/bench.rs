@@ -102,13 +102,14 @@ fn client_options(args: &BenchArgs) -> Result<Options, CliError> {
     };
     let member = ConnectArgs {
         member: MemberArgs {
-            url: args.connect.url.clone(),
+            server: args.connect.server.clone(),
             session: args.connect.session.clone(),
             password: args.connect.password.clone(),
         },
         key,
         passphrase: None,
         client_id: None,
+        state_dir: None,
         plaintext: args.no_encrypt,
     };
     connect::options(&member, false)
@@ -159,7 +160,7 @@ impl Clients {
         // Their disconnects show in the progress line.
         let reporters = subscribers
             .iter()
-            .map(|c| connect::report_events(c, quiet))
+            .map(|c| connect::report_events(c, quiet, None))
             .collect();
         let clients = Clients {
             publishers,

@@ -7,8 +7,9 @@ use fastport_client::{Client, ClientEvent, Error, Options, State};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use super::args::ConnectArgs;
+use super::args::{ConnectArgs, ServerArgs};
 use super::error::CliError;
+use super::token::TokenFile;
 use super::values::{format_duration, session_key};
 
 /// The options `args` describe. Fails before any network traffic when a flag is wrong,
@@ -27,7 +28,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         ));
     }
     let mut options = Options::new(
-        &args.member.url,
+        &args.member.server.url,
         &args.member.session,
         &args.member.password,
     )
@@ -35,10 +36,14 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
         other => other.into(),
     })?;
+    options = with_ca_file(options, &args.member.server)?;
     if let Some(id) = &args.client_id {
         options = options
             .client_id(id)
             .map_err(|e| CliError::usage(format!("--client-id: {e}")))?;
+    }
+    if let Some(token) = token_file(args).and_then(|file| file.read()) {
+        options = options.resume_token(&token);
     }
     if let Some(key) = key {
         options = options.key(key);
@@ -46,10 +51,49 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
     Ok(options.accept_plaintext(args.plaintext).resume(resume))
 }
 
+/// Where the resume token of `--client-id` is kept between runs, if one was given.
+pub fn token_file(args: &ConnectArgs) -> Option<TokenFile> {
+    let id = args.client_id.as_deref()?;
+    let (url, session) = (&args.member.server.url, &args.member.session);
+    TokenFile::new(args.state_dir.as_deref(), url, session, id)
+}
+
+/// `options` trusting `--ca-file`'s certificates too, if given.
+pub fn with_ca_file(options: Options, server: &ServerArgs) -> Result<Options, CliError> {
+    match &server.ca_file {
+        Some(path) => options.ca_file(path).map_err(CliError::from),
+        None => Ok(options),
+    }
+}
+
 /// Prints connection changes, refused deliveries and server errors on stderr until the
-/// client closes. `quiet` keeps only the problems that lose messages.
-pub fn report_events(client: &Client, quiet: bool) -> JoinHandle<()> {
+/// client closes. `quiet` keeps only the problems that lose messages. With a `token` file,
+/// keeps the resume token of every connection in it.
+pub fn report_events(client: &Client, quiet: bool, token: Option<TokenFile>) -> JoinHandle<()> {
     let mut events = client.events();
+    let client = client.clone();
+    let mut kept = token.as_ref().and_then(TokenFile::read);
+    let mut keep_token = move || {
+        let (Some(file), current) = (&token, client.resume_token()) else {
+            return;
+        };
+        if current.is_empty() || kept.as_deref() == Some(current.as_str()) {
+            return;
+        }
+        match file.write(&current) {
+            Ok(()) => kept = Some(current),
+            Err(e) => {
+                note(&format!(
+                    "cannot keep the resume token in {}: {e}; a restart with this \
+                     --client-id will wait until the server forgets it",
+                    file.path().display()
+                ));
+                // Said once: do not try again on every reconnect.
+                kept = Some(current);
+            }
+        }
+    };
+    keep_token();
     tokio::spawn(async move {
         // The first connection's `Connected` may still be on its way when this starts:
         // only a connection after a disconnect is news.
@@ -60,6 +104,9 @@ pub fn report_events(client: &Client, quiet: bool) -> JoinHandle<()> {
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             };
+            if let ClientEvent::State(State::Connected { .. }) = &event {
+                keep_token();
+            }
             match &event {
                 ClientEvent::State(State::Reconnecting { .. }) => disconnected = true,
                 ClientEvent::State(State::Connected { .. }) if !disconnected => continue,

@@ -58,6 +58,10 @@ impl From<Error> for CliError {
             Error::Unreachable { .. } => CliError::runtime(format!(
                 "{e} (is the server running there? check --url / FASTPORT_URL)"
             )),
+            Error::UntrustedCertificate { .. } => CliError::runtime(format!(
+                "{e}; if a private CA signed it, trust that CA with --ca-file / FASTPORT_CA_FILE"
+            )),
+            Error::CaFile { .. } => CliError::usage(format!("--ca-file / FASTPORT_CA_FILE: {e}")),
             Error::Url(_) => CliError::usage(format!("--url / FASTPORT_URL: {e}")),
             Error::Topic(_) | Error::Name(_) | Error::Crypto(_) => CliError::usage(e.to_string()),
             _ => match flag_hint(e.code()) {
@@ -71,7 +75,10 @@ impl From<Error> for CliError {
 /// Which flag to look at for a refusal the user can fix on the command line.
 fn flag_hint(code: Option<ErrorCode>) -> Option<&'static str> {
     match code? {
-        ErrorCode::BAD_CREDENTIALS => Some("check --password / FASTPORT_PASSWORD"),
+        ErrorCode::BAD_CREDENTIALS => Some(
+            "check --session and --password / FASTPORT_PASSWORD (the server answers an unknown \
+             session like a wrong password)",
+        ),
         ErrorCode::UNKNOWN_SESSION => {
             Some("check --session, or create it with `fastport session create`")
         }
@@ -92,6 +99,37 @@ pub fn closed(reason: &CloseReason) -> CliError {
     }
 }
 
+/// The admin-only connection of an admin command was refused: it logs in with the
+/// command's own credential, so this is a wrong secret key or admin token.
+pub fn admin_login(e: Error, session: &str, creating: bool, credential: &str) -> CliError {
+    if e.code() != Some(ErrorCode::BAD_CREDENTIALS) {
+        return e.into();
+    }
+    if creating && credential.is_empty() {
+        return CliError::runtime(
+            "creating a session needs the server's admin token (bad_credentials); give \
+             --admin-token / FASTPORT_ADMIN_TOKEN (a server without one creates sessions only \
+             with --open-session-creation)",
+        );
+    }
+    CliError::runtime(wrong_credential(session, creating, "bad_credentials"))
+}
+
+fn wrong_credential(session: &str, creating: bool, code: &str) -> String {
+    if creating {
+        format!(
+            "the server refused the admin token ({code}); check --admin-token / \
+             FASTPORT_ADMIN_TOKEN (a server without one creates sessions only with \
+             --open-session-creation)"
+        )
+    } else {
+        format!(
+            "wrong secret for session `{session}`, or no such session ({code}); \
+             check --secret / FASTPORT_SECRET"
+        )
+    }
+}
+
 /// An admin command's failure, in the words of the command that failed.
 pub fn admin(e: Error, session: &str, creating: bool) -> CliError {
     let (code, server) = match &e {
@@ -104,13 +142,7 @@ pub fn admin(e: Error, session: &str, creating: bool) -> CliError {
         format!(": {server}")
     };
     let message = match code {
-        ErrorCode::NOT_AUTHORIZED if creating => "the server refused the admin token \
-            (not_authorized); check --admin-token / FASTPORT_ADMIN_TOKEN"
-            .to_owned(),
-        ErrorCode::NOT_AUTHORIZED => format!(
-            "wrong secret for session `{session}` (not_authorized); \
-             check --secret / FASTPORT_SECRET"
-        ),
+        ErrorCode::NOT_AUTHORIZED => wrong_credential(session, creating, "not_authorized"),
         ErrorCode::UNKNOWN_SESSION => {
             format!("there is no session `{session}` on the server (unknown_session)")
         }
@@ -181,5 +213,30 @@ mod tests {
         );
         let e: CliError = Error::Url("http://x".into()).into();
         assert_eq!(e.code, USAGE);
+    }
+
+    #[test]
+    fn an_untrusted_certificate_names_the_host_and_the_ca_file_flag() {
+        let e: CliError = Error::UntrustedCertificate {
+            url: "wss://chat.example.com/ws".into(),
+            host: "chat.example.com".into(),
+            reason: "expired".into(),
+        }
+        .into();
+        assert_eq!(e.code, RUNTIME);
+        assert!(
+            e.message
+                .contains("TLS certificate of chat.example.com is not trusted"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("--ca-file"), "{}", e.message);
+        let e: CliError = Error::CaFile {
+            path: "ca.pem".into(),
+            reason: "No such file or directory".into(),
+        }
+        .into();
+        assert_eq!(e.code, USAGE);
+        assert!(e.message.contains("ca.pem"), "{}", e.message);
     }
 }

@@ -9,6 +9,7 @@ mod key;
 mod publish;
 mod session;
 mod sub;
+mod token;
 mod values;
 
 use std::process::ExitCode;

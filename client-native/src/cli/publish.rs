@@ -37,7 +37,7 @@ pub async fn run(args: PubArgs) -> Result<(), CliError> {
 async fn publish_all(args: &PubArgs) -> Result<(), CliError> {
     let options = connect::options(&args.connect, false)?;
     let client = Client::connect(options).await?;
-    let _reporter = connect::report_events(&client, false);
+    let _reporter = connect::report_events(&client, false, connect::token_file(&args.connect));
     let result = publish_input(&client, args).await;
     client.close().await;
     result

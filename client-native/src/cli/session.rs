@@ -51,8 +51,16 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
         }
     };
     let creating = matches!(command, SessionCommand::Create(_));
-    let options = Options::admin(&request.admin.url)?;
-    let client = Client::connect(options).await?;
+    // The connection logs in with the request's own credential: the admin token to
+    // create, the session's secret key otherwise.
+    let login = (!creating).then_some(request.session);
+    let options = super::connect::with_ca_file(
+        Options::admin_with(&request.admin.server.url, login, request.credential)?,
+        &request.admin.server,
+    )?;
+    let client = Client::connect(options)
+        .await
+        .map_err(|e| error::admin_login(e, request.session, creating, request.credential))?;
     let result = client
         .admin(request.session, request.credential, request.op)
         .await;

@@ -24,7 +24,8 @@ pub async fn run(args: SubArgs) -> Result<(), CliError> {
     let mut interrupted = interrupts();
     let setup = async {
         let client = Client::connect(options).await?;
-        let reporter = connect::report_events(&client, args.quiet);
+        let reporter =
+            connect::report_events(&client, args.quiet, connect::token_file(&args.connect));
         let messages = subscribe_all(&client, &filters).await?;
         Ok::<_, CliError>((client, reporter, messages))
     };

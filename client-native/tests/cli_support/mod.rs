@@ -6,10 +6,12 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use fastport_harness::{clear_fastport_env, signal, within, Capture, Signal};
+use fastport_harness::{clear_fastport_env, signal, within, Capture, Signal, TempDir};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -26,10 +28,18 @@ pub const PASSWORD: &str = "demo";
 /// Its secret key.
 pub const SECRET: &str = "demo-secret";
 
+/// Where the commands of this test process keep resume tokens (`--state-dir`), instead of
+/// the home directory of whoever runs the tests.
+pub fn state_dir() -> &'static Path {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    DIR.get_or_init(TempDir::new).path()
+}
+
 /// The `fastport` binary under test with `args`.
 pub fn fastport<S: AsRef<str>>(args: &[S]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fastport"));
     clear_fastport_env(&mut command)
+        .env("FASTPORT_STATE_DIR", state_dir())
         .args(args.iter().map(|a| a.as_ref()))
         .kill_on_drop(true);
     command

@@ -24,6 +24,14 @@ pub fn url() -> String {
         .to_owned()
 }
 
+/// The `wss://` URL of the TLS server started for this run (its certificate comes from a
+/// CA made for the run; Chromium accepts it by its key, see scripts/test-wasm.sh).
+pub fn tls_url() -> String {
+    option_env!("FASTPORT_TEST_TLS_URL")
+        .expect("FASTPORT_TEST_TLS_URL is not set (scripts/test-wasm.sh sets it)")
+        .to_owned()
+}
+
 /// The key the native side of the interop test uses.
 pub fn interop_key() -> String {
     option_env!("FASTPORT_TEST_INTEROP_KEY")

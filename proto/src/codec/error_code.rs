@@ -93,6 +93,13 @@ codes! {
     INVALID_NAME = 24, "invalid_name", true;
     /// The server holds as many sessions as it allows.
     TOO_MANY_SESSIONS = 25, "too_many_sessions", false;
+    /// The client id has a connection or resumable state in the session, and the `Hello`
+    /// did not carry its resume token. Clients retry: the id is free once its holder's
+    /// connection ends (and, for a resumable client, its state expires).
+    CLIENT_ID_IN_USE = 26, "client_id_in_use", false;
+    /// A password, secret key or token is longer than 1 KiB, or the first message of a
+    /// connection is longer than 4 KiB (which only such a credential makes it).
+    CREDENTIAL_TOO_LARGE = 27, "credential_too_large", true;
 }
 
 impl ErrorCode {
@@ -147,6 +154,20 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn the_protocol_guide_has_a_row_per_code_with_its_name_and_fatality() {
+        let guide = include_str!("../../../docs/PROTOCOL.md");
+        for code in ErrorCode::ALL {
+            let prefix = format!("| {} | `{}` | ", code.0, code.name());
+            let row = guide
+                .lines()
+                .find(|line| line.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("docs/PROTOCOL.md has no row `{prefix}...`"));
+            let fatal = row[prefix.len()..].starts_with("yes");
+            assert_eq!(fatal, code.is_fatal(), "{row}");
+        }
     }
 
     #[test]

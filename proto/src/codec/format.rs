@@ -154,6 +154,7 @@ fn put_client_fields(frame: &Frame, out: &mut impl BufMut) -> bool {
             put_string(out, &h.session);
             put_string(out, &h.password);
             put_string(out, &h.client_id);
+            put_string(out, &h.resume_token);
             put_string(out, &h.display_name);
         }
         Frame::Subscribe(s) => {
@@ -216,6 +217,7 @@ fn put_server_fields(frame: &Frame, out: &mut impl BufMut) {
             out.put_u8(PROTOCOL_VERSION);
             out.put_u8(flag(w.session_present, WELCOME_SESSION_PRESENT));
             put_string(out, &w.client_id);
+            put_string(out, &w.resume_token);
             put_varint(out, w.keepalive_ms);
             w.config.encode(out);
         }
@@ -269,6 +271,7 @@ fn client_fields_len(frame: &Frame) -> Option<usize> {
                 + string_len(&h.session)
                 + string_len(&h.password)
                 + string_len(&h.client_id)
+                + string_len(&h.resume_token)
                 + string_len(&h.display_name)
         }
         Frame::Subscribe(s) => varint_len(s.request_id) + 1 + string_len(&s.filter),
@@ -303,7 +306,10 @@ fn client_fields_len(frame: &Frame) -> Option<usize> {
 fn server_fields_len(frame: &Frame) -> Option<usize> {
     Some(match frame {
         Frame::Welcome(w) => {
-            2 + string_len(&w.client_id) + varint_len(w.keepalive_ms) + w.config.encoded_len()
+            2 + string_len(&w.client_id)
+                + string_len(&w.resume_token)
+                + varint_len(w.keepalive_ms)
+                + w.config.encoded_len()
         }
         Frame::Error(e) => 2 + varint_len(e.ref_id) + string_len(&e.message),
         Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => varint_len(a.id) + 2,
@@ -516,6 +522,7 @@ fn decode_hello(r: &mut Reader) -> Result<Hello, DecodeError> {
         session: r.string("session")?,
         password: r.string("password")?,
         client_id: r.string("client_id")?,
+        resume_token: r.string("resume_token")?,
         display_name: r.string("display_name")?,
     })
 }
@@ -526,6 +533,7 @@ fn decode_welcome(r: &mut Reader) -> Result<Welcome, DecodeError> {
     Ok(Welcome {
         session_present: f & WELCOME_SESSION_PRESENT != 0,
         client_id: r.string("client_id")?,
+        resume_token: r.string("resume_token")?,
         keepalive_ms: r.varint("keepalive_ms")?,
         config: SessionConfig::decode(r)?,
     })

@@ -62,7 +62,8 @@ pub enum Frame {
     AdminResult(AdminResult),
 }
 
-/// Opens a connection. (`Debug` shows the password's length, never the password.)
+/// Opens a connection. (`Debug` shows the password's and resume token's lengths, never
+/// their contents.)
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Hello {
     /// Resume the state this client id left in the session (subscriptions, pending
@@ -79,17 +80,23 @@ pub struct Hello {
     pub password: String,
     /// Client id; empty asks the server to assign one.
     pub client_id: String,
+    /// The token of the last [`Welcome`] for this client id, or empty: the server lets a
+    /// connection take up a client id it holds state for only with that state's token.
+    pub resume_token: String,
     /// Name shown to other members in presence events; may be empty.
     pub display_name: String,
 }
 
-/// Accepts a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Accepts a connection. (`Debug` shows no resume token.)
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Welcome {
     /// The server still had state for this client id and resumed it.
     pub session_present: bool,
     /// The client id in effect (assigned by the server if `Hello` had none).
     pub client_id: String,
+    /// The secret that proves this client id is ours on later connections (empty on
+    /// admin-only connections). Keep it with the client id; never show it to others.
+    pub resume_token: String,
     /// The keepalive interval in effect, in milliseconds.
     pub keepalive_ms: u64,
     /// The session's effective configuration, every field stated.
@@ -412,7 +419,20 @@ impl core::fmt::Debug for Hello {
             .field("session", &self.session)
             .field("password", &Redacted(&self.password))
             .field("client_id", &self.client_id)
+            .field("resume_token", &Redacted(&self.resume_token))
             .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for Welcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Welcome")
+            .field("session_present", &self.session_present)
+            .field("client_id", &self.client_id)
+            .field("resume_token", &Redacted(&self.resume_token))
+            .field("keepalive_ms", &self.keepalive_ms)
+            .field("config", &self.config)
             .finish()
     }
 }

@@ -27,11 +27,13 @@ pub(crate) fn samples() -> Vec<Frame> {
             session: "demo".into(),
             password: "pässword".into(),
             client_id: "alice".into(),
+            resume_token: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             display_name: "Alice".into(),
         }),
         Frame::Welcome(Welcome {
             session_present: true,
             client_id: "alice".into(),
+            resume_token: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             keepalive_ms: 15_000,
             config,
         }),
@@ -227,10 +229,11 @@ fn hello_has_the_documented_layout() {
         session: "demo".into(),
         password: "pw".into(),
         client_id: "c1".into(),
+        resume_token: String::new(),
         display_name: String::new(),
     });
     let expected: &[u8] = &[
-        0x01, 0x01, 0x01, 0xac, 0x02, 4, b'd', b'e', b'm', b'o', 2, b'p', b'w', 2, b'c', b'1', 0,
+        0x01, 0x01, 0x01, 0xac, 0x02, 4, b'd', b'e', b'm', b'o', 2, b'p', b'w', 2, b'c', b'1', 0, 0,
     ];
     assert_eq!(&frame.encode()[..], expected);
 }
@@ -325,7 +328,7 @@ fn malformed_messages_get_specific_errors() {
 #[test]
 fn unknown_config_tags_are_skipped() {
     // Welcome with two config entries: unknown tag 99 and max_retries = 4.
-    let bytes: &[u8] = &[0x02, 1, 0, 1, b'c', 10, 2, 99, 5, 2, 4];
+    let bytes: &[u8] = &[0x02, 1, 0, 1, b'c', 0, 10, 2, 99, 5, 2, 4];
     let Ok(Frame::Welcome(w)) = Frame::decode(Bytes::copy_from_slice(bytes)) else {
         panic!("welcome did not decode");
     };
@@ -450,6 +453,7 @@ mod properties {
                 text(),
                 text(),
                 text(),
+                text(),
                 text()
             )
                 .prop_map(
@@ -460,6 +464,7 @@ mod properties {
                         session,
                         password,
                         client_id,
+                        resume_token,
                         display_name,
                     )| {
                         Frame::Hello(Hello {
@@ -469,18 +474,20 @@ mod properties {
                             session,
                             password,
                             client_id,
+                            resume_token,
                             display_name,
                         })
                     }
                 ),
-            (any::<bool>(), text(), any::<u64>(), config()).prop_map(|(p, c, k, config)| {
-                Frame::Welcome(Welcome {
+            (any::<bool>(), text(), text(), any::<u64>(), config()).prop_map(
+                |(p, c, t, k, config)| Frame::Welcome(Welcome {
                     session_present: p,
                     client_id: c,
+                    resume_token: t,
                     keepalive_ms: k,
                     config,
                 })
-            }),
+            ),
             (any::<u16>(), any::<u64>(), text()).prop_map(|(c, r, m)| Frame::Error(ErrorFrame {
                 code: ErrorCode(c),
                 ref_id: r,

@@ -290,12 +290,14 @@ fn frame_from_json(name: &str, value: &Value) -> Frame {
                     session: f.string("session"),
                     password: f.string("password"),
                     client_id: f.string("client_id"),
+                    resume_token: f.string("resume_token"),
                     display_name: f.string("display_name"),
                 })
             } else {
                 Frame::Welcome(Welcome {
                     session_present: f.bool("session_present"),
                     client_id: f.string("client_id"),
+                    resume_token: f.string("resume_token"),
                     keepalive_ms: f.u64("keepalive_ms"),
                     config: f.config("config"),
                 })

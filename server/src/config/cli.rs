@@ -19,6 +19,9 @@ By default a session `demo` (password `demo`, secret key `demo-secret`) exists f
 development. Listening beyond loopback needs an admin token and --no-demo-session (or
 --insecure, for a trusted network only).
 
+With --tls-cert and --tls-key the listener speaks TLS only (https://, wss://); SIGHUP
+re-reads both files for new connections.
+
 Endpoints: GET /ws (WebSocket), GET /healthz, GET /metrics (Prometheus), the admin API
 under /admin/sessions, and static files from --static-dir. See docs/SERVER.md.";
 
@@ -88,9 +91,17 @@ pub struct Cli {
     )]
     pub no_demo_session: bool,
 
-    /// Most WebSocket connections over all sessions. [default: 100000]
+    /// Most connections open at once, HTTP and WebSocket, counted from the TCP accept;
+    /// beyond it, new connections are closed at once. [default: 100000]
     #[arg(long, env = "FASTPORT_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Most connections open at once from one client address (IPv6: one /64), counted
+    /// from the TCP accept; beyond it, new ones from that address are closed at once. 0: no
+    /// cap. Raise it (or set 0) behind a reverse proxy, whose connections all come from
+    /// its address. [default: 256]
+    #[arg(long, env = "FASTPORT_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
 
     /// Most sessions. [default: 10000]
     #[arg(long, env = "FASTPORT_MAX_SESSIONS", value_name = "N")]
@@ -158,6 +169,44 @@ pub struct Cli {
         value_parser = FalseyValueParser::new()
     )]
     pub metrics_per_session: bool,
+
+    /// Let anyone who reaches the server create sessions without the admin token (for
+    /// development on one machine). Off by default: without an admin token, no session
+    /// can be created at run time.
+    #[arg(
+        long,
+        env = "FASTPORT_OPEN_SESSION_CREATION",
+        action = ArgAction::SetTrue,
+        value_parser = FalseyValueParser::new()
+    )]
+    pub open_session_creation: bool,
+
+    /// A reverse proxy's address range (`10.0.0.0/8`, `192.0.2.1`; repeatable, or
+    /// comma-separated in the environment): for connections from it, the client's address
+    /// (login limits, logs) is read from `Forwarded: for=` or `X-Forwarded-For`, right-most
+    /// untrusted hop first. From other peers those headers are ignored.
+    #[arg(
+        long,
+        env = "FASTPORT_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        action = ArgAction::Append
+    )]
+    pub trusted_proxy: Option<Vec<String>>,
+
+    /// Certificate chain (PEM, the server's certificate first) to serve https:// and
+    /// wss:// on the listener; needs --tls-key. Re-read on SIGHUP.
+    #[arg(long, env = "FASTPORT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert. Re-read on SIGHUP.
+    #[arg(long, env = "FASTPORT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Time a new connection has to complete the TLS handshake, and never past the hello
+    /// timeout (which counts from the TCP accept). [default: 10s]
+    #[arg(long, env = "FASTPORT_TLS_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub tls_handshake_timeout: Option<Duration>,
 
     /// The defaults of every session's settings.
     #[command(flatten)]

@@ -19,6 +19,7 @@ pub(super) struct FileConfig {
     pub log: Option<String>,
     pub demo_session: Option<bool>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
     pub max_sessions: Option<usize>,
     pub max_pending_jobs: Option<usize>,
     pub outbound_queue: Option<usize>,
@@ -33,6 +34,11 @@ pub(super) struct FileConfig {
     pub metrics_token: Option<String>,
     pub metrics_per_session: Option<bool>,
     pub insecure: Option<bool>,
+    pub open_session_creation: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_handshake_timeout: Option<FileDuration>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

@@ -263,6 +263,27 @@ fn the_defaults_stated_in_the_help_are_the_broker_defaults() {
 }
 
 #[test]
+fn the_per_address_cap_defaults_to_256_and_comes_from_the_file_or_a_flag_where_0_is_no_cap() {
+    let config = Config::load(cli(&[])).expect("defaults are valid");
+    assert_eq!(config.max_connections_per_address, 256);
+    let help = <Cli as clap::CommandFactory>::command()
+        .render_long_help()
+        .to_string();
+    assert!(help.contains("[default: 256]"), "{help}");
+    let file = TempFile::new("max_connections_per_address = 0\n");
+    assert_eq!(
+        file.load(&[]).expect("valid").max_connections_per_address,
+        0
+    );
+    let config = file
+        .load(&["--max-connections-per-address", "1000"])
+        .expect("valid");
+    assert_eq!(config.max_connections_per_address, 1000);
+    let e = Cli::try_parse_from(["s", "--max-connections-per-address", "-1"]);
+    assert!(e.is_err(), "a negative cap is refused");
+}
+
+#[test]
 fn every_session_setting_has_its_documented_flag_and_the_file_its_key() {
     for &s in Setting::ALL {
         let lowest = s.format(*s.range().start());
@@ -424,6 +445,82 @@ fn the_admin_token_can_come_from_a_file_but_not_from_both_a_file_and_a_flag() {
     let missing = Config::load(cli(&["--admin-token-file", "/nonexistent/token"]));
     let e = missing.expect_err("unreadable").to_string();
     assert!(e.starts_with("admin_token_file (--admin-token-file, FASTPORT_ADMIN_TOKEN_FILE): cannot read /nonexistent/token"), "{e}");
+}
+
+#[test]
+fn trusted_proxies_come_from_repeated_flags_or_the_file_and_are_checked() {
+    let config = Config::load(cli(&[
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--trusted-proxy",
+        "192.0.2.1,2001:db8::/48",
+    ]))
+    .expect("valid");
+    assert_eq!(
+        config.trusted_proxies,
+        ["10.0.0.0/8", "192.0.2.1", "2001:db8::/48"]
+    );
+    let file = TempFile::new("trusted_proxies = [\"172.16.0.0/12\"]\n");
+    assert_eq!(
+        file.load(&[]).expect("valid").trusted_proxies,
+        ["172.16.0.0/12"]
+    );
+    let e = Config::load(cli(&["--trusted-proxy", "10.0.0.0/40"])).expect_err("refused");
+    let e = e.to_string();
+    assert!(
+        e.contains("--trusted-proxy") && e.contains("10.0.0.0/40"),
+        "{e}"
+    );
+    assert!(Config::load(cli(&[]))
+        .expect("valid")
+        .trusted_proxies
+        .is_empty());
+}
+
+#[test]
+fn open_session_creation_is_off_by_default_and_refused_beyond_loopback() {
+    assert!(!Config::load(cli(&[])).expect("valid").open_session_creation);
+    let flag = Config::load(cli(&["--open-session-creation"])).expect("valid");
+    assert!(flag.open_session_creation);
+    let file = TempFile::new("open_session_creation = true\n");
+    assert!(file.load(&[]).expect("valid").open_session_creation);
+    let exposed = cli(&[
+        "--listen",
+        "0.0.0.0:8080",
+        "--admin-token",
+        "token",
+        "--no-demo-session",
+        "--open-session-creation",
+    ]);
+    let e = Config::load(exposed).expect_err("refused").to_string();
+    assert!(e.contains("--open-session-creation"), "{e}");
+}
+
+#[test]
+fn tls_files_come_from_flags_or_the_file_and_need_each_other() {
+    let file = TempFile::new(
+        "tls_cert = \"/etc/fastport/cert.pem\"\ntls_key = \"/etc/fastport/key.pem\"\n\
+         tls_handshake_timeout = \"3s\"\n",
+    );
+    let config = file.load(&[]).expect("valid");
+    let files = config.tls.expect("TLS configured");
+    assert_eq!(files.cert, PathBuf::from("/etc/fastport/cert.pem"));
+    assert_eq!(files.key, PathBuf::from("/etc/fastport/key.pem"));
+    assert_eq!(config.tls_handshake_timeout, Duration::from_secs(3));
+    let config = file.load(&["--tls-cert", "/run/cert.pem"]).expect("valid");
+    let files = config.tls.expect("TLS configured");
+    assert_eq!(files.cert, PathBuf::from("/run/cert.pem"), "the flag wins");
+    assert_eq!(files.key, PathBuf::from("/etc/fastport/key.pem"));
+
+    let config = Config::load(cli(&[])).expect("valid");
+    assert!(config.tls.is_none());
+    assert_eq!(config.tls_handshake_timeout, Duration::from_secs(10));
+    let e = Config::load(cli(&["--tls-cert", "c.pem"])).expect_err("no key");
+    assert!(e.to_string().contains("--tls-cert needs --tls-key"), "{e}");
+    let e = Config::load(cli(&["--tls-key", "k.pem"])).expect_err("no cert");
+    assert!(e.to_string().contains("--tls-key needs --tls-cert"), "{e}");
+    let e = Config::load(cli(&["--tls-handshake-timeout", "0s"])).expect_err("zero");
+    assert!(e.to_string().starts_with("tls_handshake_timeout"), "{e}");
 }
 
 #[test]

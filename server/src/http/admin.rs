@@ -296,9 +296,10 @@ fn status_of(code: ErrorCode, had_credential: bool) -> StatusCode {
         | ErrorCode::QUEUE_FULL
         | ErrorCode::TOO_MANY_SESSIONS => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::INTERNAL_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::INVALID_CONFIG | ErrorCode::INVALID_NAME | ErrorCode::PROTOCOL_ERROR => {
-            StatusCode::BAD_REQUEST
-        }
+        ErrorCode::INVALID_CONFIG
+        | ErrorCode::INVALID_NAME
+        | ErrorCode::PROTOCOL_ERROR
+        | ErrorCode::CREDENTIAL_TOO_LARGE => StatusCode::BAD_REQUEST,
         _ if code.0 >= ErrorCode::INTERNAL_ERROR.0 => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -413,6 +414,7 @@ mod tests {
             (ErrorCode::SERVER_SHUTTING_DOWN, true, 503),
             (ErrorCode::QUEUE_FULL, true, 503),
             (ErrorCode::TOO_MANY_SESSIONS, true, 503),
+            (ErrorCode::CREDENTIAL_TOO_LARGE, true, 400),
             (ErrorCode::INTERNAL_ERROR, true, 500),
         ];
         for (code, had_credential, status) in cases {

@@ -1,6 +1,8 @@
 //! One WebSocket connection: reads messages into the router, writes its outbound queue.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +15,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
+
+use super::login_limit::{TooLargeBeforeLogin, FIRST_MESSAGE};
 use super::router::{CloseCmd, Opened, Outbound, RouterHandle, RouterMsg};
 use crate::broker::ConnId;
 
@@ -37,6 +42,8 @@ enum End {
     Peer,
     /// The peer sent more than the configured maximum message size.
     TooLarge,
+    /// The peer sent more than the first message may hold before its welcome.
+    TooLargeBeforeLogin,
     /// We sent a close frame (the broker asked for it).
     ClosedByServer,
     /// Close at once, skipping queued frames (the queue is full).
@@ -47,16 +54,34 @@ enum End {
     RouterGone,
 }
 
-/// Runs the connection until it ends. `queue` is its outbound queue's capacity.
-pub(crate) async fn run<S>(
-    ws: WebSocketStream<S>,
-    conn: ConnId,
-    peer: Option<IpAddr>,
-    router: RouterHandle,
-    queue: usize,
-) where
+/// What a connection task starts with.
+pub(crate) struct LinkSetup {
+    pub(crate) conn: ConnId,
+    /// The client's address.
+    pub(crate) peer: Option<IpAddr>,
+    pub(crate) router: RouterHandle,
+    /// The outbound queue's capacity.
+    pub(crate) queue: usize,
+    /// When its `Hello` must have come: the hello timeout after the socket was accepted.
+    pub(crate) hello_deadline: tokio::time::Instant,
+    /// Set once the answer to the first message is written: it opens the socket's
+    /// [`LoginLimit`](super::LoginLimit).
+    pub(crate) welcomed: Arc<AtomicBool>,
+}
+
+/// Runs the connection until it ends.
+pub(crate) async fn run<S>(ws: WebSocketStream<S>, setup: LinkSetup)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let LinkSetup {
+        conn,
+        peer,
+        router,
+        queue,
+        hello_deadline,
+        welcomed,
+    } = setup;
     let (outbound, rx) = mpsc::channel(queue);
     let (receipts, receipts_rx) = mpsc::unbounded_channel();
     let (abort, abort_rx) = oneshot::channel();
@@ -72,10 +97,13 @@ pub(crate) async fn run<S>(
         abort_live: true,
         batch: Vec::with_capacity(WRITE_BATCH),
         read_below: (queue / 2).max(1),
+        welcomed,
+        answering: false,
     };
     let opened = RouterMsg::Open(Box::new(Opened {
         conn,
         peer,
+        hello_deadline,
         outbound,
         receipts,
         abort,
@@ -105,6 +133,11 @@ struct Link<S> {
     /// is read from the peer, so its own requests cannot pile up answers (acks, receipts)
     /// faster than they are written. Half the queue stays free for deliveries.
     read_below: usize,
+    /// Whether the first message has been answered (see [`LinkSetup::welcomed`]).
+    welcomed: Arc<AtomicBool>,
+    /// The first message arrived and its answer is not written yet: nothing more is read
+    /// until it is, so nothing beyond the first message is buffered before the welcome.
+    answering: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -112,7 +145,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     async fn pump(&mut self) -> End {
         loop {
             let end = tokio::select! {
-                incoming = self.stream.next(), if self.queued() < self.read_below => {
+                incoming = self.stream.next(), if self.queued() < self.read_below && !self.answering => {
                     self.forward(incoming).await
                 }
                 received = self.rx.recv_many(&mut self.batch, WRITE_BATCH) => {
@@ -171,6 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             Some(Ok(Message::Close(_))) => return Some(End::PeerClosed),
             Some(Ok(_)) => return None, // ping and pong: tungstenite answers pings
             None => return Some(End::Peer),
+            Some(Err(WsError::Io(e))) if TooLargeBeforeLogin::is(&e) => {
+                tracing::debug!(conn = conn.0, "refused: {e}");
+                return Some(End::TooLargeBeforeLogin);
+            }
             Some(Err(WsError::Capacity(e))) => {
                 tracing::debug!(conn = conn.0, "message refused: {e}");
                 return Some(End::TooLarge);
@@ -180,6 +217,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 return Some(End::Peer);
             }
         };
+        if !self.welcomed.load(Ordering::Acquire) {
+            self.answering = true;
+        }
         let sent = self.router.send(RouterMsg::Message { conn, message }).await;
         sent.is_err().then_some(End::RouterGone)
     }
@@ -203,6 +243,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             }
             cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => return Some(End::Abort(cmd)),
         };
+        if matches!(written, Ok(Ok(_))) && self.answering {
+            self.answering = false;
+            self.welcomed.store(true, Ordering::Release);
+        }
         match written {
             Ok(Ok(Written::All)) => None,
             Ok(Ok(Written::Closed)) => Some(End::ClosedByServer),
@@ -222,6 +266,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         match end {
             End::Peer | End::WriteFailed => {}
             End::TooLarge => send_close(&mut self.sink, CloseCode::Size, "message too large").await,
+            End::TooLargeBeforeLogin => {
+                let code = ErrorCode::CREDENTIAL_TOO_LARGE;
+                let message = format!("the first message is longer than {FIRST_MESSAGE} bytes");
+                let frame = Frame::Error(ErrorFrame {
+                    code,
+                    ref_id: 0,
+                    message: message.clone(),
+                });
+                let _ = tokio::time::timeout(
+                    CLOSE_WAIT,
+                    self.sink.feed(Message::Binary(frame.encode())),
+                )
+                .await;
+                send_close(&mut self.sink, CloseCode::from(code.close_code()), &message).await
+            }
             End::ClosedByServer | End::PeerClosed => drain_until_closed(&mut self.stream).await,
             End::Abort(cmd) => {
                 send_close(&mut self.sink, CloseCode::from(cmd.code), &cmd.reason).await
@@ -305,6 +364,7 @@ impl End {
             End::PeerClosed => "peer_closed",
             End::Peer => "peer",
             End::TooLarge => "too_large",
+            End::TooLargeBeforeLogin => "too_large_before_login",
             End::ClosedByServer => "closed_by_server",
             End::Abort(_) => "aborted",
             End::WriteFailed => "write_failed",

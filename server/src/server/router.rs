@@ -12,8 +12,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use fastport_proto::codec::AdminRequest;
 use fastport_proto::time::Instant;
+use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Job, JobResult};
@@ -50,6 +52,8 @@ pub(crate) struct Opened {
     pub(crate) conn: ConnId,
     /// The peer's address.
     pub(crate) peer: Option<IpAddr>,
+    /// When it must have sent its `Hello` (counted from the TCP accept).
+    pub(crate) hello_deadline: tokio::time::Instant,
     /// Its bounded outbound queue.
     pub(crate) outbound: mpsc::Sender<Outbound>,
     /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
@@ -148,6 +152,7 @@ pub(crate) fn spawn(broker: Broker, capacity: usize) -> (RouterHandle, JoinHandl
         admin_pending: HashMap::new(),
         next_admin: 1,
         jobs: tx.downgrade(),
+        hashing: Arc::new(Semaphore::new(hashing_threads())),
     };
     let task = tokio::spawn(router.run(inbox));
     (RouterHandle { tx }, task)
@@ -164,6 +169,14 @@ struct Router {
     next_admin: u64,
     /// Weak, so that the router stops once every handle is dropped.
     jobs: mpsc::WeakSender<RouterMsg>,
+    /// The hashing pool: one permit per thread that may run argon2 at once.
+    hashing: Arc<Semaphore>,
+}
+
+/// Threads of the hashing pool: the machine's cores, so hashing cannot take more memory
+/// than 19 MiB per core, nor more threads than there are cores.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 struct ConnEntry {
@@ -209,7 +222,12 @@ impl Router {
     }
 
     fn now(&self) -> Instant {
-        let micros = self.start.elapsed().as_micros();
+        self.instant(tokio::time::Instant::now())
+    }
+
+    /// The broker instant of a tokio instant (the epoch if before it).
+    fn instant(&self, at: tokio::time::Instant) -> Instant {
+        let micros = at.saturating_duration_since(self.start).as_micros();
         Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 
@@ -225,6 +243,7 @@ impl Router {
                 let Opened {
                     conn,
                     peer,
+                    hello_deadline,
                     outbound,
                     receipts,
                     abort,
@@ -236,7 +255,8 @@ impl Router {
                     slow: false,
                 };
                 self.conns.insert(conn, entry);
-                self.broker.handle_open(now, conn, peer);
+                let hello_deadline = self.instant(hello_deadline);
+                self.broker.handle_open_by(now, conn, peer, hello_deadline);
             }
             RouterMsg::Message { conn, message } => {
                 if self.conns.contains_key(&conn) {
@@ -342,13 +362,23 @@ impl Router {
         }
     }
 
+    /// Runs `job` on a blocking thread once one of the hashing pool's threads is free:
+    /// the broker bounds how many wait, the pool how many run (argon2 takes 19 MiB each).
     fn run_job(&self, job: Job) {
         let Some(tx) = self.jobs.upgrade() else {
             return;
         };
-        tokio::task::spawn_blocking(move || {
-            let result = job.run();
-            let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
+        let pool = self.hashing.clone();
+        tokio::spawn(async move {
+            let Ok(permit) = pool.acquire_owned().await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                let result = job.run();
+                drop(permit);
+                let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
+            })
+            .await;
         });
     }
 

@@ -22,6 +22,7 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
     let broker_config = BrokerConfig {
         session_defaults: config.session_defaults,
         admin_token,
+        open_session_creation: config.open_session_creation,
         keepalive_default: config.keepalive,
         keepalive_min: config.keepalive_min,
         keepalive_max: config.keepalive_max,

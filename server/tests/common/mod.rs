@@ -5,7 +5,7 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,8 +13,10 @@ use fastport_harness::Launch;
 use fastport_proto::codec::{Frame, Hello};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderName;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -101,6 +103,41 @@ impl WsClient {
         )
         .await
         .expect("WebSocket handshake");
+        WsClient { ws }
+    }
+
+    /// Connects to `ws://addr/ws` from the local address `local` (any of 127.0.0.0/8 works
+    /// on loopback), with extra request `headers`.
+    pub async fn connect_from(
+        addr: SocketAddr,
+        local: IpAddr,
+        headers: &[(&str, &str)],
+    ) -> WsClient {
+        let mut request = format!("ws://{addr}/ws")
+            .into_client_request()
+            .expect("a valid URL");
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+            request
+                .headers_mut()
+                .append(name, value.parse().expect("a header value"));
+        }
+        let handshake = async {
+            let socket = if local.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .expect("a socket");
+            socket
+                .bind(SocketAddr::new(local, 0))
+                .expect("bind the local address");
+            let stream = socket.connect(addr).await.expect("connect");
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
+        };
+        let (ws, _) = within("the WebSocket handshake", handshake)
+            .await
+            .expect("WebSocket handshake");
         WsClient { ws }
     }
 
@@ -263,6 +300,32 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> HttpResponse {
+    http_from(None, addr, method, path, headers, body).await
+}
+
+/// A TCP connection to `addr` from the loopback address `local` (any port), or from
+/// wherever the system picks.
+pub async fn connect_from(local: Option<IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match local {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
+}
+
+/// [`http`] from the loopback address `local`, if given.
+pub async fn http_from(
+    local: Option<IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -280,7 +343,7 @@ pub async fn http(
     request.push_str("\r\n");
     request.push_str(body);
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = connect_from(local, addr).await.expect("connect");
         stream
             .write_all(request.as_bytes())
             .await
@@ -292,7 +355,7 @@ pub async fn http(
     parse_response(&within("an HTTP response", exchange).await)
 }
 
-fn parse_response(raw: &[u8]) -> HttpResponse {
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -313,4 +376,17 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         headers,
         body: body.to_owned(),
     }
+}
+
+/// The value of one sample of `/metrics`, e.g. `fastport_rate_limited_total` or
+/// `fastport_password_checks_total{outcome="match"}`.
+pub async fn metric(addr: SocketAddr, sample: &str) -> u64 {
+    let response = http(addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    response
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {sample} in {}", response.body))
 }
