@@ -20,6 +20,9 @@ native_env
 
 # WASM_TARGET and WASM_FALLBACK_TOOLCHAIN come from scripts/lib.sh.
 WASM_PACK_VERSION=0.15.1 # installed when no wasm-pack is on PATH
+CARGO_FUZZ_VERSION=0.13.2 # installed when `cargo fuzz` is missing (scripts/fuzz.sh)
+# libfuzzer-sys compiles libFuzzer (C++) when the fuzz targets are built.
+FUZZ_PACKAGES=(g++)
 FALLBACK_PACKAGES=(rustc-web cargo-web rust-web-src lld-22 binaryen)
 FALLBACK_SYSROOT_TARGET_DIR=/usr/lib/rustlib/$WASM_TARGET/lib
 BROWSER_PACKAGES=(chromium chromium-driver fonts-liberation)
@@ -197,6 +200,24 @@ install_wasm_pack() {
         die "wasm-pack installed but not on PATH: add ~/.cargo/bin to PATH"
 }
 
+# cargo-fuzz for scripts/fuzz.sh. Its builds need nightly flags: scripts/fuzz.sh uses the
+# nightly toolchain when rustup has one, else stable with RUSTC_BOOTSTRAP=1, so nothing more is
+# installed for them here.
+install_cargo_fuzz() {
+    if ! command -v c++ >/dev/null 2>&1; then
+        apt_install "a C++ compiler for libFuzzer" "${FUZZ_PACKAGES[@]}"
+    fi
+    if cargo fuzz --version >/dev/null 2>&1; then
+        ok "$(cargo fuzz --version)"
+        return 0
+    fi
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install, about 1 min)..."
+    timed cargo_install cargo-fuzz "$CARGO_FUZZ_VERSION" ||
+        die "cargo install cargo-fuzz failed"
+    cargo fuzz --version >/dev/null 2>&1 ||
+        die "cargo-fuzz installed but not on PATH: add ~/.cargo/bin to PATH"
+}
+
 # The one version of the wasm-bindgen crate in Cargo.lock, or nothing.
 locked_wasm_bindgen_version() {
     [ -f Cargo.lock ] || return 0
@@ -272,6 +293,7 @@ install_rust_src
 install_browser
 install_wasm_pack
 install_wasm_bindgen_cli
+install_cargo_fuzz
 install_npm_packages
 install_services
 install_bench_peers

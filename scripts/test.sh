@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (`npm test`, `.ci/run`): setup, format, lints, native tests,
-# the wasm32 build and the unit tests in headless Chromium. Stops at the first failing step and
-# names it; ends with the time of each step and the number of tests run.
+# the fuzz targets for a bounded time, the wasm32 build and the unit tests in headless
+# Chromium. Stops at the first failing step and names it; ends with the time of each step and
+# the number of tests run.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -53,6 +54,8 @@ step "setup" "$ROOT/scripts/setup.sh"
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (native)" logged cargo test --workspace --locked
+step "fuzz targets, ${FUZZ_SECONDS:-20} s each from the seed corpus (scripts/fuzz.sh)" \
+    "$ROOT/scripts/fuzz.sh"
 step "protocol vectors, checked by an independent decoder" python3 scripts/check-protocol.py
 step "wasm32 build of fastport-proto and fastport-client-core" \
     with_wasm_env cargo build -p fastport-proto -p fastport-client-core \

@@ -177,7 +177,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file has a syntax error or a bad value.
-    #[error("config file {}: {message}", path.display())]
+    #[error("config file {}: {}", path.display(), one_line(message))]
     File {
         /// The file.
         path: PathBuf,
@@ -185,7 +185,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is out of range, whichever source it came from.
-    #[error("{key}: {message}")]
+    #[error("{key}: {}", one_line(message))]
     Invalid {
         /// The key, with its flag and environment variable.
         key: String,
@@ -273,10 +273,24 @@ impl Config {
     /// Layers `cli` (flags and environment) over its config file and the defaults, and
     /// checks the result.
     pub fn load(cli: Cli) -> Result<Config, ConfigError> {
-        let file = match &cli.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+        let text = match &cli.config {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            None => String::new(),
         };
+        Config::with_file_text(cli, &text)
+    }
+
+    /// [`Config::load`] with `text` as the config file's content (`--config` then only
+    /// names the file in errors): parses the TOML, layers it with `cli` and checks the
+    /// result. Never panics, whatever the text; `fuzz/` feeds it arbitrary input.
+    pub fn with_file_text(cli: Cli, text: &str) -> Result<Config, ConfigError> {
+        let file = file::parse(text).map_err(|message| ConfigError::File {
+            path: cli.config.clone().unwrap_or_default(),
+            message,
+        })?;
         let file_error = |message: String| ConfigError::File {
             path: cli.config.clone().unwrap_or_default(),
             message,
@@ -584,17 +598,6 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    file::parse(&text).map_err(|message| ConfigError::File {
-        path: path.to_owned(),
-        message,
-    })
-}
-
 /// A secret given as plaintext (`key`) or hash (`key_hash`), but not both.
 fn secret(
     plain: &Option<String>,
@@ -613,6 +616,20 @@ fn secret(
 
 fn plaintext_warning(key: &str) -> String {
     format!("config file: {key} is in plaintext; store {key}_hash (an argon2id PHC string) instead")
+}
+
+/// `text` with its control characters escaped (a line break as `\n`): an error quotes the
+/// values it refuses, and stays one line (one log line) whatever they hold.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// An [`ConfigError::Invalid`] naming the file key with its flag and environment variable.

@@ -10,7 +10,7 @@
 //! The WebSocket upgrade and the admin API refuse pages of other sites ([`OriginPolicy`]).
 //! | any other `GET`/`HEAD` | A static file from the configured directory ([`StaticDir`]) |
 
-mod admin;
+pub mod admin;
 mod files;
 mod origin;
 mod proxy;

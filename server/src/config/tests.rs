@@ -522,3 +522,20 @@ fn tls_files_come_from_flags_or_the_file_and_need_each_other() {
     let e = Config::load(cli(&["--tls-handshake-timeout", "0s"])).expect_err("zero");
     assert!(e.to_string().starts_with("tls_handshake_timeout"), "{e}");
 }
+
+#[test]
+fn a_refused_value_with_a_line_break_is_quoted_on_one_line() {
+    let file = TempFile::new("allowed_origins = [\"https://a\\nb.example\"]\n");
+    let error = file.load(&[]).expect_err("not an origin").to_string();
+    assert!(!error.contains('\n'), "{error}");
+    assert!(
+        error.contains("`https://a\\nb.example` is not an origin"),
+        "{error}"
+    );
+
+    let file =
+        TempFile::new("[[sessions]]\nname = \"bad\\rname\"\npassword = \"p\"\nsecret = \"s\"\n");
+    let error = file.load(&[]).expect_err("not a session name").to_string();
+    assert!(!error.contains('\r'), "{error}");
+    assert!(error.contains("sessions[0].name"), "{error}");
+}

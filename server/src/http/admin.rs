@@ -59,9 +59,145 @@ struct Call {
 }
 
 async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
-    let segments: Vec<String> = req
-        .uri()
-        .path()
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let credential = bearer(req.headers());
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    // The body is read only where a valid request has one; `parse` refuses the rest.
+    let body = if takes_body(&method, &path) && is_json(content_type.as_ref()) {
+        read_body(req).await?
+    } else {
+        Bytes::new()
+    };
+    let AdminCall { session, op } =
+        parse(&method, &path, content_type.as_ref(), &body).map_err(Refusal::response)?;
+    Ok(Call {
+        session,
+        credential,
+        op,
+    })
+}
+
+/// An admin request as the HTTP request states it: the session it names and the
+/// operation. The credential comes from the `Authorization` header, apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdminCall {
+    /// The session the request is about (for a create, the `name` of the body).
+    pub session: String,
+    /// What to do.
+    pub op: AdminOp,
+}
+
+/// Why an admin request is refused before it reaches the broker: the HTTP status and the
+/// `error.code` of the JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Refusal {
+    /// 400, 404, 405 or 415.
+    pub status: StatusCode,
+    /// `invalid_request`, `not_found`, `method_not_allowed` or `unsupported_media_type`.
+    pub code: &'static str,
+    /// A readable explanation.
+    pub message: String,
+    /// For a 405, the methods the path accepts (the `Allow` header).
+    pub allow: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    fn method_not_allowed(allow: &'static str) -> Refusal {
+        Refusal {
+            allow: Some(allow),
+            ..Refusal::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        }
+    }
+
+    fn response(self) -> Response<Body> {
+        let mut response = error(self.status, self.code, &self.message);
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// Parses an admin request from its method, URI path (`/admin/...`, percent-encoded),
+/// `Content-Type` header and body. Pure: what the server runs for every admin request, and
+/// what `fuzz/` feeds arbitrary input. A body larger than [`MAX_BODY`] never gets here
+/// (the server answers 413 while reading it).
+pub fn parse(
+    method: &Method,
+    path: &str,
+    content_type: Option<&HeaderValue>,
+    body: &[u8],
+) -> Result<AdminCall, Refusal> {
+    let (session, op) = match route(method, path)? {
+        Route::Create => {
+            let body: CreateBody = json_body(content_type, body)?;
+            let op = AdminOp::Create {
+                password: body.password,
+                secret: body.secret,
+                config: body.config.0,
+            };
+            (body.name, op)
+        }
+        Route::Configure(name) => {
+            let body: ConfigureBody = json_body(content_type, body)?;
+            (name, AdminOp::Configure(body.config.0))
+        }
+        Route::Describe(name) => (name, AdminOp::Describe),
+        Route::Drop(name) => (name, AdminOp::Drop),
+        Route::Suspend(name) => (name, AdminOp::Suspend),
+        Route::Resume(name) => (name, AdminOp::Resume),
+        Route::Rotate(name) => {
+            let body: RotateBody = json_body(content_type, body)?;
+            let op = AdminOp::Rotate {
+                password: body.password,
+                secret: body.secret,
+            };
+            (name, op)
+        }
+    };
+    Ok(AdminCall { session, op })
+}
+
+/// Whether a request with this method and path is one that has a JSON body (creating,
+/// configuring or rotating a session).
+pub fn takes_body(method: &Method, path: &str) -> bool {
+    matches!(
+        route(method, path),
+        Ok(Route::Create | Route::Configure(_) | Route::Rotate(_))
+    )
+}
+
+/// An admin endpoint, with the session name of its path.
+enum Route {
+    Create,
+    Describe(String),
+    Configure(String),
+    Drop(String),
+    Suspend(String),
+    Resume(String),
+    Rotate(String),
+}
+
+fn route(method: &Method, path: &str) -> Result<Route, Refusal> {
+    let segments: Vec<String> = path
         .split('/')
         .skip(2) // "" and "admin"
         .map(|s| {
@@ -70,52 +206,28 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
                 .into_owned()
         })
         .collect();
-    let credential = bearer(req.headers());
-    let method = req.method().clone();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let (session, op) = match (&method, segments.as_slice()) {
-        (&Method::POST, ["sessions"]) => {
-            let body: CreateBody = read_json(req).await?;
-            let op = AdminOp::Create {
-                password: body.password,
-                secret: body.secret,
-                config: body.config.0,
-            };
-            (body.name, op)
-        }
-        (&Method::GET, ["sessions", name]) => (name.to_string(), AdminOp::Describe),
-        (&Method::PATCH, ["sessions", name]) => {
-            let body: ConfigureBody = read_json(req).await?;
-            (name.to_string(), AdminOp::Configure(body.config.0))
-        }
-        (&Method::DELETE, ["sessions", name]) => (name.to_string(), AdminOp::Drop),
-        (&Method::POST, ["sessions", name, "suspend"]) => (name.to_string(), AdminOp::Suspend),
-        (&Method::POST, ["sessions", name, "resume"]) => (name.to_string(), AdminOp::Resume),
-        (&Method::POST, ["sessions", name, "rotate"]) => {
-            let body: RotateBody = read_json(req).await?;
-            let op = AdminOp::Rotate {
-                password: body.password,
-                secret: body.secret,
-            };
-            (name.to_string(), op)
-        }
-        (_, ["sessions"]) => return Err(method_not_allowed("POST")),
-        (_, ["sessions", _]) => return Err(method_not_allowed("GET, PATCH, DELETE")),
+    let name = |name: &str| name.to_owned();
+    Ok(match (method, segments.as_slice()) {
+        (&Method::POST, ["sessions"]) => Route::Create,
+        (&Method::GET, ["sessions", n]) => Route::Describe(name(n)),
+        (&Method::PATCH, ["sessions", n]) => Route::Configure(name(n)),
+        (&Method::DELETE, ["sessions", n]) => Route::Drop(name(n)),
+        (&Method::POST, ["sessions", n, "suspend"]) => Route::Suspend(name(n)),
+        (&Method::POST, ["sessions", n, "resume"]) => Route::Resume(name(n)),
+        (&Method::POST, ["sessions", n, "rotate"]) => Route::Rotate(name(n)),
+        (_, ["sessions"]) => return Err(Refusal::method_not_allowed("POST")),
+        (_, ["sessions", _]) => return Err(Refusal::method_not_allowed("GET, PATCH, DELETE")),
         (_, ["sessions", _, "suspend" | "resume" | "rotate"]) => {
-            return Err(method_not_allowed("POST"))
+            return Err(Refusal::method_not_allowed("POST"))
         }
         _ => {
-            return Err(error(
+            return Err(Refusal::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "no such admin endpoint",
             ))
         }
-    };
-    Ok(Call {
-        session,
-        credential,
-        op,
     })
 }
 
@@ -221,38 +333,42 @@ struct ConfigureBody {
     config: JsonSettings,
 }
 
-/// Reads a body of at most [`MAX_BODY`] bytes as JSON. The body must be declared
-/// `application/json`: a browser sends that cross-site only after a CORS preflight, which
-/// this server never grants, so a page of another site cannot make these calls (a form or
-/// `text/plain` post could).
-async fn read_json<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-) -> Result<T, Response<Body>> {
-    if !is_json(req.headers().get(header::CONTENT_TYPE)) {
-        return Err(error(
+/// Reads a body of at most [`MAX_BODY`] bytes.
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let message = format!("the body is larger than {MAX_BODY} bytes");
+            Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &message,
+            ))
+        }
+        Err(e) => {
+            let message = format!("cannot read the body: {e}");
+            Err(error(StatusCode::BAD_REQUEST, "invalid_request", &message))
+        }
+    }
+}
+
+/// A JSON body. It must be declared `application/json`: a browser sends that cross-site
+/// only after a CORS preflight, which this server never grants, so a page of another site
+/// cannot make these calls (a form or `text/plain` post could).
+fn json_body<T: serde::de::DeserializeOwned>(
+    content_type: Option<&HeaderValue>,
+    body: &[u8],
+) -> Result<T, Refusal> {
+    if !is_json(content_type) {
+        return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "the body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            let message = format!("the body is larger than {MAX_BODY} bytes");
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                &message,
-            ));
-        }
-        Err(e) => {
-            let message = format!("cannot read the body: {e}");
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_request", &message));
-        }
-    };
-    serde_json::from_slice(&body).map_err(|e| {
+    serde_json::from_slice(body).map_err(|e| {
         let message = format!("invalid JSON body: {e}");
-        error(StatusCode::BAD_REQUEST, "invalid_request", &message)
+        Refusal::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     })
 }
 
@@ -269,18 +385,6 @@ fn is_json(value: Option<&HeaderValue>) -> bool {
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = json!({ "error": { "code": code, "message": message } });
     json_response(status, body.to_string())
-}
-
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut response = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "method not allowed here",
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    response
 }
 
 fn json_response(status: StatusCode, mut text: String) -> Response<Body> {
@@ -316,5 +420,65 @@ mod tests {
         for (code, had_credential, status) in cases {
             assert_eq!(status_of(code, had_credential).as_u16(), status, "{code:?}");
         }
+    }
+
+    fn json() -> HeaderValue {
+        HeaderValue::from_static("application/json")
+    }
+
+    #[test]
+    fn a_create_body_becomes_a_create_operation_for_the_named_session() {
+        let body = br#"{"name":"room","password":"pw","secret":"s","config":{"max_retries":3}}"#;
+        let call = parse(&Method::POST, "/admin/sessions", Some(&json()), body)
+            .expect("a valid create request");
+        assert_eq!(call.session, "room");
+        let AdminOp::Create { config, .. } = call.op else {
+            panic!("not a create: {:?}", call.op);
+        };
+        assert_eq!(config.max_retries, Some(3));
+        assert!(takes_body(&Method::POST, "/admin/sessions"));
+        assert!(!takes_body(&Method::GET, "/admin/sessions/room"));
+    }
+
+    #[test]
+    fn a_percent_encoded_session_name_is_decoded_from_the_path() {
+        let call = parse(&Method::GET, "/admin/sessions/t%C3%A9am", None, b"")
+            .expect("a valid describe request");
+        assert_eq!(
+            (call.session.as_str(), call.op),
+            ("t\u{e9}am", AdminOp::Describe)
+        );
+    }
+
+    #[test]
+    fn refusals_carry_their_documented_status_and_code() {
+        let refusal =
+            |method: Method, path: &str, content_type: Option<HeaderValue>, body: &[u8]| {
+                let refusal = parse(&method, path, content_type.as_ref(), body)
+                    .expect_err("a refused request");
+                (refusal.status.as_u16(), refusal.code, refusal.allow)
+            };
+        let text = Some(HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            refusal(Method::POST, "/admin/sessions", text, b"{}"),
+            (415, "unsupported_media_type", None)
+        );
+        assert_eq!(
+            refusal(
+                Method::PATCH,
+                "/admin/sessions/a",
+                Some(json()),
+                br#"{"config":{},"x":1}"#
+            ),
+            (400, "invalid_request", None)
+        );
+        assert_eq!(
+            refusal(Method::PUT, "/admin/sessions/a", None, b""),
+            (405, "method_not_allowed", Some("GET, PATCH, DELETE"))
+        );
+        assert_eq!(
+            refusal(Method::GET, "/admin/other", None, b""),
+            (404, "not_found", None)
+        );
     }
 }
