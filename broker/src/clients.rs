@@ -38,6 +38,10 @@ pub(crate) struct ClientState {
     /// Unacked deliveries by id (= age, so the first is the oldest). A client is waiting
     /// for a cached message exactly while the message's delivery id is in here.
     pub(crate) pending: BTreeMap<u64, PendingDelivery>,
+    /// Deliveries `drop_oldest` took out of `pending` after sending them on the current
+    /// connection, with the time their next resend would have been due: their ack may
+    /// still be on its way, and counts until then. At most `max_pending`, oldest first.
+    pub(crate) evicted: BTreeMap<u64, Instant>,
     /// Receipts that found this publisher offline; sent when it resumes.
     pub(crate) receipts: VecDeque<Bytes>,
     /// When it went offline (resumable clients only).
@@ -104,6 +108,7 @@ impl Clients {
             display_name: String::new(),
             subs: BTreeMap::new(),
             pending: BTreeMap::new(),
+            evicted: BTreeMap::new(),
             receipts: VecDeque::new(),
             offline_since: None,
         };

@@ -66,7 +66,7 @@ impl Broker {
         }
     }
 
-    /// A subscriber is at `max_pending`: drops its oldest delivery, or drops the new one
+    /// A subscriber is at `max_pending`: evicts its oldest delivery, or drops the new one
     /// and disconnects it. Returns whether the new delivery may be queued.
     fn make_room(
         &mut self,
@@ -77,15 +77,7 @@ impl Broker {
         settings: SessionSettings,
     ) -> bool {
         if settings.slow_consumer == SlowConsumerPolicy::DropOldest {
-            let oldest = self
-                .sessions
-                .get(&id)
-                .and_then(|s| s.clients.get(target))
-                .and_then(|c| c.pending.keys().next().copied());
-            if let Some(oldest) = oldest {
-                self.metrics.dropped += 1;
-                self.settle(id, target, oldest, Some(Failure::Dropped));
-            }
+            self.evict_oldest(id, target, settings.max_pending as usize);
             return true;
         }
         // The new delivery was never queued: it is settled here, not through `pending`.
@@ -97,6 +89,53 @@ impl Broker {
             self.close_conn(now, conn, ErrorCode::SLOW_CONSUMER, &message);
         }
         false
+    }
+
+    /// `drop_oldest`: the oldest pending delivery is not resent any more. If it went out on
+    /// the subscriber's connection, its ack may be on its way: it is dropped only if none
+    /// comes before its next resend would have been due, the connection ends, or
+    /// `max_pending` younger ones are evicted after it. Unsent (the subscriber is
+    /// offline), it is dropped at once.
+    fn evict_oldest(&mut self, id: SessionId, target: ClientKey, max: usize) {
+        let Some(state) = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.clients.get_mut(target))
+        else {
+            return;
+        };
+        let Some((oldest, pending)) = state.pending.pop_first() else {
+            return;
+        };
+        let dropped = if state.conn.is_none() {
+            Some(oldest)
+        } else {
+            state.evicted.insert(oldest, pending.retry_at);
+            (state.evicted.len() > max)
+                .then(|| state.evicted.pop_first().map(|(d, _)| d))
+                .flatten()
+        };
+        if let Some(dropped) = dropped {
+            self.metrics.dropped += 1;
+            self.count_settled(id, dropped, Some(Failure::Dropped));
+        }
+    }
+
+    /// The subscriber's connection ended or was replaced: acks of its evicted deliveries
+    /// can no longer come, so they are dropped.
+    pub(crate) fn drop_evicted(&mut self, id: SessionId, client: ClientKey) {
+        let Some(state) = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.clients.get_mut(client))
+        else {
+            return;
+        };
+        let evicted = std::mem::take(&mut state.evicted);
+        for delivery in evicted.into_keys() {
+            self.metrics.dropped += 1;
+            self.count_settled(id, delivery, Some(Failure::Dropped));
+        }
     }
 
     pub(crate) fn retry_delivery(
@@ -113,6 +152,15 @@ impl Broker {
         let Some(state) = session.clients.get_mut(client) else {
             return;
         };
+        if let Some(&due) = state.evicted.get(&delivery) {
+            // Evicted, and its ack did not come in the time a resend would have waited.
+            if due <= now {
+                state.evicted.remove(&delivery);
+                self.metrics.dropped += 1;
+                self.count_settled(id, delivery, Some(Failure::Dropped));
+            }
+            return;
+        }
         let Some(pending) = state.pending.get_mut(&delivery) else {
             return;
         };
@@ -165,6 +213,8 @@ impl Broker {
     /// A resumed client gets its pending deliveries again, its queued receipts, and its
     /// presence announced.
     pub(crate) fn resume_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {
+        // Evicted on a connection this one replaced: their acks would have come on it.
+        self.drop_evicted(id, client);
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -245,7 +295,7 @@ impl Broker {
     }
 
     /// A subscriber is done with a delivery (acked, or failed with `failure`), if it still
-    /// owed one.
+    /// owed one: pending, or evicted but still waited for.
     pub(crate) fn settle(
         &mut self,
         id: SessionId,
@@ -256,10 +306,9 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let owed = session
-            .clients
-            .get_mut(client)
-            .is_some_and(|state| state.pending.remove(&delivery).is_some());
+        let owed = session.clients.get_mut(client).is_some_and(|state| {
+            state.pending.remove(&delivery).is_some() || state.evicted.remove(&delivery).is_some()
+        });
         if owed {
             self.count_settled(id, delivery, failure);
         }

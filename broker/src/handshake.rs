@@ -554,6 +554,7 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
+        self.drop_evicted(id, client);
         self.announce_all(id, client, false);
         if resume {
             self.timers.set(
@@ -581,7 +582,7 @@ impl Broker {
             session.topics.remove(filter, client);
         }
         // The state is gone, so these are settled directly rather than through `pending`.
-        for &delivery in state.pending.keys() {
+        for &delivery in state.pending.keys().chain(state.evicted.keys()) {
             self.count_settled(id, delivery, Some(why));
         }
     }

@@ -584,31 +584,6 @@ fn sessions_share_nothing_even_with_the_same_topics_and_client_ids() {
 }
 
 #[test]
-fn at_the_pending_limit_the_oldest_delivery_is_dropped_and_reported() {
-    let mut t = T::new();
-    t.admin(
-        "demo",
-        "secret",
-        AdminOp::Configure(SessionConfig {
-            max_pending: Some(2),
-            ..SessionConfig::default()
-        }),
-    );
-    t.connect(1, "pub");
-    t.connect(2, "slow");
-    t.subscribe(2, "t", false);
-    for id in 1..=3 {
-        t.publish(1, id, "t", b"x");
-    }
-    assert_eq!(
-        receipts(&t.frames(1)),
-        vec![(1, ReceiptStatus::Dropped, 0, 1)]
-    );
-    assert_eq!(t.b.metrics().dropped, 1);
-    assert_eq!(t.b.metrics().cached_messages, 2);
-}
-
-#[test]
 fn the_disconnect_policy_closes_a_slow_consumer() {
     let mut t = T::new();
     t.admin(
@@ -944,3 +919,5 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
 mod keys;
 mod logins;
 mod rotation;
+
+mod slow_consumer;
