@@ -1,6 +1,6 @@
 //! `fastport bench --qos 1` with two publishers and two subscribers against the real
 //! server: every subscriber gets every message once, and the JSON summary says so, with
-//! latency percentiles in order.
+//! latency percentiles in order and a `delivered` receipt for every message.
 
 mod cli_support;
 
@@ -39,6 +39,11 @@ async fn bench_delivers_every_message_once_to_every_subscriber_at_qos_1() {
     assert_eq!(count("losses"), 0, "{summary}");
     assert_eq!(count("duplicates"), 0, "{summary}");
     assert_eq!(count("errors"), 0, "{summary}");
+    let receipts = &summary["receipts"];
+    assert_eq!(receipts["delivered"], summary["sent"], "{summary}");
+    for status in ["dropped", "false_dropped", "other", "missing"] {
+        assert_eq!(receipts[status], 0, "{summary}");
+    }
     assert_eq!(
         summary["encrypted"], true,
         "encrypted by default: {summary}"

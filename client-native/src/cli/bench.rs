@@ -25,8 +25,8 @@ use super::connect::{self, note};
 use super::error::{self, CliError, NOT_DELIVERED};
 use live::{Clock, Live};
 use payload::HEADER_LEN;
-use publisher::{Publisher, PublisherStats};
-use report::{Setup, Summary};
+use publisher::{Publisher, PublisherStats, Receipts};
+use report::{ReceiptCounts, Setup, Summary};
 use subscriber::Tracker;
 
 /// How long subscribers may take, after the last publish settled, to receive what is
@@ -222,6 +222,7 @@ impl Run<'_> {
         if let Some(progress) = progress {
             progress.abort();
         }
+        let receipts = (setup.qos == 1).then(|| receipt_counts(&stats.receipts, &trackers));
         let mut summary = Summary {
             setup: setup.clone(),
             sent: stats.sent,
@@ -231,6 +232,7 @@ impl Run<'_> {
             duplicates: 0,
             errors: stats.errors,
             first_error: stats.first_error.map(|e| CliError::from(e).message),
+            receipts,
             latency: subscriber::new_histogram(),
             cpu,
             cpu_wall,
@@ -362,8 +364,32 @@ async fn sum_publishers(
         total.sent += one.sent;
         total.errors += one.errors;
         total.first_error = total.first_error.or(one.first_error);
+        total.receipts.add(one.receipts);
     }
     Ok(total)
+}
+
+/// The receipts by status, with the `dropped` ones checked against what every subscriber
+/// received (the first `MAX_DROPPED_KEPT` of them).
+fn receipt_counts(receipts: &Receipts, trackers: &[Tracker]) -> ReceiptCounts {
+    let received_by_all =
+        |&&(publisher, seq): &&(u32, u64)| trackers.iter().all(|t| t.saw(publisher, seq));
+    let false_dropped = if trackers.is_empty() {
+        0
+    } else {
+        receipts
+            .dropped_messages
+            .iter()
+            .filter(received_by_all)
+            .count() as u64
+    };
+    ReceiptCounts {
+        delivered: receipts.delivered,
+        dropped: receipts.dropped,
+        false_dropped,
+        other: receipts.other,
+        missing: receipts.missing,
+    }
 }
 
 /// Clients not connected right now.

@@ -49,12 +49,49 @@ pub struct Summary {
     pub errors: u64,
     /// What the first failure said.
     pub first_error: Option<String>,
+    /// QoS 1: the receipts of the measured messages.
+    pub receipts: Option<ReceiptCounts>,
     /// Send-to-receive times in microseconds.
     pub latency: Histogram<u64>,
     /// The process's CPU time from the end of the warmup to the end of the drain.
     pub cpu: Option<Duration>,
     /// The wall-clock time of the same span.
     pub cpu_wall: Duration,
+}
+
+/// The receipts of the measured messages, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceiptCounts {
+    /// `delivered`.
+    pub delivered: u64,
+    /// `dropped`.
+    pub dropped: u64,
+    /// `dropped` for a message every subscriber received: a receipt that was wrong.
+    pub false_dropped: u64,
+    /// `expired`, `retries_exhausted` or `no_subscribers`.
+    pub other: u64,
+    /// None came before the publisher gave up waiting.
+    pub missing: u64,
+}
+
+impl ReceiptCounts {
+    fn json(&self) -> Value {
+        json!({
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "false_dropped": self.false_dropped,
+            "other": self.other,
+            "missing": self.missing,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} delivered  {} dropped ({} of them received by every subscriber)  {} other  \
+             {} missing",
+            self.delivered, self.dropped, self.false_dropped, self.other, self.missing
+        )
+    }
 }
 
 impl Summary {
@@ -115,6 +152,7 @@ impl Summary {
             "duplicates": self.duplicates,
             "errors": self.errors,
             "first_error": self.first_error,
+            "receipts": self.receipts.map(|r| r.json()),
             "cpu_s": self.cpu.map(|c| c.as_secs_f64()),
             "cpu_cores": self.cores(),
             "msgs_per_s_per_core": self.per_core(),
@@ -144,6 +182,9 @@ impl Summary {
             out += &format!("  (first: {e})");
         }
         out += "\n";
+        if let Some(receipts) = &self.receipts {
+            out += &format!("  receipts    {}\n", receipts.text());
+        }
         out += &format!("  cpu         {}\n", self.cpu_line());
         out
     }
@@ -251,6 +292,13 @@ mod tests {
             duplicates: 0,
             errors: 0,
             first_error: None,
+            receipts: Some(ReceiptCounts {
+                delivered: 9,
+                dropped: 1,
+                false_dropped: 1,
+                other: 0,
+                missing: 0,
+            }),
             latency,
             cpu: Some(Duration::from_secs(4)),
             cpu_wall: Duration::from_secs(2),
@@ -269,6 +317,11 @@ mod tests {
         let text = summary().text();
         assert!(text.contains("p50 300us"), "{text}");
         assert!(text.contains("max 1.50ms"), "{text}");
+        assert_eq!(json["receipts"]["false_dropped"], 1);
+        assert!(
+            text.contains("9 delivered  1 dropped (1 of them received by every subscriber)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -39,6 +39,15 @@ impl Tracker {
         }
     }
 
+    /// Whether message `seq` of `publisher` arrived (measured messages only).
+    pub fn saw(&self, publisher: u32, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        self.seen
+            .get(publisher as usize)
+            .and_then(|seen| seen.get(word))
+            .is_some_and(|w| w & bit != 0)
+    }
+
     /// Takes note of a payload received at `received_us`; true if it is a measured message
     /// seen for the first time. Warmup messages and foreign payloads are not counted.
     pub fn record(&mut self, payload: &[u8], received_us: u64) -> bool {
@@ -131,6 +140,8 @@ mod tests {
             "no such publisher"
         );
         assert!(!tracker.record(b"short", 1_800), "foreign");
+        assert!(tracker.saw(1, 200) && tracker.saw(0, 1));
+        assert!(!tracker.saw(0, 0) && !tracker.saw(1, 2) && !tracker.saw(5, 1));
         assert_eq!(
             (tracker.delivered, tracker.duplicates, tracker.bytes),
             (3, 1, 96)
