@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod corpus;
 pub mod frames;
 pub mod headers;
 pub mod hello;
