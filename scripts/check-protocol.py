@@ -92,6 +92,7 @@ CONFIG_TAGS = {
     6: ("max_subscriptions", U32_MAX),
     7: ("max_pending", U32_MAX),
     8: ("slow_consumer_policy", None),
+    9: ("max_cache_bytes", U32_MAX),
 }
 CONFIG_TAG_OF = {name: tag for tag, (name, _) in CONFIG_TAGS.items()}
 SLOW_CONSUMER_POLICIES = {0: "disconnect", 1: "drop_oldest"}

@@ -270,6 +270,7 @@ impl Broker {
             AdminOp::Drop => {
                 self.close_session_conns(now, id, ErrorCode::SESSION_DROPPED, "session dropped");
                 if let Some(session) = self.sessions.remove(&id) {
+                    self.forget_cache(session.cache_bytes);
                     self.session_ids.remove(&session.name);
                 }
                 return self.answer(origin, ErrorCode::OK, String::new(), None);

@@ -52,6 +52,8 @@ pub(crate) struct ClientState {
 pub(crate) struct PendingDelivery {
     pub(crate) attempt: u32,
     pub(crate) retry_at: Instant,
+    /// Not sent yet: the connection's outbound queue was at its budget (see `budget.rs`).
+    pub(crate) held: bool,
 }
 
 /// The slab of one session's clients plus the index from client id to key.

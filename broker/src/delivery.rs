@@ -44,14 +44,16 @@ impl Broker {
             return;
         };
         let retry_at = now + settings.retry_interval;
+        let conn = state.conn;
+        let held = conn.is_some_and(|c| self.conns.get(&c).is_some_and(|c| c.congested));
         state.pending.insert(
             delivery,
             PendingDelivery {
                 attempt: 1,
                 retry_at,
+                held,
             },
         );
-        let conn = state.conn;
         self.timers.set(
             retry_at,
             Timer::Retry {
@@ -60,9 +62,13 @@ impl Broker {
                 delivery,
             },
         );
-        if let Some(conn) = conn {
-            self.metrics.messages_out += 1;
-            self.send_bytes(conn, first);
+        match conn {
+            Some(_) if held => self.metrics.deliveries_held += 1,
+            Some(conn) => {
+                self.metrics.messages_out += 1;
+                self.send_bytes(conn, first);
+            }
+            None => {}
         }
     }
 
@@ -95,7 +101,7 @@ impl Broker {
     /// the subscriber's connection, its ack may be on its way: it is dropped only if none
     /// comes before its next resend would have been due, the connection ends, or
     /// `max_pending` younger ones are evicted after it. Unsent (the subscriber is
-    /// offline), it is dropped at once.
+    /// offline, or held back by a full outbound queue), it is dropped at once.
     fn evict_oldest(&mut self, id: SessionId, target: ClientKey, max: usize) {
         let Some(state) = self
             .sessions
@@ -107,7 +113,8 @@ impl Broker {
         let Some((oldest, pending)) = state.pending.pop_first() else {
             return;
         };
-        let dropped = if state.conn.is_none() {
+        // Held (never sent) or offline: no ack can come.
+        let dropped = if state.conn.is_none() || pending.held {
             Some(oldest)
         } else {
             state.evicted.insert(oldest, pending.retry_at);
@@ -168,6 +175,29 @@ impl Broker {
             // Acked and re-sent since, or offline: the resume resends it.
             return;
         }
+        let congested = state
+            .conn
+            .is_some_and(|c| self.conns.get(&c).is_some_and(|c| c.congested));
+        if congested || pending.held {
+            // Waits for the queue to drain (`budget.rs`), which sends it; the timer only
+            // looks again, and a wait costs no attempt.
+            pending.retry_at = now + settings.retry_interval;
+            let timer = Timer::Retry {
+                session: id,
+                client,
+                delivery,
+            };
+            self.timers.set(pending.retry_at, timer);
+            if !congested {
+                // Held, but the drain was missed: send it now.
+                pending.held = false;
+                let attempt = pending.attempt;
+                if let Some(conn) = state.conn {
+                    self.send_delivery(conn, id, delivery, attempt);
+                }
+            }
+            return;
+        }
         if pending.attempt > settings.max_retries {
             self.metrics.retries_exhausted += 1;
             return self.settle(id, client, delivery, Some(Failure::Exhausted));
@@ -194,20 +224,10 @@ impl Broker {
         let Some(conn) = session.clients.get(client).and_then(|c| c.conn) else {
             return;
         };
-        let Some(m) = session.messages.get(&delivery) else {
-            return;
-        };
-        let frame = self.deliver.encode(
-            Qos::AtLeastOnce,
-            delivery,
-            attempt,
-            m.topic.as_str(),
-            &m.publisher,
-            &m.payload,
-        );
-        self.metrics.retries += 1;
-        self.metrics.messages_out += 1;
-        self.send_bytes(conn, frame);
+        if session.messages.contains_key(&delivery) {
+            self.metrics.retries += 1;
+            self.send_delivery(conn, id, delivery, attempt);
+        }
     }
 
     /// A resumed client gets its pending deliveries again, its queued receipts, and its
@@ -223,25 +243,22 @@ impl Broker {
             return;
         };
         let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
-        let mut resends = Vec::new();
-        for (delivery, pending) in state.pending.iter_mut() {
+        // Every pending delivery goes again, as a new attempt: held, then sent up to one
+        // outbound budget at a time (`budget.rs`), so a long backlog does not flood the
+        // new connection's queue.
+        let mut resends = 0;
+        for pending in state.pending.values_mut() {
             pending.attempt += 1;
             pending.retry_at = now + retry_interval;
-            resends.push((*delivery, pending.attempt, pending.retry_at));
+            pending.held = true;
+            resends += 1;
         }
         let conn = state.conn;
-        for (delivery, attempt, retry_at) in resends {
-            self.timers.set(
-                retry_at,
-                Timer::Retry {
-                    session: id,
-                    client,
-                    delivery,
-                },
-            );
-            self.resend(id, client, delivery, attempt);
-        }
         if let Some(conn) = conn {
+            self.metrics.retries += resends;
+            if !self.send_held(now, id, client, conn) {
+                self.handle_congested(conn);
+            }
             for receipt in receipts {
                 queue_receipt(&mut self.metrics, &mut self.outputs, conn, receipt);
             }
@@ -337,6 +354,7 @@ impl Broker {
         let Some(m) = session.messages.remove(&delivery) else {
             return;
         };
+        self.count_cached(id, m.payload.len(), false);
         let status = match m.failure {
             None => ReceiptStatus::Delivered,
             Some(Failure::Expired) => ReceiptStatus::Expired,

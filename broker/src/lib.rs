@@ -8,8 +8,9 @@
 //!
 //! 1. **Inputs**: [`Broker::handle_open`] when a WebSocket connection is accepted,
 //!    [`Broker::handle_message`] for each binary message, [`Broker::handle_close`] when the
-//!    connection is gone, [`Broker::handle_slow_connection`] when its outbound queue is
-//!    full, [`Broker::handle_timeout`] when the timer fires, [`Broker::handle_job_done`] when
+//!    connection is gone, [`Broker::handle_congested`] and [`Broker::handle_drained`] as
+//!    its outbound queue fills and drains, [`Broker::handle_slow_connection`] when it
+//!    stopped reading, [`Broker::handle_timeout`] when the timer fires, [`Broker::handle_job_done`] when
 //!    a [`Job`] finished, and [`Broker::admin`] for HTTP admin requests.
 //! 2. **Outputs**: [`Broker::poll_output`] until `None` (frames to send, connections to
 //!    close, jobs to run, HTTP admin answers), then [`Broker::poll_timeout`] to re-arm the
@@ -38,6 +39,7 @@
 //!         Output::Run(job) => broker.handle_job_done(now, job.run()),
 //!         Output::Send { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
 //!         Output::Receipt { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
+//!         Output::Watch { conn } => broker.handle_drained(now, conn),
 //!         Output::Close { .. } | Output::Admin(_) => {}
 //!     }
 //! }
@@ -62,6 +64,7 @@
 
 mod admin;
 pub mod auth;
+mod budget;
 mod clients;
 mod delivery;
 mod guard;
@@ -129,6 +132,12 @@ pub enum Output {
         /// Close reason.
         reason: String,
     },
+    /// Call [`Broker::handle_drained`] once the connection's outbound queue holds less than
+    /// half its budget (at once if it already does): deliveries are held for it.
+    Watch {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Run `job` off the router (it is slow by design) and hand the result to
     /// [`Broker::handle_job_done`].
     Run(Job),
@@ -168,6 +177,14 @@ pub struct BrokerConfig {
     pub verify_cache_key: [u8; 32],
     /// Cost of the hashes of sessions created at run time.
     pub hash_cost: HashCost,
+    /// The outbound budget of one connection in bytes, as the driver enforces it (see
+    /// [`Broker::handle_congested`]): a drained connection is sent this much of what was
+    /// held back for it at a time.
+    pub max_outbound_bytes: usize,
+    /// The server's memory budget in bytes: cached QoS 1 payloads over all sessions plus
+    /// the bytes queued for writing ([`Broker::set_outbound_bytes`]). A publish that would
+    /// go beyond it is answered `queue_full`.
+    pub max_memory: usize,
 }
 
 impl Default for BrokerConfig {
@@ -185,6 +202,8 @@ impl Default for BrokerConfig {
             max_pending_jobs: 64,
             verify_cache_key: [0; 32],
             hash_cost: HashCost::Standard,
+            max_outbound_bytes: 8 << 20,
+            max_memory: 1 << 30,
         }
     }
 }
@@ -213,6 +232,10 @@ pub struct Broker {
     /// Pending jobs per client address prefix, and the prefix of each job.
     jobs_per_prefix: HashMap<IpAddr, usize>,
     job_prefix: HashMap<u64, IpAddr>,
+    /// Payload bytes cached over all sessions.
+    cache_bytes: usize,
+    /// Bytes queued for writing over all connections, as the driver last said.
+    outbound_bytes: usize,
 }
 
 /// What the broker knows of one connection.
@@ -224,6 +247,8 @@ struct Conn {
     last_rx: Instant,
     /// Keepalive in effect (after the handshake).
     keepalive: Duration,
+    /// Its outbound queue is at its budget: deliveries wait (see `budget.rs`).
+    congested: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +288,8 @@ impl Broker {
             waiting: HashMap::new(),
             jobs_per_prefix: HashMap::new(),
             job_prefix: HashMap::new(),
+            cache_bytes: 0,
+            outbound_bytes: 0,
         }
     }
 
@@ -298,6 +325,7 @@ impl Broker {
             peer,
             last_rx: now,
             keepalive: Duration::ZERO,
+            congested: false,
         };
         self.conns.insert(conn, c);
         let deadline = hello_deadline.min(now + self.config.hello_timeout);
@@ -397,6 +425,7 @@ impl Broker {
         m.per_session = self.sessions.values().map(Session::metrics).collect();
         m.topics = m.per_session.iter().map(|s| s.topics).sum();
         m.cached_messages = m.per_session.iter().map(|s| s.cached_messages).sum();
+        m.cache_bytes = self.cache_bytes as u64;
         m.pending_jobs = self.jobs.len() as u64;
         m
     }

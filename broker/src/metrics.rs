@@ -11,6 +11,8 @@ pub struct Metrics {
     pub topics: u64,
     /// Gauge: QoS 1 messages cached awaiting acks.
     pub cached_messages: u64,
+    /// Gauge: payload bytes of the cached QoS 1 messages, over all sessions.
+    pub cache_bytes: u64,
     /// Gauge: password checks running.
     pub pending_jobs: u64,
     /// Connections accepted.
@@ -55,6 +57,15 @@ pub struct Metrics {
     pub keepalive_timeouts: u64,
     /// Connections closed as slow consumers.
     pub slow_consumer_disconnects: u64,
+    /// QoS 0 deliveries not sent because the subscriber's outbound queue was at its budget
+    /// (at most once: they are not sent later).
+    pub deliveries_shed: u64,
+    /// QoS 1 deliveries held back because the subscriber's outbound queue was at its
+    /// budget; each is sent once the queue drains.
+    pub deliveries_held: u64,
+    /// Publishes answered `queue_full`: the session's cache or the server's memory budget
+    /// was full.
+    pub publishes_refused_full: u64,
     /// Per-session gauges.
     pub per_session: Vec<SessionMetrics>,
 }
@@ -72,6 +83,8 @@ pub struct SessionMetrics {
     pub topics: u64,
     /// QoS 1 messages cached.
     pub cached_messages: u64,
+    /// Payload bytes of the QoS 1 messages cached.
+    pub cache_bytes: u64,
     /// Whether the session is suspended.
     pub suspended: bool,
 }

@@ -150,11 +150,16 @@ impl Broker {
             return refuse(self, ErrorCode::MESSAGE_TOO_LARGE, message);
         }
         if !qos1 {
+            if let Err(message) = self.admit_publish(id, p.payload.len(), p.qos) {
+                return refuse(self, ErrorCode::QUEUE_FULL, message);
+            }
             self.metrics.messages_in += 1;
             return self.fan_out_qos0(id, client, &topic, &p.payload);
         }
-        if self.is_duplicate(now, conn, id, client, message_id) {
-            return;
+        match self.is_duplicate(now, conn, id, client, message_id, p.payload.len()) {
+            Admission::New => {}
+            Admission::Duplicate => return,
+            Admission::Full(message) => return refuse(self, ErrorCode::QUEUE_FULL, message),
         }
         self.metrics.messages_in += 1;
         self.send(
@@ -168,7 +173,7 @@ impl Broker {
     }
 
     /// Answers a resent QoS 1 publish (ack, and the receipt if there is one yet), or
-    /// remembers a new message id.
+    /// remembers a new message id if its `len` payload bytes fit the budgets.
     fn is_duplicate(
         &mut self,
         now: Instant,
@@ -176,12 +181,25 @@ impl Broker {
         id: SessionId,
         client: ClientKey,
         message_id: u64,
-    ) -> bool {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return true;
+        len: usize,
+    ) -> Admission {
+        let Some(session) = self.sessions.get(&id) else {
+            return Admission::Duplicate;
         };
         let Some(publisher) = session.clients.get(client).map(|c| Arc::clone(&c.id)) else {
-            return true;
+            return Admission::Duplicate;
+        };
+        let known = session
+            .seen
+            .get(&publisher)
+            .is_some_and(|seen| seen.get(message_id).is_some());
+        if !known {
+            if let Err(message) = self.admit_publish(id, len, Qos::AtLeastOnce) {
+                return Admission::Full(message);
+            }
+        }
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return Admission::Duplicate;
         };
         let expiry = session.settings.expiry;
         // The key is an `Arc` clone: no allocation when the publisher is known already.
@@ -198,7 +216,7 @@ impl Broker {
             if let Some(receipt) = receipt {
                 self.send_receipt_frame(conn, receipt);
             }
-            return true;
+            return Admission::Duplicate;
         }
         seen.insert(now, message_id, expiry);
         if !session.sweep_armed {
@@ -206,7 +224,7 @@ impl Broker {
             self.timers
                 .set(now + expiry, Timer::SweepSeen { session: id });
         }
-        false
+        Admission::New
     }
 
     /// QoS 0: one encoding, the same `Bytes` queued for every connected subscriber.
@@ -236,6 +254,10 @@ impl Broker {
             let Some(conn) = session.clients.get(target).and_then(|c| c.conn) else {
                 continue;
             };
+            if self.conns.get(&conn).is_some_and(|c| c.congested) {
+                self.metrics.deliveries_shed += 1;
+                continue;
+            }
             self.metrics.messages_out += 1;
             if let Some(previous) = last.replace(conn) {
                 queue_send(
@@ -287,6 +309,7 @@ impl Broker {
             &payload,
         );
         let expires_at = now + session.settings.expiry;
+        let len = payload.len();
         session.messages.insert(
             delivery,
             Cached {
@@ -323,6 +346,7 @@ impl Broker {
                 .map_or(expires_at, |&(at, _)| at);
             self.timers.set(at, Timer::Expire { session: id });
         }
+        self.count_cached(id, len, true);
         self.deliver_to_targets(now, id, delivery, first);
     }
 
@@ -340,4 +364,12 @@ impl Broker {
         }
         self.targets = targets;
     }
+}
+
+/// Whether a QoS 1 publish is new, a resend of one already taken, or refused for a full
+/// budget (the message says which).
+enum Admission {
+    New,
+    Duplicate,
+    Full(String),
 }

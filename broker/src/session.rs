@@ -43,6 +43,8 @@ pub struct SessionSettings {
     pub max_pending: u32,
     /// What happens to a subscriber at `max_pending`.
     pub slow_consumer: SlowConsumerPolicy,
+    /// Payload bytes of QoS 1 messages cached at once.
+    pub max_cache_bytes: u32,
 }
 
 impl Default for SessionSettings {
@@ -63,6 +65,7 @@ impl SessionSettings {
             max_subscriptions: Some(self.max_subscriptions),
             max_pending: Some(self.max_pending),
             slow_consumer_policy: Some(self.slow_consumer),
+            max_cache_bytes: Some(self.max_cache_bytes),
         }
     }
 
@@ -89,6 +92,7 @@ impl SessionSettings {
             max_subscriptions: c.max_subscriptions.expect(stated),
             max_pending: c.max_pending.expect(stated),
             slow_consumer: c.slow_consumer_policy.expect(stated),
+            max_cache_bytes: c.max_cache_bytes.expect(stated),
         }
     }
 }
@@ -118,6 +122,8 @@ pub(crate) struct Session {
     /// Whether a sweep of `seen` is scheduled.
     pub(crate) sweep_armed: bool,
     pub(crate) connections: usize,
+    /// Payload bytes of the messages in `messages`.
+    pub(crate) cache_bytes: usize,
 }
 
 impl Session {
@@ -144,6 +150,7 @@ impl Session {
             seen: HashMap::new(),
             sweep_armed: false,
             connections: 0,
+            cache_bytes: 0,
         }
     }
 
@@ -154,6 +161,7 @@ impl Session {
             clients: self.clients.len() as u64,
             topics: self.topics.len() as u64,
             cached_messages: self.messages.len() as u64,
+            cache_bytes: self.cache_bytes as u64,
             suspended: self.suspended,
         }
     }

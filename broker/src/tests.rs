@@ -24,6 +24,8 @@ struct T {
     /// The resume token of each client id's last `Welcome`, sent again as a real client
     /// does when it reconnects.
     tokens: HashMap<String, String>,
+    /// Connections the broker asked to hear about when their queue drains.
+    watches: Vec<ConnId>,
 }
 
 fn settings() -> SessionSettings {
@@ -62,6 +64,7 @@ impl T {
             admin: Vec::new(),
             jobs_run: 0,
             tokens: HashMap::new(),
+            watches: Vec::new(),
         }
     }
 
@@ -81,6 +84,7 @@ impl T {
                     self.b.handle_job_done(self.now, result);
                 }
                 Output::Admin(answer) => self.admin.push(*answer),
+                Output::Watch { conn } => self.watches.push(conn),
             }
         }
     }
@@ -916,6 +920,7 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
     assert_eq!(t.closed.get(&ConnId(2)), Some(&4011));
 }
 
+mod budgets;
 mod keys;
 mod logins;
 mod rotation;

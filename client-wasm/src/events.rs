@@ -143,7 +143,7 @@ pub(crate) fn delivery_rejected(
 /// `SessionSettings`' keys, in tag order: the settings table's JSON keys in camelCase
 /// (`Setting::js_name`, which a test checks them against; the table itself stays out of
 /// the module, whose size is budgeted).
-pub(crate) const SETTINGS: [&str; 8] = [
+pub(crate) const SETTINGS: [&str; 9] = [
     "retryIntervalMs",
     "maxRetries",
     "expiryMs",
@@ -152,11 +152,13 @@ pub(crate) const SETTINGS: [&str; 8] = [
     "maxSubscriptions",
     "maxPending",
     "slowConsumerPolicy",
+    "maxCacheBytes",
 ];
 
 /// `SessionSettings`.
 pub(crate) fn session_settings(c: &SessionConfig) -> JsValue {
-    let [retry, retries, expiry, size, connections, subscriptions, pending, policy] = SETTINGS;
+    let [retry, retries, expiry, size, connections, subscriptions, pending, policy, cache] =
+        SETTINGS;
     object(&[
         (retry, opt(c.retry_interval_ms.map(|v| v as f64))),
         (retries, opt(c.max_retries)),
@@ -169,6 +171,7 @@ pub(crate) fn session_settings(c: &SessionConfig) -> JsValue {
             policy,
             opt(c.slow_consumer_policy.map(SlowConsumerPolicy::name)),
         ),
+        (cache, opt(c.max_cache_bytes)),
     ])
 }
 

@@ -200,7 +200,8 @@ fn session_config(value: &JsValue, what: &str) -> Result<SessionConfig, Failure>
         return Ok(config);
     }
     let o = Reader::new(value, what, &SETTINGS)?;
-    let [retry, retries, expiry, size, connections, subscriptions, pending, policy] = SETTINGS;
+    let [retry, retries, expiry, size, connections, subscriptions, pending, policy, cache] =
+        SETTINGS;
     config.retry_interval_ms = o.uint(retry)?.map(u64::from);
     config.max_retries = o.uint(retries)?;
     config.expiry_ms = o.uint(expiry)?.map(u64::from);
@@ -208,6 +209,7 @@ fn session_config(value: &JsValue, what: &str) -> Result<SessionConfig, Failure>
     config.max_connections = o.uint(connections)?;
     config.max_subscriptions = o.uint(subscriptions)?;
     config.max_pending = o.uint(pending)?;
+    config.max_cache_bytes = o.uint(cache)?;
     // Spelled out rather than `SlowConsumerPolicy::from_name`: 40-60 bytes smaller gzipped.
     config.slow_consumer_policy = match o.string(policy)?.as_deref() {
         None => None,

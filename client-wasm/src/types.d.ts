@@ -147,6 +147,8 @@ export interface SessionSettings {
   maxPending?: number | null;
   /** What happens to a subscriber at max_pending. */
   slowConsumerPolicy?: "disconnect" | "drop_oldest" | null;
+  /** Payload bytes of QoS 1 messages cached at once; a publish beyond them gets queue_full, in bytes. */
+  maxCacheBytes?: number | null;
 }
 
 export interface CreateSessionOptions {

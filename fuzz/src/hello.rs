@@ -52,6 +52,7 @@ pub fn first_messages(data: &[u8]) -> bool {
                 closed = true;
             }
             Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
+            Output::Watch { .. } => panic!("a watch without a full queue"),
         }
     }
     // A later message may still close a welcomed connection.

@@ -124,6 +124,16 @@ table::session_settings! {
         max: 1,
         about: "What happens to a subscriber at max_pending",
     }
+    MaxCacheBytes = 9 {
+        field: max_cache_bytes: u32,
+        name: "max_cache_bytes",
+        json: "max_cache_bytes",
+        unit: Bytes,
+        default: 64 * 1024 * 1024,
+        min: 64 * KIB,
+        max: 512 * MIB,
+        about: "Payload bytes of QoS 1 messages cached at once; a publish beyond them gets queue_full",
+    }
 }
 
 /// What a setting's value counts, which decides how people write it.

@@ -154,6 +154,8 @@ impl SimBroker {
                     self.out.push((ConnId(conn.0), Out::Close(code)))
                 }
                 Output::Run(job) => self.core.handle_job_done(now, job.run()),
+                // The simulated connections never report a full queue.
+                Output::Watch { conn } => self.core.handle_drained(now, conn),
                 // Only answers `Broker::admin`, which the simulation never calls.
                 Output::Admin(_) => {}
             }

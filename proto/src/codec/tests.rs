@@ -18,6 +18,7 @@ pub(crate) fn samples() -> Vec<Frame> {
         max_subscriptions: Some(100),
         max_pending: Some(1_000),
         slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
+        max_cache_bytes: Some(1 << 26),
     };
     vec![
         Frame::Hello(Hello {
@@ -439,6 +440,7 @@ mod properties {
                 max_subscriptions: s,
                 max_pending: m,
                 slow_consumer_policy: p,
+                max_cache_bytes: s,
             })
     }
 

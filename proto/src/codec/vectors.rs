@@ -246,6 +246,7 @@ fn config_from_json(context: String, value: &Value) -> SessionConfig {
         max_connections: f.opt_u32("max_connections"),
         max_subscriptions: f.opt_u32("max_subscriptions"),
         max_pending: f.opt_u32("max_pending"),
+        max_cache_bytes: f.opt_u32("max_cache_bytes"),
         slow_consumer_policy: f
             .optional("slow_consumer_policy")
             .map(|v| match v.as_str() {
@@ -527,6 +528,7 @@ fn all_stated(c: &SessionConfig) -> bool {
         max_subscriptions,
         max_pending,
         slow_consumer_policy,
+        max_cache_bytes,
     } = c;
     retry_interval_ms.is_some()
         && max_retries.is_some()
@@ -536,6 +538,7 @@ fn all_stated(c: &SessionConfig) -> bool {
         && max_subscriptions.is_some()
         && max_pending.is_some()
         && slow_consumer_policy.is_some()
+        && max_cache_bytes.is_some()
 }
 
 /// Whether any string in the JSON value has a non-ASCII character.
@@ -607,7 +610,7 @@ fn the_vectors_cover_every_frame_enumeration_and_edge_case() {
         .collect();
     assert!(
         configs.iter().any(|c| all_stated(c)),
-        "a config states all 8 settings"
+        "a config states all 9 settings"
     );
     assert!(
         configs.iter().any(|c| c.is_empty()),

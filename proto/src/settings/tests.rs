@@ -50,6 +50,7 @@ fn the_defaults_are_the_documented_ones_and_in_range() {
             max_subscriptions: Some(100),
             max_pending: Some(1_000),
             slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
+            max_cache_bytes: Some(64 << 20),
         }
     );
     for &s in Setting::ALL {
@@ -76,6 +77,7 @@ fn each_range_accepts_its_bounds_and_refuses_what_lies_beyond() {
             ("max_subscriptions", 1, 100_000),
             ("max_pending", 1, 1_000_000),
             ("slow_consumer_policy", 0, 1),
+            ("max_cache_bytes", 65_536, 512 * 1024 * 1024),
         ]
     );
     for &s in Setting::ALL {
@@ -132,6 +134,7 @@ fn defaults_and_ranges_read_as_people_write_them() {
         ("100", "1 to 100000"),
         ("1000", "1 to 1000000"),
         ("drop_oldest", "disconnect, drop_oldest"),
+        ("67108864", "64 KiB to 512 MiB"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -225,7 +228,8 @@ fn the_json_object_states_only_the_stated_fields_in_tag_order() {
         serde_json::json!({
             "retry_interval_ms": 2000, "max_retries": 5, "expiry_ms": 60000,
             "max_message_size": 1048576, "max_connections": 1000, "max_subscriptions": 100,
-            "max_pending": 1000, "slow_consumer_policy": "drop_oldest"
+            "max_pending": 1000, "slow_consumer_policy": "drop_oldest",
+            "max_cache_bytes": 67108864
         })
     );
 }

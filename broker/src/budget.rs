@@ -1,0 +1,201 @@
+//! Budgets in bytes: what the broker does when a connection's outbound queue, a session's
+//! cache or the server's memory is full (docs/SERVER.md, "Budgets and slow consumers").
+//!
+//! The driver owns the outbound queues and counts their bytes. When one reaches its
+//! budget it calls [`Broker::handle_congested`]; from then on the broker sends that
+//! connection no deliveries: QoS 0 deliveries are shed (counted, at most once as QoS 0
+//! promises), QoS 1 deliveries are held in the subscriber's pending set, unsent, and their
+//! retries wait too. The broker asks with [`Output::Watch`] to hear when the queue has
+//! drained to half its budget; [`Broker::handle_drained`] then sends what was held, oldest
+//! first, up to one budget at a time. Replies to the connection's own requests (acks,
+//! receipts, errors) are always queued: the driver stops reading from a connection whose
+//! queue is half full, which bounds them.
+//!
+//! Publishes are refused with `queue_full` where memory would otherwise grow: a QoS 1
+//! publish whose payload would take the session's cache beyond `max_cache_bytes`, and any
+//! publish while the cached payloads of all sessions plus the queued outbound bytes are at
+//! the server's `max_memory`. The refusal is the publish's answer (a `PubAck` with the
+//! code for QoS 1, an `Error` for QoS 0); the message id is not remembered, so the
+//! client's resend is a new attempt.
+
+use fastport_proto::codec::Qos;
+use fastport_proto::time::Instant;
+
+use super::clients::ClientKey;
+use super::session::SessionId;
+use super::timers::Timer;
+use super::{queue_send, Broker, ConnId, Output};
+
+impl Broker {
+    /// The connection's outbound queue reached its budget: deliveries wait until
+    /// [`Broker::handle_drained`]. The broker answers with [`Output::Watch`].
+    pub fn handle_congested(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.congested {
+                c.congested = true;
+                self.outputs.push_back(Output::Watch { conn });
+            }
+        }
+    }
+
+    /// The connection's outbound queue drained to half its budget after an
+    /// [`Output::Watch`]: what was held for it is sent, up to `max_outbound_bytes`; if some
+    /// is still held, the broker asks for another [`Output::Watch`].
+    pub fn handle_drained(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.congested = false;
+        if let super::ConnState::Active { session, client } = c.state {
+            if !self.send_held(now, session, client, conn) {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.congested = true;
+                }
+                self.outputs.push_back(Output::Watch { conn });
+            }
+        }
+    }
+
+    /// The bytes queued for writing over all connections, for the memory budget. A driver
+    /// calls it as often as it likes (the router: once per batch of messages).
+    pub fn set_outbound_bytes(&mut self, bytes: usize) {
+        self.outbound_bytes = bytes;
+    }
+
+    /// Whether a publish of `len` payload bytes fits the budgets; the refusal's message
+    /// names the budget that is full.
+    pub(crate) fn admit_publish(
+        &mut self,
+        id: SessionId,
+        len: usize,
+        qos: Qos,
+    ) -> Result<(), String> {
+        let in_use = self.cache_bytes.saturating_add(self.outbound_bytes);
+        let refusal = if in_use.saturating_add(len) > self.config.max_memory && in_use > 0 {
+            Some(format!(
+                "the server's memory budget ({} bytes) is in use",
+                self.config.max_memory
+            ))
+        } else if qos == Qos::AtLeastOnce {
+            self.sessions.get(&id).and_then(|s| {
+                let max = s.settings.max_cache_bytes as usize;
+                (s.cache_bytes > 0 && s.cache_bytes.saturating_add(len) > max).then(|| {
+                    format!(
+                        "the session's cache holds {} of its {max} bytes",
+                        s.cache_bytes
+                    )
+                })
+            })
+        } else {
+            None
+        };
+        match refusal {
+            Some(message) => {
+                self.metrics.publishes_refused_full += 1;
+                Err(message)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A message of `len` payload bytes entered (`true`) or left a session's cache.
+    pub(crate) fn count_cached(&mut self, id: SessionId, len: usize, entered: bool) {
+        let session = self.sessions.get_mut(&id);
+        if entered {
+            self.cache_bytes += len;
+            if let Some(s) = session {
+                s.cache_bytes += len;
+            }
+        } else {
+            self.cache_bytes = self.cache_bytes.saturating_sub(len);
+            if let Some(s) = session {
+                s.cache_bytes = s.cache_bytes.saturating_sub(len);
+            }
+        }
+    }
+
+    /// A dropped session's cache leaves the server's count.
+    pub(crate) fn forget_cache(&mut self, bytes: usize) {
+        self.cache_bytes = self.cache_bytes.saturating_sub(bytes);
+    }
+
+    /// Sends the client's held deliveries on `conn`, oldest first, until one outbound
+    /// budget's worth went out. Returns whether none is held any more.
+    pub(crate) fn send_held(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        client: ClientKey,
+        conn: ConnId,
+    ) -> bool {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return true;
+        };
+        let retry_at = now + session.settings.retry_interval;
+        let Some(state) = session.clients.get_mut(client) else {
+            return true;
+        };
+        let held: Vec<(u64, u32)> = state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.held)
+            .map(|(&delivery, p)| (delivery, p.attempt))
+            .collect();
+        let budget = self.config.max_outbound_bytes;
+        let mut sent = 0;
+        for (i, &(delivery, attempt)) in held.iter().enumerate() {
+            if sent >= budget {
+                return i == held.len();
+            }
+            let Some(pending) = self
+                .sessions
+                .get_mut(&id)
+                .and_then(|s| s.clients.get_mut(client))
+                .and_then(|state| state.pending.get_mut(&delivery))
+            else {
+                continue;
+            };
+            pending.held = false;
+            pending.retry_at = retry_at;
+            self.timers.set(
+                retry_at,
+                Timer::Retry {
+                    session: id,
+                    client,
+                    delivery,
+                },
+            );
+            sent += self.send_delivery(conn, id, delivery, attempt);
+        }
+        true
+    }
+
+    /// Encodes and queues one QoS 1 delivery of a cached message; returns its size.
+    pub(crate) fn send_delivery(
+        &mut self,
+        conn: ConnId,
+        id: SessionId,
+        delivery: u64,
+        attempt: u32,
+    ) -> usize {
+        let Some(m) = self
+            .sessions
+            .get(&id)
+            .and_then(|s| s.messages.get(&delivery))
+        else {
+            return 0;
+        };
+        let frame = self.deliver.encode(
+            Qos::AtLeastOnce,
+            delivery,
+            attempt,
+            m.topic.as_str(),
+            &m.publisher,
+            &m.payload,
+        );
+        let len = frame.len();
+        self.metrics.messages_out += 1;
+        queue_send(&mut self.metrics, &mut self.outputs, conn, frame);
+        len
+    }
+}
