@@ -426,6 +426,7 @@ impl Broker {
         m.topics = m.per_session.iter().map(|s| s.topics).sum();
         m.cached_messages = m.per_session.iter().map(|s| s.cached_messages).sum();
         m.cache_bytes = self.cache_bytes as u64;
+        m.outbound_bytes = self.outbound_bytes as u64;
         m.pending_jobs = self.jobs.len() as u64;
         m
     }

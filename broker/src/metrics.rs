@@ -13,6 +13,8 @@ pub struct Metrics {
     pub cached_messages: u64,
     /// Gauge: payload bytes of the cached QoS 1 messages, over all sessions.
     pub cache_bytes: u64,
+    /// Gauge: bytes queued for writing over all connections, as the driver last said.
+    pub outbound_bytes: u64,
     /// Gauge: password checks running.
     pub pending_jobs: u64,
     /// Connections accepted.

@@ -14,7 +14,14 @@ pub fn file(data: &[u8]) {
     };
     match Config::with_file_text(Cli::default(), text) {
         Ok(config) => {
-            assert!(config.outbound_queue >= 1, "outbound_queue is checked");
+            assert!(
+                config.max_outbound_bytes >= 64 * 1024,
+                "max_outbound_bytes is checked"
+            );
+            assert!(
+                config.max_memory >= 2 * config.max_outbound_bytes,
+                "max_memory is checked"
+            );
             assert!(config.max_connections >= 1, "max_connections is checked");
             assert!(config.max_frame_bytes >= 1024, "max_frame_bytes is checked");
             assert!(

@@ -67,8 +67,15 @@ pub struct Config {
     pub max_sessions: usize,
     /// Most password checks running at once.
     pub max_pending_jobs: usize,
-    /// Frames queued per connection before it is a slow consumer.
-    pub outbound_queue: usize,
+    /// Bytes queued for writing per connection before deliveries to it wait (QoS 1) or
+    /// are shed (QoS 0); twice this closes it as a slow consumer.
+    pub max_outbound_bytes: usize,
+    /// The memory budget: cached QoS 1 payloads plus queued outbound bytes, over the
+    /// whole server; publishes beyond it are answered `queue_full`.
+    pub max_memory: usize,
+    /// How long a connection's writes may make no progress before it is closed as a slow
+    /// consumer.
+    pub slow_consumer_timeout: Duration,
     /// Largest WebSocket message accepted, in bytes.
     pub max_frame_bytes: usize,
     /// How long a graceful shutdown waits for connections to flush.
@@ -248,7 +255,9 @@ impl Default for Config {
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             max_sessions: 10_000,
             max_pending_jobs: 64,
-            outbound_queue: 1024,
+            max_outbound_bytes: 8 << 20,
+            max_memory: 1 << 30,
+            slow_consumer_timeout: Duration::from_secs(10),
             max_frame_bytes: 1024 * 1024 + 4 * 1024,
             shutdown_grace: Duration::from_secs(5),
             keepalive: Duration::from_secs(10),
@@ -346,9 +355,15 @@ impl Config {
         );
         pick(&None, &file.max_pending_jobs, &mut self.max_pending_jobs);
         pick(
-            &cli.outbound_queue,
-            &file.outbound_queue,
-            &mut self.outbound_queue,
+            &cli.max_outbound_bytes,
+            &file.max_outbound_bytes,
+            &mut self.max_outbound_bytes,
+        );
+        pick(&cli.max_memory, &file.max_memory, &mut self.max_memory);
+        pick(
+            &cli.slow_consumer_timeout,
+            &dur(&file.slow_consumer_timeout),
+            &mut self.slow_consumer_timeout,
         );
         pick(
             &cli.max_frame_bytes,
@@ -546,8 +561,16 @@ impl Config {
             let message = format!("`{}` is not HOST:PORT (e.g. 127.0.0.1:8080)", self.listen);
             return Err(invalid("listen", message));
         }
-        if self.outbound_queue == 0 {
-            return Err(invalid("outbound_queue", "must be at least 1".into()));
+        if self.max_outbound_bytes < 64 * 1024 {
+            let message = "must be at least 65536 (64 KiB)".into();
+            return Err(invalid("max_outbound_bytes", message));
+        }
+        if self.max_memory < 2 * self.max_outbound_bytes {
+            let message = "must be at least twice max_outbound_bytes".into();
+            return Err(invalid("max_memory", message));
+        }
+        if self.slow_consumer_timeout.is_zero() {
+            return Err(invalid("slow_consumer_timeout", "must be above 0".into()));
         }
         if self.max_connections == 0 {
             return Err(invalid("max_connections", "must be at least 1".into()));

@@ -213,7 +213,7 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
                     conn,
                     peer: Some(peer),
                     router,
-                    queue: shared.outbound_queue,
+                    budget: shared.budget.clone(),
                     hello_deadline,
                     welcomed: open,
                 };

@@ -33,7 +33,7 @@ pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) ->
 
 type Row = (&'static str, &'static str, u64);
 
-fn gauges(m: &Metrics) -> [Row; 5] {
+fn gauges(m: &Metrics) -> [Row; 7] {
     [
         (
             "fastport_connections",
@@ -52,6 +52,16 @@ fn gauges(m: &Metrics) -> [Row; 5] {
             m.cached_messages,
         ),
         (
+            "fastport_cache_bytes",
+            "Payload bytes of the cached QoS 1 messages (counted against max_memory).",
+            m.cache_bytes,
+        ),
+        (
+            "fastport_outbound_bytes",
+            "Bytes queued for writing over all connections (counted against max_memory).",
+            m.outbound_bytes,
+        ),
+        (
             "fastport_pending_jobs",
             "Password and secret checks (and hashings of new sessions) waiting or running.",
             m.pending_jobs,
@@ -59,7 +69,7 @@ fn gauges(m: &Metrics) -> [Row; 5] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 18] {
+fn counters(m: &Metrics) -> [Row; 21] {
     [
         (
             "fastport_connections_opened",
@@ -132,8 +142,23 @@ fn counters(m: &Metrics) -> [Row; 18] {
         ),
         (
             "fastport_slow_consumer_disconnects",
-            "Connections closed as slow consumers (full outbound queue or max_pending).",
+            "Connections closed as slow consumers (writes stalled, twice the outbound budget queued, or max_pending under the disconnect policy).",
             m.slow_consumer_disconnects,
+        ),
+        (
+            "fastport_deliveries_shed",
+            "QoS 0 deliveries not sent because the subscriber's outbound queue was at its budget.",
+            m.deliveries_shed,
+        ),
+        (
+            "fastport_deliveries_held",
+            "QoS 1 deliveries held back while the subscriber's outbound queue was at its budget (sent once it drains).",
+            m.deliveries_held,
+        ),
+        (
+            "fastport_publishes_refused_full",
+            "Publishes answered queue_full: the session's cache or the server's memory budget was full.",
+            m.publishes_refused_full,
         ),
     ]
 }
@@ -188,7 +213,7 @@ fn password_checks(out: &mut String, m: &Metrics) {
 
 fn per_session_gauges(out: &mut String, m: &Metrics) {
     type Field = fn(&crate::broker::SessionMetrics) -> u64;
-    let rows: [(&str, &str, Field); 5] = [
+    let rows: [(&str, &str, Field); 6] = [
         (
             "fastport_session_connections",
             "Open connections of a session.",
@@ -208,6 +233,11 @@ fn per_session_gauges(out: &mut String, m: &Metrics) {
             "fastport_session_cached_messages",
             "QoS 1 messages cached in a session.",
             |s| s.cached_messages,
+        ),
+        (
+            "fastport_session_cache_bytes",
+            "Payload bytes of the QoS 1 messages cached in a session.",
+            |s| s.cache_bytes,
         ),
         (
             "fastport_session_suspended",

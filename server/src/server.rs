@@ -73,6 +73,7 @@ mod burst;
 mod connection;
 mod fd_limit;
 mod login_limit;
+mod outbound;
 mod router;
 mod sockets;
 mod startup;
@@ -196,7 +197,7 @@ pub(crate) struct Shared {
     pub(crate) router: RouterHandle,
     pub(crate) static_dir: Option<StaticDir>,
     pub(crate) ws_config: WebSocketConfig,
-    pub(crate) outbound_queue: usize,
+    pub(crate) budget: outbound::OutboundBudget,
     pub(crate) next_conn: AtomicU64,
     pub(crate) origins: OriginPolicy,
     pub(crate) hosts: HostPolicy,
@@ -261,7 +262,9 @@ impl Server {
             addr: config.listen.clone(),
             source,
         })?;
-        let (router, router_task) = router::spawn(broker, ROUTER_INBOX);
+        let budget =
+            outbound::OutboundBudget::new(config.max_outbound_bytes, config.slow_consumer_timeout);
+        let (router, router_task) = router::spawn(broker, ROUTER_INBOX, budget.clone());
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -271,7 +274,7 @@ impl Server {
             router,
             static_dir,
             ws_config,
-            outbound_queue: config.outbound_queue,
+            budget,
             next_conn: AtomicU64::new(1),
             origins,
             hosts,

@@ -268,6 +268,9 @@ impl Client {
     fn on_pub_ack(&mut self, ack: Ack) {
         let outcome = match ack.code {
             ErrorCode::OK => PublishOutcome::Acked,
+            // Not taken for now (a cache or the server's memory is full): it stays in the
+            // outbox and is resent after the retry interval, like an unanswered publish.
+            ErrorCode::QUEUE_FULL => return,
             code => {
                 let message = format!("publish refused: {}", code.name());
                 PublishOutcome::Failed(PublishFailure::Server(ServerError { code, message }))

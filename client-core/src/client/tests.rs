@@ -390,6 +390,47 @@ fn an_unacked_publish_is_resent_with_the_same_bytes_then_fails_after_max_attempt
 }
 
 #[test]
+fn a_publish_answered_queue_full_stays_held_and_is_resent_until_taken() {
+    let mut t = T::connected();
+    let id =
+        t.c.publish(ms(1), &topic("a"), b"x", PublishOptions::default())
+            .expect("pub");
+    let first = t.c.poll_transmit().expect("first send");
+    t.server(
+        ms(2),
+        Frame::PubAck(Ack {
+            id: id.0,
+            code: ErrorCode::QUEUE_FULL,
+        }),
+    );
+    assert!(
+        !t.events()
+            .iter()
+            .any(|e| matches!(e, Event::PublishSettled { .. })),
+        "not settled: the server did not take it"
+    );
+    // The retry interval of `config()` is 5 s.
+    t.server(ms(5_000), Frame::Pong { nonce: 0 }); // keep the connection alive
+    t.c.handle_timeout(ms(5_001));
+    let resent: Vec<_> = std::iter::from_fn(|| t.c.poll_transmit()).collect();
+    assert!(resent.contains(&first), "resent, same bytes");
+    t.server(
+        ms(5_002),
+        Frame::PubAck(Ack {
+            id: id.0,
+            code: ErrorCode::OK,
+        }),
+    );
+    assert_eq!(
+        t.events(),
+        vec![Event::PublishSettled {
+            id,
+            outcome: PublishOutcome::Acked
+        }]
+    );
+}
+
+#[test]
 fn a_publish_past_its_deadline_expires_even_while_offline() {
     let mut cfg = config();
     cfg.publish_retry.deadline = Some(Duration::from_secs(2));

@@ -107,9 +107,23 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_MAX_SESSIONS", value_name = "N")]
     pub max_sessions: Option<usize>,
 
-    /// Frames queued per connection before it counts as a slow consumer. [default: 1024]
-    #[arg(long, env = "FASTPORT_OUTBOUND_QUEUE", value_name = "FRAMES")]
-    pub outbound_queue: Option<usize>,
+    /// Bytes queued for writing per connection. At this budget, QoS 1 deliveries to it
+    /// wait in the server's cache and QoS 0 deliveries are shed (counted); nothing more is
+    /// read from it while half is queued; at twice the budget it is closed as a slow
+    /// consumer. [default: 8388608 (8 MiB)]
+    #[arg(long, env = "FASTPORT_MAX_OUTBOUND_BYTES", value_name = "BYTES")]
+    pub max_outbound_bytes: Option<usize>,
+
+    /// The server's memory budget in bytes: cached QoS 1 payloads of every session plus
+    /// the bytes queued for writing. A publish beyond it is answered queue_full (at least
+    /// twice --max-outbound-bytes). [default: 1073741824 (1 GiB)]
+    #[arg(long, env = "FASTPORT_MAX_MEMORY", value_name = "BYTES")]
+    pub max_memory: Option<usize>,
+
+    /// How long a connection's writes may make no progress (it stopped reading) before it
+    /// is closed as a slow consumer. [default: 10s]
+    #[arg(long, env = "FASTPORT_SLOW_CONSUMER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_consumer_timeout: Option<Duration>,
 
     /// Largest WebSocket message accepted, in bytes. [default: 1052672 (1 MiB + 4 KiB)]
     #[arg(long, env = "FASTPORT_MAX_FRAME_BYTES", value_name = "BYTES")]

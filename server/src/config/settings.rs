@@ -121,7 +121,8 @@ mod tests {
     fn the_admin_api_reads_every_json_key_and_refuses_unknown_ones() {
         let text = r#"{"retry_interval_ms": 500, "max_retries": 2, "expiry_ms": 60000,
             "max_message_size": 4096, "max_connections": 5, "max_subscriptions": 6,
-            "max_pending": 7, "slow_consumer_policy": "disconnect"}"#;
+            "max_pending": 7, "slow_consumer_policy": "disconnect",
+            "max_cache_bytes": 1048576}"#;
         let JsonSettings(config) = serde_json::from_str(text).expect("valid config");
         assert_eq!(config.retry_interval_ms, Some(500));
         assert_eq!(config.max_pending, Some(7));
@@ -150,7 +151,8 @@ mod tests {
     fn the_file_reads_every_name_with_durations_in_units() {
         let text = "retry_interval = \"500ms\"\nmax_retries = 2\nexpiry = \"1m\"\n\
                     max_message_size = 4096\nmax_connections = 5\nmax_subscriptions = 6\n\
-                    max_pending = 7\nslow_consumer_policy = \"drop_oldest\"\n";
+                    max_pending = 7\nslow_consumer_policy = \"drop_oldest\"\n\
+                    max_cache_bytes = 1048576\n";
         let FileSettings(config) = toml::from_str(text).expect("valid settings");
         assert_eq!(config.retry_interval_ms, Some(500));
         assert_eq!(config.expiry_ms, Some(60_000));

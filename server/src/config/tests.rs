@@ -46,7 +46,9 @@ fn without_any_source_the_documented_defaults_apply() {
     assert_eq!(config.listen, "127.0.0.1:8080");
     assert_eq!(config.log, "info");
     assert!(config.demo_session);
-    assert_eq!(config.outbound_queue, 1024);
+    assert_eq!(config.max_outbound_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.max_memory, 1024 * 1024 * 1024);
+    assert_eq!(config.slow_consumer_timeout, Duration::from_secs(10));
     assert_eq!(config.max_frame_bytes, 1024 * 1024 + 4096);
     assert_eq!(config.shutdown_grace, Duration::from_secs(5));
     assert_eq!(config.session_defaults, SessionSettings::default());
@@ -56,13 +58,14 @@ fn without_any_source_the_documented_defaults_apply() {
 #[test]
 fn flags_override_the_file_which_overrides_the_defaults() {
     let file = TempFile::new(
-        "listen = \"0.0.0.0:9000\"\noutbound_queue = 8\n[session_defaults]\nmax_retries = 2\nexpiry = \"2m\"\n",
+        "listen = \"0.0.0.0:9000\"\nmax_outbound_bytes = 100000\nslow_consumer_timeout = \"3s\"\n[session_defaults]\nmax_retries = 2\nexpiry = \"2m\"\n",
     );
     let config = file
         .load(&["--listen", "127.0.0.1:0", "--max-retries", "7"])
         .expect("valid");
     assert_eq!(config.listen, "127.0.0.1:0");
-    assert_eq!(config.outbound_queue, 8);
+    assert_eq!(config.max_outbound_bytes, 100_000);
+    assert_eq!(config.slow_consumer_timeout, Duration::from_secs(3));
     assert_eq!(config.session_defaults.max_retries, 7);
     assert_eq!(config.session_defaults.expiry, Duration::from_secs(120));
     let config = file.load(&["--insecure"]).expect("valid");
@@ -129,8 +132,8 @@ fn a_bad_value_in_the_file_is_reported_with_its_key() {
         "{message}"
     );
     assert!(message.contains("invalid duration"), "{message}");
-    let message = error_of("outbound_queue = \"many\"\n", &[]);
-    assert!(message.contains("outbound_queue"), "{message}");
+    let message = error_of("max_outbound_bytes = \"many\"\n", &[]);
+    assert!(message.contains("max_outbound_bytes"), "{message}");
 }
 
 #[test]
@@ -201,7 +204,12 @@ fn a_malformed_hash_is_refused() {
 #[test]
 fn values_from_flags_are_checked_too() {
     for (args, key) in [
-        (&["--outbound-queue", "0"][..], "outbound_queue"),
+        (&["--max-outbound-bytes", "1000"][..], "max_outbound_bytes"),
+        (&["--max-memory", "1000000"][..], "max_memory"),
+        (
+            &["--slow-consumer-timeout", "0s"][..],
+            "slow_consumer_timeout",
+        ),
         (&["--listen", "nowhere"][..], "listen"),
         (&["--log", "info,=="][..], "log"),
         (&["--max-pending", "0"][..], "max_pending"),

@@ -18,15 +18,15 @@ use tokio_tungstenite::WebSocketStream;
 use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
 
 use super::login_limit::{TooLargeBeforeLogin, FIRST_MESSAGE};
+use super::outbound::{Gauge, OutboundBudget};
 use super::router::{CloseCmd, Opened, Outbound, RouterHandle, RouterMsg};
 use crate::broker::ConnId;
 
 /// Queued frames written per flush.
 const WRITE_BATCH: usize = 64;
 
-/// A batch that cannot be written for this long means the peer stopped reading (its TCP
-/// window stays shut); the connection is dropped.
-const WRITE_STALL: Duration = Duration::from_secs(30);
+/// Receipts waiting to be written beyond which nothing more is read from the peer.
+const RECEIPTS_READ_BELOW: usize = 512;
 
 /// How long to wait for the peer's answer to our close frame, or to get ours out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -48,8 +48,10 @@ enum End {
     ClosedByServer,
     /// Close at once, skipping queued frames (the queue is full).
     Abort(CloseCmd),
-    /// Writing stalled or failed.
+    /// Writing failed.
     WriteFailed,
+    /// Writing made no progress for the slow-consumer timeout.
+    Stalled,
     /// The router has stopped.
     RouterGone,
 }
@@ -60,8 +62,8 @@ pub(crate) struct LinkSetup {
     /// The client's address.
     pub(crate) peer: Option<IpAddr>,
     pub(crate) router: RouterHandle,
-    /// The outbound queue's capacity.
-    pub(crate) queue: usize,
+    /// The outbound budgets.
+    pub(crate) budget: OutboundBudget,
     /// When its `Hello` must have come: the hello timeout after the socket was accepted.
     pub(crate) hello_deadline: tokio::time::Instant,
     /// Set once the answer to the first message is written: it opens the socket's
@@ -78,11 +80,12 @@ where
         conn,
         peer,
         router,
-        queue,
+        budget,
         hello_deadline,
         welcomed,
     } = setup;
-    let (outbound, rx) = mpsc::channel(queue);
+    let (outbound, rx) = mpsc::unbounded_channel();
+    let gauge = budget.gauge();
     let (receipts, receipts_rx) = mpsc::unbounded_channel();
     let (abort, abort_rx) = oneshot::channel();
     let (sink, stream) = ws.split();
@@ -96,7 +99,9 @@ where
         abort_rx,
         abort_live: true,
         batch: Vec::with_capacity(WRITE_BATCH),
-        read_below: (queue / 2).max(1),
+        gauge: gauge.clone(),
+        half: budget.half(),
+        stall: budget.stall,
         welcomed,
         answering: false,
     };
@@ -105,6 +110,7 @@ where
         peer,
         hello_deadline,
         outbound,
+        gauge,
         receipts,
         abort,
     }));
@@ -122,17 +128,22 @@ struct Link<S> {
     router: RouterHandle,
     sink: Sink<S>,
     stream: Stream<S>,
-    rx: mpsc::Receiver<Outbound>,
+    rx: mpsc::UnboundedReceiver<Outbound>,
     /// Receipts, written after every frame queued before them (see [`Link::write_receipts`]).
     receipts: mpsc::UnboundedReceiver<Bytes>,
     abort_rx: oneshot::Receiver<CloseCmd>,
     /// Whether the abort sender is still there (see [`aborted`]).
     abort_live: bool,
     batch: Vec<Outbound>,
-    /// Flow control: while this many frames or more wait in the outbound queue, nothing more
-    /// is read from the peer, so its own requests cannot pile up answers (acks, receipts)
-    /// faster than they are written. Half the queue stays free for deliveries.
-    read_below: usize,
+    /// The bytes in `rx`.
+    gauge: Arc<Gauge>,
+    /// Flow control: while half the outbound budget or more waits in the queue, nothing
+    /// more is read from the peer, so its own requests cannot pile up answers (acks,
+    /// receipts) faster than they are written. Also where a watched queue counts as
+    /// drained.
+    half: usize,
+    /// How long a write may make no progress.
+    stall: Duration,
     /// Whether the first message has been answered (see [`LinkSetup::welcomed`]).
     welcomed: Arc<AtomicBool>,
     /// The first message arrived and its answer is not written yet: nothing more is read
@@ -145,11 +156,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     async fn pump(&mut self) -> End {
         loop {
             let end = tokio::select! {
-                incoming = self.stream.next(), if self.queued() < self.read_below && !self.answering => {
+                incoming = self.stream.next(), if self.may_read() => {
                     self.forward(incoming).await
                 }
                 received = self.rx.recv_many(&mut self.batch, WRITE_BATCH) => {
-                    self.write_batch(received).await
+                    match self.took(received).await {
+                        Some(end) => Some(end),
+                        None => self.write_batch(received).await,
+                    }
                 }
                 Some(receipt) = self.receipts.recv() => self.write_receipts(receipt).await,
                 cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
@@ -160,9 +174,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
     }
 
-    /// Frames waiting to be written, both queues.
-    fn queued(&self) -> usize {
-        self.rx.len() + self.receipts.len()
+    /// Whether to read from the peer (see [`Link::half`] and [`Link::answering`]).
+    fn may_read(&self) -> bool {
+        !self.answering
+            && self.gauge.queued() < self.half
+            && self.receipts.len() < RECEIPTS_READ_BELOW
+    }
+
+    /// Takes `received` frames just taken from the queue off its gauge, and tells the
+    /// router if that drained a watched queue.
+    async fn took(&mut self, received: usize) -> Option<End> {
+        let bytes: usize = self.batch[self.batch.len() - received..]
+            .iter()
+            .map(|item| match item {
+                Outbound::Frame(frame) => frame.len(),
+                Outbound::Close(_) => 0,
+            })
+            .sum();
+        if self.gauge.take(bytes, self.half) {
+            let drained = RouterMsg::Drained { conn: self.conn };
+            if self.router.send(drained).await.is_err() {
+                return Some(End::RouterGone);
+            }
+        }
+        None
     }
 
     /// Writes `first` and the receipts behind it, after the frames already in the outbound
@@ -170,11 +205,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// outbound queue first keeps that order.
     async fn write_receipts(&mut self, first: Bytes) -> Option<End> {
         loop {
+            let before = self.batch.len();
             while self.batch.len() < WRITE_BATCH {
                 match self.rx.try_recv() {
                     Ok(item) => self.batch.push(item),
                     Err(_) => break,
                 }
+            }
+            if let Some(end) = self.took(self.batch.len() - before).await {
+                return Some(end);
             }
             if self.batch.len() < WRITE_BATCH {
                 break; // the outbound queue is empty: the receipts fit behind it
@@ -238,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             return Some(abort.map_or(End::RouterGone, End::Abort));
         }
         let written = tokio::select! {
-            written = tokio::time::timeout(WRITE_STALL, write(&mut self.sink, &mut self.batch)) => {
+            written = tokio::time::timeout(self.stall, write(&mut self.sink, &mut self.batch)) => {
                 written
             }
             cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => return Some(End::Abort(cmd)),
@@ -254,17 +293,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 tracing::debug!(conn = conn.0, "write failed: {e}");
                 Some(End::WriteFailed)
             }
-            Err(_) => {
-                tracing::warn!(conn = conn.0, "write stalled for {WRITE_STALL:?}: dropped");
-                Some(End::WriteFailed)
-            }
+            Err(_) => Some(End::Stalled),
         }
     }
 
     /// Ends the closing handshake as fits, and tells the router.
     async fn finish(mut self, end: End) {
+        let closed = match end {
+            End::Stalled => RouterMsg::Stalled { conn: self.conn },
+            _ => RouterMsg::Closed { conn: self.conn },
+        };
         match end {
-            End::Peer | End::WriteFailed => {}
+            End::Peer | End::WriteFailed | End::Stalled => {}
             End::TooLarge => send_close(&mut self.sink, CloseCode::Size, "message too large").await,
             End::TooLargeBeforeLogin => {
                 let code = ErrorCode::CREDENTIAL_TOO_LARGE;
@@ -288,10 +328,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             End::RouterGone => send_close(&mut self.sink, CloseCode::Away, "server stopping").await,
         }
         // A no-op for connections the broker closed itself.
-        let _ = self
-            .router
-            .send(RouterMsg::Closed { conn: self.conn })
-            .await;
+        let _ = self.router.send(closed).await;
     }
 }
 
@@ -368,6 +405,7 @@ impl End {
             End::ClosedByServer => "closed_by_server",
             End::Abort(_) => "aborted",
             End::WriteFailed => "write_failed",
+            End::Stalled => "stalled",
             End::RouterGone => "router_gone",
         }
     }

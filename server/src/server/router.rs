@@ -13,11 +13,10 @@ use bytes::Bytes;
 use fastport_proto::codec::AdminRequest;
 use fastport_proto::time::Instant;
 use std::sync::Arc;
-use tokio::sync::mpsc::error::TrySendError;
-
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::outbound::{Gauge, OutboundBudget};
 use crate::auth::{Job, JobResult};
 use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, IdMap, Metrics, Output};
 
@@ -34,6 +33,10 @@ pub(crate) enum RouterMsg {
     Message { conn: ConnId, message: Bytes },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
+    /// The connection's writes made no progress for the slow-consumer timeout.
+    Stalled { conn: ConnId },
+    /// The connection's outbound queue drained below half its budget while watched.
+    Drained { conn: ConnId },
     /// An HTTP admin request.
     Admin(Box<AdminCall>),
     /// A snapshot of the metrics.
@@ -54,12 +57,14 @@ pub(crate) struct Opened {
     pub(crate) peer: Option<IpAddr>,
     /// When it must have sent its `Hello` (counted from the TCP accept).
     pub(crate) hello_deadline: tokio::time::Instant,
-    /// Its bounded outbound queue.
-    pub(crate) outbound: mpsc::Sender<Outbound>,
-    /// Its receipts, apart from the bounded queue: the broker bounds them (one per cached
+    /// Its outbound queue, bounded in bytes by `gauge` and the budget.
+    pub(crate) outbound: mpsc::UnboundedSender<Outbound>,
+    /// The bytes in `outbound`.
+    pub(crate) gauge: Arc<Gauge>,
+    /// Its receipts, apart from the outbound queue: the broker bounds them (one per cached
     /// message the connection published, plus one per publish it answered at once).
     pub(crate) receipts: mpsc::UnboundedSender<Bytes>,
-    /// Closes it at once, for when the queue is full.
+    /// Closes it at once, skipping what is queued (at twice its budget).
     pub(crate) abort: oneshot::Sender<CloseCmd>,
 }
 
@@ -143,10 +148,15 @@ pub(crate) struct RouterGone;
 
 /// Starts the router task with an inbox of `capacity` messages; the task's handle tells
 /// the server when it ends, which it only does by a bug (a panic).
-pub(crate) fn spawn(broker: Broker, capacity: usize) -> (RouterHandle, JoinHandle<()>) {
+pub(crate) fn spawn(
+    broker: Broker,
+    capacity: usize,
+    budget: OutboundBudget,
+) -> (RouterHandle, JoinHandle<()>) {
     let (tx, inbox) = mpsc::channel(capacity);
     let router = Router {
         broker,
+        budget,
         start: tokio::time::Instant::now(),
         conns: IdMap::default(),
         admin_pending: HashMap::new(),
@@ -160,6 +170,7 @@ pub(crate) fn spawn(broker: Broker, capacity: usize) -> (RouterHandle, JoinHandl
 
 struct Router {
     broker: Broker,
+    budget: OutboundBudget,
     /// The broker's epoch: its `Instant`s are microseconds since this.
     start: tokio::time::Instant,
     /// Looked up for every message in and every frame out: keyed by the integer id the
@@ -180,11 +191,10 @@ fn hashing_threads() -> usize {
 }
 
 struct ConnEntry {
-    outbound: mpsc::Sender<Outbound>,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    gauge: Arc<Gauge>,
     receipts: mpsc::UnboundedSender<Bytes>,
     abort: Option<oneshot::Sender<CloseCmd>>,
-    /// The queue was full once: nothing more is queued, the close goes through `abort`.
-    slow: bool,
 }
 
 impl Router {
@@ -200,8 +210,12 @@ impl Router {
                         break;
                     }
                     let now = self.now();
+                    self.broker.set_outbound_bytes(self.budget.total());
                     for msg in batch.drain(..) {
                         self.handle(now, msg);
+                        // At once, not after the batch: a connection at its budget must
+                        // say so before the broker routes the next message to it.
+                        self.pump();
                     }
                 }
                 () = &mut timer, if armed => {
@@ -245,14 +259,15 @@ impl Router {
                     peer,
                     hello_deadline,
                     outbound,
+                    gauge,
                     receipts,
                     abort,
                 } = *opened;
                 let entry = ConnEntry {
                     outbound,
+                    gauge,
                     receipts,
                     abort: Some(abort),
-                    slow: false,
                 };
                 self.conns.insert(conn, entry);
                 let hello_deadline = self.instant(hello_deadline);
@@ -265,8 +280,25 @@ impl Router {
             }
             RouterMsg::Closed { conn } => {
                 // A connection the broker closed itself is already forgotten.
-                if self.conns.remove(&conn).is_some() {
+                if let Some(entry) = self.conns.remove(&conn) {
+                    entry.gauge.release();
                     self.broker.handle_close(now, conn);
+                }
+            }
+            RouterMsg::Stalled { conn } => {
+                if let Some(entry) = self.conns.remove(&conn) {
+                    entry.gauge.release();
+                    tracing::warn!(
+                        conn = conn.0,
+                        timeout = ?self.budget.stall,
+                        "writes stalled: slow consumer closed"
+                    );
+                    self.broker.handle_slow_connection(now, conn);
+                }
+            }
+            RouterMsg::Drained { conn } => {
+                if self.conns.contains_key(&conn) {
+                    self.broker.handle_drained(now, conn);
                 }
             }
             RouterMsg::Admin(call) => {
@@ -302,64 +334,80 @@ impl Router {
                 Output::Send { conn, frame } => self.send(conn, frame),
                 Output::Receipt { conn, frame } => self.send_receipt(conn, frame),
                 Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
+                Output::Watch { conn } => self.watch(conn),
                 Output::Run(job) => self.run_job(job),
                 Output::Admin(answer) => self.answer(*answer),
             }
         }
     }
 
+    /// Queues a frame. A connection at its budget gets no deliveries from the broker, so
+    /// what still comes is replies to its own requests, which stop once half its budget
+    /// is queued (its task stops reading); a queue at twice its budget means it stopped
+    /// reading altogether: it is closed as a slow consumer, dropping what is queued.
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         let Some(entry) = self.conns.get_mut(&conn) else {
             return;
         };
-        if entry.slow {
+        let len = frame.len();
+        let queued = entry.gauge.queued();
+        let budget = self.budget.per_connection;
+        if queued > 0 && queued + len > 2 * budget {
+            tracing::warn!(
+                conn = conn.0,
+                queued,
+                budget,
+                "outbound queue at twice its budget: slow consumer closed"
+            );
+            let reason = format!("{queued} bytes queued, twice the budget");
+            let cmd = CloseCmd {
+                code: fastport_proto::codec::ErrorCode::SLOW_CONSUMER.close_code(),
+                reason,
+            };
+            if let Some(entry) = self.conns.remove(&conn) {
+                entry.gauge.release();
+                if let Some(abort) = entry.abort {
+                    let _ = abort.send(cmd);
+                }
+            }
+            let now = self.now();
+            self.broker.handle_slow_connection(now, conn);
             return;
         }
-        match entry.outbound.try_send(Outbound::Frame(frame)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                entry.slow = true;
-                let capacity = entry.outbound.max_capacity();
-                tracing::warn!(
-                    conn = conn.0,
-                    capacity,
-                    "outbound queue full: slow consumer"
-                );
-                let now = self.now();
-                self.broker.handle_slow_connection(now, conn);
-            }
-            // The task has ended; its `Closed` is on the way.
-            Err(TrySendError::Closed(_)) => {}
+        // Fails only once the task has ended; its `Closed` is on the way.
+        // Said at every frame over the budget, not only the one that crosses it: the broker
+        // may have sent what it held since (it ignores the repeats).
+        if entry.outbound.send(Outbound::Frame(frame)).is_ok() && entry.gauge.add(len) >= budget {
+            self.broker.handle_congested(conn);
         }
     }
 
     fn send_receipt(&mut self, conn: ConnId, frame: Bytes) {
         if let Some(entry) = self.conns.get(&conn) {
-            if !entry.slow {
-                // Fails only once the task has ended; its `Closed` is on the way.
-                let _ = entry.receipts.send(frame);
-            }
+            // Fails only once the task has ended; its `Closed` is on the way.
+            let _ = entry.receipts.send(frame);
+        }
+    }
+
+    /// The broker waits for `conn`'s queue to drain: tell it now if it has, else the
+    /// connection task will.
+    fn watch(&mut self, conn: ConnId) {
+        let Some(entry) = self.conns.get(&conn) else {
+            return;
+        };
+        if entry.gauge.watch(self.budget.half()) {
+            let now = self.now();
+            self.broker.handle_drained(now, conn);
         }
     }
 
     fn close(&mut self, conn: ConnId, cmd: CloseCmd) {
-        let Some(mut entry) = self.conns.remove(&conn) else {
+        let Some(entry) = self.conns.remove(&conn) else {
             return;
         };
-        let unsent = if entry.slow {
-            Some(cmd)
-        } else {
-            match entry.outbound.try_send(Outbound::Close(cmd)) {
-                Ok(()) => None,
-                Err(e) => match e.into_inner() {
-                    Outbound::Close(cmd) => Some(cmd),
-                    Outbound::Frame(_) => None,
-                },
-            }
-        };
-        if let (Some(cmd), Some(abort)) = (unsent, entry.abort.take()) {
-            let _ = abort.send(cmd);
-        }
+        entry.gauge.release();
+        // Fails only once the task has ended.
+        let _ = entry.outbound.send(Outbound::Close(cmd));
     }
 
     /// Runs `job` on a blocking thread once one of the hashing pool's threads is free:

@@ -31,6 +31,8 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
         max_connections: config.max_connections,
         max_pending_jobs: config.max_pending_jobs,
         verify_cache_key: key,
+        max_outbound_bytes: config.max_outbound_bytes,
+        max_memory: config.max_memory,
         ..BrokerConfig::default()
     };
     let mut broker = Broker::new(broker_config);
