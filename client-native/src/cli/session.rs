@@ -125,7 +125,8 @@ mod tests {
                         max_connections       1000\n  \
                         max_subscriptions     100\n  \
                         max_pending           1000\n  \
-                        slow_consumer_policy  drop_oldest\n";
+                        slow_consumer_policy  drop_oldest\n  \
+                        max_cache_bytes       67108864\n";
         assert_eq!(table, expected);
     }
 
