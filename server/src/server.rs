@@ -262,8 +262,12 @@ impl Server {
             addr: config.listen.clone(),
             source,
         })?;
-        let budget =
-            outbound::OutboundBudget::new(config.max_outbound_bytes, config.slow_consumer_timeout);
+        // Received messages waiting for the router: an eighth of the memory budget.
+        let budget = outbound::OutboundBudget::new(
+            config.max_outbound_bytes,
+            config.slow_consumer_timeout,
+            config.max_memory / 8,
+        );
         let (router, router_task) = router::spawn(broker, ROUTER_INBOX, budget.clone());
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)

@@ -102,6 +102,7 @@ where
         gauge: gauge.clone(),
         half: budget.half(),
         stall: budget.stall,
+        budget,
         welcomed,
         answering: false,
     };
@@ -144,6 +145,8 @@ struct Link<S> {
     half: usize,
     /// How long a write may make no progress.
     stall: Duration,
+    /// The inbound budget (see [`OutboundBudget::inbound`]).
+    budget: OutboundBudget,
     /// Whether the first message has been answered (see [`LinkSetup::welcomed`]).
     welcomed: Arc<AtomicBool>,
     /// The first message arrived and its answer is not written yet: nothing more is read
@@ -258,6 +261,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         };
         if !self.welcomed.load(Ordering::Acquire) {
             self.answering = true;
+        }
+        // Waits while the router's inbox holds its budget of bytes; given back by the router.
+        let permits = self.budget.inbound_permits(message.len());
+        match self.budget.inbound.acquire_many(permits).await {
+            Ok(taken) => taken.forget(),
+            Err(_) => return Some(End::RouterGone),
         }
         let sent = self.router.send(RouterMsg::Message { conn, message }).await;
         sent.is_err().then_some(End::RouterGone)

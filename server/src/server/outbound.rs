@@ -1,5 +1,6 @@
-//! Outbound budgets in bytes: what each connection has queued for writing, shared by the
-//! router (which queues) and the connection task (which takes frames off to write them).
+//! Budgets in bytes for what waits inside the server: what each connection has queued for
+//! writing, shared by the router (which queues) and the connection task (which takes frames
+//! off to write them), and the received messages waiting in the router's inbox.
 //!
 //! The router queues a frame and adds its size; at the connection's budget it tells the
 //! broker ([`Broker::handle_congested`](crate::broker::Broker::handle_congested)), which
@@ -16,6 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 /// The server's outbound budgets.
 #[derive(Debug, Clone)]
 pub(crate) struct OutboundBudget {
@@ -25,15 +28,31 @@ pub(crate) struct OutboundBudget {
     pub(crate) stall: Duration,
     /// Bytes queued over every connection.
     pub(crate) total: Arc<AtomicUsize>,
+    /// One permit per byte of received messages waiting for the router: a connection task
+    /// takes a message's permits before handing it over, the router gives them back once
+    /// it has handled it, so the inbox holds at most `inbound_max` bytes.
+    pub(crate) inbound: Arc<Semaphore>,
+    inbound_max: usize,
 }
 
 impl OutboundBudget {
-    pub(crate) fn new(per_connection: usize, stall: Duration) -> OutboundBudget {
+    /// `inbound_max`: bytes of received messages that may wait for the router at once.
+    pub(crate) fn new(per_connection: usize, stall: Duration, inbound_max: usize) -> Self {
+        let inbound_max = inbound_max.clamp(1, u32::MAX as usize);
         OutboundBudget {
             per_connection,
             stall,
             total: Arc::new(AtomicUsize::new(0)),
+            inbound: Arc::new(Semaphore::new(inbound_max)),
+            inbound_max,
         }
+    }
+
+    /// The inbox permits a received message of `len` bytes takes (a message larger than
+    /// the whole inbound budget takes all of it, so it waits for an empty inbox).
+    pub(crate) fn inbound_permits(&self, len: usize) -> u32 {
+        // `inbound_max` fits a u32 (see `new`).
+        len.min(self.inbound_max) as u32
     }
 
     /// Below this a watched queue counts as drained, and the connection is read from.
@@ -114,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_drain_is_reported_once_by_whichever_side_sees_it() {
-        let budget = OutboundBudget::new(100, Duration::from_secs(1));
+        let budget = OutboundBudget::new(100, Duration::from_secs(1), 1000);
         let gauge = budget.gauge();
         assert_eq!(gauge.add(120), 120);
         assert_eq!(budget.total(), 120);

@@ -274,6 +274,8 @@ impl Router {
                 self.broker.handle_open_by(now, conn, peer, hello_deadline);
             }
             RouterMsg::Message { conn, message } => {
+                let permits = self.budget.inbound_permits(message.len());
+                self.budget.inbound.add_permits(permits as usize);
                 if self.conns.contains_key(&conn) {
                     self.broker.handle_message(now, conn, message);
                 }

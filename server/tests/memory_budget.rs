@@ -1,0 +1,114 @@
+//! Under attack, memory stays bounded: subscribers that never read and never ack, fed
+//! megabyte QoS 1 messages, cost the server its session cache and their outbound budgets,
+//! not what was published; beyond the cache publishes are answered `queue_full`, and
+//! another session keeps working meanwhile.
+
+mod common;
+
+use bytes::Bytes;
+use common::{metric, start, Clients, WsClient};
+use fastport_proto::codec::{ErrorCode, Frame, Publish, Qos, Subscribe};
+
+/// 1 MiB messages published: 300 MiB, several times what the server may hold.
+const MESSAGES: u64 = 300;
+
+async fn subscribe(client: &mut WsClient, filter: &str) {
+    let subscribe = Subscribe {
+        request_id: 1,
+        presence: false,
+        filter: filter.into(),
+    };
+    client.send(&Frame::Subscribe(subscribe)).await;
+    assert!(matches!(client.frame().await, Frame::SubAck(ack) if ack.code.is_ok()));
+}
+
+fn publish(message_id: u64, topic: &str, payload: Bytes) -> Frame {
+    Frame::Publish(Publish {
+        qos: Qos::AtLeastOnce,
+        message_id,
+        topic: topic.into(),
+        payload,
+    })
+}
+
+/// VmRSS of the process in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line");
+    kib / 1024
+}
+
+#[tokio::test]
+async fn four_subscribers_that_never_read_cannot_make_the_server_hold_what_was_published() {
+    let token = "admin-token-for-tests";
+    let server = start(&["--max-memory", "268435456", "--admin-token", token]).await;
+    let addr = server.addr();
+    let create = r#"{"name":"other","password":"other-pw","secret":"other-secret"}"#;
+    let auth = format!("Bearer {token}");
+    let created = server
+        .http(
+            "POST",
+            "/admin/sessions",
+            &[("Authorization", &auth)],
+            create,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    let mut stuck = Vec::new();
+    for _ in 0..4 {
+        let mut s = server.connect().await;
+        s.join("demo", "demo").await;
+        subscribe(&mut s, "attack").await;
+        stuck.push(s);
+    }
+    let mut attacker = server.connect().await;
+    attacker.join("demo", "demo").await;
+    let payload = Bytes::from(vec![0xa5; 1024 * 1024]);
+    let mut peak = rss_mib(server.pid());
+    let (mut taken, mut refused) = (0, 0);
+    for message_id in 1..=MESSAGES {
+        attacker
+            .send(&publish(message_id, "attack", payload.clone()))
+            .await;
+        match attacker.frame().await {
+            Frame::PubAck(ack) if ack.code == ErrorCode::OK => taken += 1,
+            Frame::PubAck(ack) if ack.code == ErrorCode::QUEUE_FULL => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+        peak = peak.max(rss_mib(server.pid()));
+    }
+    eprintln!("{taken} taken, {refused} refused, peak {peak} MiB resident");
+    assert!(
+        refused > 0,
+        "the session's 64 MiB cache filled: {taken} taken"
+    );
+    assert!(taken >= 64, "the cache holds 64 of them: {taken} taken");
+    assert_eq!(
+        metric(addr, "fastport_publishes_refused_full_total").await,
+        refused
+    );
+    // The cache (64 MiB), one encoded copy of what is queued for the subscribers (their
+    // 8 MiB budgets), buffers and the allocator's slack: far below the 300 MiB published.
+    assert!(
+        peak < 250,
+        "{peak} MiB resident after {MESSAGES} MiB published"
+    );
+
+    // Another session is not held up by any of it.
+    let mut sub = server.connect().await;
+    sub.join("other", "other-pw").await;
+    subscribe(&mut sub, "t").await;
+    let mut publisher = server.connect().await;
+    publisher.join("other", "other-pw").await;
+    publisher
+        .send(&publish(1, "t", Bytes::from_static(b"hello")))
+        .await;
+    assert!(matches!(publisher.frame().await, Frame::PubAck(a) if a.code.is_ok()));
+    assert!(matches!(sub.frame().await, Frame::Deliver(d) if &d.payload[..] == b"hello"));
+    drop(stuck);
+}
