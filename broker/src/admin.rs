@@ -158,6 +158,7 @@ impl Broker {
         let mut settings = self.config.session_defaults;
         settings
             .apply(config)
+            .and_then(|()| settings.check_limits(&self.config.session_limits))
             .map_err(|m| (ErrorCode::INVALID_CONFIG, m))?;
         Ok(self.config.admin_token.clone())
     }
@@ -230,7 +231,10 @@ impl Broker {
                 _,
             ) => {
                 let mut settings = self.config.session_defaults;
-                if let Err(m) = settings.apply(&config) {
+                let checked = settings
+                    .apply(&config)
+                    .and_then(|()| settings.check_limits(&self.config.session_limits));
+                if let Err(m) = checked {
                     return self.answer(origin, ErrorCode::INVALID_CONFIG, m, None);
                 }
                 // Checked again after the token: hashing is the expensive part.
@@ -295,9 +299,14 @@ impl Broker {
                 let Some(s) = self.sessions.get_mut(&id) else {
                     return;
                 };
-                if let Err(m) = s.settings.apply(&update) {
+                let mut settings = s.settings;
+                let checked = settings
+                    .apply(&update)
+                    .and_then(|()| settings.check_limits(&self.config.session_limits));
+                if let Err(m) = checked {
                     return self.answer(origin, ErrorCode::INVALID_CONFIG, m, None);
                 }
+                s.settings = settings;
             }
             AdminOp::Rotate { password, secret } => {
                 return self.rotate(origin, id, password, secret)

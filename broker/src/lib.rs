@@ -151,6 +151,9 @@ pub enum Output {
 pub struct BrokerConfig {
     /// Settings of sessions created without stating them.
     pub session_defaults: SessionSettings,
+    /// The most a session admin may set: each stated setting is a ceiling
+    /// ([`SessionSettings::check_limits`]); none stated, none applies.
+    pub session_limits: fastport_proto::codec::SessionConfig,
     /// Hash of the admin token needed to create sessions; without one, sessions can be
     /// created only with `open_session_creation`.
     pub admin_token: Option<SecretHash>,
@@ -191,6 +194,7 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             session_defaults: SessionSettings::default(),
+            session_limits: fastport_proto::codec::SessionConfig::default(),
             admin_token: None,
             open_session_creation: false,
             keepalive_default: Duration::from_secs(10),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fastport_proto::codec::{Receipt, SessionConfig, SlowConsumerPolicy};
+use fastport_proto::settings::Unit;
 use fastport_proto::time::Instant;
 use fastport_proto::topic::Topic;
 
@@ -76,6 +77,30 @@ impl SessionSettings {
         let mut config = self.to_config();
         config.apply(update);
         *self = SessionSettings::from_full(&config);
+        Ok(())
+    }
+
+    /// Checks the settings against a server's ceilings: every setting `limits` states is
+    /// the most a session may have (the slow-consumer policy is not limited). The message
+    /// names the setting and the ceiling.
+    pub fn check_limits(&self, limits: &SessionConfig) -> Result<(), String> {
+        let config = self.to_config();
+        for (setting, ceiling) in limits.stated() {
+            if setting.unit() == Unit::Policy {
+                continue;
+            }
+            match config.get(setting) {
+                Some(value) if value > ceiling => {
+                    return Err(format!(
+                        "{} = {} is above this server's limit of {}",
+                        setting.name(),
+                        setting.format(value),
+                        setting.format(ceiling)
+                    ));
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 

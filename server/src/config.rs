@@ -108,6 +108,9 @@ pub struct Config {
     pub tls_handshake_timeout: Duration,
     /// Settings of sessions that do not state their own.
     pub session_defaults: SessionSettings,
+    /// The most a session may be configured with (`[session_limits]`): each stated
+    /// setting is a ceiling for the admin API, the CLI and the config file alike.
+    pub session_limits: fastport_proto::codec::SessionConfig,
     /// Sessions declared in the config file, created at startup.
     pub sessions: Vec<SessionSpec>,
     /// Things worth a warning in the log once logging is set up.
@@ -272,6 +275,7 @@ impl Default for Config {
             tls: None,
             tls_handshake_timeout: Duration::from_secs(10),
             session_defaults: SessionSettings::default(),
+            session_limits: fastport_proto::codec::SessionConfig::default(),
             sessions: Vec::new(),
             warnings: Vec::new(),
         }
@@ -310,8 +314,20 @@ impl Config {
         config.layer_static_dir(&cli, &file)?;
         config.layer_tls(&cli, &file)?;
         config.layer_session_defaults(&cli, &file, &file_error)?;
+        file.session_limits
+            .0
+            .check()
+            .map_err(|e| file_error(format!("session_limits: {e}")))?;
+        config.session_limits = file.session_limits.0.clone();
+        config
+            .session_defaults
+            .check_limits(&config.session_limits)
+            .map_err(|m| invalid("session_defaults", format!("{m} (session_limits)")))?;
         for (i, session) in file.sessions.iter().enumerate() {
             let spec = config.session_spec(i, session).map_err(&file_error)?;
+            spec.settings
+                .check_limits(&config.session_limits)
+                .map_err(|m| file_error(format!("sessions[{i}].settings: {m}")))?;
             if config.sessions.iter().any(|s| s.name == spec.name) {
                 let message = format!("sessions[{i}].name: duplicate session `{}`", spec.name);
                 return Err(file_error(message));

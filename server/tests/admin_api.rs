@@ -293,3 +293,33 @@ async fn rotation_with_nothing_to_rotate_or_unknown_fields_is_a_400() {
     let mut member = server.connect().await;
     member.join("team", "pw").await;
 }
+
+#[tokio::test]
+async fn a_session_admin_cannot_raise_a_setting_past_the_servers_session_limits() {
+    let toml = "[session_limits]\nmax_cache_bytes = 1048576\nmax_pending = 2000\n\
+                [session_defaults]\nmax_cache_bytes = 1048576\n";
+    let server = common::start_with_config(toml, &["--admin-token", TOKEN]).await;
+    create(&server, "team", "{}").await;
+    let auth = bearer("sec");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let over = r#"{"config": {"max_cache_bytes": 16777216}}"#;
+    let refused = server
+        .http("PATCH", "/admin/sessions/team", &headers, over)
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let error = &refused.json()["error"];
+    assert_eq!(error["code"], "invalid_config");
+    assert_eq!(
+        error["message"],
+        "max_cache_bytes = 16777216 is above this server's limit of 1048576"
+    );
+    let within = r#"{"config": {"max_pending": 2000}}"#;
+    let taken = server
+        .http("PATCH", "/admin/sessions/team", &headers, within)
+        .await;
+    assert_eq!(taken.status, 200, "{}", taken.body);
+    assert_eq!(taken.json()["config"]["max_cache_bytes"], 1048576);
+}

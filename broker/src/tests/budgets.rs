@@ -266,3 +266,68 @@ fn a_resumed_client_with_a_long_backlog_gets_it_one_budget_at_a_time() {
         "each once, in order"
     );
 }
+
+#[test]
+fn a_session_admin_cannot_configure_past_the_servers_ceilings_and_nothing_changes() {
+    let config = BrokerConfig {
+        hash_cost: HashCost::Test,
+        session_limits: SessionConfig {
+            max_cache_bytes: Some(1 << 20),
+            max_pending: Some(5_000),
+            ..SessionConfig::default()
+        },
+        ..BrokerConfig::default()
+    };
+    let mut t = T::with_config(config);
+    let configure = |cache: u32| {
+        AdminOp::Configure(SessionConfig {
+            max_retries: Some(9),
+            max_cache_bytes: Some(cache),
+            ..SessionConfig::default()
+        })
+    };
+    let refused = t.admin("demo", "secret", configure(2 << 20));
+    assert_eq!(refused.code, ErrorCode::INVALID_CONFIG);
+    assert_eq!(
+        refused.message,
+        "max_cache_bytes = 2097152 is above this server's limit of 1048576"
+    );
+    let described = t.admin("demo", "secret", AdminOp::Describe);
+    assert_eq!(described.config.max_retries, Some(2), "nothing changed");
+    let taken = t.admin("demo", "secret", configure(1 << 20));
+    assert_eq!(taken.code, ErrorCode::OK, "{}", taken.message);
+    assert_eq!(taken.config.max_cache_bytes, Some(1 << 20));
+    assert_eq!(taken.config.max_retries, Some(9));
+}
+
+#[test]
+fn a_session_created_past_the_servers_ceilings_is_refused() {
+    let config = BrokerConfig {
+        hash_cost: HashCost::Test,
+        open_session_creation: true,
+        session_limits: SessionConfig {
+            max_message_size: Some(4096),
+            ..SessionConfig::default()
+        },
+        ..BrokerConfig::default()
+    };
+    let mut t = T::with_config(config);
+    let reply = t.admin(
+        "team",
+        "",
+        AdminOp::Create {
+            password: "pw".into(),
+            secret: "sec".into(),
+            config: SessionConfig {
+                max_message_size: Some(8192),
+                ..SessionConfig::default()
+            },
+        },
+    );
+    assert_eq!(reply.code, ErrorCode::INVALID_CONFIG);
+    assert!(
+        reply.message.contains("max_message_size = 8192"),
+        "{}",
+        reply.message
+    );
+}

@@ -44,6 +44,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]
+    pub session_limits: FileSettings,
+    #[serde(default)]
     pub sessions: Vec<FileSession>,
 }
 

@@ -547,3 +547,28 @@ fn a_refused_value_with_a_line_break_is_quoted_on_one_line() {
     assert!(!error.contains('\r'), "{error}");
     assert!(error.contains("sessions[0].name"), "{error}");
 }
+
+#[test]
+fn session_limits_cap_the_defaults_and_the_sessions_of_the_file() {
+    let limits = "[session_limits]\nmax_cache_bytes = 1048576\nexpiry = \"10m\"\n";
+    let message = error_of(limits, &[]);
+    assert!(
+        message.contains("max_cache_bytes = 67108864 is above this server's limit of 1048576"),
+        "the built-in default is over the limit: {message}"
+    );
+    let text = format!("{limits}[session_defaults]\nmax_cache_bytes = 1048576\n");
+    let config = TempFile::new(&text).load(&[]).expect("within the limits");
+    assert_eq!(config.session_limits.max_cache_bytes, Some(1_048_576));
+    assert_eq!(config.session_limits.expiry_ms, Some(600_000));
+    let over = format!(
+        "{text}[[sessions]]\nname = \"team\"\npassword = \"pw\"\nsecret = \"sec\"\n\
+         [sessions.settings]\nexpiry = \"1h\"\n"
+    );
+    let message = error_of(&over, &[]);
+    assert!(
+        message.contains("sessions[0].settings: expiry = 1h is above"),
+        "{message}"
+    );
+    let message = error_of("[session_limits]\nmax_pending = 0\n", &[]);
+    assert!(message.contains("session_limits"), "{message}");
+}
