@@ -318,7 +318,7 @@ impl Config {
             .0
             .check()
             .map_err(|e| file_error(format!("session_limits: {e}")))?;
-        config.session_limits = file.session_limits.0.clone();
+        config.session_limits = file.session_limits.0;
         config
             .session_defaults
             .check_limits(&config.session_limits)

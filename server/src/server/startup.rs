@@ -21,7 +21,7 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
     };
     let broker_config = BrokerConfig {
         session_defaults: config.session_defaults,
-        session_limits: config.session_limits.clone(),
+        session_limits: config.session_limits,
         admin_token,
         open_session_creation: config.open_session_creation,
         keepalive_default: config.keepalive,
