@@ -104,11 +104,15 @@ async fn a_burst_fifteen_times_the_budget_reaches_the_subscriber_whole_and_every
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_closed_after_the_stall_timeout_and_others_carry_on() {
+    // A long keepalive: on a loaded machine filling the socket buffers may take longer
+    // than the default's 15 s of silence, and only the stall may close anyone here.
     let server = start(&[
         "--max-outbound-bytes",
         "65536",
         "--slow-consumer-timeout",
         "1s",
+        "--keepalive",
+        "120s",
     ])
     .await;
     let addr = server.addr();
@@ -146,6 +150,7 @@ async fn a_subscriber_that_stops_reading_is_closed_after_the_stall_timeout_and_o
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(metric(addr, "fastport_keepalive_timeouts_total").await, 0);
     assert!(
         metric(addr, "fastport_deliveries_shed_total").await > 0,
         "what the stuck subscriber could not take was shed, not buffered"
