@@ -143,9 +143,12 @@ impl Broker {
             .collect();
         let budget = self.config.max_outbound_bytes;
         let mut sent = 0;
-        for (i, &(delivery, attempt)) in held.iter().enumerate() {
+        let mut superseded = 0;
+        let mut all = true;
+        for &(delivery, attempt) in &held {
             if sent >= budget {
-                return i == held.len();
+                all = false;
+                break;
             }
             let Some(pending) = self
                 .sessions
@@ -156,18 +159,20 @@ impl Broker {
                 continue;
             };
             pending.held = false;
-            pending.retry_at = retry_at;
-            self.timers.set(
-                retry_at,
-                Timer::Retry {
+            // A timer for `retry_at` is set already if it was held at this instant.
+            if std::mem::replace(&mut pending.retry_at, retry_at) != retry_at {
+                superseded += 1;
+                let timer = Timer::Retry {
                     session: id,
                     client,
                     delivery,
-                },
-            );
+                };
+                self.timers.set(retry_at, timer);
+            }
             sent += self.send_delivery(conn, id, delivery, attempt);
         }
-        true
+        self.timers_went_stale(superseded);
+        all
     }
 
     /// Encodes and queues one QoS 1 delivery of a cached message; returns its size.

@@ -245,15 +245,32 @@ impl Broker {
         let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
         // Every pending delivery goes again, as a new attempt: held, then sent up to one
         // outbound budget at a time (`budget.rs`), so a long backlog does not flood the
-        // new connection's queue.
+        // new connection's queue. Each keeps a retry timer, which sends it should a drain
+        // be missed.
+        let retry_at = now + retry_interval;
+        let mut rearms = Vec::new();
         let mut resends = 0;
-        for pending in state.pending.values_mut() {
+        for (delivery, pending) in state.pending.iter_mut() {
             pending.attempt += 1;
-            pending.retry_at = now + retry_interval;
             pending.held = true;
             resends += 1;
+            // Resent already at this instant: its timer for `retry_at` is set.
+            if std::mem::replace(&mut pending.retry_at, retry_at) != retry_at {
+                rearms.push(*delivery);
+            }
         }
         let conn = state.conn;
+        // Each timer set below supersedes its delivery's previous one.
+        let superseded = rearms.len();
+        for delivery in rearms {
+            let timer = Timer::Retry {
+                session: id,
+                client,
+                delivery,
+            };
+            self.timers.set(retry_at, timer);
+        }
+        self.timers_went_stale(superseded);
         if let Some(conn) = conn {
             self.metrics.retries += resends;
             if !self.send_held(now, id, client, conn) {
@@ -327,6 +344,8 @@ impl Broker {
             state.pending.remove(&delivery).is_some() || state.evicted.remove(&delivery).is_some()
         });
         if owed {
+            // Its retry timer has nothing left to do.
+            self.timers_went_stale(1);
             self.count_settled(id, delivery, failure);
         }
     }

@@ -455,7 +455,7 @@ impl Broker {
             state.token = resume_token(&self.config.verify_cache_key, id, conn);
         }
         state.conn = Some(conn);
-        state.offline_since = None;
+        let was_offline = state.offline_since.take().is_some();
         state.resume = hello.resume;
         state.display_name = hello.display_name;
         session.connections += 1;
@@ -471,6 +471,9 @@ impl Broker {
         }
         self.timers
             .set(now + keepalive.mul_f64(1.5), Timer::Keepalive(conn));
+        // This connection's hello timer, the client's offline timer, the keepalive of the
+        // connection taken over.
+        self.timers_went_stale(1 + usize::from(was_offline) + usize::from(taken_over.is_some()));
         let welcome = Welcome {
             session_present: present,
             resume_token: state_token,
@@ -528,6 +531,8 @@ impl Broker {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        // Its hello timer, and its keepalive or login timer.
+        self.timers_went_stale(2);
         if let Some(parked) = self.parked.remove(&conn) {
             if self.waiting.get(&parked.key) == Some(&conn) {
                 self.waiting.remove(&parked.key);
@@ -585,6 +590,8 @@ impl Broker {
         for &delivery in state.pending.keys().chain(state.evicted.keys()) {
             self.count_settled(id, delivery, Some(why));
         }
+        // Their retry timers and the offline one.
+        self.timers_went_stale(state.pending.len() + state.evicted.len() + 1);
     }
 
     pub(crate) fn expire_offline_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {

@@ -432,6 +432,7 @@ impl Broker {
         m.cache_bytes = self.cache_bytes as u64;
         m.outbound_bytes = self.outbound_bytes as u64;
         m.pending_jobs = self.jobs.len() as u64;
+        m.timers = self.timers.len() as u64;
         m
     }
 

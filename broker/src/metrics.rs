@@ -17,6 +17,9 @@ pub struct Metrics {
     pub outbound_bytes: u64,
     /// Gauge: password checks running.
     pub pending_jobs: u64,
+    /// Gauge: entries in the timer table (retries of unacked deliveries, keepalives,
+    /// expiries), including stale ones not dropped yet: at most about twice the live ones.
+    pub timers: u64,
     /// Connections accepted.
     pub connections_opened: u64,
     /// Frames received.

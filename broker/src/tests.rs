@@ -926,3 +926,4 @@ mod logins;
 mod rotation;
 
 mod slow_consumer;
+mod timers;

@@ -1,6 +1,11 @@
-//! The broker's one timer table. Entries are never cancelled; a handler that finds its
-//! reason gone (the delivery acked, the connection closed) does nothing, which keeps
-//! setting a timer cheap and acking free.
+//! The broker's one timer table. Entries are not cancelled one by one: a handler that finds
+//! its reason gone (the delivery acked, the connection closed) does nothing, which keeps
+//! setting a timer cheap. Instead the broker says how many entries may have gone stale (one
+//! per settled delivery, say), and once that is half the table, one pass drops every entry
+//! whose firing would do nothing ([`Broker::timers_went_stale`]). That pass costs the
+//! table's size and comes after as many stale hints as half of it, so it is O(1) per hint;
+//! and the table holds about twice what is live at most, not every timer set within the
+//! longest delay (a retry per delivery for a whole retry interval).
 //!
 //! Almost every timer is set at `now` plus a fixed delay (a session's retry interval or
 //! expiry, a keepalive), so timers of one kind arrive in deadline order. Such runs go into
@@ -8,7 +13,8 @@
 //! a timer that fits no lane goes into a binary heap. Every entry carries a sequence
 //! number, and the earliest `(deadline, sequence)` over the lane fronts and the heap top
 //! fires first, so the firing order is exactly that of a single heap: deterministic, and
-//! first-set first among equal deadlines.
+//! first-set first among equal deadlines. Dropping stale entries keeps the order of the
+//! others.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -17,7 +23,7 @@ use fastport_proto::time::Instant;
 
 use super::clients::ClientKey;
 use super::session::SessionId;
-use super::ConnId;
+use super::{Broker, ConnId, ConnState};
 
 /// Why the broker wants to wake up. Plain data, so an entry holds it inline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +64,14 @@ pub(crate) struct Timers {
     /// Per kind of timer, the lane its last one went to: usually the next one fits there
     /// too, and the search of every lane is skipped.
     hints: [usize; KINDS],
+    /// Entries that may have gone stale since the last compaction (an upper bound: some
+    /// may have fired meanwhile).
+    stale: usize,
 }
+
+/// Stale entries a table may keep however small it is: a pass over a few dozen entries
+/// every few acks would cost more than the stale entries do.
+pub(crate) const KEEP_STALE: usize = 512;
 
 /// How many variants `Timer` has.
 const KINDS: usize = 7;
@@ -70,6 +83,7 @@ impl Default for Timers {
             heap: BinaryHeap::new(),
             seq: 0,
             hints: [usize::MAX; KINDS],
+            stale: 0,
         }
     }
 }
@@ -138,6 +152,35 @@ impl Timers {
         }
     }
 
+    /// Entries in the table, stale ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.lanes.iter().map(VecDeque::len).sum::<usize>() + self.heap.len()
+    }
+
+    /// `n` more entries may have gone stale; returns whether enough have to compact: half
+    /// the table, and more than [`KEEP_STALE`].
+    fn note_stale(&mut self, n: usize) -> bool {
+        self.stale = self.stale.saturating_add(n);
+        self.stale > KEEP_STALE && self.stale.saturating_mul(2) > self.len()
+    }
+
+    /// Keeps only the entries for which `live(deadline, timer)` holds, in their order.
+    fn retain(&mut self, mut live: impl FnMut(Instant, &Timer) -> bool) {
+        self.stale = 0;
+        for lane in &mut self.lanes {
+            lane.retain(|e| live(e.at, &e.timer));
+            // A burst must not pin its memory: keep at most twice what is left (the lane
+            // stays, so the kinds' hints still point at the right lanes).
+            if lane.capacity() > 4 * lane.len().max(16) {
+                lane.shrink_to(2 * lane.len().max(16));
+            }
+        }
+        self.heap.retain(|e| live(e.at, &e.timer));
+        if self.heap.capacity() > 4 * self.heap.len().max(16) {
+            self.heap.shrink_to(2 * self.heap.len().max(16));
+        }
+    }
+
     pub(crate) fn next(&self) -> Option<Instant> {
         self.earliest().map(|(_, entry)| entry.at)
     }
@@ -162,6 +205,48 @@ impl Timers {
             .filter_map(|(i, lane)| Some((Source::Lane(i), *lane.front()?)));
         let heap = self.heap.peek().map(|e| (Source::Heap, *e));
         lanes.chain(heap).min_by_key(|(_, e)| (e.at, e.seq))
+    }
+}
+
+impl Broker {
+    /// `n` timer entries may have gone stale (their deliveries settled, their client or
+    /// connection gone); once they may be half the table, drops every stale one.
+    pub(crate) fn timers_went_stale(&mut self, n: usize) {
+        if self.timers.note_stale(n) {
+            let Broker {
+                timers,
+                sessions,
+                conns,
+                parked,
+                ..
+            } = self;
+            timers.retain(|at, timer| match *timer {
+                Timer::Hello(conn) => conns.get(&conn).is_some_and(|c| c.state == ConnState::New),
+                Timer::Keepalive(conn) => conns.contains_key(&conn),
+                Timer::Login(conn) => parked.contains_key(&conn),
+                // The entry set at the delivery's current `retry_at`: the rest were
+                // superseded by a resend or a resume (`retry_delivery` skips them). An
+                // evicted delivery keeps that time as its deadline.
+                Timer::Retry {
+                    session,
+                    client,
+                    delivery,
+                } => sessions
+                    .get(&session)
+                    .and_then(|s| s.clients.get(client))
+                    .is_some_and(|c| {
+                        c.pending.get(&delivery).map(|p| p.retry_at) == Some(at)
+                            || c.evicted.get(&delivery) == Some(&at)
+                    }),
+                Timer::Expire { session } | Timer::SweepSeen { session } => {
+                    sessions.contains_key(&session)
+                }
+                Timer::Offline { session, client } => sessions
+                    .get(&session)
+                    .and_then(|s| s.clients.get(client))
+                    .is_some_and(|c| c.offline_since.is_some()),
+            });
+        }
     }
 }
 
@@ -233,5 +318,43 @@ mod tests {
         let want: Vec<u64> = expected.iter().map(|&(_, _, n)| n).collect();
         assert_eq!(fired, want);
         assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn dropping_stale_entries_keeps_the_order_of_the_others() {
+        let table = || {
+            let mut t = Timers::default();
+            for i in 0..1_500u64 {
+                // Lanes of fixed delays, and out-of-order deadlines in the heap.
+                let deadline = match i % 3 {
+                    0 => 1_000 + i,
+                    1 => 5_000 + i,
+                    _ => (i * 7_919) % 3_000,
+                };
+                t.set(at(deadline), hello(i));
+            }
+            t
+        };
+        let drain = |t: &mut Timers| {
+            let mut fired = Vec::new();
+            while let Some(timer) = t.pop_due(at(1_000_000)) {
+                fired.push(timer);
+            }
+            fired
+        };
+        let stale = |timer: &Timer| matches!(timer, Timer::Hello(ConnId(n)) if n % 5 == 0);
+        let all = drain(&mut table());
+        let mut t = table();
+        assert!(
+            !t.note_stale(KEEP_STALE),
+            "not more than a small table may keep"
+        );
+        assert!(!t.note_stale(600 - KEEP_STALE), "not yet half the table");
+        assert!(t.note_stale(200), "half the table may be stale");
+        t.retain(|_, timer| !stale(timer));
+        assert_eq!(t.len(), 1_200);
+        assert!(!t.note_stale(0), "the hint starts again from zero");
+        let want: Vec<Timer> = all.into_iter().filter(|timer| !stale(timer)).collect();
+        assert_eq!(drain(&mut t), want);
     }
 }

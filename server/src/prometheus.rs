@@ -33,7 +33,7 @@ pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) ->
 
 type Row = (&'static str, &'static str, u64);
 
-fn gauges(m: &Metrics) -> [Row; 7] {
+fn gauges(m: &Metrics) -> [Row; 8] {
     [
         (
             "fastport_connections",
@@ -65,6 +65,11 @@ fn gauges(m: &Metrics) -> [Row; 7] {
             "fastport_pending_jobs",
             "Password and secret checks (and hashings of new sessions) waiting or running.",
             m.pending_jobs,
+        ),
+        (
+            "fastport_timers",
+            "Entries in the broker's timer table, stale ones not dropped yet included.",
+            m.timers,
         ),
     ]
 }
@@ -295,6 +300,7 @@ mod tests {
         Metrics {
             connections: 3,
             frames_in: 42,
+            timers: 5,
             per_session: vec![demo],
             ..Metrics::default()
         }
@@ -346,6 +352,7 @@ mod tests {
         }
         assert!(text.contains("\nfastport_frames_in_total 42\n"));
         assert!(text.contains("\nfastport_connections 3\n"));
+        assert!(text.contains("\nfastport_timers 5\n"));
     }
 
     #[test]
