@@ -4,8 +4,10 @@
 //! per settled delivery, say), and once that is half the table, one pass drops every entry
 //! whose firing would do nothing ([`Broker::timers_went_stale`]). That pass costs the
 //! table's size and comes after as many stale hints as half of it, so it is O(1) per hint;
-//! and the table holds about twice what is live at most, not every timer set within the
-//! longest delay (a retry per delivery for a whole retry interval).
+//! and the table holds at most twice what is live, or what is live plus [`KEEP_STALE`],
+//! not every timer set within the longest delay (a retry per delivery for a whole retry
+//! interval). The one kind of stale entry nobody announces, the timers of a deleted
+//! session, is dropped by the next pass or fires as a no-op.
 //!
 //! Almost every timer is set at `now` plus a fixed delay (a session's retry interval or
 //! expiry, a keepalive), so timers of one kind arrive in deadline order. Such runs go into
@@ -64,8 +66,7 @@ pub(crate) struct Timers {
     /// Per kind of timer, the lane its last one went to: usually the next one fits there
     /// too, and the search of every lane is skipped.
     hints: [usize; KINDS],
-    /// Entries that may have gone stale since the last compaction (an upper bound: some
-    /// may have fired meanwhile).
+    /// Entries announced as stale since the last compaction (some may have fired since).
     stale: usize,
 }
 
