@@ -1,11 +1,13 @@
 //! Which clients each filter has, and who a published topic goes to.
 //!
 //! Exact filters are found by hash. Wildcard filters live in a tree over their levels (as
-//! in Mosquitto's subscription tree or NATS's sublist): a node per distinct prefix, with
-//! its literal next levels by hash, its `+` child, and the subscribers of the filter that
-//! ends there, with or without a trailing `#`. Matching a topic walks the literal child and
-//! the `+` child of each node it reaches, so its cost follows the topic's depth and the
-//! filters that match (or share its prefixes), not how many filters there are.
+//! in Mosquitto's subscription tree or NATS's sublist): from each node, the edges to the
+//! next ones by their first level (literal by hash, or `+`), and the subscribers of the
+//! filter that ends there, with or without a trailing `#`. An edge spans every level up to
+//! the next branch (a radix tree), so a deep filter costs one edge, not a node per level.
+//! Matching a topic follows the literal edge and the `+` edge of each node it reaches, so
+//! its cost follows the topic's depth and the filters that match (or share its prefixes),
+//! not how many filters there are.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::Split;
@@ -30,17 +32,28 @@ pub(crate) struct Subscribers {
     pub(crate) clients: BTreeMap<ClientKey, bool>,
 }
 
-/// The filters that share a prefix of levels: the path from the root to this node.
+/// The filters that share a prefix of levels: the path from the root to this node. Every
+/// node but the root has subscribers or at least two edges, so a filter adds at most two
+/// nodes however many levels it has.
 #[derive(Debug, Default)]
 struct Node {
-    /// The next level is this literal text.
-    literal: HashMap<Box<str>, Node>,
-    /// The next level is `+`.
-    plus: Option<Box<Node>>,
+    /// Edges whose first level is this literal text.
+    literal: HashMap<Box<str>, Edge>,
+    /// The edge whose first level is `+`.
+    plus: Option<Box<Edge>>,
     /// The filter that is this prefix followed by `#`.
     hash: Option<Subscribers>,
     /// The filter that is this prefix (a wildcard filter, so it has a `+` somewhere).
     end: Option<Subscribers>,
+}
+
+/// A run of levels without a branch: its first level is the key it is stored under (or
+/// `+`), the others are `rest`.
+#[derive(Debug, Default)]
+struct Edge {
+    /// The levels after the first, literal or `+`, joined by `/`; empty for none.
+    rest: Box<str>,
+    node: Node,
 }
 
 const PLUS: &str = "+";
@@ -55,7 +68,8 @@ impl TopicIndex {
     /// Adds a subscription; returns whether the client is new on this filter.
     pub(crate) fn add(&mut self, filter: &TopicFilter, client: ClientKey, presence: bool) -> bool {
         let slot = if filter.has_wildcards() {
-            let slot = self.wildcards.slot_mut(filter.levels());
+            let levels: Vec<&str> = filter.levels().collect();
+            let slot = self.wildcards.slot_mut(&levels);
             if slot.is_none() {
                 self.wildcard_filters += 1;
             }
@@ -67,7 +81,7 @@ impl TopicIndex {
     }
 
     /// Removes a subscription; the filter is freed with its last subscriber, and with it
-    /// every node of the tree that no other filter needs. `filter` may be any text: one
+    /// every node and edge of the tree that no other filter needs. `filter` may be any text: one
     /// that was never added is not found.
     pub(crate) fn remove(&mut self, filter: &str, client: ClientKey) -> bool {
         if !has_wildcard(filter) {
@@ -91,17 +105,7 @@ impl TopicIndex {
         if !has_wildcard(filter) {
             return self.exact.get(filter);
         }
-        let mut node = &self.wildcards;
-        let mut levels = split(filter);
-        while let Some(level) = levels.next() {
-            node = match level {
-                // `#` ends a filter; anything after it was never added.
-                HASH => return node.hash.as_ref().filter(|_| levels.next().is_none()),
-                PLUS => node.plus.as_deref()?,
-                _ => node.literal.get(level)?,
-            };
-        }
-        node.end.as_ref()
+        self.wildcards.find(split(filter))
     }
 
     /// Fills `out` with every client subscribed to a filter matching `topic`, once each,
@@ -162,11 +166,11 @@ impl Node {
         let Some(first) = levels.next() else {
             return;
         };
-        if let Some(child) = self.literal.get(first) {
-            child.match_rest(levels.clone(), found);
+        if let Some(edge) = self.literal.get(first) {
+            edge.match_rest(levels.clone(), found);
         }
-        if let Some(plus) = self.plus.as_deref().filter(|_| wildcards_match) {
-            plus.match_rest(levels, found);
+        if let Some(edge) = self.plus.as_deref().filter(|_| wildcards_match) {
+            edge.match_rest(levels, found);
         }
     }
 
@@ -183,71 +187,202 @@ impl Node {
             }
             return;
         };
-        if let Some(child) = self.literal.get(level) {
-            child.match_rest(rest.clone(), found);
+        if let Some(edge) = self.literal.get(level) {
+            edge.match_rest(rest.clone(), found);
         }
-        if let Some(plus) = &self.plus {
-            plus.match_rest(rest, found);
+        if let Some(edge) = &self.plus {
+            edge.match_rest(rest, found);
         }
     }
 
-    /// The subscribers' place of the filter with these levels, creating its nodes.
-    fn slot_mut(&mut self, levels: Levels<'_>) -> &mut Option<Subscribers> {
+    /// The edge whose first level is `level` (`+` included).
+    fn edge(&self, level: &str) -> Option<&Edge> {
+        match level {
+            PLUS => self.plus.as_deref(),
+            _ => self.literal.get(level),
+        }
+    }
+
+    fn edge_mut(&mut self, level: &str) -> Option<&mut Edge> {
+        match level {
+            PLUS => self.plus.as_deref_mut(),
+            _ => self.literal.get_mut(level),
+        }
+    }
+
+    /// The subscribers' place of the filter whose levels after this node are `levels`
+    /// (valid, so `#` is last), creating and splitting edges on the way.
+    fn slot_mut(&mut self, levels: &[&str]) -> &mut Option<Subscribers> {
         let mut node = self;
-        for level in levels {
-            node = match level {
-                // A valid filter has `#` only as its last level.
-                HASH => return &mut node.hash,
-                PLUS => node.plus.get_or_insert_with(Box::default),
-                _ => node.literal.entry(level.into()).or_default(),
+        let mut i = 0;
+        loop {
+            let Some(&first) = levels.get(i) else {
+                return &mut node.end;
             };
+            if first == HASH {
+                return &mut node.hash;
+            }
+            // The levels an edge created here would span: up to `#` or the end.
+            let run_end = levels.len() - usize::from(levels.last() == Some(&HASH));
+            let run = &levels[i + 1..run_end.max(i + 1)];
+            let edge = match first {
+                PLUS => node.plus.get_or_insert_with(|| Box::new(Edge::new(run))),
+                _ => node
+                    .literal
+                    .entry(first.into())
+                    .or_insert_with(|| Edge::new(run)),
+            };
+            let common = labels(&edge.rest)
+                .zip(run)
+                .take_while(|(label, level)| label == *level)
+                .count();
+            if common < labels(&edge.rest).count() {
+                edge.split(common);
+            }
+            node = &mut edge.node;
+            i += 1 + common;
         }
-        &mut node.end
     }
 
-    /// Removes `client` from the filter whose levels after this node are `rest`, and frees
-    /// the nodes left empty on the way back. Recurses only into existing nodes, so at most
-    /// as deep as the tree (64 levels), whatever `rest` is.
+    /// Removes `client` from the filter whose levels after this node are `rest`, frees the
+    /// edges left without subscribers and joins the ones left without a branch. Recurses
+    /// only along existing edges, so at most as deep as the tree (64 levels), whatever
+    /// `rest` is.
     fn remove(&mut self, mut rest: Split<'_, char>, client: ClientKey) -> Removal {
-        let Some(level) = rest.next() else {
+        let Some(first) = rest.next() else {
             return remove_from(&mut self.end, client);
         };
-        match level {
-            HASH if rest.next().is_none() => remove_from(&mut self.hash, client),
-            HASH => Removal::default(),
-            PLUS => {
-                let Some(child) = self.plus.as_deref_mut() else {
-                    return Removal::default();
-                };
-                let removal = child.remove(rest, client);
-                if child.is_empty() {
-                    self.plus = None;
-                }
-                removal
-            }
-            _ => {
-                let Some(child) = self.literal.get_mut(level) else {
-                    return Removal::default();
-                };
-                let removal = child.remove(rest, client);
-                if child.is_empty() {
-                    self.literal.remove(level);
-                }
-                removal
-            }
+        if first == HASH {
+            return match rest.next() {
+                None => remove_from(&mut self.hash, client),
+                Some(_) => Removal::default(),
+            };
         }
+        let Some(edge) = self.edge_mut(first) else {
+            return Removal::default();
+        };
+        if !labels(&edge.rest).all(|label| rest.next() == Some(label)) {
+            return Removal::default();
+        }
+        let removal = edge.node.remove(rest, client);
+        if edge.node.is_empty() {
+            match first {
+                PLUS => self.plus = None,
+                _ => drop(self.literal.remove(first)),
+            }
+        } else {
+            edge.join();
+        }
+        removal
+    }
+
+    /// Whether the filter whose levels after this node are `rest` is here.
+    fn find(&self, mut rest: Split<'_, char>) -> Option<&Subscribers> {
+        let mut node = self;
+        while let Some(first) = rest.next() {
+            if first == HASH {
+                return node.hash.as_ref().filter(|_| rest.next().is_none());
+            }
+            let edge = node.edge(first)?;
+            if !labels(&edge.rest).all(|label| rest.next() == Some(label)) {
+                return None;
+            }
+            node = &edge.node;
+        }
+        node.end.as_ref()
     }
 
     fn is_empty(&self) -> bool {
         self.literal.is_empty() && self.plus.is_none() && self.hash.is_none() && self.end.is_none()
     }
 
+    /// Whether no node below this one is without subscribers and a branch.
+    #[cfg(test)]
+    fn compact(&self) -> bool {
+        let edges = || self.literal.values().chain(self.plus.as_deref());
+        edges().all(|edge| {
+            let below = &edge.node;
+            let branches = below.literal.len() + usize::from(below.plus.is_some());
+            (below.hash.is_some() || below.end.is_some() || branches > 1) && below.compact()
+        })
+    }
+
     /// Nodes in this subtree, this one included.
     #[cfg(test)]
     fn count(&self) -> usize {
-        1 + self.literal.values().map(Node::count).sum::<usize>()
-            + self.plus.as_deref().map_or(0, Node::count)
+        let edges = self.literal.values().chain(self.plus.as_deref());
+        1 + edges.map(|edge| edge.node.count()).sum::<usize>()
     }
+}
+
+impl Edge {
+    /// The topic's levels matched the edge's first level; `rest` are the others.
+    fn match_rest(&self, mut rest: Levels<'_>, found: &mut Found<'_>) {
+        for label in labels(&self.rest) {
+            match rest.next() {
+                Some(level) if label == PLUS || label == level => {}
+                _ => return,
+            }
+        }
+        self.node.match_rest(rest, found);
+    }
+
+    fn new(levels: &[&str]) -> Edge {
+        Edge {
+            rest: levels.join("/").into(),
+            node: Node::default(),
+        }
+    }
+
+    /// Ends this edge after `keep` levels of `rest`, at a new node whose one edge goes on
+    /// to the old node.
+    fn split(&mut self, keep: usize) {
+        let levels: Vec<&str> = labels(&self.rest).collect();
+        let (head, tail) = levels.split_at(keep);
+        // `keep` is less than the levels of `rest`, so `tail` has a first level.
+        let Some((&first, tail)) = tail.split_first() else {
+            return;
+        };
+        let below = Edge {
+            rest: tail.join("/").into(),
+            node: std::mem::take(&mut self.node),
+        };
+        match first {
+            PLUS => self.node.plus = Some(Box::new(below)),
+            _ => drop(self.node.literal.insert(first.into(), below)),
+        }
+        self.rest = head.join("/").into();
+    }
+
+    /// If the node this edge leads to has no subscribers and one edge, makes the two one.
+    fn join(&mut self) {
+        let node = &mut self.node;
+        if node.hash.is_some() || node.end.is_some() {
+            return;
+        }
+        let (first, below) = match (node.literal.len(), node.plus.take()) {
+            (0, Some(plus)) => (Box::from(PLUS), *plus),
+            (1, None) => match node.literal.drain().next() {
+                Some(only) => only,
+                None => return,
+            },
+            (_, plus) => {
+                node.plus = plus;
+                return;
+            }
+        };
+        let rest: Vec<&str> = labels(&self.rest)
+            .chain([&*first])
+            .chain(labels(&below.rest))
+            .collect();
+        self.rest = rest.join("/").into();
+        self.node = below.node;
+    }
+}
+
+/// The levels of an edge's `rest`: none if it is empty.
+fn labels(rest: &str) -> impl Iterator<Item = &str> {
+    rest.split('/').filter(|_| !rest.is_empty())
 }
 
 fn remove_from(slot: &mut Option<Subscribers>, client: ClientKey) -> Removal {

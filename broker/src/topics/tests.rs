@@ -121,6 +121,25 @@ fn removing_the_last_subscriber_frees_the_filter_and_its_nodes() {
 }
 
 #[test]
+fn a_deep_filter_is_one_edge_and_sharing_a_prefix_splits_it_once() {
+    let k = keys(2);
+    let mut index = TopicIndex::default();
+    let deep = format!("a{}/+", "/b".repeat(61));
+    index.add(&filter(&deep), k[0], false);
+    assert_eq!(index.wildcards.count(), 2, "the root and the filter's node");
+    let shorter = format!("a{}/#", "/b".repeat(30));
+    index.add(&filter(&shorter), k[1], false);
+    assert_eq!(index.wildcards.count(), 3, "one split node");
+    let topic = format!("a{}/c", "/b".repeat(61));
+    assert_eq!(targets(&index, &topic), k);
+    assert!(index.remove(&shorter, k[1]));
+    assert_eq!(index.wildcards.count(), 2, "joined again");
+    assert_eq!(targets(&index, &topic), vec![k[0]]);
+    assert!(index.remove(&deep, k[0]));
+    assert_eq!(index.wildcards.count(), 1);
+}
+
+#[test]
 fn removing_text_that_is_no_subscribed_filter_changes_nothing() {
     let k = keys(1);
     let mut index = TopicIndex::default();
@@ -159,7 +178,7 @@ impl Rng {
     }
 
     fn text(&mut self, levels: &[&str]) -> String {
-        let depth = 1 + self.below(4);
+        let depth = 1 + self.below(6);
         let parts: Vec<&str> = (0..depth)
             .map(|_| levels[self.below(levels.len())])
             .collect();
@@ -233,6 +252,10 @@ fn check(
     seed: u64,
 ) {
     assert_eq!(index.len(), model.len(), "seed {seed}");
+    // Every node but the root has subscribers or a branch: at most two nodes a filter.
+    let wildcard = model.keys().filter(|f| filter(f).has_wildcards()).count();
+    assert!(index.wildcards.count() <= 1 + 2 * wildcard, "seed {seed}");
+    assert!(index.wildcards.compact(), "seed {seed}");
     for (text, subs) in model {
         let got = index.get(text).map(|s| &s.clients);
         assert_eq!(got, Some(subs), "seed {seed} {text}");
