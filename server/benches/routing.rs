@@ -6,15 +6,16 @@
 //! heap allocations per publish. QoS 1 subscribers ack every delivery right after it is
 //! delivered, so what is measured is publish + fan-out + ack + receipt. The virtual clock
 //! advances 1 ms every 64 publishes and `handle_timeout` runs, so retry timers of acked
-//! deliveries come due and are popped as they would be in production. The last scenario
-//! adds one client holding 80,000 wildcard filters that match nothing published, to its
-//! four subscribers (one exact filter, three wildcard ones): what matching a topic against
-//! many filters costs.
+//! deliveries come due and are popped as they would be in production. The two wildcard
+//! scenarios add, to four subscribers (one exact filter, three wildcard ones), one client
+//! holding wildcard filters that match nothing published (80,000 of a few levels, or
+//! 10,000 of 64 levels): what matching a topic against many filters costs, and the heap
+//! each filter keeps.
 //!
 //! Run: `cargo bench -p fastport-server --bench routing`, optionally followed by `-- N` (the
 //! number of publishes in each of the 5 measured runs per scenario; the default is 100,000)
 //! and a word that picks the scenarios whose name contains it (`-- 100000 qos1`), e.g. for a
-//! profiler. The wildcard scenario alone: `-- 2000 wildcards`.
+//! profiler. The wildcard scenarios alone: `-- 2000 wildcards`.
 
 use std::alloc::System;
 use std::time::Duration;
@@ -42,19 +43,22 @@ struct Scenario {
     qos: Qos,
     /// Wildcard filters that match nothing published, held by one more client.
     idle_filters: u64,
+    /// The `i`th of them.
+    idle_filter: fn(u64) -> String,
 }
 
 /// Filters of the subscribers when the scenario has idle filters: an exact one and three
 /// wildcard ones, so that matching, not the hash lookup, finds most of them.
 const MATCHING: [&str; 4] = [TOPIC, "bench/+/1", "bench/#", "+/room/+"];
 
-const SCENARIOS: [Scenario; 5] = [
+const SCENARIOS: [Scenario; 6] = [
     Scenario {
         name: "qos0 1->16",
         publishers: 1,
         subscribers: 16,
         qos: Qos::AtMostOnce,
         idle_filters: 0,
+        idle_filter,
     },
     Scenario {
         name: "qos1 1->16",
@@ -62,6 +66,7 @@ const SCENARIOS: [Scenario; 5] = [
         subscribers: 16,
         qos: Qos::AtLeastOnce,
         idle_filters: 0,
+        idle_filter,
     },
     Scenario {
         name: "qos0 4->1",
@@ -69,6 +74,7 @@ const SCENARIOS: [Scenario; 5] = [
         subscribers: 1,
         qos: Qos::AtMostOnce,
         idle_filters: 0,
+        idle_filter,
     },
     Scenario {
         name: "qos1 4->1",
@@ -76,6 +82,7 @@ const SCENARIOS: [Scenario; 5] = [
         subscribers: 1,
         qos: Qos::AtLeastOnce,
         idle_filters: 0,
+        idle_filter,
     },
     Scenario {
         name: "qos0 1->4 80k wildcards",
@@ -83,6 +90,15 @@ const SCENARIOS: [Scenario; 5] = [
         subscribers: 4,
         qos: Qos::AtMostOnce,
         idle_filters: 80_000,
+        idle_filter,
+    },
+    Scenario {
+        name: "qos0 1->4 10k deep wildcards",
+        publishers: 1,
+        subscribers: 4,
+        qos: Qos::AtMostOnce,
+        idle_filters: 10_000,
+        idle_filter: deep_idle_filter,
     },
 ];
 
@@ -152,6 +168,12 @@ fn measure(scenario: Scenario, warmup: usize, measured: usize) {
         1e9 / best,
         allocs as f64 / (RUNS * measured) as f64,
     );
+    if scenario.idle_filters > 0 {
+        println!(
+            "    heap kept per idle filter: {} B",
+            bench.bytes_per_idle_filter
+        );
+    }
 }
 
 /// A broker with `publishers` and `subscribers` connected to one session, and every frame
@@ -164,6 +186,8 @@ struct Bench {
     acks: Vec<Bytes>,
     /// Deliveries sent to subscribers.
     delivered: u64,
+    /// Heap bytes the broker kept per idle filter (its subscription and the index entry).
+    bytes_per_idle_filter: i64,
 }
 
 impl Bench {
@@ -185,6 +209,7 @@ impl Bench {
             publishes: Vec::new(),
             acks: Vec::new(),
             delivered: 0,
+            bytes_per_idle_filter: 0,
         };
         for s in 0..scenario.subscribers {
             let conn = bench.subscriber(s);
@@ -197,9 +222,23 @@ impl Bench {
         }
         if scenario.idle_filters > 0 {
             bench.connect(IDLE, "idle");
-            for i in 0..scenario.idle_filters {
-                bench.subscribe(IDLE, &idle_filter(i));
+            let frames: Vec<Bytes> = (0..scenario.idle_filters)
+                .map(|i| subscribe(&(scenario.idle_filter)(i)))
+                .collect();
+            let region = Region::new(GLOBAL);
+            for frame in frames {
+                bench.b.handle_message(bench.now, IDLE, frame);
+                bench.drain();
             }
+            let change = region.change();
+            // The frames were allocated before the region: their bytes are added back.
+            let frame_bytes: usize = (0..scenario.idle_filters)
+                .map(|i| subscribe(&(scenario.idle_filter)(i)).len())
+                .sum();
+            // Growing and shrinking reallocations count in these two already.
+            let kept = change.bytes_allocated as i64 - change.bytes_deallocated as i64
+                + frame_bytes as i64;
+            bench.bytes_per_idle_filter = kept / scenario.idle_filters as i64;
         }
         for p in 0..scenario.publishers {
             bench.connect(ConnId(p), &format!("pub{p}"));
@@ -222,14 +261,8 @@ impl Bench {
     }
 
     fn subscribe(&mut self, conn: ConnId, filter: &str) {
-        self.feed(
-            conn,
-            Frame::Subscribe(Subscribe {
-                request_id: 1,
-                presence: false,
-                filter: filter.into(),
-            }),
-        );
+        self.b.handle_message(self.now, conn, subscribe(filter));
+        self.drain();
     }
 
     fn connect(&mut self, conn: ConnId, client: &str) {
@@ -305,11 +338,26 @@ fn idle_filter(i: u64) -> String {
     }
 }
 
+/// The `i`th 64-level filter that matches no published topic: what a filter costs when it
+/// shares nothing but its depth with the others.
+fn deep_idle_filter(i: u64) -> String {
+    format!("x{i}{}/+", "/a".repeat(62))
+}
+
 /// `Bytes` made from a `Vec` allocate their shared header on the first clone; that happens
 /// here, so the measured loop counts only the broker's allocations.
 fn shared(frame: Bytes) -> Bytes {
     drop(frame.clone());
     frame
+}
+
+fn subscribe(filter: &str) -> Bytes {
+    Frame::Subscribe(Subscribe {
+        request_id: 1,
+        presence: false,
+        filter: filter.into(),
+    })
+    .encode()
 }
 
 fn publish(qos: Qos, k: usize) -> Bytes {
