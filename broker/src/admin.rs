@@ -276,6 +276,11 @@ impl Broker {
                 if let Some(session) = self.sessions.remove(&id) {
                     self.forget_cache(session.cache_bytes);
                     self.session_ids.remove(&session.name);
+                    // The retries of its deliveries, its clients' offline timers, its
+                    // expiry and its sweep.
+                    let waiting: usize =
+                        session.messages.values().map(|m| m.waiting as usize).sum();
+                    self.timers_went_stale(waiting + session.clients.len() + 2);
                 }
                 return self.answer(origin, ErrorCode::OK, String::new(), None);
             }

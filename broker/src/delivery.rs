@@ -124,6 +124,7 @@ impl Broker {
         };
         if let Some(dropped) = dropped {
             self.metrics.dropped += 1;
+            self.timers_went_stale(1);
             self.count_settled(id, dropped, Some(Failure::Dropped));
         }
     }
@@ -139,6 +140,7 @@ impl Broker {
             return;
         };
         let evicted = std::mem::take(&mut state.evicted);
+        self.timers_went_stale(evicted.len());
         for delivery in evicted.into_keys() {
             self.metrics.dropped += 1;
             self.count_settled(id, delivery, Some(Failure::Dropped));

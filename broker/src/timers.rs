@@ -6,8 +6,10 @@
 //! table's size and comes after as many stale hints as half of it, so it is O(1) per hint;
 //! and the table holds at most twice what is live, or what is live plus [`KEEP_STALE`],
 //! not every timer set within the longest delay (a retry per delivery for a whole retry
-//! interval). The one kind of stale entry nobody announces, the timers of a deleted
-//! session, is dropped by the next pass or fires as a no-op.
+//! interval). Where entries go stale: a delivery settled or dropped by `drop_oldest`
+//! (its retry), a resume (the retries it supersedes), a welcome (the hello timer, the
+//! client's offline timer, the keepalive of a connection taken over), a closed connection
+//! (its hello and keepalive or login timer), a dropped client or session (all of theirs).
 //!
 //! Almost every timer is set at `now` plus a fixed delay (a session's retry interval or
 //! expiry, a keepalive), so timers of one kind arrive in deadline order. Such runs go into

@@ -111,3 +111,46 @@ fn closed_connections_do_not_keep_their_keepalive_entries() {
         "{entries} timer entries for one connection"
     );
 }
+
+#[test]
+fn a_dropped_session_does_not_keep_the_retry_timers_of_its_offline_clients() {
+    let mut t = T::new();
+    t.connect(1, "pub");
+    t.connect_as(2, "demo", "sub", true);
+    t.subscribe(2, "t", false);
+    let n = 2 * KEEP_STALE as u64;
+    for id in 1..=n {
+        t.publish(1, id, "t", b"x");
+    }
+    assert!(
+        t.b.timers.len() > n as usize,
+        "a retry timer per unacked delivery"
+    );
+    assert_eq!(t.admin("demo", "secret", AdminOp::Drop).code, ErrorCode::OK);
+    // Nothing is live: no session, no connection.
+    let entries = t.b.timers.len();
+    assert!(entries <= bound(0), "{entries} timer entries");
+}
+
+#[test]
+fn a_drop_oldest_subscriber_that_never_acks_keeps_timers_for_what_it_still_owes() {
+    let mut t = T::new();
+    t.admin(
+        "demo",
+        "secret",
+        AdminOp::Configure(SessionConfig {
+            max_pending: Some(4),
+            slow_consumer_policy: Some(SlowConsumerPolicy::DropOldest),
+            ..SessionConfig::default()
+        }),
+    );
+    t.connect(1, "pub");
+    t.connect(2, "sub");
+    t.subscribe(2, "t", false);
+    for id in 1..=3 * KEEP_STALE as u64 {
+        t.publish(1, id, "t", b"x");
+    }
+    // Live: 4 pending and 4 evicted retries, 2 keepalives, the sweep and the expiry.
+    let entries = t.b.timers.len();
+    assert!(entries <= bound(4 + 4 + 2 + 2), "{entries} timer entries");
+}
