@@ -18,7 +18,8 @@ pub struct Metrics {
     /// Gauge: password checks running.
     pub pending_jobs: u64,
     /// Gauge: entries in the timer table (retries of unacked deliveries, keepalives,
-    /// expiries), including stale ones not dropped yet: at most about twice the live ones.
+    /// expiries), including stale ones not dropped yet: at most twice the live ones, or the
+    /// live ones plus 512.
     pub timers: u64,
     /// Connections accepted.
     pub connections_opened: u64,
