@@ -175,7 +175,9 @@ impl Broker {
         all
     }
 
-    /// Encodes and queues one QoS 1 delivery of a cached message; returns its size.
+    /// Queues one QoS 1 delivery of a cached message; returns its size. The first attempt
+    /// is the cached frame itself, and a resend's encoding is shared by every subscriber
+    /// resent the same attempt after it.
     pub(crate) fn send_delivery(
         &mut self,
         conn: ConnId,
@@ -185,19 +187,27 @@ impl Broker {
     ) -> usize {
         let Some(m) = self
             .sessions
-            .get(&id)
-            .and_then(|s| s.messages.get(&delivery))
+            .get_mut(&id)
+            .and_then(|s| s.messages.get_mut(&delivery))
         else {
             return 0;
         };
-        let frame = self.deliver.encode(
-            Qos::AtLeastOnce,
-            delivery,
-            attempt,
-            m.topic.as_str(),
-            &m.publisher,
-            &m.payload,
-        );
+        let frame = match &m.resend {
+            _ if attempt == 1 => m.first.clone(),
+            Some((a, frame)) if *a == attempt => frame.clone(),
+            _ => {
+                let frame = self.deliver.encode(
+                    Qos::AtLeastOnce,
+                    delivery,
+                    attempt,
+                    m.topic.as_str(),
+                    &m.publisher,
+                    &m.payload(),
+                );
+                m.resend = Some((attempt, frame.clone()));
+                frame
+            }
+        };
         let len = frame.len();
         self.metrics.messages_out += 1;
         queue_send(&mut self.metrics, &mut self.outputs, conn, frame);

@@ -375,7 +375,7 @@ impl Broker {
         let Some(m) = session.messages.remove(&delivery) else {
             return;
         };
-        self.count_cached(id, m.payload.len(), false);
+        self.count_cached(id, m.payload_len, false);
         let status = match m.failure {
             None => ReceiptStatus::Delivered,
             Some(Failure::Expired) => ReceiptStatus::Expired,

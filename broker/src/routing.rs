@@ -317,9 +317,12 @@ impl Broker {
                 publisher,
                 publisher_key: client,
                 message_id,
-                // A copy: the decoded payload is a slice of the connection's read buffer,
-                // which a cached slice would keep alive (whole) until the message settles.
-                payload: Bytes::copy_from_slice(&payload),
+                // Not the decoded payload: that is a slice of the connection's read buffer,
+                // which it would keep alive (whole) until the message settles. The frame
+                // is a fresh allocation of its own, and its tail is the payload.
+                first: first.clone(),
+                payload_len: payload.len(),
+                resend: None,
                 expires_at,
                 targets: Targets::new(&self.targets),
                 // Targets are distinct client slots, which are numbered by u32.

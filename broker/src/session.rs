@@ -201,7 +201,15 @@ pub(crate) struct Cached {
     /// The publisher's key when it published; the receipt checks it is still current.
     pub(crate) publisher_key: ClientKey,
     pub(crate) message_id: u64,
-    pub(crate) payload: Bytes,
+    /// The first attempt's `Deliver` frame, sent as is to every subscriber (also when a
+    /// held delivery goes out late); the payload is its tail, so a cached message costs one
+    /// frame, not a frame and a copy of its payload.
+    pub(crate) first: Bytes,
+    /// Bytes of the payload at the end of `first`.
+    pub(crate) payload_len: usize,
+    /// The last resend's frame and its attempt number: subscribers whose retries fall due
+    /// together (they were sent the message together) share one encoding.
+    pub(crate) resend: Option<(u32, Bytes)>,
     pub(crate) expires_at: Instant,
     /// Every subscriber it was routed to, in key order. Which of them still owe an ack is
     /// kept in their `pending` maps, so settling touches no per-message set.
@@ -211,6 +219,13 @@ pub(crate) struct Cached {
     pub(crate) delivered: u32,
     pub(crate) failed: u32,
     pub(crate) failure: Option<Failure>,
+}
+
+impl Cached {
+    /// The payload, as published (a slice of `first`).
+    pub(crate) fn payload(&self) -> Bytes {
+        self.first.slice(self.first.len() - self.payload_len..)
+    }
 }
 
 /// Why a subscriber did not get a message, worst first.
