@@ -2,11 +2,14 @@
 //!
 //! Session passwords, session secret keys and the admin token are stored only as argon2id
 //! hashes in PHC string form (`$argon2id$v=19$m=19456,t=2,p=1$...`), and compared in
-//! constant time by the argon2 crate. Hashing is slow on purpose, so the broker never does
-//! it on the router: it emits a [`Job`] that the driver runs on a blocking thread.
+//! constant time. Hashing is slow on purpose, so the broker never does it on the router: it
+//! emits a [`Job`] that the driver runs on a blocking thread.
+//!
+//! Each hash works in 19 MiB that is handed back to the system when it is done (see
+//! [`Scratch`]), so password checks do not leave the process tens of MiB larger.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -57,11 +60,19 @@ impl SecretHash {
     pub fn new(secret: &str, cost: HashCost) -> Result<SecretHash, HashError> {
         let mut salt = [0u8; 16];
         getrandom::getrandom(&mut salt).map_err(|e| HashError::Random(e.to_string()))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Hashing(e.to_string()))?;
-        let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params());
-        let hash = hasher
-            .hash_password(secret.as_bytes(), &salt)
-            .map_err(|e| HashError::Hashing(e.to_string()))?;
+        let hashing = |e: &dyn std::fmt::Display| HashError::Hashing(e.to_string());
+        let encoded = SaltString::encode_b64(&salt).map_err(|e| hashing(&e))?;
+        let params = cost.params();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        argon2id_into(Version::V0x13, &params, secret.as_bytes(), &salt, &mut out)
+            .map_err(|e| hashing(&e))?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| hashing(&e))?,
+            salt: Some(encoded.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| hashing(&e))?),
+        };
         Ok(SecretHash(hash.to_string()))
     }
 
@@ -84,9 +95,69 @@ impl SecretHash {
         let Ok(parsed) = PasswordHash::new(&self.0) else {
             return false;
         };
-        Argon2::default()
-            .verify_password(candidate.as_bytes(), &parsed)
-            .is_ok()
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(version)) => version,
+            Some(Err(_)) => return false,
+        };
+        let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+        let (Ok(params), Ok(salt)) = (Params::try_from(&parsed), salt.decode_b64(&mut salt_buf))
+        else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        argon2id_into(version, &params, candidate.as_bytes(), salt, &mut out).is_ok()
+            && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+    }
+}
+
+/// argon2id of `password` into `out`, in memory of its own that goes back to the system.
+fn argon2id_into(
+    version: Version,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let mut scratch = Scratch::new(params.block_count());
+    Argon2::new(Algorithm::Argon2id, version, params.clone()).hash_password_into_with_memory(
+        password,
+        salt,
+        out,
+        scratch.blocks(),
+    )
+}
+
+/// argon2's working memory, reserved larger than glibc's largest dynamic mmap threshold
+/// (32 MiB on 64-bit): glibc serves it with its own mapping and unmaps it when it is freed,
+/// instead of raising its threshold to the freed size, after which every later hash would come
+/// from the heap of the hashing thread and stay resident there (19 MiB per thread that ever
+/// hashed). The pages past the blocks in use are never touched, so they cost address space
+/// only; with other allocators the reservation is harmless.
+struct Scratch(Vec<Block>);
+
+/// [`Scratch`]'s reservation in bytes: above glibc's `DEFAULT_MMAP_THRESHOLD_MAX`.
+const SCRATCH_BYTES: usize = 33 << 20;
+/// Working memory below this (the test cost's) is an ordinary allocation.
+const SMALL_SCRATCH_BYTES: usize = 64 << 10;
+
+impl Scratch {
+    fn new(blocks: usize) -> Scratch {
+        let reserve = if blocks.saturating_mul(Block::SIZE) < SMALL_SCRATCH_BYTES {
+            blocks
+        } else {
+            blocks.max(SCRATCH_BYTES / Block::SIZE)
+        };
+        let mut memory = Vec::with_capacity(reserve);
+        memory.resize(blocks, Block::default());
+        Scratch(memory)
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        &mut self.0
     }
 }
 
@@ -184,6 +255,45 @@ pub(crate) fn same_fingerprint(a: &[u8; 32], b: &[u8; 32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_hasher_and_verifier_at_both_costs() {
+        for cost in [HashCost::Test, HashCost::Standard] {
+            let ours = SecretHash::new("hunter2", cost).expect("hash");
+            let parsed = PasswordHash::new(ours.as_phc()).expect("PHC");
+            assert!(Argon2::default()
+                .verify_password(b"hunter2", &parsed)
+                .is_ok());
+            assert!(Argon2::default()
+                .verify_password(b"hunter3", &parsed)
+                .is_err());
+
+            let salt = SaltString::encode_b64(b"sixteen byte slt").expect("salt");
+            let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params())
+                .hash_password(b"hunter2", &salt)
+                .expect("hash")
+                .to_string();
+            let theirs = SecretHash::from_phc(&theirs).expect("argon2id");
+            assert!(theirs.verify("hunter2"));
+            assert!(!theirs.verify("hunter3"));
+        }
+    }
+
+    #[test]
+    fn a_hash_with_a_shorter_output_or_an_old_version_still_verifies() {
+        let salt = SaltString::encode_b64(b"sixteen byte slt").expect("salt");
+        let params = Params::new(8, 1, 1, Some(16)).expect("params");
+        for version in [Version::V0x10, Version::V0x13] {
+            let phc = Argon2::new(Algorithm::Argon2id, version, params.clone())
+                .hash_password(b"s", &salt)
+                .expect("hash")
+                .to_string();
+            let hash = SecretHash::from_phc(&phc).expect("argon2id");
+            assert!(hash.verify("s"), "{phc}");
+            assert!(!hash.verify("t"), "{phc}");
+        }
+    }
 
     #[test]
     fn a_hash_verifies_its_secret_and_nothing_else() {
