@@ -98,7 +98,8 @@ struct Args {
     /// Instead of the comparison: send exactly this many messages in the fan-in scenario (4
     /// publishers -> 1 subscriber, `--qos`, the first `--payload`, `--window`) to the
     /// fastPort server already running at `--server`, print the wall time and exit. A fixed
-    /// amount of work, for instruction counts of the server under callgrind.
+    /// amount of work, for instruction counts of the server under callgrind, or for its
+    /// memory after a load (scripts/bench-memory.sh).
     #[arg(long, requires = "server")]
     messages: Option<u64>,
     /// With `--messages`: the running fastPort server (HOST:PORT, demo session enabled).
@@ -107,6 +108,9 @@ struct Args {
     /// With `--messages`: QoS 0 or 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     qos: u8,
+    /// With `--messages`: the fan-out scenario (1 publisher -> 16 subscribers) instead.
+    #[arg(long, requires = "messages")]
+    fan_out: bool,
 }
 
 /// A kind of measurement.
@@ -154,7 +158,8 @@ fn raise_nofile() -> u64 {
 async fn run(args: Args, nofile: u64) -> Result<()> {
     if let (Some(messages), Some(addr)) = (args.messages, args.server) {
         let payload = args.payload.first().copied().unwrap_or(64);
-        return throughput::fixed_count(addr, args.qos == 1, payload, args.window, messages).await;
+        let scenario = throughput::fixed_scenario(args.qos == 1, args.fan_out);
+        return throughput::fixed_count(addr, scenario, payload, args.window, messages).await;
     }
     let server_bin = match &args.fastport_server {
         Some(path) => path.clone(),

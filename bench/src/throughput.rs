@@ -258,19 +258,29 @@ async fn measure(
     outcome
 }
 
-/// Sends exactly `messages` (rounded up to whole write batches) in the fan-in scenario to
-/// the fastPort server already running at `addr`, waits until all are settled and prints
-/// the wall time: a fixed amount of work, for instruction counts of the whole server
-/// process under callgrind (the time is noisy on a shared machine).
+/// The scenario of [`fixed_count`]: fan-in or fan-out, QoS 0 or 1.
+pub fn fixed_scenario(qos1: bool, fan_out: bool) -> Scenario {
+    match (qos1, fan_out) {
+        (false, false) => SCENARIOS[0],
+        (false, true) => SCENARIOS[1],
+        (true, false) => SCENARIOS[2],
+        (true, true) => SCENARIOS[3],
+    }
+}
+
+/// Sends exactly `messages` (rounded up to whole write batches) in `scenario` to the
+/// fastPort server already running at `addr`, waits until all are settled and prints the
+/// wall time: a fixed amount of work, for instruction counts of the whole server process
+/// under callgrind (the time is noisy on a shared machine) or its memory after a load.
 pub async fn fixed_count(
     addr: SocketAddr,
-    qos1: bool,
+    scenario: Scenario,
     payload: usize,
     window: u64,
     messages: u64,
 ) -> Result<()> {
     let messages = messages.div_ceil(WRITE_BATCH as u64) * WRITE_BATCH as u64;
-    let scenario = if qos1 { SCENARIOS[2] } else { SCENARIOS[0] };
+    let qos1 = scenario.qos1;
     let counters = Arc::new(Counters::new(scenario.subscribers, window, qos1, messages));
     let mut tasks = JoinSet::new();
     let started = start_clients(
@@ -298,9 +308,17 @@ pub async fn fixed_count(
     while tasks.join_next().await.is_some() {}
     let elapsed = finished?.as_secs_f64();
     println!(
-        "{messages} messages (QoS {}, {payload} B, fan-in 4 -> 1) in {elapsed:.3} s: {:.0} msgs/s",
+        "{messages} messages (QoS {}, {payload} B, {} {} -> {}) in {elapsed:.3} s: {:.0} msgs/s \
+         delivered",
         u8::from(qos1),
-        messages as f64 / elapsed
+        if scenario.subscribers > 1 {
+            "fan-out"
+        } else {
+            "fan-in"
+        },
+        scenario.publishers,
+        scenario.subscribers,
+        (messages * scenario.subscribers as u64) as f64 / elapsed
     );
     Ok(())
 }

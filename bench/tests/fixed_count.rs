@@ -1,5 +1,6 @@
 //! `fastport-bench --messages N --server ADDR` (the profiling load) against the real server:
-//! every message is settled, at QoS 1 and QoS 0, and bad arguments are refused.
+//! every message is settled, at QoS 1 and QoS 0, fan-in and fan-out, and bad arguments are
+//! refused.
 
 use fastport_harness::{within, Server, LIMIT};
 use tokio::process::Command;
@@ -19,8 +20,13 @@ async fn bench(args: &[&str]) -> std::process::Output {
 async fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
     let server = Server::start(&[]).await;
     let addr = server.addr().to_string();
-    for (qos, payload) in [("1", "64"), ("0", "1024")] {
-        let out = bench(&[
+    for (qos, payload, shape) in [
+        ("1", "64", "fan-in 4 -> 1"),
+        ("0", "1024", "fan-in 4 -> 1"),
+        ("1", "1024", "fan-out 1 -> 16"),
+        ("0", "64", "fan-out 1 -> 16"),
+    ] {
+        let mut args = vec![
             "--messages",
             "1000",
             "--server",
@@ -29,8 +35,11 @@ async fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
             qos,
             "--payload",
             payload,
-        ])
-        .await;
+        ];
+        if shape.starts_with("fan-out") {
+            args.push("--fan-out");
+        }
+        let out = bench(&args).await;
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -38,7 +47,7 @@ async fn a_fixed_count_is_sent_and_settled_at_both_qos_levels() {
             String::from_utf8_lossy(&out.stderr)
         );
         // 1,000 rounded up to whole write batches of 64.
-        let expected = format!("1024 messages (QoS {qos}, {payload} B, fan-in 4 -> 1) in ");
+        let expected = format!("1024 messages (QoS {qos}, {payload} B, {shape}) in ");
         assert!(stdout.starts_with(&expected), "{stdout}");
     }
 }
