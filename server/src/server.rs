@@ -170,11 +170,12 @@ impl ServerError {
     }
 }
 
-/// Bytes tungstenite reads at a time. Its default (128 KiB) is allocated and zero-filled per
-/// connection on its first read, which made an idle connection cost about 49 KiB; larger
-/// messages still arrive whole (the buffer grows for them). Busy connections still read up
-/// to 64 KiB per system call: see `BurstRead`.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes tungstenite reads at a time. It is allocated per connection and kept for its
+/// lifetime: its default (128 KiB) made an idle connection cost about 49 KiB, 4 KiB 14.4 KiB,
+/// 1 KiB 11.4 KiB (docs/BENCHMARKS.md, "Memory that returns"). Larger messages still
+/// arrive whole (the buffer grows for them), and busy connections still read up to 64 KiB
+/// per system call: see `BurstRead`, which hands the bytes out from memory.
+const WS_READ_BUFFER: usize = 1024;
 /// Bytes of outgoing frames gathered before they are written (batches are flushed anyway):
 /// also the capacity a connection keeps after a burst.
 const WS_WRITE_BUFFER: usize = 16 * 1024;

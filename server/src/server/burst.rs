@@ -1,9 +1,9 @@
 //! Large socket reads for busy connections without a large buffer on idle ones.
 //!
 //! tungstenite reads at most its `read_buffer_size` per call, and that buffer is allocated
-//! (and zero-filled) for every connection, idle or not: 4 KiB keeps an idle connection small,
-//! but a publisher sending 64 KiB at a time then costs 16 `recvfrom` calls, each with a trip
-//! through tokio's readiness machinery. [`BurstRead`] sits between the socket and
+//! (and zero-filled) for every connection, idle or not: 1 KiB keeps an idle connection small,
+//! but a publisher sending 64 KiB at a time would then cost 64 `recvfrom` calls, each with a
+//! trip through tokio's readiness machinery. [`BurstRead`] sits between the socket and
 //! tungstenite: while reads keep filling tungstenite's buffer it reads [`BURST`] bytes per
 //! system call into a buffer of its own and hands them out from memory; as soon as the
 //! socket has nothing more to give, that buffer is freed, so an idle connection holds none.
