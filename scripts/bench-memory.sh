@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory of one fastport-server over a load run, on loopback, in about a minute: its resident
+# Memory of one fastport-server over a load run, on loopback, in under a minute: its resident
 # set (VmRSS; RssAnon is the heap part) when started, after password checks (logins to
 # sessions that do not exist: argon2id at full cost, as a wrong password), and after a
 # QoS 0 and a QoS 1 fan-out load (`fastport-bench --messages N --fan-out`: 1 publisher ->
