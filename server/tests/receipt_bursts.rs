@@ -1,4 +1,4 @@
-//! Receipts do not count against a publisher's outbound budget: a subscriber acking a
+//! Receipts in a publisher's outbound queue: a subscriber acking a
 //! burst of messages sends the publisher a burst of receipts, which must not get the
 //! publisher closed as a slow consumer, and each receipt still follows its `PubAck`.
 

@@ -25,9 +25,6 @@ use crate::broker::ConnId;
 /// Queued frames written per flush.
 const WRITE_BATCH: usize = 64;
 
-/// Receipts waiting to be written beyond which nothing more is read from the peer.
-const RECEIPTS_READ_BELOW: usize = 512;
-
 /// How long to wait for the peer's answer to our close frame, or to get ours out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -86,7 +83,6 @@ where
     } = setup;
     let (outbound, rx) = mpsc::unbounded_channel();
     let gauge = budget.gauge();
-    let (receipts, receipts_rx) = mpsc::unbounded_channel();
     let (abort, abort_rx) = oneshot::channel();
     let (sink, stream) = ws.split();
     let mut link = Link {
@@ -95,10 +91,11 @@ where
         sink,
         stream,
         rx,
-        receipts: receipts_rx,
         abort_rx,
         abort_live: true,
-        batch: Vec::with_capacity(WRITE_BATCH),
+        // Grown by the first frames, and let go again whenever the queue is empty: idle
+        // connections hold no batch (64 slots would be 2.5 KiB each).
+        batch: Vec::new(),
         gauge: gauge.clone(),
         half: budget.half(),
         stall: budget.stall,
@@ -112,7 +109,6 @@ where
         hello_deadline,
         outbound,
         gauge,
-        receipts,
         abort,
     }));
     let end = match link.router.send(opened).await {
@@ -130,8 +126,6 @@ struct Link<S> {
     sink: Sink<S>,
     stream: Stream<S>,
     rx: mpsc::UnboundedReceiver<Outbound>,
-    /// Receipts, written after every frame queued before them (see [`Link::write_receipts`]).
-    receipts: mpsc::UnboundedReceiver<Bytes>,
     abort_rx: oneshot::Receiver<CloseCmd>,
     /// Whether the abort sender is still there (see [`aborted`]).
     abort_live: bool,
@@ -168,7 +162,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                         None => self.write_batch(received).await,
                     }
                 }
-                Some(receipt) = self.receipts.recv() => self.write_receipts(receipt).await,
                 cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
             };
             if let Some(end) = end {
@@ -179,9 +172,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
 
     /// Whether to read from the peer (see [`Link::half`] and [`Link::answering`]).
     fn may_read(&self) -> bool {
-        !self.answering
-            && self.gauge.queued() < self.half
-            && self.receipts.len() < RECEIPTS_READ_BELOW
+        !self.answering && self.gauge.queued() < self.half
     }
 
     /// Takes `received` frames just taken from the queue off its gauge, and tells the
@@ -201,39 +192,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             }
         }
         None
-    }
-
-    /// Writes `first` and the receipts behind it, after the frames already in the outbound
-    /// queue: the router queued a publish's `PubAck` before its `Receipt`, so taking the
-    /// outbound queue first keeps that order.
-    async fn write_receipts(&mut self, first: Bytes) -> Option<End> {
-        loop {
-            let before = self.batch.len();
-            while self.batch.len() < WRITE_BATCH {
-                match self.rx.try_recv() {
-                    Ok(item) => self.batch.push(item),
-                    Err(_) => break,
-                }
-            }
-            if let Some(end) = self.took(self.batch.len() - before).await {
-                return Some(end);
-            }
-            if self.batch.len() < WRITE_BATCH {
-                break; // the outbound queue is empty: the receipts fit behind it
-            }
-            if let Some(end) = self.write_batch(WRITE_BATCH).await {
-                return Some(end);
-            }
-        }
-        self.batch.push(Outbound::Frame(first));
-        while self.batch.len() < WRITE_BATCH {
-            match self.receipts.try_recv() {
-                Ok(receipt) => self.batch.push(Outbound::Frame(receipt)),
-                Err(_) => break,
-            }
-        }
-        let n = self.batch.len();
-        self.write_batch(n).await
     }
 
     /// Hands one incoming message to the router.
@@ -296,7 +254,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             self.welcomed.store(true, Ordering::Release);
         }
         match written {
-            Ok(Ok(Written::All)) => None,
+            Ok(Ok(Written::All)) => {
+                if self.rx.is_empty() {
+                    self.batch = Vec::new();
+                }
+                None
+            }
             Ok(Ok(Written::Closed)) => Some(End::ClosedByServer),
             Ok(Err(e)) => {
                 tracing::debug!(conn = conn.0, "write failed: {e}");

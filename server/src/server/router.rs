@@ -61,9 +61,6 @@ pub(crate) struct Opened {
     pub(crate) outbound: mpsc::UnboundedSender<Outbound>,
     /// The bytes in `outbound`.
     pub(crate) gauge: Arc<Gauge>,
-    /// Its receipts, apart from the outbound queue: the broker bounds them (one per cached
-    /// message the connection published, plus one per publish it answered at once).
-    pub(crate) receipts: mpsc::UnboundedSender<Bytes>,
     /// Closes it at once, skipping what is queued (at twice its budget).
     pub(crate) abort: oneshot::Sender<CloseCmd>,
 }
@@ -193,7 +190,6 @@ fn hashing_threads() -> usize {
 struct ConnEntry {
     outbound: mpsc::UnboundedSender<Outbound>,
     gauge: Arc<Gauge>,
-    receipts: mpsc::UnboundedSender<Bytes>,
     abort: Option<oneshot::Sender<CloseCmd>>,
 }
 
@@ -260,13 +256,11 @@ impl Router {
                     hello_deadline,
                     outbound,
                     gauge,
-                    receipts,
                     abort,
                 } = *opened;
                 let entry = ConnEntry {
                     outbound,
                     gauge,
-                    receipts,
                     abort: Some(abort),
                 };
                 self.conns.insert(conn, entry);
@@ -334,7 +328,9 @@ impl Router {
         while let Some(output) = self.broker.poll_output() {
             match output {
                 Output::Send { conn, frame } => self.send(conn, frame),
-                Output::Receipt { conn, frame } => self.send_receipt(conn, frame),
+                // In order with the rest: a receipt never overtakes its `PubAck`. Receipts
+                // are a few bytes each, one per cached message: far from any budget.
+                Output::Receipt { conn, frame } => self.send(conn, frame),
                 Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
                 Output::Watch { conn } => self.watch(conn),
                 Output::Run(job) => self.run_job(job),
@@ -381,13 +377,6 @@ impl Router {
         // may have sent what it held since (it ignores the repeats).
         if entry.outbound.send(Outbound::Frame(frame)).is_ok() && entry.gauge.add(len) >= budget {
             self.broker.handle_congested(conn);
-        }
-    }
-
-    fn send_receipt(&mut self, conn: ConnId, frame: Bytes) {
-        if let Some(entry) = self.conns.get(&conn) {
-            // Fails only once the task has ended; its `Closed` is on the way.
-            let _ = entry.receipts.send(frame);
         }
     }
 
