@@ -66,8 +66,9 @@ struct Args {
     #[arg(long)]
     fastport_server: Option<PathBuf>,
     /// Throughput: most messages sent and not yet received by the slowest subscriber, all
-    /// publishers together. Keeps every broker's queues short: fastPort closes a subscriber
-    /// whose outbound queue (1,024 frames by default) overflows, the others drop or buffer.
+    /// publishers together. Keeps every broker's queues short: fastPort holds back or sheds
+    /// deliveries to a subscriber whose outbound queue is at its budget (8 MiB by default),
+    /// the others drop or buffer.
     #[arg(long, default_value_t = 512)]
     window: u64,
     /// Throughput: rounds over every scenario and broker; each cell reports the median and

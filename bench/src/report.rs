@@ -301,9 +301,9 @@ pub async fn write_docs(
              broker, a fresh server each time), with the lowest and highest in brackets.\n\
              Publishers are windowed: all of them together keep at most {window} messages sent\n\
              and not yet received by the slowest subscriber, in batches of {WRITE_BATCH}.\n\
-             Without a window fastPort closes the subscribers (`slow_consumer`, its outbound\n\
-             queue holds 1,024 frames) within a second, by design, and the other brokers drop\n\
-             or queue, so flat-out numbers would compare different things. A subscriber whose\n\
+             Without a window fastPort holds back (QoS 1) or sheds (QoS 0) deliveries to a\n\
+             subscriber whose outbound queue is at its budget (8 MiB by default), and the other\n\
+             brokers drop or queue, so flat-out numbers would compare different things. A subscriber whose\n\
              connection ended during the run would be noted in its cell.\n\
              \n\
              QoS 1 rows: fastPort publishers send `Publish` with qos 1 and a new message id\n\
