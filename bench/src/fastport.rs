@@ -20,6 +20,7 @@ const DEMO_SESSION: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
 pub const TOPIC: &str = "bench/t";
 const PUBACK: u8 = 0x09;
+const RECEIPT: u8 = 0x0D;
 const DELIVER: u8 = 0x0A;
 const PING: u8 = 0x0F;
 
@@ -151,8 +152,9 @@ pub async fn latency_subscriber(mut ws: Ws, probe: Arc<Probe>, qos1: bool) {
     }
 }
 
-/// Reads the server's frames in the background, counting good `PubAck`s into `counters`;
-/// everything else (QoS 1 receipts) is drained so the socket never backs up.
+/// Reads the server's frames in the background, counting good `PubAck`s and the QoS 1
+/// receipts by status into `counters`; everything else is drained so the socket never
+/// backs up.
 fn spawn_puback_reader(
     mut stream: futures_util::stream::SplitStream<Ws>,
     counters: Option<Arc<Counters>>,
@@ -162,12 +164,20 @@ fn spawn_puback_reader(
             let (Message::Binary(bytes), Some(counters)) = (message, &counters) else {
                 continue;
             };
-            if bytes.first() == Some(&PUBACK) {
-                if let Ok(Frame::PubAck(ack)) = Frame::decode(bytes) {
-                    if ack.code.is_ok() {
-                        counters.pubacked(1);
+            match bytes.first() {
+                Some(&PUBACK) => {
+                    if let Ok(Frame::PubAck(ack)) = Frame::decode(bytes) {
+                        if ack.code.is_ok() {
+                            counters.pubacked(1);
+                        }
                     }
                 }
+                Some(&RECEIPT) => {
+                    if let Ok(Frame::Receipt(receipt)) = Frame::decode(bytes) {
+                        counters.receipt(receipt.status);
+                    }
+                }
+                _ => {}
             }
         }
     });

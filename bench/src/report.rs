@@ -121,6 +121,7 @@ fn render_throughput(
             let mut rates: Vec<f64> = cell_outcomes().map(|o| o.delivered_per_sec).collect();
             rates.sort_by(f64::total_cmp);
             let losses: u64 = cell_outcomes().map(|o| o.subscriber_losses).sum();
+            let false_receipts: u64 = cell_outcomes().map(|o| o.receipts_not_delivered).sum();
             let mut cell = match rates.as_slice() {
                 [] if !throughput::supports(broker, *scenario) => {
                     footnote = true;
@@ -137,6 +138,9 @@ fn render_throughput(
             };
             if losses > 0 {
                 let _ = write!(cell, ", {losses} subscriber connections lost");
+            }
+            if false_receipts > 0 {
+                let _ = write!(cell, ", {false_receipts} receipts not delivered");
             }
             let _ = write!(out, " {cell} |");
         }
@@ -309,8 +313,9 @@ pub async fn write_docs(
              QoS 1 rows: fastPort publishers send `Publish` with qos 1 and a new message id\n\
              each (1, 2, ... per publisher) and count the `PubAck`s; every subscriber answers\n\
              every `Deliver` with `DeliverAck {{delivery_id}}` and counts a delivery once its\n\
-             ack is flushed (the number is acked deliveries per second; `Receipt`s are read\n\
-             and ignored). Mosquitto: PUBLISH at QoS 1 with a packet id, PUBACK from the broker\n\
+             ack is flushed (the number is acked deliveries per second; the publishers read\n\
+             the `Receipt`s, and a cell notes any whose status is not `delivered`, which\n\
+             would be a false report: every message reaches every subscriber). Mosquitto: PUBLISH at QoS 1 with a packet id, PUBACK from the broker\n\
              to the publisher, the subscribers SUBSCRIBE at QoS 1 and answer each PUBLISH with\n\
              PUBACK (counted as its PUBACK is queued; the PUBACKs of one read go out in one\n\
              write). At QoS 1 the window also counts publishes not yet acknowledged by the\n\

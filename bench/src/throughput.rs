@@ -67,6 +67,9 @@ pub struct Outcome {
     pub delivered_per_sec: f64,
     /// Subscriber connections that ended before the measured window did.
     pub subscriber_losses: u64,
+    /// fastPort QoS 1: receipts whose status was not `delivered` (every subscriber got and
+    /// acked each message, so any is a false report), over the whole run.
+    pub receipts_not_delivered: u64,
 }
 
 /// Counters the client tasks share with the driver, and the publishers' window.
@@ -81,6 +84,8 @@ pub struct Counters {
     /// QoS 1: the window also counts publishes not yet acknowledged by the broker.
     qos1: bool,
     subscriber_losses: AtomicU64,
+    /// fastPort QoS 1: receipts with another status than `delivered`.
+    receipts_not_delivered: AtomicU64,
     /// Woken by subscribers as they receive, for publishers waiting on the window.
     progress: tokio::sync::Notify,
     window: u64,
@@ -96,6 +101,7 @@ impl Counters {
             pubacked: AtomicU64::new(0),
             qos1,
             subscriber_losses: AtomicU64::new(0),
+            receipts_not_delivered: AtomicU64::new(0),
             progress: tokio::sync::Notify::new(),
             window,
             limit,
@@ -126,6 +132,13 @@ impl Counters {
     }
 
     /// A publisher got `n` acknowledgements of its QoS 1 publishes.
+    /// A publisher read a receipt.
+    pub fn receipt(&self, status: fastport_client_core::codec::ReceiptStatus) {
+        if status != fastport_client_core::codec::ReceiptStatus::Delivered {
+            self.receipts_not_delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn pubacked(&self, n: u64) {
         let before = self.pubacked.fetch_add(n, Ordering::Relaxed);
         if (before + n) / NOTIFY_EVERY != before / NOTIFY_EVERY {
@@ -191,12 +204,20 @@ pub async fn run(args: &Args, server_bin: &Path) -> Result<Vec<Outcome>> {
                     format!("{} / {} / {payload} B: {e}", broker.label(), scenario.name)
                 })?;
             eprintln!(
-                "  {:>12.0} delivered msgs/s{}",
+                "  {:>12.0} delivered msgs/s{}{}",
                 outcome.delivered_per_sec,
                 if outcome.subscriber_losses > 0 {
                     format!(
                         " ({} subscriber connections lost)",
                         outcome.subscriber_losses
+                    )
+                } else {
+                    String::new()
+                },
+                if outcome.receipts_not_delivered > 0 {
+                    format!(
+                        " ({} receipts not delivered)",
+                        outcome.receipts_not_delivered
                     )
                 } else {
                     String::new()
@@ -248,6 +269,7 @@ async fn measure(
                 payload,
                 delivered_per_sec: (after - before) as f64 / elapsed,
                 subscriber_losses: losses.max(losses_before),
+                receipts_not_delivered: counters.receipts_not_delivered.load(Ordering::Relaxed),
             })
         }
         Err(e) => Err(e),
