@@ -4,8 +4,9 @@
 //!   message arrives, a password check finishes, an HTTP admin request) reaches it as a
 //!   message on one bounded channel, which it drains in batches before it pumps the broker's
 //!   outputs and re-arms its single timer (rumqttd's router).
-//! - Each WebSocket **connection** is a task with a bounded outbound queue. A full queue
-//!   makes the connection a slow consumer: the broker closes it, nothing grows unbounded.
+//! - Each WebSocket **connection** is a task with an outbound queue bounded in bytes
+//!   (`outbound.rs`): at its budget the broker holds back or sheds deliveries to it, and a
+//!   connection that stopped reading is closed as a slow consumer.
 //! - One **listener** serves HTTP/1.1: the WebSocket upgrade at `/ws`, `/healthz`,
 //!   `/metrics`, the admin API and static files (see [`crate::http`]), over TLS when a
 //!   certificate is configured (see [`crate::tls`]). Every socket it accepts is counted,
