@@ -314,8 +314,8 @@ pub async fn write_docs(
              each (1, 2, ... per publisher) and count the `PubAck`s; every subscriber answers\n\
              every `Deliver` with `DeliverAck {{delivery_id}}` and counts a delivery once its\n\
              ack is flushed (the number is acked deliveries per second; the publishers read\n\
-             the `Receipt`s, and a cell notes any whose status is not `delivered`, which\n\
-             would be a false report: every message reaches every subscriber). Mosquitto: PUBLISH at QoS 1 with a packet id, PUBACK from the broker\n\
+             the `Receipt`s, and a cell notes any whose status is not `delivered`: within\n\
+             the window every message reaches every subscriber, so there should be none). Mosquitto: PUBLISH at QoS 1 with a packet id, PUBACK from the broker\n\
              to the publisher, the subscribers SUBSCRIBE at QoS 1 and answer each PUBLISH with\n\
              PUBACK (counted as its PUBACK is queued; the PUBACKs of one read go out in one\n\
              write). At QoS 1 the window also counts publishes not yet acknowledged by the\n\

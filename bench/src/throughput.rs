@@ -67,8 +67,8 @@ pub struct Outcome {
     pub delivered_per_sec: f64,
     /// Subscriber connections that ended before the measured window did.
     pub subscriber_losses: u64,
-    /// fastPort QoS 1: receipts whose status was not `delivered` (every subscriber got and
-    /// acked each message, so any is a false report), over the whole run.
+    /// fastPort QoS 1: receipts whose status was not `delivered`, over the whole run (within
+    /// `max_pending` every subscriber gets and acks each message, so there should be none).
     pub receipts_not_delivered: u64,
 }
 

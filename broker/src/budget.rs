@@ -47,7 +47,7 @@ impl Broker {
         };
         c.congested = false;
         if let super::ConnState::Active { session, client } = c.state {
-            if !self.send_held(now, session, client, conn) {
+            if self.refill(now, session, client, conn) {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.congested = true;
                 }
@@ -119,48 +119,50 @@ impl Broker {
         self.cache_bytes = self.cache_bytes.saturating_sub(bytes);
     }
 
-    /// Sends the client's held deliveries on `conn`, oldest first, until one outbound
-    /// budget's worth went out. Returns whether none is held any more.
-    pub(crate) fn send_held(
+    /// Sends the client's held deliveries on `conn`, oldest first, while its in-flight
+    /// window (`max_pending`) has room, until one outbound budget's worth went out.
+    /// Returns whether it stopped at the budget with some still held (the caller then
+    /// waits for the queue to drain).
+    pub(crate) fn refill(
         &mut self,
         now: Instant,
         id: SessionId,
         client: ClientKey,
         conn: ConnId,
     ) -> bool {
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return true;
-        };
-        let retry_at = now + session.settings.retry_interval;
-        let Some(state) = session.clients.get_mut(client) else {
-            return true;
-        };
-        let held: Vec<(u64, u32)> = state
-            .pending
-            .iter()
-            .filter(|(_, p)| p.held)
-            .map(|(&delivery, p)| (delivery, p.attempt))
-            .collect();
+        if self.conns.get(&conn).is_some_and(|c| c.congested) {
+            return false;
+        }
         let budget = self.config.max_outbound_bytes;
         let mut sent = 0;
         let mut superseded = 0;
-        let mut all = true;
-        for &(delivery, attempt) in &held {
-            if sent >= budget {
-                all = false;
-                break;
-            }
-            let Some(pending) = self
-                .sessions
-                .get_mut(&id)
-                .and_then(|s| s.clients.get_mut(client))
-                .and_then(|state| state.pending.get_mut(&delivery))
-            else {
-                continue;
+        let stopped = loop {
+            let Some(session) = self.sessions.get_mut(&id) else {
+                break false;
             };
+            let retry_at = now + session.settings.retry_interval;
+            let window = session.settings.max_pending;
+            let Some(state) = session.clients.get_mut(client) else {
+                break false;
+            };
+            if state.in_flight >= window {
+                break false;
+            }
+            let from = state.held_from;
+            let Some((&delivery, pending)) = state.pending.range_mut(from..).next() else {
+                state.held_from = u64::MAX;
+                break false;
+            };
+            if sent >= budget {
+                break true;
+            }
             pending.held = false;
+            let attempt = pending.attempt;
             // A timer for `retry_at` is set already if it was held at this instant.
-            if std::mem::replace(&mut pending.retry_at, retry_at) != retry_at {
+            let rearm = std::mem::replace(&mut pending.retry_at, retry_at) != retry_at;
+            state.in_flight += 1;
+            state.held_from = crate::delivery::next_held(state, delivery);
+            if rearm {
                 superseded += 1;
                 let timer = Timer::Retry {
                     session: id,
@@ -170,9 +172,9 @@ impl Broker {
                 self.timers.set(retry_at, timer);
             }
             sent += self.send_delivery(conn, id, delivery, attempt);
-        }
+        };
         self.timers_went_stale(superseded);
-        all
+        stopped
     }
 
     /// Queues one QoS 1 delivery of a cached message; returns its size. The first attempt

@@ -36,12 +36,16 @@ pub(crate) struct ClientState {
     /// Filters and their presence flag.
     pub(crate) subs: BTreeMap<String, bool>,
     /// Unacked deliveries by id (= age, so the first is the oldest). A client is waiting
-    /// for a cached message exactly while the message's delivery id is in here.
+    /// for a cached message exactly while the message's delivery id is in here. Those
+    /// sent on the current connection come first; from `held_from` on, they wait unsent.
     pub(crate) pending: BTreeMap<u64, PendingDelivery>,
-    /// Deliveries `drop_oldest` took out of `pending` after sending them on the current
-    /// connection, with the time their next resend would have been due: their ack may
-    /// still be on its way, and counts until then. At most `max_pending`, oldest first.
-    pub(crate) evicted: BTreeMap<u64, Instant>,
+    /// Deliveries sent on the current connection and not acked: at most `max_pending`
+    /// (the subscriber's in-flight window).
+    pub(crate) in_flight: u32,
+    /// The oldest held delivery (`u64::MAX`: none). Every pending delivery from it on is
+    /// held, every one before it is in flight: held ones are sent oldest first, and a new
+    /// delivery is held whenever an older one is.
+    pub(crate) held_from: u64,
     /// Receipts that found this publisher offline; sent when it resumes.
     pub(crate) receipts: VecDeque<Bytes>,
     /// When it went offline (resumable clients only).
@@ -110,7 +114,8 @@ impl Clients {
             display_name: String::new(),
             subs: BTreeMap::new(),
             pending: BTreeMap::new(),
-            evicted: BTreeMap::new(),
+            in_flight: 0,
+            held_from: u64::MAX,
             receipts: VecDeque::new(),
             offline_since: None,
         };

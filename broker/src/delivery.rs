@@ -31,7 +31,8 @@ impl Broker {
             // rather than left for the expiry to find.
             return self.count_settled(id, delivery, Some(Failure::Dropped));
         };
-        if state.pending.len() >= settings.max_pending as usize
+        // `max_pending` in flight, and as many more waiting.
+        if state.pending.len() >= 2 * settings.max_pending as usize
             && !self.make_room(now, id, target, delivery, settings)
         {
             return;
@@ -45,7 +46,11 @@ impl Broker {
         };
         let retry_at = now + settings.retry_interval;
         let conn = state.conn;
-        let held = conn.is_some_and(|c| self.conns.get(&c).is_some_and(|c| c.congested));
+        // Held: offline, behind an older held one, past the in-flight window, or the
+        // connection's queue is at its budget (`budget.rs`).
+        let held = conn.is_none_or(|c| self.conns.get(&c).is_some_and(|c| c.congested))
+            || state.held_from != u64::MAX
+            || state.in_flight >= settings.max_pending;
         state.pending.insert(
             delivery,
             PendingDelivery {
@@ -54,6 +59,11 @@ impl Broker {
                 held,
             },
         );
+        if held {
+            state.held_from = state.held_from.min(delivery);
+        } else {
+            state.in_flight += 1;
+        }
         self.timers.set(
             retry_at,
             Timer::Retry {
@@ -72,8 +82,9 @@ impl Broker {
         }
     }
 
-    /// A subscriber is at `max_pending`: evicts its oldest delivery, or drops the new one
-    /// and disconnects it. Returns whether the new delivery may be queued.
+    /// A subscriber has `max_pending` deliveries in flight and as many waiting: drops its
+    /// oldest waiting one, or drops the new one and disconnects it. Returns whether the
+    /// new delivery may be queued.
     fn make_room(
         &mut self,
         now: Instant,
@@ -82,69 +93,49 @@ impl Broker {
         delivery: u64,
         settings: SessionSettings,
     ) -> bool {
-        if settings.slow_consumer == SlowConsumerPolicy::DropOldest {
-            self.evict_oldest(id, target, settings.max_pending as usize);
+        if settings.slow_consumer == SlowConsumerPolicy::DropOldest
+            && self.drop_oldest_held(id, target)
+        {
             return true;
         }
         // The new delivery was never queued: it is settled here, not through `pending`.
         self.metrics.dropped += 1;
         self.count_settled(id, delivery, Some(Failure::Dropped));
-        if let Some(conn) = self.conn_of(id, target) {
-            self.metrics.slow_consumer_disconnects += 1;
-            let message = format!("{} deliveries unacked", settings.max_pending);
-            self.close_conn(now, conn, ErrorCode::SLOW_CONSUMER, &message);
+        if settings.slow_consumer == SlowConsumerPolicy::Disconnect {
+            if let Some(conn) = self.conn_of(id, target) {
+                self.metrics.slow_consumer_disconnects += 1;
+                let message = format!("{} deliveries unacked", settings.max_pending);
+                self.close_conn(now, conn, ErrorCode::SLOW_CONSUMER, &message);
+            }
         }
         false
     }
 
-    /// `drop_oldest`: the oldest pending delivery is not resent any more. If it went out on
-    /// the subscriber's connection, its ack may be on its way: it is dropped only if none
-    /// comes before its next resend would have been due, the connection ends, or
-    /// `max_pending` younger ones are evicted after it. Unsent (the subscriber is
-    /// offline, or held back by a full outbound queue), it is dropped at once.
-    fn evict_oldest(&mut self, id: SessionId, target: ClientKey, max: usize) {
+    /// `drop_oldest`: the oldest delivery still waiting to be sent is given up. It never
+    /// went out, so the subscriber cannot have it: its receipt's `dropped` is the truth.
+    /// Deliveries in flight are never given up this way. Returns whether one was dropped.
+    fn drop_oldest_held(&mut self, id: SessionId, target: ClientKey) -> bool {
         let Some(state) = self
             .sessions
             .get_mut(&id)
             .and_then(|s| s.clients.get_mut(target))
         else {
-            return;
+            return false;
         };
-        let Some((oldest, pending)) = state.pending.pop_first() else {
-            return;
-        };
-        // Held (never sent) or offline: no ack can come.
-        let dropped = if state.conn.is_none() || pending.held {
-            Some(oldest)
-        } else {
-            state.evicted.insert(oldest, pending.retry_at);
-            (state.evicted.len() > max)
-                .then(|| state.evicted.pop_first().map(|(d, _)| d))
-                .flatten()
-        };
-        if let Some(dropped) = dropped {
-            self.metrics.dropped += 1;
-            self.timers_went_stale(1);
-            self.count_settled(id, dropped, Some(Failure::Dropped));
-        }
-    }
-
-    /// The subscriber's connection ended or was replaced: acks of its evicted deliveries
-    /// can no longer come, so they are dropped.
-    pub(crate) fn drop_evicted(&mut self, id: SessionId, client: ClientKey) {
-        let Some(state) = self
-            .sessions
-            .get_mut(&id)
-            .and_then(|s| s.clients.get_mut(client))
+        let Some(&oldest) = state
+            .pending
+            .range(state.held_from..)
+            .next()
+            .map(|(d, _)| d)
         else {
-            return;
+            return false;
         };
-        let evicted = std::mem::take(&mut state.evicted);
-        self.timers_went_stale(evicted.len());
-        for delivery in evicted.into_keys() {
-            self.metrics.dropped += 1;
-            self.count_settled(id, delivery, Some(Failure::Dropped));
-        }
+        state.pending.remove(&oldest);
+        state.held_from = next_held(state, oldest);
+        self.metrics.dropped += 1;
+        self.timers_went_stale(1);
+        self.count_settled(id, oldest, Some(Failure::Dropped));
+        true
     }
 
     pub(crate) fn retry_delivery(
@@ -161,15 +152,6 @@ impl Broker {
         let Some(state) = session.clients.get_mut(client) else {
             return;
         };
-        if let Some(&due) = state.evicted.get(&delivery) {
-            // Evicted, and its ack did not come in the time a resend would have waited.
-            if due <= now {
-                state.evicted.remove(&delivery);
-                self.metrics.dropped += 1;
-                self.count_settled(id, delivery, Some(Failure::Dropped));
-            }
-            return;
-        }
         let Some(pending) = state.pending.get_mut(&delivery) else {
             return;
         };
@@ -181,8 +163,8 @@ impl Broker {
             .conn
             .is_some_and(|c| self.conns.get(&c).is_some_and(|c| c.congested));
         if congested || pending.held {
-            // Waits for the queue to drain (`budget.rs`), which sends it; the timer only
-            // looks again, and a wait costs no attempt.
+            // Waits for room in the window or for the queue to drain (`budget.rs`), which
+            // sends it; the timer only looks again, and a wait costs no attempt.
             pending.retry_at = now + settings.retry_interval;
             let timer = Timer::Retry {
                 session: id,
@@ -190,19 +172,15 @@ impl Broker {
                 delivery,
             };
             self.timers.set(pending.retry_at, timer);
-            if !congested {
-                // Held, but the drain was missed: send it now.
-                pending.held = false;
-                let attempt = pending.attempt;
-                if let Some(conn) = state.conn {
-                    self.send_delivery(conn, id, delivery, attempt);
-                }
+            if let (false, Some(conn)) = (congested, state.conn) {
+                // Should a drain have been missed: send what the window takes.
+                self.refill(now, id, client, conn);
             }
             return;
         }
         if pending.attempt > settings.max_retries {
             self.metrics.retries_exhausted += 1;
-            return self.settle(id, client, delivery, Some(Failure::Exhausted));
+            return self.settle(now, id, client, delivery, Some(Failure::Exhausted));
         }
         pending.attempt += 1;
         pending.retry_at = now + settings.retry_interval;
@@ -235,8 +213,6 @@ impl Broker {
     /// A resumed client gets its pending deliveries again, its queued receipts, and its
     /// presence announced.
     pub(crate) fn resume_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {
-        // Evicted on a connection this one replaced: their acks would have come on it.
-        self.drop_evicted(id, client);
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -245,9 +221,9 @@ impl Broker {
             return;
         };
         let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
-        // Every pending delivery goes again, as a new attempt: held, then sent up to one
-        // outbound budget at a time (`budget.rs`), so a long backlog does not flood the
-        // new connection's queue. Each keeps a retry timer, which sends it should a drain
+        // Every pending delivery goes again, as a new attempt: held, then sent as the
+        // window and the outbound budget allow (`budget.rs`), so a long backlog does not
+        // flood the new connection's queue. Each keeps a retry timer, which sends it should a drain
         // be missed.
         let retry_at = now + retry_interval;
         let mut rearms = Vec::new();
@@ -261,6 +237,8 @@ impl Broker {
                 rearms.push(*delivery);
             }
         }
+        state.in_flight = 0;
+        state.held_from = state.pending.keys().next().copied().unwrap_or(u64::MAX);
         let conn = state.conn;
         // Each timer set below supersedes its delivery's previous one.
         let superseded = rearms.len();
@@ -275,7 +253,7 @@ impl Broker {
         self.timers_went_stale(superseded);
         if let Some(conn) = conn {
             self.metrics.retries += resends;
-            if !self.send_held(now, id, client, conn) {
+            if self.refill(now, id, client, conn) {
                 self.handle_congested(conn);
             }
             for receipt in receipts {
@@ -325,15 +303,16 @@ impl Broker {
         targets.extend_from_slice(m.targets.as_slice());
         // Targets that settled already have no pending entry left: `settle` skips them.
         for &client in &targets {
-            self.settle(id, client, delivery, Some(Failure::Expired));
+            self.settle(now, id, client, delivery, Some(Failure::Expired));
         }
         self.targets = targets;
     }
 
     /// A subscriber is done with a delivery (acked, or failed with `failure`), if it still
-    /// owed one: pending, or evicted but still waited for.
+    /// owed it; a delivery in flight leaves room in the window for the next held one.
     pub(crate) fn settle(
         &mut self,
+        now: Instant,
         id: SessionId,
         client: ClientKey,
         delivery: u64,
@@ -342,13 +321,27 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
-        let owed = session.clients.get_mut(client).is_some_and(|state| {
-            state.pending.remove(&delivery).is_some() || state.evicted.remove(&delivery).is_some()
-        });
-        if owed {
-            // Its retry timer has nothing left to do.
-            self.timers_went_stale(1);
-            self.count_settled(id, delivery, failure);
+        let Some(state) = session.clients.get_mut(client) else {
+            return;
+        };
+        let Some(pending) = state.pending.remove(&delivery) else {
+            return;
+        };
+        if pending.held {
+            if state.held_from == delivery {
+                state.held_from = next_held(state, delivery);
+            }
+        } else {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+        let conn = state.conn;
+        // Its retry timer has nothing left to do.
+        self.timers_went_stale(1);
+        self.count_settled(id, delivery, failure);
+        if let Some(conn) = conn {
+            if !pending.held && self.refill(now, id, client, conn) {
+                self.handle_congested(conn);
+            }
         }
     }
 
@@ -487,4 +480,14 @@ fn empty_deliver() -> Deliver {
         publisher: String::new(),
         payload: Bytes::new(),
     }
+}
+
+/// The first held delivery after `delivery` (`u64::MAX`: none): held deliveries are the
+/// newest pending ones, so it is simply the next one.
+pub(crate) fn next_held(state: &crate::clients::ClientState, delivery: u64) -> u64 {
+    state
+        .pending
+        .range(delivery.saturating_add(1)..)
+        .next()
+        .map_or(u64::MAX, |(&d, _)| d)
 }

@@ -559,7 +559,6 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
-        self.drop_evicted(id, client);
         self.announce_all(id, client, false);
         if resume {
             self.timers.set(
@@ -587,11 +586,11 @@ impl Broker {
             session.topics.remove(filter, client);
         }
         // The state is gone, so these are settled directly rather than through `pending`.
-        for &delivery in state.pending.keys().chain(state.evicted.keys()) {
+        for &delivery in state.pending.keys() {
             self.count_settled(id, delivery, Some(why));
         }
         // Their retry timers and the offline one.
-        self.timers_went_stale(state.pending.len() + state.evicted.len() + 1);
+        self.timers_went_stale(state.pending.len() + 1);
     }
 
     pub(crate) fn expire_offline_client(&mut self, now: Instant, id: SessionId, client: ClientKey) {

@@ -39,8 +39,8 @@ pub struct Metrics {
     pub retries: u64,
     /// Messages that expired before every subscriber acked.
     pub expired: u64,
-    /// Deliveries dropped by the drop-oldest slow-consumer policy: evicted, and not acked in
-    /// time (docs/PROTOCOL.md §8).
+    /// Deliveries given up unsent by the slow-consumer policies: the oldest waiting one
+    /// under `drop_oldest`, the new one under `disconnect` (docs/PROTOCOL.md §8).
     pub dropped: u64,
     /// Deliveries given up after the retry budget.
     pub retries_exhausted: u64,

@@ -27,10 +27,10 @@ impl Broker {
     ) {
         match frame {
             Frame::Publish(p) => self.on_publish(now, conn, id, client, p),
-            Frame::DeliverAck { delivery_id } => self.settle(id, client, delivery_id, None),
+            Frame::DeliverAck { delivery_id } => self.settle(now, id, client, delivery_id, None),
             Frame::DeliverNack { delivery_id, .. } => {
                 self.metrics.nacks += 1;
-                self.settle(id, client, delivery_id, Some(Failure::Dropped));
+                self.settle(now, id, client, delivery_id, Some(Failure::Dropped));
             }
             Frame::Subscribe(s) => {
                 let code = self.subscribe(id, client, &s.filter, s.presence);

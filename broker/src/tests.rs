@@ -602,8 +602,10 @@ fn the_disconnect_policy_closes_a_slow_consumer() {
     t.connect(1, "pub");
     t.connect(2, "slow");
     t.subscribe(2, "t", false);
-    t.publish(1, 1, "t", b"x");
-    t.publish(1, 2, "t", b"x");
+    // One in flight and one waiting; the third is one too many.
+    for id in 1..=3 {
+        t.publish(1, id, "t", b"x");
+    }
     assert_eq!(
         t.closed.get(&ConnId(2)),
         Some(&ErrorCode::SLOW_CONSUMER.close_code())

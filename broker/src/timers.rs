@@ -228,8 +228,7 @@ impl Broker {
                 Timer::Keepalive(conn) => conns.contains_key(&conn),
                 Timer::Login(conn) => parked.contains_key(&conn),
                 // The entry set at the delivery's current `retry_at`: the rest were
-                // superseded by a resend or a resume (`retry_delivery` skips them). An
-                // evicted delivery keeps that time as its deadline.
+                // superseded by a resend or a resume (`retry_delivery` skips them).
                 Timer::Retry {
                     session,
                     client,
@@ -237,10 +236,7 @@ impl Broker {
                 } => sessions
                     .get(&session)
                     .and_then(|s| s.clients.get(client))
-                    .is_some_and(|c| {
-                        c.pending.get(&delivery).map(|p| p.retry_at) == Some(at)
-                            || c.evicted.get(&delivery) == Some(&at)
-                    }),
+                    .is_some_and(|c| c.pending.get(&delivery).map(|p| p.retry_at) == Some(at)),
                 Timer::Expire { session } | Timer::SweepSeen { session } => {
                     sessions.contains_key(&session)
                 }

@@ -107,7 +107,7 @@ fn counters(m: &Metrics) -> [Row; 21] {
         ),
         (
             "fastport_dropped",
-            "Deliveries dropped by the drop_oldest policy.",
+            "Deliveries given up unsent by the slow-consumer policies.",
             m.dropped,
         ),
         (
