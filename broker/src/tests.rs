@@ -183,6 +183,11 @@ impl T {
     }
 }
 
+/// The subscriber on `conn` acknowledges a delivery.
+fn ack(t: &mut T, conn: u64, delivery_id: u64) {
+    t.send(conn, Frame::DeliverAck { delivery_id });
+}
+
 fn deliveries(frames: &[Frame]) -> Vec<(u64, u32, Vec<u8>)> {
     frames
         .iter()

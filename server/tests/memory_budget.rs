@@ -6,21 +6,11 @@
 mod common;
 
 use bytes::Bytes;
-use common::{metric, start, Clients, WsClient};
-use fastport_proto::codec::{ErrorCode, Frame, Publish, Qos, Subscribe};
+use common::{metric, start, Clients};
+use fastport_proto::codec::{ErrorCode, Frame, Publish, Qos};
 
 /// 1 MiB messages published: 300 MiB, several times what the server may hold.
 const MESSAGES: u64 = 300;
-
-async fn subscribe(client: &mut WsClient, filter: &str) {
-    let subscribe = Subscribe {
-        request_id: 1,
-        presence: false,
-        filter: filter.into(),
-    };
-    client.send(&Frame::Subscribe(subscribe)).await;
-    assert!(matches!(client.frame().await, Frame::SubAck(ack) if ack.code.is_ok()));
-}
 
 fn publish(message_id: u64, topic: &str, payload: Bytes) -> Frame {
     Frame::Publish(Publish {
@@ -63,7 +53,7 @@ async fn four_subscribers_that_never_read_cannot_make_the_server_hold_what_was_p
     for _ in 0..4 {
         let mut s = server.connect().await;
         s.join("demo", "demo").await;
-        subscribe(&mut s, "attack").await;
+        s.subscribe("attack").await;
         stuck.push(s);
     }
     let mut attacker = server.connect().await;
@@ -102,7 +92,7 @@ async fn four_subscribers_that_never_read_cannot_make_the_server_hold_what_was_p
     // Another session is not held up by any of it.
     let mut sub = server.connect().await;
     sub.join("other", "other-pw").await;
-    subscribe(&mut sub, "t").await;
+    sub.subscribe("t").await;
     let mut publisher = server.connect().await;
     publisher.join("other", "other-pw").await;
     publisher

@@ -9,18 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{metric, start, Clients, Received, WsClient};
-use fastport_proto::codec::{Frame, Publish, Qos, ReceiptStatus, Subscribe};
-
-async fn subscribe(client: &mut WsClient, filter: &str) {
-    let subscribe = Subscribe {
-        request_id: 1,
-        presence: false,
-        filter: filter.into(),
-    };
-    client.send(&Frame::Subscribe(subscribe)).await;
-    assert!(matches!(client.frame().await, Frame::SubAck(ack) if ack.code.is_ok()));
-}
+use common::{metric, start, Clients, Received};
+use fastport_proto::codec::{Frame, Publish, Qos, ReceiptStatus};
 
 fn publish(qos: Qos, message_id: u64, topic: &str, payload: Bytes) -> Frame {
     Frame::Publish(Publish {
@@ -41,7 +31,7 @@ async fn a_burst_fifteen_times_the_budget_reaches_the_subscriber_whole_and_every
     let server = start(&["--max-outbound-bytes", "65536"]).await;
     let mut subscriber = server.connect().await;
     subscriber.join("demo", "demo").await;
-    subscribe(&mut subscriber, "burst").await;
+    subscriber.subscribe("burst").await;
     let mut publisher = server.connect().await;
     publisher.join("demo", "demo").await;
     let payload = Bytes::from(vec![0x42; 1024]);
@@ -118,10 +108,10 @@ async fn a_subscriber_that_stops_reading_is_closed_after_the_stall_timeout_and_o
     let addr = server.addr();
     let mut stuck = server.connect().await;
     stuck.join("demo", "demo").await;
-    subscribe(&mut stuck, "bulk").await;
+    stuck.subscribe("bulk").await;
     let mut reader = server.connect().await;
     reader.join("demo", "demo").await;
-    subscribe(&mut reader, "bulk").await;
+    reader.subscribe("bulk").await;
     let mut publisher = server.connect().await;
     publisher.join("demo", "demo").await;
 

@@ -4,10 +4,6 @@
 
 use super::*;
 
-fn ack(t: &mut T, conn: u64, delivery_id: u64) {
-    t.send(conn, Frame::DeliverAck { delivery_id });
-}
-
 fn publish_qos0(t: &mut T, conn: u64, topic: &str, payload: &'static [u8]) {
     t.send(
         conn,

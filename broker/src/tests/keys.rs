@@ -3,10 +3,6 @@
 
 use super::*;
 
-fn ack(t: &mut T, conn: u64, delivery_id: u64) {
-    t.send(conn, Frame::DeliverAck { delivery_id });
-}
-
 #[test]
 fn a_subscriber_matching_through_several_filters_gets_one_copy_and_counts_once() {
     let mut t = T::new();

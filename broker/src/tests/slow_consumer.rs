@@ -17,10 +17,6 @@ fn with_max_pending(max_pending: u32) -> T {
     t
 }
 
-fn ack(t: &mut T, conn: u64, delivery_id: u64) {
-    t.send(conn, Frame::DeliverAck { delivery_id });
-}
-
 #[test]
 fn deliveries_past_the_window_wait_and_go_out_as_acks_free_it() {
     let mut t = with_max_pending(2);

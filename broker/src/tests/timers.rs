@@ -10,10 +10,6 @@ fn bound(live: usize) -> usize {
     (live + KEEP_STALE).max(2 * live)
 }
 
-fn ack(t: &mut T, conn: u64, delivery_id: u64) {
-    t.send(conn, Frame::DeliverAck { delivery_id });
-}
-
 /// The delivery ids of the `Deliver` frames `conn` was sent.
 fn delivered(t: &mut T, conn: u64) -> Vec<u64> {
     deliveries(&t.frames(conn))

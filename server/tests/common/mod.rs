@@ -238,6 +238,20 @@ impl WsClient {
             other => panic!("expected Welcome, got {other:?}"),
         }
     }
+
+    /// Subscribes to `filter` (no presence) and expects a successful `SubAck`.
+    pub async fn subscribe(&mut self, filter: &str) {
+        let subscribe = fastport_proto::codec::Subscribe {
+            request_id: 1,
+            presence: false,
+            filter: filter.into(),
+        };
+        self.send(&Frame::Subscribe(subscribe)).await;
+        match self.frame().await {
+            Frame::SubAck(ack) if ack.code.is_ok() => {}
+            other => panic!("expected a successful SubAck, got {other:?}"),
+        }
+    }
 }
 
 /// A `Hello` for `session` with `password`, no resume, default keepalive.
