@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -24,6 +24,11 @@ use crate::broker::ConnId;
 
 /// Queued frames written per flush.
 const WRITE_BATCH: usize = 64;
+
+/// Most received messages handed to the router at once.
+const INBOUND_BATCH: usize = 64;
+/// Bytes of received messages after which no more are added to a hand-over.
+const INBOUND_BATCH_BYTES: usize = 64 * 1024;
 
 /// How long to wait for the peer's answer to our close frame, or to get ours out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -222,41 +227,59 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         None
     }
 
-    /// Hands one incoming message to the router.
+    /// Hands an incoming message to the router, with the ones already received after it
+    /// (up to [`INBOUND_BATCH`] messages or [`INBOUND_BATCH_BYTES`]): one hand-over, and
+    /// one wake-up of the router, for a burst.
     async fn forward(&mut self, incoming: Option<Result<Message, WsError>>) -> Option<End> {
         let conn = self.conn;
-        let message = match incoming {
-            Some(Ok(Message::Binary(data))) => data,
-            // Text is a protocol error: an empty message makes the broker say so.
-            Some(Ok(Message::Text(_))) => Bytes::new(),
-            Some(Ok(Message::Close(_))) => return Some(End::PeerClosed),
-            Some(Ok(_)) => return None, // ping and pong: tungstenite answers pings
-            None => return Some(End::Peer),
-            Some(Err(WsError::Io(e))) if TooLargeBeforeLogin::is(&e) => {
-                tracing::debug!(conn = conn.0, "refused: {e}");
-                return Some(End::TooLargeBeforeLogin);
-            }
-            Some(Err(WsError::Capacity(e))) => {
-                tracing::debug!(conn = conn.0, "message refused: {e}");
-                return Some(End::TooLarge);
-            }
-            Some(Err(e)) => {
-                tracing::debug!(conn = conn.0, "read failed: {e}");
-                return Some(End::Peer);
-            }
+        let message = match received(conn, incoming) {
+            Ok(message) => message,
+            Err(end) => return end,
         };
         if !self.welcomed.load(Ordering::Acquire) {
             self.answering = true;
         }
+        let mut bytes = message.len();
+        let mut more = Vec::new();
+        let mut end = None;
+        // Nothing beyond the first message before the welcome (`answering`), nor while half
+        // the outbound budget is queued.
+        while self.may_read() && more.len() + 1 < INBOUND_BATCH && bytes < INBOUND_BATCH_BYTES {
+            // Only what is there already: tungstenite's buffer, or a read that would not wait.
+            let Some(incoming) = self.stream.next().now_or_never() else {
+                break;
+            };
+            match received(conn, incoming) {
+                Ok(message) => {
+                    bytes += message.len();
+                    more.push(message);
+                }
+                Err(None) => {}
+                Err(Some(ended)) => {
+                    end = Some(ended);
+                    break;
+                }
+            }
+        }
         // Waits while the router's inbox holds its budget of bytes; given back by the router.
-        let permits = self.budget.inbound_permits(message.len());
+        let permits = self.budget.inbound_permits(bytes);
         match self.budget.inbound.acquire_many(permits).await {
             Ok(taken) => taken.forget(),
             Err(_) => return Some(End::RouterGone),
         }
-        let message = RouterMsg::Message { conn, message };
-        let sent = self.router.send(self.shard, message).await;
-        sent.is_err().then_some(End::RouterGone)
+        let message = if more.is_empty() {
+            RouterMsg::Message { conn, message }
+        } else {
+            more.insert(0, message);
+            RouterMsg::Messages {
+                conn,
+                messages: more,
+            }
+        };
+        if self.router.send(self.shard, message).await.is_err() {
+            return Some(End::RouterGone);
+        }
+        end
     }
 
     /// Writes the `received` frames just taken from the queue.
@@ -330,6 +353,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
         // A no-op for connections the broker closed itself.
         let _ = self.router.send(self.shard, closed).await;
+    }
+}
+
+/// A received message for the router (`Ok`), or nothing to hand over: `Err(None)` for a
+/// ping or pong (tungstenite answers pings), `Err(Some(end))` when the connection ends.
+fn received(
+    conn: ConnId,
+    incoming: Option<Result<Message, WsError>>,
+) -> Result<Bytes, Option<End>> {
+    match incoming {
+        Some(Ok(Message::Binary(data))) => Ok(data),
+        // Text is a protocol error: an empty message makes the broker say so.
+        Some(Ok(Message::Text(_))) => Ok(Bytes::new()),
+        Some(Ok(Message::Close(_))) => Err(Some(End::PeerClosed)),
+        Some(Ok(_)) => Err(None),
+        None => Err(Some(End::Peer)),
+        Some(Err(WsError::Io(e))) if TooLargeBeforeLogin::is(&e) => {
+            tracing::debug!(conn = conn.0, "refused: {e}");
+            Err(Some(End::TooLargeBeforeLogin))
+        }
+        Some(Err(WsError::Capacity(e))) => {
+            tracing::debug!(conn = conn.0, "message refused: {e}");
+            Err(Some(End::TooLarge))
+        }
+        Some(Err(e)) => {
+            tracing::debug!(conn = conn.0, "read failed: {e}");
+            Err(Some(End::Peer))
+        }
     }
 }
 

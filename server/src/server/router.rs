@@ -37,6 +37,8 @@ pub(crate) enum RouterMsg {
     Open(Box<Opened>),
     /// One binary message (text messages arrive as an empty one, which the broker refuses).
     Message { conn: ConnId, message: Bytes },
+    /// Several messages of one connection, in order: what it had received at once.
+    Messages { conn: ConnId, messages: Vec<Bytes> },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
     /// The connection's writes made no progress for the slow-consumer timeout.
@@ -356,6 +358,19 @@ impl Router {
                 self.budget.inbound.add_permits(permits as usize);
                 if self.conns.contains_key(&conn) {
                     self.broker.handle_message(now, conn, message);
+                }
+            }
+            RouterMsg::Messages { conn, messages } => {
+                let bytes = messages.iter().map(Bytes::len).sum();
+                let permits = self.budget.inbound_permits(bytes);
+                self.budget.inbound.add_permits(permits as usize);
+                for message in messages {
+                    // The connection may have been closed by the one before.
+                    if !self.conns.contains_key(&conn) {
+                        break;
+                    }
+                    self.broker.handle_message(now, conn, message);
+                    self.pump();
                 }
             }
             RouterMsg::Closed { conn } => {
