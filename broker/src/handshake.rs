@@ -439,6 +439,10 @@ impl Broker {
                 ErrorCode::CLIENT_ID_TAKEN_OVER,
                 "a newer connection took this client id",
             );
+            if let Some(key) = existing {
+                // Watchers hear the old one leave; a resume comes back at once.
+                self.presence_changed_all(now, id, key, false);
+            }
         }
         let present = hello.resume && existing.is_some();
         if let Some(key) = existing.filter(|_| !present) {
@@ -559,7 +563,7 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
-        self.announce_all(id, client, false);
+        self.presence_changed_all(now, id, client, false);
         if resume {
             self.timers.set(
                 now + expiry,

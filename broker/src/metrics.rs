@@ -72,6 +72,9 @@ pub struct Metrics {
     /// Publishes answered `queue_full`: the session's cache or the server's memory budget
     /// was full.
     pub publishes_refused_full: u64,
+    /// Presence frames sent (snapshots, joins and leaves; each change frame is one per
+    /// watcher per flush, docs/PROTOCOL.md §8).
+    pub presence_frames: u64,
     /// Per-session gauges.
     pub per_session: Vec<SessionMetrics>,
 }
