@@ -34,6 +34,7 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
         verify_cache_key: key,
         max_outbound_bytes: config.max_outbound_bytes,
         max_memory: config.max_memory,
+        presence_interval: config.presence_interval,
         ..BrokerConfig::default()
     };
     let mut broker = Broker::new(broker_config);
