@@ -440,7 +440,8 @@ impl Broker {
                 "a newer connection took this client id",
             );
             if let Some(key) = existing {
-                // Watchers hear the old one leave; a resume comes back at once.
+                // The old connection leaves. A resume joins again right away: net nothing
+                // for watchers unless the display name changed (`presence.rs`).
                 self.presence_changed_all(now, id, key, false);
             }
         }
