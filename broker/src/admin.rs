@@ -8,7 +8,7 @@ use fastport_proto::time::Instant;
 
 use super::handshake::Continuation;
 use super::session::SessionId;
-use super::{Broker, ConnId, ConnState, Output};
+use super::{Broker, ConnId, ConnState, Forwarded, Output};
 use crate::auth::{self, HashCost, HashError, JobKind, SecretHash};
 use crate::guard::{Admission, GuardKey, Kind};
 use crate::handshake::{stand_in_hash, MAX_CREDENTIAL_BYTES};
@@ -50,8 +50,26 @@ impl Broker {
     }
 
     pub(crate) fn admin_frame(&mut self, now: Instant, conn: ConnId, req: AdminRequest) {
+        if !self.config.shard.owns(&req.session) {
+            let peer = self.conns.get(&conn).and_then(|c| c.peer);
+            let forwarded = Forwarded {
+                conn,
+                peer,
+                request: req,
+            };
+            self.outputs.push_back(Output::Forward(Box::new(forwarded)));
+            return;
+        }
         let origin = Origin::Conn(conn, req.request_id);
         self.start_admin(now, origin, req);
+    }
+
+    /// The reply to an `Admin` frame from `conn` that another broker ran (see
+    /// [`Output::Forward`]): sent to the connection as its `AdminResult`, if it is still
+    /// there.
+    pub fn admin_forwarded(&mut self, conn: ConnId, request_id: u64, reply: AdminReply) {
+        let origin = Origin::Conn(conn, request_id);
+        self.answer(origin, reply.code, reply.message, Some(reply.config));
     }
 
     fn peer_of(&self, origin: Origin) -> Option<IpAddr> {
@@ -152,7 +170,7 @@ impl Broker {
             let message = "a session needs a non-empty password and secret".to_owned();
             return Err((ErrorCode::INVALID_CONFIG, message));
         }
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.config.totals.sessions() >= self.config.max_sessions {
             return Err(self.full());
         }
         let mut settings = self.config.session_defaults;
@@ -242,7 +260,7 @@ impl Broker {
                     let message = format!("session `{}` already exists", req.session);
                     return self.answer(origin, ErrorCode::SESSION_EXISTS, message, None);
                 }
-                if self.sessions.len() >= self.config.max_sessions {
+                if self.config.totals.sessions() >= self.config.max_sessions {
                     let (code, message) = self.full();
                     return self.answer(origin, code, message, None);
                 }
@@ -274,6 +292,7 @@ impl Broker {
             AdminOp::Drop => {
                 self.close_session_conns(now, id, ErrorCode::SESSION_DROPPED, "session dropped");
                 if let Some(session) = self.sessions.remove(&id) {
+                    self.config.totals.release_session();
                     self.forget_cache(session.cache_bytes);
                     self.session_ids.remove(&session.name);
                     // The retries of its deliveries, its clients' offline timers, its
@@ -482,10 +501,10 @@ impl Broker {
     }
 
     /// The refusal when the server holds its maximum of sessions.
-    fn full(&self) -> (ErrorCode, String) {
+    pub(crate) fn full(&self) -> (ErrorCode, String) {
         let message = format!(
             "the server holds its maximum of {} sessions",
-            self.sessions.len()
+            self.config.max_sessions
         );
         (ErrorCode::TOO_MANY_SESSIONS, message)
     }

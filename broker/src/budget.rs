@@ -70,7 +70,8 @@ impl Broker {
         len: usize,
         qos: Qos,
     ) -> Result<(), String> {
-        let in_use = self.cache_bytes.saturating_add(self.outbound_bytes);
+        let cached = self.config.totals.cache_bytes();
+        let in_use = cached.saturating_add(self.outbound_bytes);
         let refusal = if in_use.saturating_add(len) > self.config.max_memory && in_use > 0 {
             Some(format!(
                 "the server's memory budget ({} bytes) is in use",
@@ -103,11 +104,13 @@ impl Broker {
         let session = self.sessions.get_mut(&id);
         if entered {
             self.cache_bytes += len;
+            self.config.totals.add_cache(len);
             if let Some(s) = session {
                 s.cache_bytes += len;
             }
         } else {
             self.cache_bytes = self.cache_bytes.saturating_sub(len);
+            self.config.totals.remove_cache(len);
             if let Some(s) = session {
                 s.cache_bytes = s.cache_bytes.saturating_sub(len);
             }
@@ -117,6 +120,7 @@ impl Broker {
     /// A dropped session's cache leaves the server's count.
     pub(crate) fn forget_cache(&mut self, bytes: usize) {
         self.cache_bytes = self.cache_bytes.saturating_sub(bytes);
+        self.config.totals.remove_cache(bytes);
     }
 
     /// Sends the client's held deliveries on `conn`, oldest first, while its in-flight

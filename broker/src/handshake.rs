@@ -92,15 +92,12 @@ impl Broker {
                 format!("session `{name}` already exists"),
             ));
         }
-        if self.sessions.len() >= self.config.max_sessions {
-            let message = format!(
-                "the server holds its maximum of {} sessions",
-                self.sessions.len()
-            );
-            return Err((ErrorCode::TOO_MANY_SESSIONS, message));
+        if !self.config.totals.reserve_session(self.config.max_sessions) {
+            return Err(self.full());
         }
         let id = SessionId(self.next_session);
-        self.next_session += 1;
+        // Numbered apart from the other brokers' sessions: ids stay unique in the server.
+        self.next_session += self.config.shard.count.max(1) as u64;
         let mut session = Session::new(name, password, secret, settings);
         // Delivery ids start at an unpredictable point per session instance, so ids of a
         // restarted server (or a re-created session) do not repeat the old ones that

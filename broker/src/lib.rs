@@ -4,7 +4,8 @@
 //! sleeps, so the rule holds by construction. `fastport-server` drives it on tokio; the
 //! simulation in `fastport-tests` drives it on a virtual clock.
 //!
-//! One router task owns the [`Broker`] and calls, with `now` from its clock:
+//! One router task owns the [`Broker`] (a server may run several, each owning the sessions
+//! placed on it: see [`shard`]) and calls, with `now` from its clock:
 //!
 //! 1. **Inputs**: [`Broker::handle_open`] when a WebSocket connection is accepted,
 //!    [`Broker::handle_message`] for each binary message, [`Broker::handle_close`] when the
@@ -40,7 +41,7 @@
 //!         Output::Send { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
 //!         Output::Receipt { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
 //!         Output::Watch { conn } => broker.handle_drained(now, conn),
-//!         Output::Close { .. } | Output::Admin(_) => {}
+//!         Output::Close { .. } | Output::Admin(_) | Output::Forward(_) => {}
 //!     }
 //! }
 //! assert!(matches!(sent[..], [(ConnId(1), Frame::Welcome(_))]));
@@ -74,11 +75,13 @@ mod metrics;
 mod presence;
 mod routing;
 mod session;
+pub mod shard;
 mod timers;
 mod topics;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,6 +92,7 @@ use crate::auth::{HashCost, Job, SecretHash};
 pub use admin::{AdminAnswer, AdminReply};
 pub use metrics::{Metrics, SessionMetrics};
 pub use session::SessionSettings;
+pub use shard::{shard_of, Shard, Totals};
 
 use clients::ClientKey;
 use delivery::DeliverEncoder;
@@ -144,6 +148,21 @@ pub enum Output {
     /// The answer to an HTTP admin request made with [`Broker::admin`] (boxed: it is rare,
     /// and every queued `Send` would otherwise be as large as it).
     Admin(Box<AdminAnswer>),
+    /// An `Admin` frame from `conn` about a session another broker owns (only when the
+    /// server runs several, see [`shard`]): run it there with [`Broker::admin`] and hand the
+    /// reply back to this broker with [`Broker::admin_forwarded`].
+    Forward(Box<Forwarded>),
+}
+
+/// An `Admin` frame for another broker (see [`Output::Forward`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forwarded {
+    /// The connection that sent it, on this broker.
+    pub conn: ConnId,
+    /// Its address, for the limits on failed secret checks.
+    pub peer: Option<IpAddr>,
+    /// The request, with the id the client gave it.
+    pub request: fastport_proto::codec::AdminRequest,
 }
 
 /// Server-wide settings of the broker.
@@ -192,6 +211,11 @@ pub struct BrokerConfig {
     /// first change of a quiet filter at once, the next ones gathered until the interval
     /// ends, as one `leave` and one `join` frame per watcher.
     pub presence_interval: Duration,
+    /// Which broker of the server this is: it owns the sessions placed on it.
+    pub shard: Shard,
+    /// Counts shared with the server's other brokers: sessions (against `max_sessions`)
+    /// and cached bytes (against `max_memory`). Give every broker of a server the same.
+    pub totals: Arc<Totals>,
 }
 
 impl Default for BrokerConfig {
@@ -213,6 +237,8 @@ impl Default for BrokerConfig {
             max_outbound_bytes: 8 << 20,
             max_memory: 1 << 30,
             presence_interval: Duration::from_millis(100),
+            shard: Shard::default(),
+            totals: Totals::new(),
         }
     }
 }
@@ -280,11 +306,12 @@ enum ConnState {
 impl Broker {
     /// A broker with no sessions.
     pub fn new(config: BrokerConfig) -> Broker {
+        let first_session = 1 + config.shard.index as u64;
         Broker {
             config,
             sessions: IdMap::default(),
             session_ids: HashMap::new(),
-            next_session: 1,
+            next_session: first_session,
             conns: IdMap::default(),
             outputs: VecDeque::new(),
             targets: Vec::new(),

@@ -79,6 +79,81 @@ pub struct Metrics {
     pub per_session: Vec<SessionMetrics>,
 }
 
+impl Metrics {
+    /// Adds the counts of another broker of the same server (sessions are never on two).
+    pub fn merge(&mut self, other: Metrics) {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Metrics {
+            connections,
+            sessions,
+            topics,
+            cached_messages,
+            cache_bytes,
+            outbound_bytes,
+            pending_jobs,
+            timers,
+            connections_opened,
+            frames_in,
+            frames_out,
+            bytes_in,
+            bytes_out,
+            messages_in,
+            messages_out,
+            retries,
+            expired,
+            dropped,
+            retries_exhausted,
+            duplicates,
+            nacks,
+            auth_failures,
+            password_checks_matched,
+            password_checks_mismatched,
+            rate_limited,
+            protocol_errors,
+            keepalive_timeouts,
+            slow_consumer_disconnects,
+            deliveries_shed,
+            deliveries_held,
+            publishes_refused_full,
+            presence_frames,
+            per_session,
+        } = other;
+        self.connections += connections;
+        self.sessions += sessions;
+        self.topics += topics;
+        self.cached_messages += cached_messages;
+        self.cache_bytes += cache_bytes;
+        self.outbound_bytes += outbound_bytes;
+        self.pending_jobs += pending_jobs;
+        self.timers += timers;
+        self.connections_opened += connections_opened;
+        self.frames_in += frames_in;
+        self.frames_out += frames_out;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.messages_in += messages_in;
+        self.messages_out += messages_out;
+        self.retries += retries;
+        self.expired += expired;
+        self.dropped += dropped;
+        self.retries_exhausted += retries_exhausted;
+        self.duplicates += duplicates;
+        self.nacks += nacks;
+        self.auth_failures += auth_failures;
+        self.password_checks_matched += password_checks_matched;
+        self.password_checks_mismatched += password_checks_mismatched;
+        self.rate_limited += rate_limited;
+        self.protocol_errors += protocol_errors;
+        self.keepalive_timeouts += keepalive_timeouts;
+        self.slow_consumer_disconnects += slow_consumer_disconnects;
+        self.deliveries_shed += deliveries_shed;
+        self.deliveries_held += deliveries_held;
+        self.publishes_refused_full += publishes_refused_full;
+        self.presence_frames += presence_frames;
+        self.per_session.extend(per_session);
+    }
+}
+
 /// Gauges of one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionMetrics {

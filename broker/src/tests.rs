@@ -26,6 +26,8 @@ struct T {
     tokens: HashMap<String, String>,
     /// Connections the broker asked to hear about when their queue drains.
     watches: Vec<ConnId>,
+    /// `Admin` frames for sessions another broker owns.
+    forwards: Vec<Forwarded>,
 }
 
 fn settings() -> SessionSettings {
@@ -65,6 +67,7 @@ impl T {
             jobs_run: 0,
             tokens: HashMap::new(),
             watches: Vec::new(),
+            forwards: Vec::new(),
         }
     }
 
@@ -85,6 +88,7 @@ impl T {
                 }
                 Output::Admin(answer) => self.admin.push(*answer),
                 Output::Watch { conn } => self.watches.push(conn),
+                Output::Forward(forwarded) => self.forwards.push(*forwarded),
             }
         }
     }
@@ -907,5 +911,6 @@ mod keys;
 mod logins;
 mod presence;
 mod rotation;
+mod shards;
 mod slow_consumer;
 mod timers;

@@ -53,6 +53,7 @@ pub fn first_messages(data: &[u8]) -> bool {
             }
             Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
             Output::Watch { .. } => panic!("a watch without a full queue"),
+            Output::Forward(_) => panic!("a forward from the only broker"),
         }
     }
     // A later message may still close a welcomed connection.

@@ -40,6 +40,9 @@ pub const DEFAULT_STATIC_DIR: &str = "web-demo/dist";
 /// server's file descriptors.
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
+/// Most router shards (`router_shards`).
+pub const MAX_ROUTER_SHARDS: usize = 256;
+
 /// The complete, checked configuration of a server.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -76,6 +79,9 @@ pub struct Config {
     /// How long a connection's writes may make no progress before it is closed as a slow
     /// consumer.
     pub slow_consumer_timeout: Duration,
+    /// Router tasks sessions are spread over (each owns its sessions); 0 means one per
+    /// core.
+    pub router_shards: usize,
     /// Largest WebSocket message accepted, in bytes.
     pub max_frame_bytes: usize,
     /// How long a graceful shutdown waits for connections to flush.
@@ -263,6 +269,7 @@ impl Default for Config {
             max_outbound_bytes: 8 << 20,
             max_memory: 1 << 30,
             slow_consumer_timeout: Duration::from_secs(10),
+            router_shards: 0,
             max_frame_bytes: 1024 * 1024 + 4 * 1024,
             shutdown_grace: Duration::from_secs(5),
             keepalive: Duration::from_secs(10),
@@ -379,6 +386,11 @@ impl Config {
             &mut self.max_outbound_bytes,
         );
         pick(&cli.max_memory, &file.max_memory, &mut self.max_memory);
+        pick(
+            &cli.router_shards,
+            &file.router_shards,
+            &mut self.router_shards,
+        );
         pick(
             &cli.slow_consumer_timeout,
             &dur(&file.slow_consumer_timeout),
@@ -576,6 +588,15 @@ impl Config {
         }
     }
 
+    /// The router shards to run: `router_shards`, or one per core when it is 0.
+    pub fn shards(&self) -> usize {
+        match self.router_shards {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(MAX_ROUTER_SHARDS)
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let listen_ok = self
             .listen
@@ -595,6 +616,10 @@ impl Config {
         }
         if self.slow_consumer_timeout.is_zero() {
             return Err(invalid("slow_consumer_timeout", "must be above 0".into()));
+        }
+        if self.router_shards > MAX_ROUTER_SHARDS {
+            let message = format!("must be at most {MAX_ROUTER_SHARDS} (0: one per core)");
+            return Err(invalid("router_shards", message));
         }
         if self.max_connections == 0 {
             return Err(invalid("max_connections", "must be at least 1".into()));

@@ -1,7 +1,7 @@
 //! The fastPort broker: multi-session publish/subscribe over WebSocket.
 //!
 //! [`broker`] is the sans-IO core (sessions, routing, the retrying message cache; crate
-//! `fastport-broker`, re-exported here); [`server`] runs it on tokio: one router task owns the broker, each connection is a task
+//! `fastport-broker`, re-exported here); [`server`] runs it on tokio: router shards each own a broker and the sessions placed on it, each connection is a task
 //! with a bounded outbound queue, and one listener serves the WebSocket endpoint, health,
 //! metrics, the admin API and the demo's static files.
 

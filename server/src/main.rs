@@ -65,7 +65,8 @@ async fn serve(config: Config) -> ExitCode {
         }
     }
     print_banner(addr, scheme, demo, static_dir.as_deref());
-    tracing::info!(%addr, scheme, "listening");
+    let router_shards = server.router().shards();
+    tracing::info!(%addr, scheme, router_shards, "listening");
     if let Err(e) = server.run(signal).await {
         return fail(1, &e.to_string());
     }

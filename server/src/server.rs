@@ -1,9 +1,10 @@
 //! The tokio runtime shell around the sans-IO [`Broker`](crate::broker::Broker).
 //!
-//! - One **router task** owns the broker. Everything that happens (a connection opens, a
+//! - **Router shards**: one task per shard (one per core by default) owns a broker and the
+//!   sessions placed on it by name. Everything that happens to them (a connection opens, a
 //!   message arrives, a password check finishes, an HTTP admin request) reaches it as a
-//!   message on one bounded channel, which it drains in batches before it pumps the broker's
-//!   outputs and re-arms its single timer (rumqttd's router).
+//!   message on its bounded channel, which it drains in batches before it pumps the
+//!   broker's outputs and re-arms its single timer (rumqttd's router).
 //! - Each WebSocket **connection** is a task with an outbound queue bounded in bytes
 //!   (`outbound.rs`): at its budget the broker holds back or sheds deliveries to it, and a
 //!   connection that stopped reading is closed as a slow consumer.
@@ -124,7 +125,7 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
-    /// The router task ended while serving (a bug); the process should exit non-zero.
+    /// A router task ended while serving (a bug); the process should exit non-zero.
     #[error("{0}")]
     RouterFailed(String),
     /// `allowed_origins` or `server_names` holds something that is not an origin or a name.
@@ -188,7 +189,8 @@ pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown_grace: Duration,
-    router_task: JoinHandle<()>,
+    /// One per router shard.
+    router_tasks: Vec<JoinHandle<()>>,
     tls: Option<Arc<Tls>>,
     tls_handshake_timeout: Duration,
 }
@@ -220,7 +222,7 @@ pub(crate) struct TaskGuard(#[allow(dead_code)] mpsc::Sender<()>);
 
 impl Server {
     /// Builds the broker (hashing configured secrets, which takes a moment), starts the
-    /// router task and binds the listener.
+    /// router tasks and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         // Checked by Config::load already; a Config built by hand gets the same message.
         let origins = OriginPolicy::new(&config.allowed_origins)
@@ -247,7 +249,7 @@ impl Server {
             None => None,
         };
         let broker_config = config.clone();
-        let broker = tokio::task::spawn_blocking(move || startup::build_broker(&broker_config))
+        let brokers = tokio::task::spawn_blocking(move || startup::build_brokers(&broker_config))
             .await
             .map_err(|e| ServerError::Secret {
                 what: "startup".into(),
@@ -270,7 +272,7 @@ impl Server {
             config.slow_consumer_timeout,
             config.max_memory / 8,
         );
-        let (router, router_task) = router::spawn(broker, ROUTER_INBOX, budget.clone());
+        let (router, router_tasks) = router::spawn(brokers, ROUTER_INBOX, budget.clone());
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -301,7 +303,7 @@ impl Server {
             local_addr,
             shared,
             shutdown_grace: config.shutdown_grace,
-            router_task,
+            router_tasks,
             tls,
             tls_handshake_timeout: config.tls_handshake_timeout,
         })
@@ -336,7 +338,7 @@ impl Server {
     /// closes every connection with `server_shutting_down`, and waits up to the configured
     /// grace period for the connections to flush their queues.
     ///
-    /// Fails if the router task ends while serving, which only a bug (a panic) does: a
+    /// Fails if a router task ends while serving, which only a bug (a panic) does: a
     /// server whose broker is gone must not live on accepting connections it cannot serve.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -347,7 +349,7 @@ impl Server {
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                ended = &mut self.router_task => {
+                (ended, _, _) = futures_util::future::select_all(self.router_tasks.iter_mut()) => {
                     let why = match ended {
                         Err(e) if e.is_panic() => "the router task panicked".to_owned(),
                         Err(e) => format!("the router task failed: {e}"),

@@ -158,6 +158,8 @@ impl SimBroker {
                 Output::Watch { conn } => self.core.handle_drained(now, conn),
                 // Only answers `Broker::admin`, which the simulation never calls.
                 Output::Admin(_) => {}
+                // The simulation runs one broker, which owns every session.
+                Output::Forward(forwarded) => panic!("forwarded by the only broker: {forwarded:?}"),
             }
         }
     }

@@ -125,6 +125,12 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_SLOW_CONSUMER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub slow_consumer_timeout: Option<Duration>,
 
+    /// Router tasks the sessions are spread over, each owning the sessions placed on it by
+    /// name, so that sessions on different ones run on different cores. 0: one per core.
+    /// [default: 0]
+    #[arg(long, env = "FASTPORT_ROUTER_SHARDS", value_name = "N")]
+    pub router_shards: Option<usize>,
+
     /// Largest WebSocket message accepted, in bytes. [default: 1052672 (1 MiB + 4 KiB)]
     #[arg(long, env = "FASTPORT_MAX_FRAME_BYTES", value_name = "BYTES")]
     pub max_frame_bytes: Option<usize>,

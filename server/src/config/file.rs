@@ -25,6 +25,7 @@ pub(super) struct FileConfig {
     pub max_outbound_bytes: Option<usize>,
     pub max_memory: Option<usize>,
     pub slow_consumer_timeout: Option<FileDuration>,
+    pub router_shards: Option<usize>,
     pub max_frame_bytes: Option<usize>,
     pub shutdown_grace: Option<FileDuration>,
     pub keepalive: Option<FileDuration>,

@@ -208,6 +208,7 @@ fn values_from_flags_are_checked_too() {
     for (args, key) in [
         (&["--max-outbound-bytes", "1000"][..], "max_outbound_bytes"),
         (&["--max-memory", "1000000"][..], "max_memory"),
+        (&["--router-shards", "100000"][..], "router_shards"),
         (
             &["--slow-consumer-timeout", "0s"][..],
             "slow_consumer_timeout",

@@ -88,6 +88,7 @@ where
     let mut link = Link {
         conn,
         router,
+        shard: 0,
         sink,
         stream,
         rx,
@@ -111,9 +112,24 @@ where
         gauge,
         abort,
     }));
-    let end = match link.router.send(opened).await {
-        Ok(()) => link.pump().await,
+    // The first message names the session, and so the router: wait for it before the
+    // connection is opened there. Without one by the hello deadline, any router closes it.
+    let first = tokio::select! {
+        first = link.first_message() => Some(first),
+        () = tokio::time::sleep_until(hello_deadline) => None,
+    };
+    if let Some(Some(Ok(Message::Binary(data)))) = &first {
+        link.shard = link.router.shard_for(data);
+    }
+    let end = match link.router.send(link.shard, opened).await {
         Err(_) => End::RouterGone,
+        Ok(()) => match first {
+            Some(first) => match link.forward(first).await {
+                Some(end) => end,
+                None => link.pump().await,
+            },
+            None => link.pump().await,
+        },
     };
     tracing::debug!(conn = conn.0, end = end.name(), "connection ended");
     link.finish(end).await;
@@ -123,6 +139,8 @@ where
 struct Link<S> {
     conn: ConnId,
     router: RouterHandle,
+    /// The router that serves it.
+    shard: usize,
     sink: Sink<S>,
     stream: Stream<S>,
     rx: mpsc::UnboundedReceiver<Outbound>,
@@ -170,6 +188,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
     }
 
+    /// The first message that is not a ping or a pong (`None` when the stream ended).
+    async fn first_message(&mut self) -> Option<Result<Message, WsError>> {
+        loop {
+            match self.stream.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                other => return other,
+            }
+        }
+    }
+
     /// Whether to read from the peer (see [`Link::half`] and [`Link::answering`]).
     fn may_read(&self) -> bool {
         !self.answering && self.gauge.queued() < self.half
@@ -187,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             .sum();
         if self.gauge.take(bytes, self.half) {
             let drained = RouterMsg::Drained { conn: self.conn };
-            if self.router.send(drained).await.is_err() {
+            if self.router.send(self.shard, drained).await.is_err() {
                 return Some(End::RouterGone);
             }
         }
@@ -226,7 +254,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             Ok(taken) => taken.forget(),
             Err(_) => return Some(End::RouterGone),
         }
-        let sent = self.router.send(RouterMsg::Message { conn, message }).await;
+        let message = RouterMsg::Message { conn, message };
+        let sent = self.router.send(self.shard, message).await;
         sent.is_err().then_some(End::RouterGone)
     }
 
@@ -300,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             End::RouterGone => send_close(&mut self.sink, CloseCode::Away, "server stopping").await,
         }
         // A no-op for connections the broker closed itself.
-        let _ = self.router.send(closed).await;
+        let _ = self.router.send(self.shard, closed).await;
     }
 }
 

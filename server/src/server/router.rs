@@ -1,9 +1,12 @@
-//! The router task: the only owner of the [`Broker`].
+//! The router tasks: each owns one [`Broker`], the sessions placed on it by name
+//! ([`shard_of`]).
 //!
-//! It drains its inbox in batches, feeds each message to the broker, then pumps the
+//! A router drains its inbox in batches, feeds each message to its broker, then pumps the
 //! broker's outputs (frames into connection queues, closes, slow jobs onto blocking
 //! threads, admin answers back to HTTP handlers) and re-arms its one timer from
-//! [`Broker::poll_timeout`].
+//! [`Broker::poll_timeout`]. A connection is handed to the router of the session its
+//! `Hello` names, and stays with it; so one session's traffic never waits behind another's
+//! placed on a different router, and sessions spread over the cores.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,7 +21,10 @@ use tokio::task::JoinHandle;
 
 use super::outbound::{Gauge, OutboundBudget};
 use crate::auth::{Job, JobResult};
-use crate::broker::{AdminAnswer, AdminReply, Broker, ConnId, IdMap, Metrics, Output};
+use crate::broker::{
+    shard_of, AdminAnswer, AdminReply, Broker, ConnId, Forwarded, IdMap, Metrics, Output,
+};
+use fastport_proto::codec::Frame;
 
 /// Messages handled per batch before the outputs are pumped.
 const BATCH: usize = 256;
@@ -47,6 +53,17 @@ pub(crate) enum RouterMsg {
     JobDone(Box<JobResult>),
     /// Graceful shutdown: close every connection, refuse new ones.
     Shutdown { done: oneshot::Sender<()> },
+    /// The reply to an `Admin` frame that another router ran for one of this router's
+    /// connections.
+    Forwarded(Box<ForwardedReply>),
+}
+
+/// The reply to a forwarded `Admin` frame, on its way back to the connection's router.
+#[derive(Debug)]
+pub(crate) struct ForwardedReply {
+    conn: ConnId,
+    request_id: u64,
+    reply: AdminReply,
 }
 
 /// A WebSocket connection was accepted.
@@ -90,52 +107,98 @@ pub(crate) struct CloseCmd {
     pub(crate) reason: String,
 }
 
-/// A cheap, cloneable handle to the router task.
+/// A cheap, cloneable handle to the router tasks.
 #[derive(Debug, Clone)]
 pub struct RouterHandle {
-    tx: mpsc::Sender<RouterMsg>,
+    /// One inbox per router, in shard order.
+    shards: Arc<[mpsc::Sender<RouterMsg>]>,
+    budget: OutboundBudget,
 }
 
 impl RouterHandle {
-    /// Runs an admin request through the broker (the same code path as the protocol's
-    /// `Admin` frame). `None` if the router has stopped.
+    /// How many routers there are.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The router a connection whose first message is `first` belongs to: the one of the
+    /// session its `Hello` names. Anything else goes to the first router, which refuses
+    /// it as any would.
+    pub(crate) fn shard_for(&self, first: &Bytes) -> usize {
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        match Frame::decode_from_client(first.clone()) {
+            Ok(Frame::Hello(hello)) => shard_of(&hello.session, self.shards.len()),
+            _ => 0,
+        }
+    }
+
+    /// Runs an admin request through the broker that owns its session (the same code path
+    /// as the protocol's `Admin` frame). `None` if the router has stopped.
     pub async fn admin(&self, request: AdminRequest, peer: Option<IpAddr>) -> Option<AdminReply> {
+        let shard = shard_of(&request.session, self.shards.len());
         let (reply, answer) = oneshot::channel();
         let call = AdminCall {
             request,
             peer,
             reply,
         };
-        self.send(RouterMsg::Admin(Box::new(call))).await.ok()?;
+        self.send(shard, RouterMsg::Admin(Box::new(call)))
+            .await
+            .ok()?;
         answer.await.ok()
     }
 
-    /// The broker's current metrics. `None` if the router has stopped.
+    /// The metrics of every broker, added up. `None` if a router has stopped.
     pub async fn metrics(&self) -> Option<Metrics> {
-        let (reply, answer) = oneshot::channel();
-        self.send(RouterMsg::Metrics { reply }).await.ok()?;
-        answer.await.ok()
+        let mut total: Option<Metrics> = None;
+        for shard in 0..self.shards.len() {
+            let (reply, answer) = oneshot::channel();
+            self.send(shard, RouterMsg::Metrics { reply }).await.ok()?;
+            let metrics = answer.await.ok()?;
+            match &mut total {
+                Some(total) => total.merge(metrics),
+                None => total = Some(metrics),
+            }
+        }
+        let mut total = total?;
+        // Every broker reports the server's one figure.
+        total.outbound_bytes = self.budget.total() as u64;
+        total.per_session.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(total)
     }
 
-    /// Waits until the router has drained the messages sent before this one. `None` if it
-    /// has stopped.
+    /// Waits until every router has drained the messages sent before this one. `None` if
+    /// one has stopped.
     pub async fn ping(&self) -> Option<()> {
-        let (reply, answer) = oneshot::channel();
-        self.send(RouterMsg::Ping { reply }).await.ok()?;
-        answer.await.ok()
+        for shard in 0..self.shards.len() {
+            let (reply, answer) = oneshot::channel();
+            self.send(shard, RouterMsg::Ping { reply }).await.ok()?;
+            answer.await.ok()?;
+        }
+        Some(())
     }
 
-    /// Starts a graceful shutdown of the broker and waits until it has queued the closes.
+    /// Starts a graceful shutdown of every broker and waits until they have queued the
+    /// closes.
     pub async fn shutdown(&self) {
-        let (done, finished) = oneshot::channel();
-        if self.send(RouterMsg::Shutdown { done }).await.is_ok() {
-            let _ = finished.await;
+        let mut finished = Vec::with_capacity(self.shards.len());
+        for shard in 0..self.shards.len() {
+            let (done, waiting) = oneshot::channel();
+            if self.send(shard, RouterMsg::Shutdown { done }).await.is_ok() {
+                finished.push(waiting);
+            }
+        }
+        for waiting in finished {
+            let _ = waiting.await;
         }
     }
 
-    /// Sends `msg`, waiting while the inbox is full. Fails once the router has stopped.
-    pub(crate) async fn send(&self, msg: RouterMsg) -> Result<(), RouterGone> {
-        self.tx.send(msg).await.map_err(|_| RouterGone)
+    /// Sends `msg` to router `shard`, waiting while its inbox is full. Fails once the
+    /// router has stopped.
+    pub(crate) async fn send(&self, shard: usize, msg: RouterMsg) -> Result<(), RouterGone> {
+        self.shards[shard].send(msg).await.map_err(|_| RouterGone)
     }
 }
 
@@ -143,26 +206,43 @@ impl RouterHandle {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouterGone;
 
-/// Starts the router task with an inbox of `capacity` messages; the task's handle tells
-/// the server when it ends, which it only does by a bug (a panic).
+/// Starts one router task per broker, each with an inbox of `capacity` messages; their
+/// handles tell the server when one ends, which it only does by a bug (a panic).
 pub(crate) fn spawn(
-    broker: Broker,
+    brokers: Vec<Broker>,
     capacity: usize,
     budget: OutboundBudget,
-) -> (RouterHandle, JoinHandle<()>) {
-    let (tx, inbox) = mpsc::channel(capacity);
-    let router = Router {
-        broker,
+) -> (RouterHandle, Vec<JoinHandle<()>>) {
+    let (senders, inboxes): (Vec<_>, Vec<_>) =
+        brokers.iter().map(|_| mpsc::channel(capacity)).unzip();
+    // Weak, so that the routers stop once every handle is dropped.
+    let peers: Arc<[mpsc::WeakSender<RouterMsg>]> =
+        senders.iter().map(mpsc::Sender::downgrade).collect();
+    let hashing = Arc::new(Semaphore::new(hashing_threads()));
+    let tasks = brokers
+        .into_iter()
+        .zip(inboxes)
+        .enumerate()
+        .map(|(index, (broker, inbox))| {
+            let router = Router {
+                broker,
+                budget: budget.clone(),
+                start: tokio::time::Instant::now(),
+                conns: IdMap::default(),
+                admin_pending: HashMap::new(),
+                next_admin: 1,
+                index,
+                peers: peers.clone(),
+                hashing: hashing.clone(),
+            };
+            tokio::spawn(router.run(inbox))
+        })
+        .collect();
+    let handle = RouterHandle {
+        shards: senders.into(),
         budget,
-        start: tokio::time::Instant::now(),
-        conns: IdMap::default(),
-        admin_pending: HashMap::new(),
-        next_admin: 1,
-        jobs: tx.downgrade(),
-        hashing: Arc::new(Semaphore::new(hashing_threads())),
     };
-    let task = tokio::spawn(router.run(inbox));
-    (RouterHandle { tx }, task)
+    (handle, tasks)
 }
 
 struct Router {
@@ -175,9 +255,13 @@ struct Router {
     conns: IdMap<ConnId, ConnEntry>,
     admin_pending: HashMap<u64, oneshot::Sender<AdminReply>>,
     next_admin: u64,
-    /// Weak, so that the router stops once every handle is dropped.
-    jobs: mpsc::WeakSender<RouterMsg>,
-    /// The hashing pool: one permit per thread that may run argon2 at once.
+    /// This router's place in `peers`.
+    index: usize,
+    /// Every router's inbox, this one's included (for finished jobs), weak so that the
+    /// routers stop once every handle is dropped.
+    peers: Arc<[mpsc::WeakSender<RouterMsg>]>,
+    /// The hashing pool, shared by every router: one permit per thread that may run argon2
+    /// at once.
     hashing: Arc<Semaphore>,
 }
 
@@ -320,6 +404,14 @@ impl Router {
                 self.broker.shutdown(now);
                 let _ = done.send(());
             }
+            RouterMsg::Forwarded(forwarded) => {
+                let ForwardedReply {
+                    conn,
+                    request_id,
+                    reply,
+                } = *forwarded;
+                self.broker.admin_forwarded(conn, request_id, reply);
+            }
         }
     }
 
@@ -335,6 +427,7 @@ impl Router {
                 Output::Watch { conn } => self.watch(conn),
                 Output::Run(job) => self.run_job(job),
                 Output::Admin(answer) => self.answer(*answer),
+                Output::Forward(forwarded) => self.forward(*forwarded),
             }
         }
     }
@@ -404,7 +497,7 @@ impl Router {
     /// Runs `job` on a blocking thread once one of the hashing pool's threads is free:
     /// the broker bounds how many wait, the pool how many run (argon2 takes 19 MiB each).
     fn run_job(&self, job: Job) {
-        let Some(tx) = self.jobs.upgrade() else {
+        let Some(tx) = self.peers[self.index].upgrade() else {
             return;
         };
         let pool = self.hashing.clone();
@@ -418,6 +511,45 @@ impl Router {
                 let _ = tx.blocking_send(RouterMsg::JobDone(Box::new(result)));
             })
             .await;
+        });
+    }
+
+    /// Runs an `Admin` frame on the router of its session, and brings the reply back to
+    /// this one, which sends it to the connection.
+    fn forward(&self, forwarded: Forwarded) {
+        let Forwarded {
+            conn,
+            peer,
+            request,
+        } = forwarded;
+        let target = shard_of(&request.session, self.peers.len());
+        let (Some(there), Some(back)) = (
+            self.peers[target].upgrade(),
+            self.peers[self.index].upgrade(),
+        ) else {
+            return;
+        };
+        let request_id = request.request_id;
+        tokio::spawn(async move {
+            let (reply, answer) = oneshot::channel();
+            let call = AdminCall {
+                request,
+                peer,
+                reply,
+            };
+            if there.send(RouterMsg::Admin(Box::new(call))).await.is_err() {
+                return;
+            }
+            drop(there);
+            let Ok(reply) = answer.await else {
+                return;
+            };
+            let forwarded = ForwardedReply {
+                conn,
+                request_id,
+                reply,
+            };
+            let _ = back.send(RouterMsg::Forwarded(Box::new(forwarded))).await;
         });
     }
 

@@ -1,15 +1,16 @@
-//! Building the broker from the configuration: hashing secrets, creating sessions.
+//! Building the brokers from the configuration: hashing secrets, creating sessions.
 
 use fastport_proto::codec::ErrorCode;
 
 use super::{ServerError, DEMO_SESSION};
 use crate::auth::{HashCost, SecretHash};
-use crate::broker::{Broker, BrokerConfig};
+use crate::broker::{shard_of, Broker, BrokerConfig, Shard, Totals};
 use crate::config::{Config, Secret};
 
-/// The broker with the configured sessions and, unless disabled, the demo session.
-/// Slow (argon2 for every plaintext secret): call it on a blocking thread.
-pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
+/// One broker per router shard, with the configured sessions and, unless disabled, the
+/// demo session, each on the shard its name is placed on. Slow (argon2 for every
+/// plaintext secret): call it on a blocking thread.
+pub(super) fn build_brokers(config: &Config) -> Result<Vec<Broker>, ServerError> {
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|e| ServerError::Secret {
         what: "verify cache key".into(),
@@ -30,18 +31,28 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
         hello_timeout: config.hello_timeout,
         max_sessions: config.max_sessions,
         max_connections: config.max_connections,
-        max_pending_jobs: config.max_pending_jobs,
+        // Shared out over the shards: the server as a whole queues no more than configured.
+        max_pending_jobs: config.max_pending_jobs.div_ceil(config.shards()),
         verify_cache_key: key,
         max_outbound_bytes: config.max_outbound_bytes,
         max_memory: config.max_memory,
         presence_interval: config.presence_interval,
+        totals: Totals::new(),
         ..BrokerConfig::default()
     };
-    let mut broker = Broker::new(broker_config);
+    let count = config.shards();
+    let mut brokers: Vec<Broker> = (0..count)
+        .map(|index| {
+            Broker::new(BrokerConfig {
+                shard: Shard { index, count },
+                ..broker_config.clone()
+            })
+        })
+        .collect();
     for spec in &config.sessions {
         let password = hash(&spec.password, &format!("session `{}` password", spec.name))?;
         let secret = hash(&spec.secret, &format!("session `{}` secret", spec.name))?;
-        broker
+        brokers[shard_of(&spec.name, count)]
             .create_session(&spec.name, password, secret, spec.settings)
             .map_err(|e| session_error(&spec.name, e))?;
     }
@@ -51,11 +62,11 @@ pub(super) fn build_broker(config: &Config) -> Result<Broker, ServerError> {
         // its logins fast.
         let password = hash_plain(password, HashCost::Test, "demo password")?;
         let secret = hash_plain(secret, HashCost::Test, "demo secret")?;
-        broker
+        brokers[shard_of(name, count)]
             .create_session(name, password, secret, config.session_defaults)
             .map_err(|e| session_error(name, e))?;
     }
-    Ok(broker)
+    Ok(brokers)
 }
 
 fn hash(secret: &Secret, what: &str) -> Result<SecretHash, ServerError> {
