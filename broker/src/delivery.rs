@@ -260,7 +260,10 @@ impl Broker {
                 queue_receipt(&mut self.metrics, &mut self.outputs, conn, receipt);
             }
         }
-        self.announce_all(id, client, true);
+        self.presence_changed_all(now, id, client, true);
+        if let Some(conn) = conn {
+            self.presence_resumed(now, id, client, conn);
+        }
     }
 
     /// The session's expiry timer fired: expires every cached message whose time has

@@ -436,6 +436,11 @@ impl Broker {
                 ErrorCode::CLIENT_ID_TAKEN_OVER,
                 "a newer connection took this client id",
             );
+            if let Some(key) = existing {
+                // The old connection leaves. A resume joins again right away: net nothing
+                // for watchers unless the display name changed (`presence.rs`).
+                self.presence_changed_all(now, id, key, false);
+            }
         }
         let present = hello.resume && existing.is_some();
         if let Some(key) = existing.filter(|_| !present) {
@@ -556,7 +561,7 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
-        self.announce_all(id, client, false);
+        self.presence_changed_all(now, id, client, false);
         if resume {
             self.timers.set(
                 now + expiry,

@@ -207,6 +207,10 @@ pub struct BrokerConfig {
     /// the bytes queued for writing ([`Broker::set_outbound_bytes`]). A publish that would
     /// go beyond it is answered `queue_full`.
     pub max_memory: usize,
+    /// How often at most each filter's presence changes go out (docs/PROTOCOL.md §8): the
+    /// first change of a quiet filter at once, the next ones gathered until the interval
+    /// ends, as one `leave` and one `join` frame per watcher.
+    pub presence_interval: Duration,
     /// Which broker of the server this is: it owns the sessions placed on it.
     pub shard: Shard,
     /// Counts shared with the server's other brokers: sessions (against `max_sessions`)
@@ -232,6 +236,7 @@ impl Default for BrokerConfig {
             hash_cost: HashCost::Standard,
             max_outbound_bytes: 8 << 20,
             max_memory: 1 << 30,
+            presence_interval: Duration::from_millis(100),
             shard: Shard::default(),
             totals: Totals::new(),
         }
@@ -266,6 +271,8 @@ pub struct Broker {
     cache_bytes: usize,
     /// Bytes queued for writing over all connections, as the driver last said.
     outbound_bytes: usize,
+    /// Presence changes waiting for their filter's next flush.
+    presence: presence::Gatherer,
 }
 
 /// What the broker knows of one connection.
@@ -321,6 +328,7 @@ impl Broker {
             job_prefix: HashMap::new(),
             cache_bytes: 0,
             outbound_bytes: 0,
+            presence: presence::Gatherer::default(),
         }
     }
 
@@ -529,6 +537,7 @@ impl Broker {
             Timer::Offline { session, client } => self.expire_offline_client(now, session, client),
             Timer::SweepSeen { session } => self.sweep_seen(now, session),
             Timer::Login(conn) => self.login_turn(now, conn),
+            Timer::Presence => self.presence_due(now),
         }
     }
 

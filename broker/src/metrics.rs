@@ -72,6 +72,9 @@ pub struct Metrics {
     /// Publishes answered `queue_full`: the session's cache or the server's memory budget
     /// was full.
     pub publishes_refused_full: u64,
+    /// Presence frames sent (snapshots, joins and leaves; each change frame is one per
+    /// watcher per flush, docs/PROTOCOL.md §8).
+    pub presence_frames: u64,
     /// Per-session gauges.
     pub per_session: Vec<SessionMetrics>,
 }
@@ -112,6 +115,7 @@ impl Metrics {
             deliveries_shed,
             deliveries_held,
             publishes_refused_full,
+            presence_frames,
             per_session,
         } = other;
         self.connections += connections;
@@ -145,6 +149,7 @@ impl Metrics {
         self.deliveries_shed += deliveries_shed;
         self.deliveries_held += deliveries_held;
         self.publishes_refused_full += publishes_refused_full;
+        self.presence_frames += presence_frames;
         self.per_session.extend(per_session);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fastport_proto::codec::{
-    Ack, ErrorCode, ErrorFrame, Frame, PresenceKind, Publish, Qos, Receipt, ReceiptStatus,
+    Ack, ErrorCode, ErrorFrame, Frame, Publish, Qos, Receipt, ReceiptStatus,
 };
 use fastport_proto::time::Instant;
 use fastport_proto::topic::{Topic, TopicFilter};
@@ -33,7 +33,7 @@ impl Broker {
                 self.settle(now, id, client, delivery_id, Some(Failure::Dropped));
             }
             Frame::Subscribe(s) => {
-                let code = self.subscribe(id, client, &s.filter, s.presence);
+                let code = self.subscribe(now, id, client, &s.filter, s.presence);
                 self.send(
                     conn,
                     &Frame::SubAck(Ack {
@@ -42,11 +42,12 @@ impl Broker {
                     }),
                 );
                 if code.is_ok() && s.presence {
-                    self.send_snapshot(conn, id, &s.filter);
+                    // At the filter's next flush, after this `SubAck` (`presence.rs`).
+                    self.presence_snapshot_owed(now, id, &s.filter, conn);
                 }
             }
             Frame::Unsubscribe(u) => {
-                self.unsubscribe(id, client, &u.filter);
+                self.unsubscribe(now, id, client, &u.filter);
                 self.send(
                     conn,
                     &Frame::UnsubAck(Ack {
@@ -68,6 +69,7 @@ impl Broker {
 
     fn subscribe(
         &mut self,
+        now: Instant,
         id: SessionId,
         client: ClientKey,
         filter: &str,
@@ -89,12 +91,12 @@ impl Broker {
         state.subs.insert(filter.to_owned(), presence);
         let joined = session.topics.add(&parsed, client, presence);
         if joined {
-            self.announce(id, filter, client, PresenceKind::Join);
+            self.presence_changed(now, id, filter, client, true);
         }
         ErrorCode::OK
     }
 
-    fn unsubscribe(&mut self, id: SessionId, client: ClientKey, filter: &str) {
+    fn unsubscribe(&mut self, now: Instant, id: SessionId, client: ClientKey, filter: &str) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -102,7 +104,7 @@ impl Broker {
             state.subs.remove(filter);
         }
         if session.topics.remove(filter, client) {
-            self.announce(id, filter, client, PresenceKind::Leave);
+            self.presence_changed(now, id, filter, client, false);
         }
     }
 

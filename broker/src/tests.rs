@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fastport_proto::codec::{
-    Ack, AdminOp, AdminRequest, ErrorCode, Frame, Hello, PresenceKind, Publish, Qos, ReceiptStatus,
+    Ack, AdminOp, AdminRequest, ErrorCode, Frame, Hello, Publish, Qos, ReceiptStatus,
     SessionConfig, SlowConsumerPolicy, Subscribe, Unsubscribe,
 };
 use fastport_proto::time::Instant;
@@ -623,31 +623,6 @@ fn the_disconnect_policy_closes_a_slow_consumer() {
 }
 
 #[test]
-fn presence_lists_members_and_reports_joins_and_leaves() {
-    let mut t = T::new();
-    t.connect(1, "alice");
-    t.connect(2, "bob");
-    t.subscribe(1, "chat/lobby", true);
-    let frames = t.subscribe(2, "chat/lobby", true);
-    let Frame::Presence(snapshot) = &frames[1] else {
-        panic!("{frames:?}")
-    };
-    assert_eq!(snapshot.kind, PresenceKind::Snapshot);
-    let names: Vec<_> = snapshot
-        .members
-        .iter()
-        .map(|m| m.client_id.as_str())
-        .collect();
-    assert_eq!(names, ["alice", "bob"]);
-    let joined = t.frames(1);
-    assert!(matches!(&joined[..], [Frame::Presence(p)]
-        if p.kind == PresenceKind::Join && p.members[0].display_name == "BOB"));
-    t.b.handle_close(t.now, ConnId(2));
-    t.pump();
-    assert!(matches!(&t.frames(1)[..], [Frame::Presence(p)] if p.kind == PresenceKind::Leave));
-}
-
-#[test]
 fn qos0_messages_are_sent_and_never_cached() {
     let mut t = T::new();
     t.connect(1, "pub");
@@ -934,8 +909,8 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
 mod budgets;
 mod keys;
 mod logins;
+mod presence;
 mod rotation;
 mod shards;
-
 mod slow_consumer;
 mod timers;

@@ -53,6 +53,9 @@ pub(crate) enum Timer {
     SweepSeen { session: SessionId },
     /// A login waiting for its turn (see `guard.rs`) may start its check.
     Login(ConnId),
+    /// Presence intervals end: their gathered changes go out (`presence.rs` keeps which
+    /// filters are due, in deadline order).
+    Presence,
 }
 
 /// Lanes kept at most: enough for the few fixed delays in use (retry intervals, expiries,
@@ -77,7 +80,7 @@ pub(crate) struct Timers {
 pub(crate) const KEEP_STALE: usize = 512;
 
 /// How many variants `Timer` has.
-const KINDS: usize = 7;
+const KINDS: usize = 8;
 
 impl Default for Timers {
     fn default() -> Self {
@@ -101,6 +104,7 @@ impl Timer {
             Timer::Offline { .. } => 4,
             Timer::SweepSeen { .. } => 5,
             Timer::Login(_) => 6,
+            Timer::Presence => 7,
         }
     }
 }
@@ -227,6 +231,8 @@ impl Broker {
                 Timer::Hello(conn) => conns.get(&conn).is_some_and(|c| c.state == ConnState::New),
                 Timer::Keepalive(conn) => conns.contains_key(&conn),
                 Timer::Login(conn) => parked.contains_key(&conn),
+                // One per presence interval, gone within one interval.
+                Timer::Presence => true,
                 // The entry set at the delivery's current `retry_at`: the rest were
                 // superseded by a resend or a resume (`retry_delivery` skips them).
                 Timer::Retry {

@@ -94,6 +94,8 @@ pub struct Config {
     pub keepalive_max: Duration,
     /// Time a new connection has to send its `Hello`.
     pub hello_timeout: Duration,
+    /// How often at most each filter's presence changes go out (docs/PROTOCOL.md §8).
+    pub presence_interval: Duration,
     /// Web origins besides the server's own and loopback that may use it from a browser
     /// (`*`: any); see [`crate::http::OriginPolicy`].
     pub allowed_origins: Vec<String>,
@@ -274,6 +276,7 @@ impl Default for Config {
             keepalive_min: Duration::from_secs(1),
             keepalive_max: Duration::from_secs(300),
             hello_timeout: Duration::from_secs(10),
+            presence_interval: Duration::from_millis(100),
             allowed_origins: Vec::new(),
             server_names: Vec::new(),
             metrics_token: None,
@@ -410,6 +413,11 @@ impl Config {
             &cli.hello_timeout,
             &dur(&file.hello_timeout),
             &mut self.hello_timeout,
+        );
+        pick(
+            &cli.presence_interval,
+            &dur(&file.presence_interval),
+            &mut self.presence_interval,
         );
         self.demo_session = !cli.no_demo_session && file.demo_session.unwrap_or(true);
         pick(
@@ -622,6 +630,9 @@ impl Config {
         if !(self.keepalive_min <= self.keepalive && self.keepalive <= self.keepalive_max) {
             let message = "needs keepalive_min <= keepalive <= keepalive_max".to_owned();
             return Err(invalid("keepalive", message));
+        }
+        if self.presence_interval.is_zero() {
+            return Err(invalid("presence_interval", "must be above 0".into()));
         }
         if self.tls_handshake_timeout.is_zero() {
             return Err(invalid("tls_handshake_timeout", "must be above 0".into()));

@@ -74,7 +74,7 @@ fn gauges(m: &Metrics) -> [Row; 8] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 21] {
+fn counters(m: &Metrics) -> [Row; 22] {
     [
         (
             "fastport_connections_opened",
@@ -164,6 +164,11 @@ fn counters(m: &Metrics) -> [Row; 21] {
             "fastport_publishes_refused_full",
             "Publishes answered queue_full: the session's cache or the server's memory budget was full.",
             m.publishes_refused_full,
+        ),
+        (
+            "fastport_presence_frames",
+            "Presence frames sent: snapshots, and one join and one leave frame per watcher per flush at most.",
+            m.presence_frames,
         ),
     ]
 }

@@ -54,6 +54,7 @@ async fn help_explains_the_flags_their_variables_and_the_precedence_of_sources()
         "--max-outbound-bytes",
         "--max-memory",
         "--slow-consumer-timeout",
+        "--presence-interval",
         "--max-frame-bytes",
         "--retry-interval",
         "built-in defaults < TOML file (--config) < FASTPORT_* environment variables < flags",

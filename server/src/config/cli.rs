@@ -147,6 +147,12 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_HELLO_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub hello_timeout: Option<Duration>,
 
+    /// How often at most each filter's presence changes go out: the first change of a
+    /// quiet filter at once, later ones gathered until the interval ends and sent as one
+    /// join and one leave frame per watcher. Above 0. [default: 100ms]
+    #[arg(long, env = "FASTPORT_PRESENCE_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
+    pub presence_interval: Option<Duration>,
+
     /// Web origins, besides the server's own and loopback, whose pages may open WebSockets
     /// and call the admin API from a browser: comma-separated `scheme://host[:port]`, or
     /// `*` for any. Requests without an Origin header (non-browser clients) are not

@@ -32,6 +32,7 @@ pub(super) struct FileConfig {
     pub keepalive_min: Option<FileDuration>,
     pub keepalive_max: Option<FileDuration>,
     pub hello_timeout: Option<FileDuration>,
+    pub presence_interval: Option<FileDuration>,
     pub allowed_origins: Option<Vec<String>>,
     pub server_names: Option<Vec<String>>,
     pub metrics_token: Option<String>,

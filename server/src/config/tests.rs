@@ -51,6 +51,7 @@ fn without_any_source_the_documented_defaults_apply() {
     assert_eq!(config.slow_consumer_timeout, Duration::from_secs(10));
     assert_eq!(config.max_frame_bytes, 1024 * 1024 + 4096);
     assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+    assert_eq!(config.presence_interval, Duration::from_millis(100));
     assert_eq!(config.session_defaults, SessionSettings::default());
     assert!(config.admin_token.is_none());
 }
@@ -58,7 +59,7 @@ fn without_any_source_the_documented_defaults_apply() {
 #[test]
 fn flags_override_the_file_which_overrides_the_defaults() {
     let file = TempFile::new(
-        "listen = \"0.0.0.0:9000\"\nmax_outbound_bytes = 100000\nslow_consumer_timeout = \"3s\"\n[session_defaults]\nmax_retries = 2\nexpiry = \"2m\"\n",
+        "listen = \"0.0.0.0:9000\"\nmax_outbound_bytes = 100000\nslow_consumer_timeout = \"3s\"\npresence_interval = \"250ms\"\n[session_defaults]\nmax_retries = 2\nexpiry = \"2m\"\n",
     );
     let config = file
         .load(&["--listen", "127.0.0.1:0", "--max-retries", "7"])
@@ -66,6 +67,7 @@ fn flags_override_the_file_which_overrides_the_defaults() {
     assert_eq!(config.listen, "127.0.0.1:0");
     assert_eq!(config.max_outbound_bytes, 100_000);
     assert_eq!(config.slow_consumer_timeout, Duration::from_secs(3));
+    assert_eq!(config.presence_interval, Duration::from_millis(250));
     assert_eq!(config.session_defaults.max_retries, 7);
     assert_eq!(config.session_defaults.expiry, Duration::from_secs(120));
     let config = file.load(&["--insecure"]).expect("valid");
@@ -215,6 +217,7 @@ fn values_from_flags_are_checked_too() {
         (&["--log", "info,=="][..], "log"),
         (&["--max-pending", "0"][..], "max_pending"),
         (&["--keepalive", "1h"][..], "keepalive"),
+        (&["--presence-interval", "0s"][..], "presence_interval"),
     ] {
         let message = Config::load(cli(args)).expect_err(key).to_string();
         assert!(message.contains(key), "{args:?}: {message}");

@@ -36,6 +36,7 @@ pub(super) fn build_brokers(config: &Config) -> Result<Vec<Broker>, ServerError>
         verify_cache_key: key,
         max_outbound_bytes: config.max_outbound_bytes,
         max_memory: config.max_memory,
+        presence_interval: config.presence_interval,
         totals: Totals::new(),
         ..BrokerConfig::default()
     };
