@@ -2,9 +2,7 @@
 //! expiry, resume and receipts (docs/PROTOCOL.md §8).
 
 use bytes::Bytes;
-use fastport_proto::codec::{
-    Deliver, ErrorCode, Frame, Qos, Receipt, ReceiptStatus, SlowConsumerPolicy,
-};
+use fastport_proto::codec::{ErrorCode, Frame, Qos, Receipt, ReceiptStatus, SlowConsumerPolicy};
 use fastport_proto::time::Instant;
 
 use super::clients::{ClientKey, PendingDelivery};
@@ -428,21 +426,10 @@ impl Broker {
     }
 }
 
-/// Encodes `Deliver` frames allocating nothing but the frame itself. The codec's `Deliver`
-/// owns its topic and publisher strings; one is kept here and its buffers refilled for
-/// each frame instead of building fresh strings per message.
-#[derive(Debug)]
-pub(crate) struct DeliverEncoder {
-    scratch: Deliver,
-}
-
-impl Default for DeliverEncoder {
-    fn default() -> Self {
-        DeliverEncoder {
-            scratch: empty_deliver(),
-        }
-    }
-}
+/// Encodes `Deliver` frames straight from the message's parts, allocating nothing but the
+/// frame itself (the codec's `Deliver` would own copies of the topic and publisher).
+#[derive(Debug, Default)]
+pub(crate) struct DeliverEncoder;
 
 impl DeliverEncoder {
     pub(crate) fn encode(
@@ -454,34 +441,7 @@ impl DeliverEncoder {
         publisher: &str,
         payload: &Bytes,
     ) -> Bytes {
-        let mut d = std::mem::replace(&mut self.scratch, empty_deliver());
-        d.qos = qos;
-        d.delivery_id = delivery_id;
-        d.attempt = attempt;
-        d.topic.clear();
-        d.topic.push_str(topic);
-        d.publisher.clear();
-        d.publisher.push_str(publisher);
-        d.payload = payload.clone();
-        let frame = Frame::Deliver(d);
-        let bytes = frame.encode();
-        if let Frame::Deliver(mut d) = frame {
-            // Not kept alive by the scratch copy.
-            d.payload = Bytes::new();
-            self.scratch = d;
-        }
-        bytes
-    }
-}
-
-fn empty_deliver() -> Deliver {
-    Deliver {
-        qos: Qos::AtMostOnce,
-        delivery_id: 0,
-        attempt: 1,
-        topic: String::new(),
-        publisher: String::new(),
-        payload: Bytes::new(),
+        Frame::encode_deliver(qos, delivery_id, attempt, topic, publisher, payload)
     }
 }
 

@@ -40,6 +40,36 @@ impl Frame {
         Bytes::from(out)
     }
 
+    /// Encodes a `Deliver` frame from its parts: the bytes `Frame::Deliver(..).encode()`
+    /// gives, without building the frame first (the server encodes one per publish).
+    pub fn encode_deliver(
+        qos: Qos,
+        delivery_id: u64,
+        attempt: u32,
+        topic: &str,
+        publisher: &str,
+        payload: &[u8],
+    ) -> Bytes {
+        let len = 2
+            + varint_len(delivery_id)
+            + varint_len(u64::from(attempt))
+            + string_len(topic)
+            + string_len(publisher)
+            + payload.len();
+        let mut out = Vec::with_capacity(len);
+        out.put_u8(DELIVER);
+        put_deliver(
+            &mut out,
+            qos,
+            delivery_id,
+            attempt,
+            topic,
+            publisher,
+            payload,
+        );
+        Bytes::from(out)
+    }
+
     /// Encodes a frame that clients send (`Hello`, `Publish`, ..., `Ping` and `Pong`) as
     /// [`Frame::encode`] does; `None` for a frame only servers send. What clients use; it
     /// leaves the encoding of server frames out of their builds (a smaller WebAssembly
@@ -230,14 +260,15 @@ fn put_server_fields(frame: &Frame, out: &mut impl BufMut) {
             put_varint(out, a.id);
             out.put_u16(a.code.0);
         }
-        Frame::Deliver(d) => {
-            out.put_u8(d.qos as u8);
-            put_varint(out, d.delivery_id);
-            put_varint(out, u64::from(d.attempt));
-            put_string(out, &d.topic);
-            put_string(out, &d.publisher);
-            out.put_slice(&d.payload);
-        }
+        Frame::Deliver(d) => put_deliver(
+            out,
+            d.qos,
+            d.delivery_id,
+            d.attempt,
+            &d.topic,
+            &d.publisher,
+            &d.payload,
+        ),
         Frame::Receipt(r) => {
             put_varint(out, r.message_id);
             out.put_u8(r.status.to_wire());
@@ -601,4 +632,22 @@ fn decode_admin(r: &mut Reader) -> Result<AdminRequest, DecodeError> {
         credential,
         op,
     })
+}
+
+/// The fields of a `Deliver` frame, after its type byte.
+fn put_deliver(
+    out: &mut impl BufMut,
+    qos: Qos,
+    delivery_id: u64,
+    attempt: u32,
+    topic: &str,
+    publisher: &str,
+    payload: &[u8],
+) {
+    out.put_u8(qos as u8);
+    put_varint(out, delivery_id);
+    put_varint(out, u64::from(attempt));
+    put_string(out, topic);
+    put_string(out, publisher);
+    out.put_slice(payload);
 }

@@ -588,3 +588,37 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_deliver_encoded_from_its_parts_is_the_frame_s_encoding() {
+    for (qos, delivery_id, attempt, topic, publisher, payload) in [
+        (Qos::AtMostOnce, 0, 1, "a", "", &b""[..]),
+        (
+            Qos::AtLeastOnce,
+            300,
+            2,
+            "sensors/temp/room1",
+            "pub-1",
+            &b"sealed"[..],
+        ),
+        (
+            Qos::AtLeastOnce,
+            u64::MAX,
+            u32::MAX,
+            "x/y",
+            "ü",
+            &[7u8; 200][..],
+        ),
+    ] {
+        let frame = Frame::Deliver(Deliver {
+            qos,
+            delivery_id,
+            attempt,
+            topic: topic.into(),
+            publisher: publisher.into(),
+            payload: Bytes::copy_from_slice(payload),
+        });
+        let parts = Frame::encode_deliver(qos, delivery_id, attempt, topic, publisher, payload);
+        assert_eq!(parts, frame.encode());
+    }
+}
