@@ -315,7 +315,7 @@ impl Broker {
             conns: IdMap::default(),
             outputs: VecDeque::new(),
             targets: Vec::new(),
-            deliver: DeliverEncoder::default(),
+            deliver: DeliverEncoder,
             timers: Timers::default(),
             jobs: HashMap::new(),
             next_job: 1,
