@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -33,8 +32,9 @@ const INBOUND_BATCH_BYTES: usize = 64 * 1024;
 /// How long to wait for the peer's answer to our close frame, or to get ours out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
-type Stream<S> = SplitStream<WebSocketStream<S>>;
+/// The socket, read and written by the connection's one task: not split in two halves,
+/// which would take a lock for every read and write.
+type Ws<S> = WebSocketStream<S>;
 
 /// How the connection ended.
 enum End {
@@ -89,13 +89,11 @@ where
     let (outbound, rx) = mpsc::unbounded_channel();
     let gauge = budget.gauge();
     let (abort, abort_rx) = oneshot::channel();
-    let (sink, stream) = ws.split();
     let mut link = Link {
         conn,
         router,
         shard: 0,
-        sink,
-        stream,
+        ws,
         rx,
         abort_rx,
         abort_live: true,
@@ -140,14 +138,13 @@ where
     link.finish(end).await;
 }
 
-/// A connection's socket halves and its channels to and from the router.
+/// A connection's socket and its channels to and from the router.
 struct Link<S> {
     conn: ConnId,
     router: RouterHandle,
     /// The router that serves it.
     shard: usize,
-    sink: Sink<S>,
-    stream: Stream<S>,
+    ws: Ws<S>,
     rx: mpsc::UnboundedReceiver<Outbound>,
     abort_rx: oneshot::Receiver<CloseCmd>,
     /// Whether the abort sender is still there (see [`aborted`]).
@@ -176,7 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     async fn pump(&mut self) -> End {
         loop {
             let end = tokio::select! {
-                incoming = self.stream.next(), if self.may_read() => {
+                incoming = self.ws.next(), if self.may_read() => {
                     self.forward(incoming).await
                 }
                 received = self.rx.recv_many(&mut self.batch, WRITE_BATCH) => {
@@ -196,7 +193,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// The first message that is not a ping or a pong (`None` when the stream ended).
     async fn first_message(&mut self) -> Option<Result<Message, WsError>> {
         loop {
-            match self.stream.next().await {
+            match self.ws.next().await {
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 other => return other,
             }
@@ -246,7 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         // the outbound budget is queued.
         while self.may_read() && more.len() + 1 < INBOUND_BATCH && bytes < INBOUND_BATCH_BYTES {
             // Only what is there already: tungstenite's buffer, or a read that would not wait.
-            let Some(incoming) = self.stream.next().now_or_never() else {
+            let Some(incoming) = self.ws.next().now_or_never() else {
                 break;
             };
             match received(conn, incoming) {
@@ -296,7 +293,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             return Some(abort.map_or(End::RouterGone, End::Abort));
         }
         let written = tokio::select! {
-            written = tokio::time::timeout(self.stall, write(&mut self.sink, &mut self.batch)) => {
+            written = tokio::time::timeout(self.stall, write(&mut self.ws, &mut self.batch)) => {
                 written
             }
             cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => return Some(End::Abort(cmd)),
@@ -329,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         };
         match end {
             End::Peer | End::WriteFailed | End::Stalled => {}
-            End::TooLarge => send_close(&mut self.sink, CloseCode::Size, "message too large").await,
+            End::TooLarge => send_close(&mut self.ws, CloseCode::Size, "message too large").await,
             End::TooLargeBeforeLogin => {
                 let code = ErrorCode::CREDENTIAL_TOO_LARGE;
                 let message = format!("the first message is longer than {FIRST_MESSAGE} bytes");
@@ -340,16 +337,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 });
                 let _ = tokio::time::timeout(
                     CLOSE_WAIT,
-                    self.sink.feed(Message::Binary(frame.encode())),
+                    self.ws.feed(Message::Binary(frame.encode())),
                 )
                 .await;
-                send_close(&mut self.sink, CloseCode::from(code.close_code()), &message).await
+                send_close(&mut self.ws, CloseCode::from(code.close_code()), &message).await
             }
-            End::ClosedByServer | End::PeerClosed => drain_until_closed(&mut self.stream).await,
+            End::ClosedByServer | End::PeerClosed => drain_until_closed(&mut self.ws).await,
             End::Abort(cmd) => {
-                send_close(&mut self.sink, CloseCode::from(cmd.code), &cmd.reason).await
+                send_close(&mut self.ws, CloseCode::from(cmd.code), &cmd.reason).await
             }
-            End::RouterGone => send_close(&mut self.sink, CloseCode::Away, "server stopping").await,
+            End::RouterGone => send_close(&mut self.ws, CloseCode::Away, "server stopping").await,
         }
         // A no-op for connections the broker closed itself.
         let _ = self.router.send(self.shard, closed).await;
@@ -403,7 +400,7 @@ enum Written {
 }
 
 /// Feeds the batch to the socket and flushes once.
-async fn write<S>(sink: &mut Sink<S>, batch: &mut Vec<Outbound>) -> Result<Written, WsError>
+async fn write<S>(sink: &mut Ws<S>, batch: &mut Vec<Outbound>) -> Result<Written, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -426,7 +423,7 @@ where
 }
 
 /// Best effort: the socket may be congested or gone.
-async fn send_close<S>(sink: &mut Sink<S>, code: CloseCode, reason: &str)
+async fn send_close<S>(sink: &mut Ws<S>, code: CloseCode, reason: &str)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -439,7 +436,7 @@ where
 
 /// After a close frame either way: read (and ignore) until the closing handshake is over,
 /// for a while. Reading is also what sends tungstenite's answer to the peer's close.
-async fn drain_until_closed<S>(stream: &mut Stream<S>)
+async fn drain_until_closed<S>(stream: &mut Ws<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
