@@ -11,7 +11,7 @@
 //! - the *flood* session: four subscribers that subscribe and then never read their socket
 //!   again (kept open), and two publishers sending 1 MiB QoS 1 publishes as fast as the
 //!   server takes them: each keeps four in flight, sends a new one for each good `PubAck`
-//!   and resends a publish answered `queue_full` after a short pause.
+//!   and resends a publish answered `queue_full` after `--isolation-resend-pause` (20 ms).
 //!
 //! Placements: no flood (baseline), the flood session on the other shard than the quiet
 //! one, and on the same shard (one router serves both). The session names are chosen with
@@ -55,8 +55,6 @@ const FLOOD_PUBLISHERS: usize = 2;
 const FLOOD_PAYLOAD: usize = 1024 * 1024;
 /// Publishes each flood publisher keeps unacknowledged.
 const FLOOD_IN_FLIGHT: u64 = 4;
-/// How long a flood publisher waits before resending a publish answered `queue_full`.
-const RESEND_PAUSE: Duration = Duration::from_millis(20);
 /// Quiet payload: the send time and padding.
 const QUIET_PAYLOAD: usize = 64;
 /// The quiet session's name; the flood session's is chosen to land on the wanted shard.
@@ -237,7 +235,10 @@ async fn measure(
     let publisher = fastport::connect_to(addr, QUIET, PASSWORD).await?;
     let counts = Arc::new(FloodCounts::default());
     let stuck = match flood {
-        Some(flood) => start_flood(addr, flood, &counts, &mut tasks).await?,
+        Some(flood) => {
+            let pause = Duration::from_millis(args.isolation_resend_pause);
+            start_flood(addr, flood, pause, &counts, &mut tasks).await?
+        }
         None => Vec::new(),
     };
     // The flood has been running since before the probe's epoch: the warm-up comes on top.
@@ -284,6 +285,7 @@ async fn measure(
 async fn start_flood(
     addr: SocketAddr,
     flood: &str,
+    pause: Duration,
     counts: &Arc<FloodCounts>,
     tasks: &mut JoinSet<()>,
 ) -> Result<Vec<Ws>> {
@@ -294,7 +296,7 @@ async fn start_flood(
     }
     for _ in 0..FLOOD_PUBLISHERS {
         let ws = fastport::connect_to(addr, flood, PASSWORD).await?;
-        tasks.spawn(flood_publisher(ws, Arc::clone(counts)));
+        tasks.spawn(flood_publisher(ws, pause, Arc::clone(counts)));
     }
     Ok(stuck)
 }
@@ -307,9 +309,9 @@ struct FloodCounts {
 }
 
 /// Keeps `FLOOD_IN_FLIGHT` 1 MiB QoS 1 publishes unacknowledged: a new one for each good
-/// `PubAck`, the same one again `RESEND_PAUSE` after a `queue_full` (the message id of a
-/// refused publish is not remembered, so its resend is taken once there is room).
-async fn flood_publisher(ws: Ws, counts: Arc<FloodCounts>) {
+/// `PubAck`, the same one again `pause` after a `queue_full` (the message id of a refused
+/// publish is not remembered, so its resend is taken once there is room).
+async fn flood_publisher(ws: Ws, pause: Duration, counts: Arc<FloodCounts>) {
     let (mut sink, mut stream) = ws.split();
     // Message ids to send, each not before its instant (in order: the pause is fixed).
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, u64)>();
@@ -339,7 +341,7 @@ async fn flood_publisher(ws: Ws, counts: Arc<FloodCounts>) {
             };
             let send = if ack.code == ErrorCode::QUEUE_FULL {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
-                (Instant::now() + RESEND_PAUSE, ack.id)
+                (Instant::now() + pause, ack.id)
             } else {
                 if ack.code.is_ok() {
                     counts.taken.fetch_add(1, Ordering::Relaxed);

@@ -62,7 +62,7 @@ struct Args {
         default_value = "fastport,mosquitto,mosquitto-ws,nats,nats-ws,redis"
     )]
     brokers: Vec<Broker>,
-    /// Throughput and latency: seconds of load before the measured window starts.
+    /// Throughput, latency and isolation: seconds of load before the measured window starts.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
     /// Throughput: seconds in the measured window.
@@ -120,6 +120,10 @@ struct Args {
     /// the whole budget does to the others.
     #[arg(long, value_parser = clap::value_parser!(u64).range(65_536..=536_870_912))]
     isolation_flood_cache: Option<u64>,
+    /// Isolation: milliseconds a flood publisher waits before resending a publish answered
+    /// `queue_full` (0: at once, the harshest flood).
+    #[arg(long, default_value_t = 20)]
+    isolation_resend_pause: u64,
     /// Replace the generated section at the end of this file with the results.
     #[arg(long, num_args = 0..=1, default_missing_value = "docs/BENCHMARKS.md")]
     write_docs: Option<PathBuf>,
