@@ -18,7 +18,9 @@
 //! the server's own placement, [`fastport_broker::shard_of`]. The server runs with
 //! `--slow-consumer-timeout 60s` so the four stay stuck for the whole run instead of being
 //! closed after 10 s; its resident memory (VmRSS) is sampled every 20 ms and its VmHWM read
-//! at the end; slow-consumer closes come from its `/metrics`.
+//! at the end; slow-consumer closes come from its `/metrics`. The flood's clients run on a
+//! runtime of their own in this process (one thread): the quiet clients' tasks never wait
+//! behind theirs, though all share the machine's cores with the server.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -118,12 +120,17 @@ pub async fn run(args: &Args, server_bin: &Path) -> Result<Vec<Outcome>> {
     let secret_hash = hash_secret(server_bin, SECRET).await?;
     let mut outcomes = Vec::new();
     for &placement in &args.isolation_placements {
+        let flood = flood_session(placement);
         eprintln!(
-            "isolation: {} / quiet {} msg/s ...",
+            "isolation: {} (quiet on shard {}{}) / quiet {} msg/s ...",
             placement.label(),
+            fastport_broker::shard_of(QUIET, SHARDS),
+            flood.as_deref().map_or_else(String::new, |name| format!(
+                ", {name} on shard {}",
+                fastport_broker::shard_of(name, SHARDS)
+            )),
             args.isolation_rate
         );
-        let flood = flood_session(placement);
         let config = config_toml(
             flood.as_deref(),
             args.isolation_flood_cache,
@@ -212,20 +219,7 @@ async fn measure(
     config: &str,
 ) -> Result<Outcome> {
     let load = load_average();
-    let max_memory = MAX_MEMORY.to_string();
-    let shards = SHARDS.to_string();
-    let flags = [
-        "--router-shards",
-        &shards,
-        "--max-memory",
-        &max_memory,
-        "--slow-consumer-timeout",
-        "60s",
-        // Below the open-file limit, which the server would otherwise warn about.
-        "--max-connections",
-        "1000",
-    ];
-    let server = brokers::start_fastport(server_bin, &flags, Some(config)).await?;
+    let server = start_server(server_bin, config).await?;
     let addr = server.addr;
     let peak_rss = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
@@ -233,13 +227,10 @@ async fn measure(
     let sub = fastport::connect_to(addr, QUIET, PASSWORD).await?;
     let sub = fastport::subscribe(sub, TOPIC).await?;
     let publisher = fastport::connect_to(addr, QUIET, PASSWORD).await?;
-    let counts = Arc::new(FloodCounts::default());
-    let stuck = match flood {
-        Some(flood) => {
-            let pause = Duration::from_millis(args.isolation_resend_pause);
-            start_flood(addr, flood, pause, &counts, &mut tasks).await?
-        }
-        None => Vec::new(),
+    let pause = Duration::from_millis(args.isolation_resend_pause);
+    let flood = match flood {
+        Some(name) => Some(Flood::start(addr, name.to_owned(), pause).await?),
+        None => None,
     };
     // The flood has been running since before the probe's epoch: the warm-up comes on top.
     let warmup = secs(args.warmup);
@@ -260,7 +251,7 @@ async fn measure(
     let hwm_kib = proc_status_kib(server.pid, "VmHWM:").ok_or("no VmHWM")?;
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    drop(stuck);
+    let (flood_taken, flood_refused) = flood.map_or((0, 0), Flood::stop);
     drop(server);
     let (sent, deliveries) = probe.finish()?;
     Ok(Outcome {
@@ -269,8 +260,8 @@ async fn measure(
         acks: acks.finish()?,
         deliveries,
         quiet_refused: acks.refused.load(Ordering::Relaxed),
-        flood_taken: counts.taken.load(Ordering::Relaxed),
-        flood_refused: counts.refused.load(Ordering::Relaxed),
+        flood_taken,
+        flood_refused,
         peak_rss_kib: peak_rss.load(Ordering::Relaxed),
         hwm_kib,
         slow_consumer_closes,
@@ -278,6 +269,74 @@ async fn measure(
         bench_cpu,
         load,
     })
+}
+
+/// Starts fastport-server with `config` and the flags of the scenario.
+async fn start_server(server_bin: &Path, config: &str) -> Result<brokers::Server> {
+    let max_memory = MAX_MEMORY.to_string();
+    let shards = SHARDS.to_string();
+    let flags = [
+        "--router-shards",
+        &shards,
+        "--max-memory",
+        &max_memory,
+        "--slow-consumer-timeout",
+        "60s",
+        // Below the open-file limit, which the server would otherwise warn about.
+        "--max-connections",
+        "1000",
+    ];
+    brokers::start_fastport(server_bin, &flags, Some(config)).await
+}
+
+/// The flood's clients, on a runtime (and thread) of their own, so that the quiet clients
+/// never wait behind a flood task in this process's runtime: what delays them is the
+/// server, and the machine.
+#[derive(Debug)]
+struct Flood {
+    runtime: tokio::runtime::Runtime,
+    counts: Arc<FloodCounts>,
+}
+
+impl Flood {
+    /// Connects the flood's clients to session `name` and starts publishing.
+    async fn start(addr: SocketAddr, name: String, pause: Duration) -> Result<Flood> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("flood")
+            .enable_all()
+            .build()?;
+        let counts = Arc::new(FloodCounts::default());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let flood_counts = Arc::clone(&counts);
+        runtime.spawn(async move {
+            let mut tasks = JoinSet::new();
+            match start_flood(addr, &name, pause, &flood_counts, &mut tasks).await {
+                Ok(stuck) => {
+                    let _ = ready_tx.send(Ok(()));
+                    // Hold the stuck subscribers open until the runtime is shut down.
+                    std::future::pending::<()>().await;
+                    drop((stuck, tasks));
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        });
+        ready_rx
+            .await
+            .map_err(|_| "the flood ended before it started")??;
+        Ok(Flood { runtime, counts })
+    }
+
+    /// Ends the flood, closing its connections; returns its publishes taken and refused.
+    fn stop(self) -> (u64, u64) {
+        self.runtime.shutdown_background();
+        (
+            self.counts.taken.load(Ordering::Relaxed),
+            self.counts.refused.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Opens the flood: `STUCK_SUBSCRIBERS` connections of session `flood` that subscribe and
@@ -573,4 +632,31 @@ pub fn render(outcomes: &[Outcome]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flood_session_lands_on_the_shard_its_placement_names() {
+        let quiet = fastport_broker::shard_of(QUIET, SHARDS);
+        assert_eq!(flood_session(Placement::Baseline), None);
+        let other = flood_session(Placement::OtherShard).expect("a name on the other shard");
+        assert_ne!(fastport_broker::shard_of(&other, SHARDS), quiet, "{other}");
+        let same = flood_session(Placement::SameShard).expect("a name on the same shard");
+        assert_eq!(fastport_broker::shard_of(&same, SHARDS), quiet, "{same}");
+    }
+
+    #[test]
+    fn only_the_flood_session_gets_the_cache_setting() {
+        let config = config_toml(Some("flood-1"), Some(1 << 20), "P", "S");
+        let (quiet, flood) = config
+            .split_once("name = \"flood-1\"")
+            .expect("the flood session");
+        assert!(!quiet.contains("max_cache_bytes"), "{config}");
+        assert!(flood.contains("max_cache_bytes = 1048576"), "{config}");
+        assert!(config.starts_with("demo_session = false"), "{config}");
+        assert!(!config_toml(None, None, "P", "S").contains("flood"));
+    }
 }
