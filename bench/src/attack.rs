@@ -14,8 +14,10 @@
 //!   and resends a publish answered `queue_full` after `--isolation-resend-pause` (20 ms).
 //!
 //! Placements: no flood (baseline), the flood session on the other shard than the quiet
-//! one, and on the same shard (one router serves both). The session names are chosen with
-//! the server's own placement, [`fastport_broker::shard_of`]. The server runs with
+//! one, on the same shard (one router serves both), and, as a control, against a second
+//! server process (what the flood costs the quiet session through the shared machine
+//! alone). The session names are chosen with the server's own placement,
+//! [`fastport_broker::shard_of`]. The server runs with
 //! `--slow-consumer-timeout 60s` so the four stay stuck for the whole run instead of being
 //! closed after 10 s; its resident memory (VmRSS) is sampled every 20 ms and its VmHWM read
 //! at the end; slow-consumer closes come from its `/metrics`. The flood's clients run on a
@@ -74,6 +76,10 @@ pub enum Placement {
     OtherShard,
     /// The flood session on the quiet session's shard.
     SameShard,
+    /// The flood against a second server process, the quiet session's server idle but
+    /// for it: a control for what the flood costs through the machine alone (the flood's
+    /// clients and server on the same cores) rather than through the quiet one's server.
+    OtherServer,
 }
 
 impl Placement {
@@ -82,6 +88,7 @@ impl Placement {
             Placement::Baseline => "no flood (baseline)",
             Placement::OtherShard => "flood on the other shard",
             Placement::SameShard => "flood on the same shard",
+            Placement::OtherServer => "flood on another server (control)",
         }
     }
 }
@@ -163,7 +170,7 @@ fn flood_session(placement: Placement) -> Option<String> {
     let quiet = fastport_broker::shard_of(QUIET, SHARDS);
     let same = match placement {
         Placement::Baseline => return None,
-        Placement::OtherShard => false,
+        Placement::OtherShard | Placement::OtherServer => false,
         Placement::SameShard => true,
     };
     (0..)
@@ -228,8 +235,14 @@ async fn measure(
     let sub = fastport::subscribe(sub, TOPIC).await?;
     let publisher = fastport::connect_to(addr, QUIET, PASSWORD).await?;
     let pause = Duration::from_millis(args.isolation_resend_pause);
+    // The control's flood goes to a second server of its own.
+    let flood_server = match placement {
+        Placement::OtherServer => Some(start_server(server_bin, config).await?),
+        _ => None,
+    };
+    let flood_addr = flood_server.as_ref().map_or(addr, |s| s.addr);
     let flood = match flood {
-        Some(name) => Some(Flood::start(addr, name.to_owned(), pause).await?),
+        Some(name) => Some(Flood::start(flood_addr, name.to_owned(), pause).await?),
         None => None,
     };
     // The flood has been running since before the probe's epoch: the warm-up comes on top.
@@ -252,7 +265,7 @@ async fn measure(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     let (flood_taken, flood_refused) = flood.map_or((0, 0), Flood::stop);
-    drop(server);
+    drop((server, flood_server));
     let (sent, deliveries) = probe.finish()?;
     Ok(Outcome {
         placement,

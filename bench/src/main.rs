@@ -101,11 +101,12 @@ struct Args {
     idle_settle: u64,
     /// Isolation: placements to run, comma-separated, each against its own server:
     /// baseline (no flood), other-shard (the flood session on the other of 2 router
-    /// shards), same-shard (the flood on the quiet session's shard).
+    /// shards), same-shard (the flood on the quiet session's shard), other-server (the
+    /// flood against a second server: a control for what it costs through the machine).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baseline,other-shard,same-shard"
+        default_value = "baseline,other-shard,same-shard,other-server"
     )]
     isolation_placements: Vec<attack::Placement>,
     /// Isolation: QoS 1 messages per second the quiet session's publisher sends, evenly

@@ -81,6 +81,7 @@ async fn every_placement_runs_and_the_flood_is_refused_once_its_session_cache_is
         "no flood (baseline)",
         "flood on the other shard",
         "flood on the same shard",
+        "flood on another server (control)",
     ] {
         let cells = row(&stdout, label);
         let (acked, sent) = pair(cells[5]);
