@@ -31,13 +31,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{ErrorCode, Frame, Publish, Qos};
+use fastport_client_core::codec::{Frame, Publish, Qos};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::brokers;
@@ -47,18 +45,16 @@ use crate::link::Ws;
 use crate::report::micros;
 use crate::{secs, Args, Result};
 
+use flood::Flood;
+use procfs::{load_average, proc_status_kib, sample_rss, CpuClock};
+
+mod flood;
+mod procfs;
+
 /// The server's memory budget: `--max-memory`.
 pub const MAX_MEMORY: u64 = 512 * 1024 * 1024;
 /// Router shards the server runs with.
 const SHARDS: usize = 2;
-/// Flood subscribers that never read.
-const STUCK_SUBSCRIBERS: usize = 4;
-/// Flood publishers.
-const FLOOD_PUBLISHERS: usize = 2;
-/// Flood payload: 1 MiB, the default `max_message_size`.
-const FLOOD_PAYLOAD: usize = 1024 * 1024;
-/// Publishes each flood publisher keeps unacknowledged.
-const FLOOD_IN_FLIGHT: u64 = 4;
 /// Quiet payload: the send time and padding.
 const QUIET_PAYLOAD: usize = 64;
 /// The quiet session's name; the flood session's is chosen to land on the wanted shard.
@@ -302,133 +298,6 @@ async fn start_server(server_bin: &Path, config: &str) -> Result<brokers::Server
     brokers::start_fastport(server_bin, &flags, Some(config)).await
 }
 
-/// The flood's clients, on a runtime (and thread) of their own, so that the quiet clients
-/// never wait behind a flood task in this process's runtime: what delays them is the
-/// server, and the machine.
-#[derive(Debug)]
-struct Flood {
-    runtime: tokio::runtime::Runtime,
-    counts: Arc<FloodCounts>,
-}
-
-impl Flood {
-    /// Connects the flood's clients to session `name` and starts publishing.
-    async fn start(addr: SocketAddr, name: String, pause: Duration) -> Result<Flood> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("flood")
-            .enable_all()
-            .build()?;
-        let counts = Arc::new(FloodCounts::default());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let flood_counts = Arc::clone(&counts);
-        runtime.spawn(async move {
-            let mut tasks = JoinSet::new();
-            match start_flood(addr, &name, pause, &flood_counts, &mut tasks).await {
-                Ok(stuck) => {
-                    let _ = ready_tx.send(Ok(()));
-                    // Hold the stuck subscribers open until the runtime is shut down.
-                    std::future::pending::<()>().await;
-                    drop((stuck, tasks));
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            }
-        });
-        ready_rx
-            .await
-            .map_err(|_| "the flood ended before it started")??;
-        Ok(Flood { runtime, counts })
-    }
-
-    /// Ends the flood, closing its connections; returns its publishes taken and refused.
-    fn stop(self) -> (u64, u64) {
-        self.runtime.shutdown_background();
-        (
-            self.counts.taken.load(Ordering::Relaxed),
-            self.counts.refused.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// Opens the flood: `STUCK_SUBSCRIBERS` connections of session `flood` that subscribe and
-/// are returned unread, and `FLOOD_PUBLISHERS` publishers spawned into `tasks`.
-async fn start_flood(
-    addr: SocketAddr,
-    flood: &str,
-    pause: Duration,
-    counts: &Arc<FloodCounts>,
-    tasks: &mut JoinSet<()>,
-) -> Result<Vec<Ws>> {
-    let mut stuck = Vec::new();
-    for _ in 0..STUCK_SUBSCRIBERS {
-        let ws = fastport::connect_to(addr, flood, PASSWORD).await?;
-        stuck.push(fastport::subscribe(ws, TOPIC).await?);
-    }
-    for _ in 0..FLOOD_PUBLISHERS {
-        let ws = fastport::connect_to(addr, flood, PASSWORD).await?;
-        tasks.spawn(flood_publisher(ws, pause, Arc::clone(counts)));
-    }
-    Ok(stuck)
-}
-
-/// The flood publishers' answers, all of them together.
-#[derive(Debug, Default)]
-struct FloodCounts {
-    taken: AtomicU64,
-    refused: AtomicU64,
-}
-
-/// Keeps `FLOOD_IN_FLIGHT` 1 MiB QoS 1 publishes unacknowledged: a new one for each good
-/// `PubAck`, the same one again `pause` after a `queue_full` (the message id of a refused
-/// publish is not remembered, so its resend is taken once there is room).
-async fn flood_publisher(ws: Ws, pause: Duration, counts: Arc<FloodCounts>) {
-    let (mut sink, mut stream) = ws.split();
-    // Message ids to send, each not before its instant (in order: the pause is fixed).
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, u64)>();
-    for message_id in 1..=FLOOD_IN_FLIGHT {
-        let _ = tx.send((Instant::now(), message_id));
-    }
-    let payload = Bytes::from(vec![0xa5; FLOOD_PAYLOAD]);
-    let writer = async move {
-        while let Some((at, message_id)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
-            let publish = Frame::Publish(Publish {
-                qos: Qos::AtLeastOnce,
-                message_id,
-                topic: TOPIC.into(),
-                payload: payload.clone(),
-            });
-            if sink.send(Message::Binary(publish.encode())).await.is_err() {
-                return;
-            }
-        }
-    };
-    let reader = async move {
-        let mut next_id = FLOOD_IN_FLIGHT + 1;
-        while let Some(Ok(message)) = stream.next().await {
-            let Some(ack) = pub_ack(message) else {
-                continue;
-            };
-            let send = if ack.code == ErrorCode::QUEUE_FULL {
-                counts.refused.fetch_add(1, Ordering::Relaxed);
-                (Instant::now() + pause, ack.id)
-            } else {
-                if ack.code.is_ok() {
-                    counts.taken.fetch_add(1, Ordering::Relaxed);
-                }
-                next_id += 1;
-                (Instant::now(), next_id - 1)
-            };
-            if tx.send(send).is_err() {
-                return;
-            }
-        }
-    };
-    tokio::join!(writer, reader);
-}
-
 /// The `PubAck` in `message`, if it is one.
 fn pub_ack(message: Message) -> Option<fastport_client_core::codec::Ack> {
     let Message::Binary(bytes) = message else {
@@ -514,80 +383,6 @@ async fn quiet_publisher(ws: Ws, probe: Arc<Probe>, acks: Arc<AckTimes>, mut tic
         }
     };
     tokio::join!(reader, writer);
-}
-
-/// Keeps the largest VmRSS of `pid` in `peak` (KiB), sampled every 20 ms.
-async fn sample_rss(pid: u32, peak: Arc<AtomicU64>) {
-    let mut every = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        every.tick().await;
-        if let Some(kib) = proc_status_kib(pid, "VmRSS:") {
-            peak.fetch_max(kib, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A `kB` line of /proc/PID/status.
-fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux).
-const CLOCK_TICKS: f64 = 100.0;
-
-/// A process's CPU time from a start.
-#[derive(Debug)]
-struct CpuClock {
-    pid: u32,
-    ticks: Option<u64>,
-    at: Instant,
-}
-
-impl CpuClock {
-    fn start(pid: u32) -> CpuClock {
-        CpuClock {
-            pid,
-            ticks: cpu_ticks(pid),
-            at: Instant::now(),
-        }
-    }
-
-    /// CPU time since the start over wall time since the start: cores kept busy.
-    fn cores(&self) -> f64 {
-        match (self.ticks, cpu_ticks(self.pid)) {
-            (Some(start), Some(end)) => {
-                end.saturating_sub(start) as f64 / CLOCK_TICKS / self.at.elapsed().as_secs_f64()
-            }
-            _ => f64::NAN,
-        }
-    }
-}
-
-/// User plus system CPU time of `pid` so far, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (in parentheses) may hold spaces: count fields after it.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    // utime and stime are fields 14 and 15; the state, field 3, comes first after the name.
-    let utime: u64 = fields.nth(11)?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
-}
-
-/// The 1-minute load average.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// One sample of the server's `/metrics` (open: the bench sets no metrics token).
