@@ -191,41 +191,61 @@ async fn run(program: &str, args: &[&str], port: u16, dir: Option<TempDir>) -> R
     })
 }
 
+/// Starts fastport-server on a free port of 127.0.0.1 with `--log warn` and `extra` flags,
+/// and with `config` (TOML) as its config file if given, and waits until it listens.
+pub async fn start_fastport(bin: &Path, extra: &[&str], config: Option<&str>) -> Result<Server> {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--log", "warn"];
+    let dir = match config {
+        Some(config) => {
+            let dir = temp_dir(free_port()?)?;
+            let path = dir.0.join("fastport.toml");
+            std::fs::write(&path, config)?;
+            Some((
+                dir,
+                path.to_str().ok_or("temp dir is not UTF-8")?.to_owned(),
+            ))
+        }
+        None => None,
+    };
+    if let Some((_, path)) = &dir {
+        args.extend_from_slice(&["--config", path]);
+    }
+    args.extend_from_slice(extra);
+    let mut child = Command::new(bin)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .map_err(|_| "fastport-server printed nothing in 10 s")??
+        .ok_or("fastport-server closed stdout (see its error above)")?;
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?
+        .parse()?;
+    // Keep reading stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let pid = child.id().ok_or("fastport-server has no pid")?;
+    Ok(Server {
+        addr,
+        pid,
+        _child: child,
+        _dir: dir.map(|(dir, _)| dir),
+    })
+}
+
 /// Starts `broker` on a free port of 127.0.0.1 and waits until it listens. `many` gives
 /// fastPort's demo session room for the idle-memory connections.
 pub async fn start(broker: Broker, fastport_bin: &Path, many: bool) -> Result<Server> {
     match broker {
         Broker::Fastport => {
-            let mut args = vec!["--listen", "127.0.0.1:0", "--log", "warn"];
-            if many {
-                args.extend_from_slice(FASTPORT_MANY_CONNECTIONS);
-            }
-            let mut child = Command::new(fastport_bin)
-                .args(&args)
-                .stdout(Stdio::piped())
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", fastport_bin.display()))?;
-            let stdout = child.stdout.take().ok_or("no stdout")?;
-            let mut lines = BufReader::new(stdout).lines();
-            let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-                .await
-                .map_err(|_| "fastport-server printed nothing in 10 s")??
-                .ok_or("fastport-server closed stdout")?;
-            let addr: SocketAddr = first
-                .strip_prefix("listening on ")
-                .ok_or_else(|| format!("unexpected first line {first:?}"))?
-                .parse()?;
-            // Keep reading stdout so the server never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            let pid = child.id().ok_or("fastport-server has no pid")?;
-            Ok(Server {
-                addr,
-                pid,
-                _child: child,
-                _dir: None,
-            })
+            let args = if many { FASTPORT_MANY_CONNECTIONS } else { &[] };
+            start_fastport(fastport_bin, args, None).await
         }
         Broker::Mosquitto | Broker::MosquittoWs => {
             let (port, spare) = two_free_ports()?;

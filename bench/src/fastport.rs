@@ -26,11 +26,16 @@ const PING: u8 = 0x0F;
 
 /// Opens a WebSocket with TCP_NODELAY and completes Hello/Welcome in the demo session.
 pub async fn connect(addr: SocketAddr) -> Result<Ws> {
+    connect_to(addr, DEMO_SESSION, DEMO_PASSWORD).await
+}
+
+/// Opens a WebSocket with TCP_NODELAY and completes Hello/Welcome in `session`.
+pub async fn connect_to(addr: SocketAddr, session: &str, password: &str) -> Result<Ws> {
     let mut ws = ws_connect(&format!("ws://{addr}/ws"), None).await?;
     let hello = Frame::Hello(Hello {
         keepalive_ms: 60_000,
-        session: DEMO_SESSION.into(),
-        password: DEMO_PASSWORD.into(),
+        session: session.into(),
+        password: password.into(),
         ..Hello::default()
     });
     ws.send(Message::Binary(hello.encode())).await?;

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::brokers::{self, Broker};
 use crate::{fastport, mqtt, nats, secs, Args, Result};
 
 /// Time after the last send that late messages are still recorded.
-const GRACE: Duration = Duration::from_millis(500);
+pub const GRACE: Duration = Duration::from_millis(500);
 
 /// What the publisher and the subscriber of one measurement share.
 #[derive(Debug)]
@@ -35,11 +35,28 @@ pub struct Probe {
 }
 
 impl Probe {
-    fn now_us(&self) -> u64 {
+    /// A probe whose measured window runs from `warmup` to `total` after now, for payloads
+    /// of `payload` bytes (at least 8).
+    pub fn new(payload: usize, warmup: Duration, total: Duration) -> Result<Probe> {
+        Ok(Probe {
+            epoch: Instant::now(),
+            payload: payload.max(8),
+            window_us: (
+                u64::try_from(warmup.as_micros())?,
+                u64::try_from(total.as_micros())?,
+            ),
+            sent: AtomicU64::new(0),
+            samples: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Microseconds since the probe's epoch.
+    pub fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    fn in_window(&self, t: u64) -> bool {
+    /// Whether `t` (microseconds since the epoch) is in the measured window.
+    pub fn in_window(&self, t: u64) -> bool {
         (self.window_us.0..self.window_us.1).contains(&t)
     }
 
@@ -50,6 +67,13 @@ impl Probe {
         if self.in_window(now) {
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The messages stamped in the window and the latencies recorded, sorted.
+    pub fn finish(&self) -> Result<(u64, Vec<u64>)> {
+        let mut samples = std::mem::take(&mut *self.samples.lock().map_err(|_| "poisoned")?);
+        samples.sort_unstable();
+        Ok((self.sent.load(Ordering::Relaxed), samples))
     }
 
     /// Records the latency of a received payload.
@@ -74,6 +98,15 @@ impl Probe {
 pub struct Ticks(mpsc::UnboundedReceiver<()>);
 
 impl Ticks {
+    /// Ticks `rate` times per second, evenly spaced, from now until `total` after
+    /// `probe`'s epoch, from a pacing thread; the handle ends after the last tick.
+    pub fn start(rate: u32, total: Duration, probe: &Probe) -> (Ticks, JoinHandle<()>) {
+        let (tick_tx, tick_rx) = mpsc::unbounded_channel();
+        let left = total.saturating_sub(probe.epoch.elapsed());
+        let pacer = tokio::task::spawn_blocking(move || pace(rate, left, tick_tx));
+        (Ticks(tick_rx), pacer)
+    }
+
     pub async fn next(&mut self) -> bool {
         self.0.recv().await.is_some()
     }
@@ -110,13 +143,18 @@ pub struct Outcome {
 impl Outcome {
     /// The `q` quantile (nearest rank), in microseconds.
     pub fn quantile(&self, q: f64) -> Option<u64> {
-        let n = self.samples.len();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-        Some(self.samples[rank - 1])
+        quantile(&self.samples, q)
     }
+}
+
+/// The `q` quantile (nearest rank) of `sorted`.
+pub fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    Some(sorted[rank - 1])
 }
 
 pub async fn run(args: &Args, server_bin: &Path) -> Result<Vec<Outcome>> {
@@ -157,16 +195,7 @@ async fn measure(args: &Args, server_bin: &Path, broker: Broker, qos1: bool) -> 
     let addr = server.addr;
     let warmup = secs(args.warmup);
     let total = warmup + secs(args.latency_duration);
-    let probe = Arc::new(Probe {
-        epoch: Instant::now(),
-        payload: args.latency_payload.max(8),
-        window_us: (
-            u64::try_from(warmup.as_micros())?,
-            u64::try_from(total.as_micros())?,
-        ),
-        sent: AtomicU64::new(0),
-        samples: Mutex::new(Vec::new()),
-    });
+    let probe = Arc::new(Probe::new(args.latency_payload, warmup, total)?);
     let (tick_tx, tick_rx) = mpsc::unbounded_channel();
     let ticks = Ticks(tick_rx);
     let mut tasks = JoinSet::new();
@@ -202,12 +231,11 @@ async fn measure(args: &Args, server_bin: &Path, broker: Broker, qos1: bool) -> 
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     drop(server);
-    let mut samples = std::mem::take(&mut *probe.samples.lock().map_err(|_| "poisoned")?);
-    samples.sort_unstable();
+    let (sent, samples) = probe.finish()?;
     Ok(Outcome {
         broker,
         qos1,
-        sent: probe.sent.load(Ordering::Relaxed),
+        sent,
         samples,
     })
 }

@@ -8,7 +8,11 @@
 //! - latency ([`latency`]): 1 publisher -> 1 subscriber paced at a fixed rate, each message
 //!   carrying its send time, percentiles of send-to-receive time;
 //! - idle memory ([`idle`]): the broker's resident memory before and after 10,000 idle,
-//!   subscribed connections.
+//!   subscribed connections;
+//! - isolation ([`attack`], fastPort only, not in the default list): another session's
+//!   publish-to-ack latency while one session is flooded with 1 MiB QoS 1 messages to
+//!   subscribers that never read, the flood on the other router shard or on the same one,
+//!   and the server's peak memory against its `--max-memory`.
 //!
 //! The load generators are "lean": they speak each wire protocol directly (frames encoded
 //! once, TCP_NODELAY, batched writes), so they do no crypto and little work per message.
@@ -18,6 +22,7 @@
 //! `--messages N --server ADDR` instead sends a fixed number of messages to a running
 //! fastPort server, for profiling it.
 
+mod attack;
 mod brokers;
 mod fastport;
 mod idle;
@@ -45,7 +50,8 @@ const WRITE_BATCH: usize = 64;
 #[derive(Debug, Parser)]
 #[command(about = "fastPort vs Mosquitto, NATS and Redis: throughput, latency, idle memory")]
 struct Args {
-    /// What to measure, comma-separated: throughput, latency, idle.
+    /// What to measure, comma-separated: throughput, latency, idle, isolation (isolation is
+    /// fastPort only and ignores `--brokers`).
     #[arg(long, value_delimiter = ',', default_value = "throughput,latency,idle")]
     scenarios: Vec<Kind>,
     /// Brokers to run, comma-separated: fastport, mosquitto, mosquitto-ws, nats, nats-ws,
@@ -56,7 +62,7 @@ struct Args {
         default_value = "fastport,mosquitto,mosquitto-ws,nats,nats-ws,redis"
     )]
     brokers: Vec<Broker>,
-    /// Throughput and latency: seconds of load before the measured window starts.
+    /// Throughput, latency and isolation: seconds of load before the measured window starts.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
     /// Throughput: seconds in the measured window.
@@ -93,6 +99,32 @@ struct Args {
     /// Idle memory: seconds to wait after the last connection before reading the memory.
     #[arg(long, default_value_t = 2)]
     idle_settle: u64,
+    /// Isolation: placements to run, comma-separated, each against its own server:
+    /// baseline (no flood), other-shard (the flood session on the other of 2 router
+    /// shards), same-shard (the flood on the quiet session's shard), other-server (the
+    /// flood against a second server: a control for what it costs through the machine).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baseline,other-shard,same-shard,other-server"
+    )]
+    isolation_placements: Vec<attack::Placement>,
+    /// Isolation: QoS 1 messages per second the quiet session's publisher sends, evenly
+    /// spaced.
+    #[arg(long, default_value_t = 200)]
+    isolation_rate: u32,
+    /// Isolation: seconds in the measured window (after `--warmup`, with the flood running).
+    #[arg(long, default_value_t = 10)]
+    isolation_duration: u64,
+    /// Isolation: the flood session's `max_cache_bytes` (default: the server's, 64 MiB).
+    /// Up to 512 MiB, the server's whole `--max-memory` here, to see what a session allowed
+    /// the whole budget does to the others.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(65_536..=536_870_912))]
+    isolation_flood_cache: Option<u64>,
+    /// Isolation: milliseconds a flood publisher waits before resending a publish answered
+    /// `queue_full` (0: at once, the harshest flood).
+    #[arg(long, default_value_t = 20)]
+    isolation_resend_pause: u64,
     /// Replace the generated section at the end of this file with the results.
     #[arg(long, num_args = 0..=1, default_missing_value = "docs/BENCHMARKS.md")]
     write_docs: Option<PathBuf>,
@@ -120,6 +152,7 @@ enum Kind {
     Throughput,
     Latency,
     Idle,
+    Isolation,
 }
 
 /// Everything one run measured.
@@ -128,6 +161,7 @@ struct Results {
     throughput: Vec<throughput::Outcome>,
     latency: Vec<latency::Outcome>,
     idle: Vec<idle::Outcome>,
+    isolation: Vec<attack::Outcome>,
     /// The open-file limit (soft) the bench and the brokers it starts run with.
     nofile: u64,
 }
@@ -182,8 +216,14 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
     if args.scenarios.contains(&Kind::Idle) {
         results.idle = idle::run(&args, &server_bin).await?;
     }
+    if args.scenarios.contains(&Kind::Isolation) {
+        results.isolation = attack::run(&args, &server_bin).await?;
+    }
     let tables = report::Tables::new(&results, &args);
     println!("{}", tables.stdout());
+    if !results.isolation.is_empty() {
+        println!("{}", attack::render(&results.isolation));
+    }
     if let Some(path) = &args.write_docs {
         report::write_docs(path, &tables, &results, &args).await?;
         eprintln!("wrote the results into {}", path.display());

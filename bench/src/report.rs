@@ -74,7 +74,7 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn micros(us: u64) -> String {
+pub fn micros(us: u64) -> String {
     if us < 1_000 {
         format!("{us} µs")
     } else if us < 10_000 {
