@@ -8,20 +8,10 @@
 //! (client ids, topics, message ids) keep the standard, randomly keyed hasher.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` keyed by a broker-assigned integer id.
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
-
-/// Gives back the memory of a map that fell to a quarter of its capacity after a peak
-/// (clients gone after a load), keeping room to double. Cheap: a map is only rebuilt after
-/// it lost three quarters of what it held, so the cost is amortised over the removals.
-pub(crate) fn shrink_map<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
-    const MIN: usize = 16;
-    if map.capacity() > MIN && map.len() < map.capacity() / 4 {
-        map.shrink_to(MIN.max(map.len() * 2));
-    }
-}
 
 /// Multiplicative (Fibonacci) hashing: the low bits of consecutive ids stay distinct, and
 /// the multiplication spreads them into the high bits the table's control bytes use.

@@ -74,6 +74,7 @@ mod metrics;
 mod presence;
 mod routing;
 mod session;
+mod shrink;
 mod timers;
 mod topics;
 
@@ -92,9 +93,9 @@ pub use session::SessionSettings;
 
 use clients::ClientKey;
 use delivery::DeliverEncoder;
-use ids::shrink_map;
 pub use ids::IdMap;
 use session::{Session, SessionId};
+use shrink::shrink_map;
 use timers::{Timer, Timers};
 
 /// A connection, numbered by the driver (unique for the broker's lifetime).
