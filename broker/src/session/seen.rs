@@ -5,7 +5,7 @@
 //! random start), so the ids live in a window: a ring of slots in id order from `base`,
 //! 20 bytes per id, found by subtraction, each added at its end, so its first is also its
 //! oldest. Ids that do not fit it (one skipped and sent later, a late resend of an id the
-//! window has moved past, a client numbering at random) go to ordered maps beside it. A
+//! window has moved past, ids far apart or at random) go to ordered maps beside it. A
 //! far jump (a restarted client's new start) moves the window there and the old ids to
 //! the maps, where they age out.
 
@@ -17,6 +17,9 @@ use fastport_proto::time::Instant;
 
 /// Most remembered message ids per publisher, and the widest span of ids the window covers.
 pub(crate) const MAX_SEEN: usize = 65_536;
+
+/// Empty slots a window may hold beyond one per remembered id.
+const MAX_GAP: usize = 64;
 
 /// Remembered ids of one publisher: at most [`MAX_SEEN`], each forgotten once older than
 /// the session's expiry (oldest first, whenever an id is added and when swept).
@@ -199,15 +202,20 @@ impl SeenIds {
             self.base = id;
         }
         let span = MAX_SEEN as u64;
+        // Empty slots stay under about half the window, so ids far apart cost a slot each,
+        // not the gap between them.
+        let dense = |offset: u64| offset < (2 * self.in_window + MAX_GAP) as u64;
         match id.checked_sub(self.base) {
             // `offset` < MAX_SEEN: fits a usize.
-            Some(offset) if offset < span && offset as usize >= self.window.len() => {
+            Some(offset)
+                if offset < span && dense(offset) && offset >= self.window.len() as u64 =>
+            {
                 self.window.resize(offset as usize, Slot::EMPTY);
                 self.window.push_back(slot);
                 self.in_window += 1;
             }
             // Within the window, so added after ids above it: beside it, to keep its order.
-            Some(offset) if offset < span => {
+            Some(offset) if offset < self.window.len() as u64 => {
                 let existing = &mut self.window[offset as usize];
                 if existing.is_empty() {
                     self.add_far(id, slot);
@@ -216,6 +224,8 @@ impl SeenIds {
                     existing.state = State::Seen;
                 }
             }
+            // Ahead, past more empty slots than the window may hold: beside it.
+            Some(offset) if offset < span => self.add_far(id, slot),
             None if self.base - id <= span => self.add_far(id, slot),
             // Far ahead or far behind: the publisher numbers from somewhere new.
             _ => {
@@ -430,6 +440,27 @@ mod tests {
             "the oldest went"
         );
         assert!(ids[4..].iter().all(|&id| seen.get(id) == Some(None)));
+    }
+
+    #[test]
+    fn ids_far_apart_cost_a_slot_each_not_the_gap_between_them() {
+        let mut seen = SeenIds::default();
+        let ids: Vec<u64> = (0..1_000).map(|n| 1 + n * 60_000).collect();
+        for (t, &id) in ids.iter().enumerate() {
+            seen.insert(at(t as u64), id, EXPIRY);
+        }
+        assert!(ids.iter().all(|&id| seen.get(id) == Some(None)));
+        assert_eq!(seen.get(2), None);
+        assert!(seen.window.len() <= MAX_GAP, "{} slots", seen.window.len());
+        // A few skipped ids in a sequence still fit the window.
+        let mut seen = SeenIds::default();
+        let ids: Vec<u64> = (0..1_000).map(|n| 1 + n * 3).collect();
+        for (t, &id) in ids.iter().enumerate() {
+            seen.insert(at(t as u64), id, EXPIRY);
+        }
+        assert!(ids.iter().all(|&id| seen.get(id) == Some(None)));
+        assert_eq!(seen.in_window + seen.far.len(), 1_000);
+        assert!(seen.window.len() <= 2 * seen.in_window + MAX_GAP);
     }
 
     #[test]
