@@ -7,6 +7,7 @@ use fastport_proto::time::Instant;
 
 use super::clients::{ClientKey, PendingDelivery};
 use super::session::{Failure, SessionId, SessionSettings};
+use super::shrink::{shrink_deque, shrink_map};
 use super::timers::Timer;
 use super::{queue_receipt, Broker, ConnId};
 
@@ -273,6 +274,7 @@ impl Broker {
             };
             let Some(&(at, delivery)) = session.expiry_queue.front() else {
                 session.expiry_armed = false;
+                shrink_deque(&mut session.expiry_queue);
                 return;
             };
             if !session.messages.contains_key(&delivery) {
@@ -280,6 +282,7 @@ impl Broker {
                 continue;
             }
             if at > now {
+                shrink_deque(&mut session.expiry_queue);
                 self.timers.set(at, Timer::Expire { session: id });
                 return;
             }
@@ -369,6 +372,7 @@ impl Broker {
         let Some(m) = session.messages.remove(&delivery) else {
             return;
         };
+        shrink_map(&mut session.messages);
         self.count_cached(id, m.payload_len, false);
         let status = match m.failure {
             None => ReceiptStatus::Delivered,

@@ -76,6 +76,7 @@ mod presence;
 mod routing;
 mod session;
 pub mod shard;
+mod shrink;
 mod timers;
 mod topics;
 
@@ -98,6 +99,7 @@ use clients::ClientKey;
 use delivery::DeliverEncoder;
 pub use ids::IdMap;
 use session::{Session, SessionId};
+use shrink::shrink_map;
 use timers::{Timer, Timers};
 
 /// A connection, numbered by the driver (unique for the broker's lifetime).
@@ -542,13 +544,19 @@ impl Broker {
     }
 
     /// Drops the duplicate-detection memory of publishers that published nothing within
-    /// the expiry, so a stream of short-lived client ids does not grow it forever.
+    /// the expiry, so a stream of short-lived client ids does not grow it forever, and the
+    /// ids older than the expiry of the others, so a publisher that slowed down gives back
+    /// what its burst used.
     fn sweep_seen(&mut self, now: Instant, id: SessionId) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
         let expiry = session.settings.expiry;
-        session.seen.retain(|_, seen| !seen.is_stale(now, expiry));
+        session.seen.retain(|_, seen| {
+            seen.forget(now, expiry);
+            !seen.is_stale(now, expiry)
+        });
+        shrink_map(&mut session.seen);
         session.sweep_armed = !session.seen.is_empty();
         if session.sweep_armed {
             self.timers

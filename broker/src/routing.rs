@@ -13,6 +13,7 @@ use fastport_proto::topic::{Topic, TopicFilter};
 
 use super::clients::ClientKey;
 use super::session::{Cached, Failure, SessionId, Targets};
+use super::shrink::shrink_deque;
 use super::timers::Timer;
 use super::{queue_send, Broker, ConnId};
 
@@ -343,6 +344,7 @@ impl Broker {
             }
             session.expiry_queue.pop_front();
         }
+        shrink_deque(&mut session.expiry_queue);
         if !session.expiry_armed {
             session.expiry_armed = true;
             let at = session

@@ -1,12 +1,12 @@
 //! A session: one virtual broker with its own credentials, settings, clients, topics and
 //! message cache.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_proto::codec::{Receipt, SessionConfig, SlowConsumerPolicy};
+use fastport_proto::codec::{SessionConfig, SlowConsumerPolicy};
 use fastport_proto::settings::Unit;
 use fastport_proto::time::Instant;
 use fastport_proto::topic::Topic;
@@ -16,6 +16,10 @@ use super::ids::IdMap;
 use super::metrics::SessionMetrics;
 use super::topics::TopicIndex;
 use crate::auth::SecretHash;
+
+mod seen;
+
+pub(crate) use seen::SeenIds;
 
 /// Identifies a session for its lifetime; a dropped and re-created session of the same
 /// name gets a new id, so stale timers of the old one find nothing.
@@ -256,52 +260,6 @@ impl Targets {
         match self {
             Targets::One(one) => std::slice::from_ref(one),
             Targets::Many(many) => many,
-        }
-    }
-}
-
-/// The QoS 1 message ids a publisher used recently, with the receipt once known, so a
-/// resend is acked (and answered with the receipt) instead of delivered twice. Bounded:
-/// entries older than the session's expiry, or beyond the cap, are forgotten.
-#[derive(Debug, Default)]
-pub(crate) struct SeenIds {
-    /// Ordered, not hashed: publishers number their messages in sequence, so inserting,
-    /// evicting the oldest and finding a recent id all stay in the few tree nodes at its
-    /// edges, which are in cache; a hash table of 65,536 ids per publisher missed the
-    /// cache on every publish.
-    /// The receipt is kept as its fields, not encoded: most are never asked for again.
-    ids: BTreeMap<u64, Option<Receipt>>,
-    order: VecDeque<(Instant, u64)>,
-}
-
-/// Most remembered message ids per publisher.
-const MAX_SEEN: usize = 65_536;
-
-impl SeenIds {
-    pub(crate) fn get(&self, id: u64) -> Option<Option<Receipt>> {
-        self.ids.get(&id).copied()
-    }
-
-    pub(crate) fn insert(&mut self, now: Instant, id: u64, expiry: Duration) {
-        while let Some(&(at, old)) = self.order.front() {
-            if self.order.len() < MAX_SEEN && at + expiry > now {
-                break;
-            }
-            self.order.pop_front();
-            self.ids.remove(&old);
-        }
-        self.ids.insert(id, None);
-        self.order.push_back((now, id));
-    }
-
-    /// Whether every remembered id is older than `expiry` (the publisher is long gone).
-    pub(crate) fn is_stale(&self, now: Instant, expiry: Duration) -> bool {
-        self.order.back().is_none_or(|&(at, _)| at + expiry <= now)
-    }
-
-    pub(crate) fn set_receipt(&mut self, id: u64, receipt: Receipt) {
-        if let Some(slot) = self.ids.get_mut(&id) {
-            *slot = Some(receipt);
         }
     }
 }

@@ -245,15 +245,45 @@ impl Bench {
         }
         bench.delivered = 0;
         bench.publishes = (0..publishes)
-            .map(|k| shared(publish(scenario.qos, k)))
+            // Publisher `k % publishers` sends publish `k`; each numbers its own from 1, as
+            // clients do.
+            .map(|k| shared(publish(scenario.qos, k / scenario.publishers as usize + 1)))
             .collect();
         if scenario.qos == Qos::AtLeastOnce {
-            // Delivery ids are numbered from 1 per session, one per routed publish.
-            bench.acks = (1..=publishes as u64)
+            // Delivery ids are numbered in sequence per session, one per routed publish.
+            let first = bench.next_delivery_id();
+            bench.acks = (first..first + publishes as u64)
                 .map(|delivery_id| shared(Frame::DeliverAck { delivery_id }.encode()))
                 .collect();
         }
         bench
+    }
+
+    /// The delivery id the session gives next. Delivery ids start at an unpredictable
+    /// point per session: one QoS 1 message from a client of its own finds it, and is acked.
+    fn next_delivery_id(&mut self) -> u64 {
+        self.connect(PROBE, "probe");
+        self.b
+            .handle_message(self.now, PROBE, publish(Qos::AtLeastOnce, 1));
+        let mut delivery_id = None;
+        while let Some(out) = self.b.poll_output() {
+            if let Output::Send { conn, frame } = out {
+                if let (true, Ok(Frame::Deliver(d))) =
+                    (conn == self.subscriber(0), Frame::decode_from_server(frame))
+                {
+                    delivery_id = Some(d.delivery_id);
+                }
+            }
+        }
+        // The subscribers are subscribed to the topic: the first of them got it.
+        let delivery_id = delivery_id.expect("the probe reached the first subscriber");
+        let ack = Frame::DeliverAck { delivery_id }.encode();
+        for s in 0..self.scenario.subscribers {
+            self.b
+                .handle_message(self.now, self.subscriber(s), ack.clone());
+            self.drain();
+        }
+        delivery_id + 1
     }
 
     fn subscriber(&self, s: u64) -> ConnId {
@@ -327,6 +357,9 @@ impl Bench {
 /// (nothing but its `SubAck`s) does not count as deliveries.
 const IDLE: ConnId = ConnId(999);
 
+/// The client whose message finds the first delivery id (below the subscribers' ids too).
+const PROBE: ConnId = ConnId(998);
+
 /// The `i`th filter that matches no published topic: some share the topic's first levels,
 /// some start with a wildcard, some end in one.
 fn idle_filter(i: u64) -> String {
@@ -360,10 +393,10 @@ fn subscribe(filter: &str) -> Bytes {
     .encode()
 }
 
-fn publish(qos: Qos, k: usize) -> Bytes {
+fn publish(qos: Qos, message_id: usize) -> Bytes {
     Frame::Publish(Publish {
         qos,
-        message_id: k as u64 + 1,
+        message_id: message_id as u64,
         topic: TOPIC.into(),
         payload: Bytes::from_static(&PAYLOAD),
     })
