@@ -335,11 +335,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     ref_id: 0,
                     message: message.clone(),
                 });
-                let _ = tokio::time::timeout(
-                    CLOSE_WAIT,
-                    self.ws.feed(Message::Binary(frame.encode())),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(CLOSE_WAIT, self.ws.feed(Message::Binary(frame.encode())))
+                        .await;
                 send_close(&mut self.ws, CloseCode::from(code.close_code()), &message).await
             }
             End::ClosedByServer | End::PeerClosed => drain_until_closed(&mut self.ws).await,
