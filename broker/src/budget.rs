@@ -18,7 +18,7 @@
 //! code for QoS 1, an `Error` for QoS 0); the message id is not remembered, so the
 //! client's resend is a new attempt.
 
-use fastport_proto::codec::Qos;
+use fastport_proto::codec::{Frame, Qos};
 use fastport_proto::time::Instant;
 
 use super::clients::ClientKey;
@@ -202,7 +202,7 @@ impl Broker {
             _ if attempt == 1 => m.first.clone(),
             Some((a, frame)) if *a == attempt => frame.clone(),
             _ => {
-                let frame = self.deliver.encode(
+                let frame = Frame::encode_deliver(
                     Qos::AtLeastOnce,
                     delivery,
                     attempt,

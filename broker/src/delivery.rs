@@ -2,7 +2,7 @@
 //! expiry, resume and receipts (docs/PROTOCOL.md §8).
 
 use bytes::Bytes;
-use fastport_proto::codec::{ErrorCode, Frame, Qos, Receipt, ReceiptStatus, SlowConsumerPolicy};
+use fastport_proto::codec::{ErrorCode, Frame, Receipt, ReceiptStatus, SlowConsumerPolicy};
 use fastport_proto::time::Instant;
 
 use super::clients::{ClientKey, PendingDelivery};
@@ -427,25 +427,6 @@ impl Broker {
 
     pub(crate) fn conn_of(&self, id: SessionId, client: ClientKey) -> Option<ConnId> {
         self.sessions.get(&id)?.clients.get(client)?.conn
-    }
-}
-
-/// Encodes `Deliver` frames straight from the message's parts, allocating nothing but the
-/// frame itself (the codec's `Deliver` would own copies of the topic and publisher).
-#[derive(Debug, Default)]
-pub(crate) struct DeliverEncoder;
-
-impl DeliverEncoder {
-    pub(crate) fn encode(
-        &mut self,
-        qos: Qos,
-        delivery_id: u64,
-        attempt: u32,
-        topic: &str,
-        publisher: &str,
-        payload: &Bytes,
-    ) -> Bytes {
-        Frame::encode_deliver(qos, delivery_id, attempt, topic, publisher, payload)
     }
 }
 

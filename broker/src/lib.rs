@@ -96,7 +96,6 @@ pub use session::SessionSettings;
 pub use shard::{shard_of, Shard, Totals};
 
 use clients::ClientKey;
-use delivery::DeliverEncoder;
 pub use ids::IdMap;
 use session::{Session, SessionId};
 use shrink::shrink_map;
@@ -256,7 +255,6 @@ pub struct Broker {
     outputs: VecDeque<Output>,
     /// The subscribers of the message being routed; reused so routing does not allocate.
     targets: Vec<ClientKey>,
-    deliver: DeliverEncoder,
     timers: Timers,
     jobs: HashMap<u64, handshake::Continuation>,
     next_job: u64,
@@ -317,7 +315,6 @@ impl Broker {
             conns: IdMap::default(),
             outputs: VecDeque::new(),
             targets: Vec::new(),
-            deliver: DeliverEncoder,
             timers: Timers::default(),
             jobs: HashMap::new(),
             next_job: 1,

@@ -242,7 +242,7 @@ impl Broker {
         if self.targets.is_empty() {
             return;
         }
-        let frame = self.deliver.encode(
+        let frame = Frame::encode_deliver(
             Qos::AtMostOnce,
             0,
             1,
@@ -303,7 +303,7 @@ impl Broker {
         }
         let delivery = session.next_delivery;
         session.next_delivery += 1;
-        let first = self.deliver.encode(
+        let first = Frame::encode_deliver(
             Qos::AtLeastOnce,
             delivery,
             1,

@@ -50,12 +50,7 @@ impl Frame {
         publisher: &str,
         payload: &[u8],
     ) -> Bytes {
-        let len = 2
-            + varint_len(delivery_id)
-            + varint_len(u64::from(attempt))
-            + string_len(topic)
-            + string_len(publisher)
-            + payload.len();
+        let len = 1 + deliver_len(delivery_id, attempt, topic, publisher, payload.len());
         let mut out = Vec::with_capacity(len);
         out.put_u8(DELIVER);
         put_deliver(
@@ -344,13 +339,13 @@ fn server_fields_len(frame: &Frame) -> Option<usize> {
         }
         Frame::Error(e) => 2 + varint_len(e.ref_id) + string_len(&e.message),
         Frame::SubAck(a) | Frame::UnsubAck(a) | Frame::PubAck(a) => varint_len(a.id) + 2,
-        Frame::Deliver(d) => {
-            1 + varint_len(d.delivery_id)
-                + varint_len(u64::from(d.attempt))
-                + string_len(&d.topic)
-                + string_len(&d.publisher)
-                + d.payload.len()
-        }
+        Frame::Deliver(d) => deliver_len(
+            d.delivery_id,
+            d.attempt,
+            &d.topic,
+            &d.publisher,
+            d.payload.len(),
+        ),
         Frame::Receipt(r) => {
             varint_len(r.message_id)
                 + 1
@@ -632,6 +627,21 @@ fn decode_admin(r: &mut Reader) -> Result<AdminRequest, DecodeError> {
         credential,
         op,
     })
+}
+
+/// Bytes the fields of a `Deliver` frame take, after its type byte.
+fn deliver_len(
+    delivery_id: u64,
+    attempt: u32,
+    topic: &str,
+    publisher: &str,
+    payload_len: usize,
+) -> usize {
+    1 + varint_len(delivery_id)
+        + varint_len(u64::from(attempt))
+        + string_len(topic)
+        + string_len(publisher)
+        + payload_len
 }
 
 /// The fields of a `Deliver` frame, after its type byte.

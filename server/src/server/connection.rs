@@ -229,7 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// one wake-up of the router, for a burst.
     async fn forward(&mut self, incoming: Option<Result<Message, WsError>>) -> Option<End> {
         let conn = self.conn;
-        let message = match received(conn, incoming) {
+        let mut message = match received(conn, incoming) {
             Ok(message) => message,
             Err(end) => return end,
         };
@@ -237,19 +237,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             self.answering = true;
         }
         let mut bytes = message.len();
-        let mut more = Vec::new();
+        // Every message of the hand-over once there is more than one (the first included).
+        let mut batch = Vec::new();
         let mut end = None;
         // Nothing beyond the first message before the welcome (`answering`), nor while half
         // the outbound budget is queued.
-        while self.may_read() && more.len() + 1 < INBOUND_BATCH && bytes < INBOUND_BATCH_BYTES {
+        while self.may_read() && batch.len() < INBOUND_BATCH && bytes < INBOUND_BATCH_BYTES {
             // Only what is there already: tungstenite's buffer, or a read that would not wait.
             let Some(incoming) = self.ws.next().now_or_never() else {
                 break;
             };
             match received(conn, incoming) {
-                Ok(message) => {
-                    bytes += message.len();
-                    more.push(message);
+                Ok(next) => {
+                    bytes += next.len();
+                    if batch.is_empty() {
+                        batch.push(std::mem::take(&mut message));
+                    }
+                    batch.push(next);
                 }
                 Err(None) => {}
                 Err(Some(ended)) => {
@@ -264,13 +268,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             Ok(taken) => taken.forget(),
             Err(_) => return Some(End::RouterGone),
         }
-        let message = if more.is_empty() {
+        let message = if batch.is_empty() {
             RouterMsg::Message { conn, message }
         } else {
-            more.insert(0, message);
             RouterMsg::Messages {
                 conn,
-                messages: more,
+                messages: batch,
             }
         };
         if self.router.send(self.shard, message).await.is_err() {

@@ -354,24 +354,11 @@ impl Router {
                 self.broker.handle_open_by(now, conn, peer, hello_deadline);
             }
             RouterMsg::Message { conn, message } => {
-                let permits = self.budget.inbound_permits(message.len());
-                self.budget.inbound.add_permits(permits as usize);
-                if self.conns.contains_key(&conn) {
-                    self.broker.handle_message(now, conn, message);
-                }
+                self.receive(now, conn, message.len(), [message]);
             }
             RouterMsg::Messages { conn, messages } => {
                 let bytes = messages.iter().map(Bytes::len).sum();
-                let permits = self.budget.inbound_permits(bytes);
-                self.budget.inbound.add_permits(permits as usize);
-                for message in messages {
-                    // The connection may have been closed by the one before.
-                    if !self.conns.contains_key(&conn) {
-                        break;
-                    }
-                    self.broker.handle_message(now, conn, message);
-                    self.pump();
-                }
+                self.receive(now, conn, bytes, messages);
             }
             RouterMsg::Closed { conn } => {
                 // A connection the broker closed itself is already forgotten.
@@ -427,6 +414,27 @@ impl Router {
                 } = *forwarded;
                 self.broker.admin_forwarded(conn, request_id, reply);
             }
+        }
+    }
+
+    /// Received messages of `conn` (`bytes` in all): gives their inbox permits back and
+    /// hands them to the broker in order, carrying out each one's outputs before the next.
+    fn receive(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        bytes: usize,
+        messages: impl IntoIterator<Item = Bytes>,
+    ) {
+        let permits = self.budget.inbound_permits(bytes);
+        self.budget.inbound.add_permits(permits as usize);
+        for message in messages {
+            // The broker may have closed the connection at the one before.
+            if !self.conns.contains_key(&conn) {
+                break;
+            }
+            self.broker.handle_message(now, conn, message);
+            self.pump();
         }
     }
 
