@@ -126,8 +126,8 @@ pub struct Cli {
     pub slow_consumer_timeout: Option<Duration>,
 
     /// Router tasks the sessions are spread over, each owning the sessions placed on it by
-    /// name, so that sessions on different ones run on different cores. 0: one per core.
-    /// [default: 0]
+    /// name, so that sessions on different ones are routed in parallel. 0: one per core; at
+    /// most 256. [default: 0]
     #[arg(long, env = "FASTPORT_ROUTER_SHARDS", value_name = "N")]
     pub router_shards: Option<usize>,
 
