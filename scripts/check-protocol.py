@@ -62,8 +62,9 @@ FRAME_TYPES = {
 TYPE_BYTES = {name: byte for byte, name in FRAME_TYPES.items()}
 
 # Flag bits per frame, bit number -> name (§3). Every other bit must be zero.
-HELLO_FLAGS = {0: "resume", 1: "admin_only"}
-WELCOME_FLAGS = {0: "session_present"}
+HELLO_FLAGS = {0: "resume", 1: "admin_only", 2: "batch"}
+WELCOME_FLAGS = {0: "session_present", 1: "batch"}
+BATCH = 0x13
 SUBSCRIBE_FLAGS = {0: "presence"}
 
 QOS_VALUES = (0, 1)
@@ -420,6 +421,27 @@ def encode(f: dict[str, Any]) -> bytes:
 # --- the check ------------------------------------------------------------------------------
 
 
+def split_batch(data: bytes) -> tuple[list[bytes], Reject | None]:
+    """The frames of a Batch message (PROTOCOL.md §3, 0x13), and the error that ended it."""
+    r = Reader(data)
+    if r.u8("type") != BATCH:
+        raise ValueError("not a batch")
+    frames: list[bytes] = []
+    try:
+        while True:
+            length = r.varint("frame")
+            if length > r.remaining():
+                raise Reject("Truncated", "frame longer than the rest of the batch")
+            if length == 0:
+                raise Reject("Empty", "an empty entry")
+            frames.append(data[r.pos : r.pos + length])
+            r.pos += length
+            if r.remaining() == 0:
+                return frames, None
+    except Reject as e:
+        return frames, e
+
+
 def check(path: Path) -> int:
     doc = json.loads(path.read_text(encoding="utf-8"))
     failures: list[str] = []
@@ -428,7 +450,7 @@ def check(path: Path) -> int:
 
     vectors = doc.get("vectors", [])
     rejects = doc.get("reject", [])
-    names = [entry["name"] for entry in vectors + rejects]
+    names = [entry["name"] for entry in vectors + rejects + doc.get("batches", [])]
     for name in sorted({n for n in names if names.count(n) > 1}):
         failures.append(f"duplicate vector name {name!r}")
 
@@ -473,15 +495,27 @@ def check(path: Path) -> int:
                 f"{json.dumps(decoded, ensure_ascii=False)}, expected {error}"
             )
 
+    batches = doc.get("batches", [])
+    for entry in batches:
+        name = entry["name"]
+        frames, error = split_batch(bytes.fromhex(entry["hex"]))
+        want = [bytes.fromhex(h) for h in entry["frames"]]
+        if frames != want:
+            got = [f.hex() for f in frames]
+            failures.append(f"batch {name!r}: frames {got}, expected {entry['frames']}")
+        got_error = error.kind if error else None
+        if got_error != entry.get("error"):
+            failures.append(f"batch {name!r}: error {got_error}, expected {entry.get('error')}")
+
     for failure in failures:
         print(f"MISMATCH {failure}", file=sys.stderr, flush=True)
-    total = len(vectors) + len(rejects)
+    total = len(vectors) + len(rejects) + len(batches)
     if failures:
         print(f"check-protocol: FAILED, {len(failures)} mismatches in {total} entries of {path}")
         return 1
     print(
         f"check-protocol: OK, {len(vectors)} vectors decode and re-encode, "
-        f"{len(rejects)} reject cases rejected ({path.name})"
+        f"{len(rejects)} reject cases rejected, {len(batches)} batches split ({path.name})"
     )
     return 0
 

@@ -230,6 +230,7 @@ impl Broker {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Verifying;
+            c.batch = hello.batch;
         }
         self.try_login(now, conn, hello);
     }
@@ -478,6 +479,7 @@ impl Broker {
         self.timers_went_stale(1 + usize::from(was_offline) + usize::from(taken_over.is_some()));
         let welcome = Welcome {
             session_present: present,
+            batch: self.conns.get(&conn).is_some_and(|c| c.batch),
             resume_token: state_token,
             client_id,
             keepalive_ms: keepalive.as_millis() as u64,
@@ -499,6 +501,7 @@ impl Broker {
             .set(now + keepalive.mul_f64(1.5), Timer::Keepalive(conn));
         let welcome = Welcome {
             session_present: false,
+            batch: self.conns.get(&conn).is_some_and(|c| c.batch),
             client_id: String::new(),
             resume_token: String::new(),
             keepalive_ms: keepalive.as_millis() as u64,

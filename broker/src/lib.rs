@@ -86,7 +86,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
+use fastport_proto::codec::{batch, ErrorCode, ErrorFrame, Frame};
 use fastport_proto::time::Instant;
 
 use crate::auth::{HashCost, Job, SecretHash};
@@ -286,6 +286,8 @@ struct Conn {
     keepalive: Duration,
     /// Its outbound queue is at its budget: deliveries wait (see `budget.rs`).
     congested: bool,
+    /// Its `Hello` asked for batches: it may send them once welcomed.
+    batch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,20 +366,51 @@ impl Broker {
             last_rx: now,
             keepalive: Duration::ZERO,
             congested: false,
+            batch: false,
         };
         self.conns.insert(conn, c);
         let deadline = hello_deadline.min(now + self.config.hello_timeout);
         self.timers.set(deadline, Timer::Hello(conn));
     }
 
-    /// A binary WebSocket message arrived on `conn`.
+    /// A binary WebSocket message arrived on `conn`: one frame, or once welcomed, if its
+    /// `Hello` asked for them, a batch of frames (handled in order, as if each had come
+    /// alone). A batch from any other connection is an unknown frame type.
     pub fn handle_message(&mut self, now: Instant, conn: ConnId, message: Bytes) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         c.last_rx = now;
-        self.metrics.frames_in += 1;
         self.metrics.bytes_in += message.len() as u64;
+        let batched = c.batch
+            && matches!(c.state, ConnState::Active { .. } | ConnState::Admin)
+            && batch::is_batch(&message);
+        if !batched {
+            return self.handle_frame(now, conn, message);
+        }
+        self.metrics.batches_in += 1;
+        for frame in batch::frames(message) {
+            match frame {
+                Ok(frame) => self.handle_frame(now, conn, frame),
+                Err(e) => {
+                    self.metrics.protocol_errors += 1;
+                    let message = format!("malformed batch: {e}");
+                    return self.fail(conn, e.code(), &message);
+                }
+            }
+            // A frame of the batch ended the connection: the rest is not read.
+            if !self.conns.contains_key(&conn) {
+                return;
+            }
+        }
+    }
+
+    /// One frame from `conn`.
+    fn handle_frame(&mut self, now: Instant, conn: ConnId, message: Bytes) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        self.metrics.frames_in += 1;
         let frame = match Frame::decode_from_client(message) {
             Ok(frame) => frame,
             Err(e) => {

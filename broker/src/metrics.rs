@@ -23,8 +23,10 @@ pub struct Metrics {
     pub timers: u64,
     /// Connections accepted.
     pub connections_opened: u64,
-    /// Frames received.
+    /// Frames received (each frame of a batch counts).
     pub frames_in: u64,
+    /// Batch messages received (several frames in one WebSocket message).
+    pub batches_in: u64,
     /// Frames sent.
     pub frames_out: u64,
     /// Bytes received in frames.
@@ -94,6 +96,7 @@ impl Metrics {
             timers,
             connections_opened,
             frames_in,
+            batches_in,
             frames_out,
             bytes_in,
             bytes_out,
@@ -128,6 +131,7 @@ impl Metrics {
         self.timers += timers;
         self.connections_opened += connections_opened;
         self.frames_in += frames_in;
+        self.batches_in += batches_in;
         self.frames_out += frames_out;
         self.bytes_in += bytes_in;
         self.bytes_out += bytes_out;

@@ -906,6 +906,7 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
     assert_eq!(t.closed.get(&ConnId(2)), Some(&4011));
 }
 
+mod batches;
 mod budgets;
 mod keys;
 mod logins;

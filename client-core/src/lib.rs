@@ -49,6 +49,7 @@
 //! // The server's welcome arrives as one binary message.
 //! let welcome = Frame::Welcome(Welcome {
 //!     session_present: false,
+//!     batch: true, // this server takes batches from us
 //!     client_id: client.client_id().to_owned(),
 //!     resume_token: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".to_owned(),
 //!     keepalive_ms: 10_000,

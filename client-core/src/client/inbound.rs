@@ -6,7 +6,8 @@ use super::event::{DeliveryError, Event, Message, PublishId, RequestFailure, Ser
 use super::outbox::Entry;
 use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCommand};
 use crate::codec::{
-    Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos, Welcome,
+    batch, Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos,
+    Welcome,
 };
 use crate::crypto::{self, ENVELOPE_VERSION, FLAG_ENCRYPTED};
 use crate::time::Instant;
@@ -20,8 +21,21 @@ enum PendingKind {
 use crate::topic::{Topic, TopicFilter};
 
 impl Client {
-    /// One binary WebSocket message from the server.
+    /// One binary WebSocket message from the server: a frame, or a batch of frames
+    /// (handled in order).
     pub fn handle_frame(&mut self, now: Instant, message: Bytes) {
+        if !batch::is_batch(&message) {
+            return self.handle_one(now, message);
+        }
+        for frame in batch::frames(message) {
+            match frame {
+                Ok(frame) => self.handle_one(now, frame),
+                Err(e) => return self.server_broke_protocol(now, &e),
+            }
+        }
+    }
+
+    fn handle_one(&mut self, now: Instant, message: Bytes) {
         let handshaking = matches!(self.phase, Phase::Handshaking { .. });
         if !handshaking && self.phase != Phase::Connected {
             return;
@@ -96,6 +110,7 @@ impl Client {
             self.max_message_size = max as usize;
         }
         self.phase = Phase::Connected;
+        self.batching = w.batch;
         self.attempt = 0;
         self.session_present = w.session_present;
         if !w.session_present {

@@ -31,13 +31,17 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use core::time::Duration;
 
+/// The largest batch message a client sends (several frames in one WebSocket message,
+/// once the server's `Welcome` said it takes them).
+pub const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 pub use config::{BackoffConfig, ClientConfig, PublishRetryConfig};
 pub use event::{
     ClientError, CloseReason, DeliveryError, Event, Message, PublishFailure, PublishId,
     PublishOutcome, RequestFailure, RequestId, ServerError, State, TransportCommand,
 };
 
-use crate::codec::{AdminRequest, ErrorCode, Frame, Hello, Qos, Subscribe};
+use crate::codec::{batch, AdminRequest, ErrorCode, Frame, Hello, Qos, Subscribe};
 use crate::names::ClientId;
 use crate::time::Instant;
 use crate::topic::TopicFilter;
@@ -89,6 +93,8 @@ pub struct Client {
     next_request: u64,
     next_message_id: u64,
     transmits: VecDeque<Bytes>,
+    /// The server's `Welcome` said it takes batches on this connection.
+    batching: bool,
     transport: VecDeque<TransportCommand>,
     events: VecDeque<Event>,
     subs: VecMap<TopicFilter, Sub>,
@@ -170,6 +176,7 @@ impl Client {
             next_request: 1,
             next_message_id,
             transmits: VecDeque::new(),
+            batching: false,
             transport: VecDeque::new(),
             events: VecDeque::new(),
             subs: VecMap::default(),
@@ -200,6 +207,7 @@ impl Client {
             return;
         };
         self.phase = Phase::Handshaking { deadline };
+        self.batching = false;
         self.last_rx = now;
         self.ping_sent_at = None;
         let (session, password) = match &self.config.session {
@@ -216,6 +224,7 @@ impl Client {
         let hello = Hello {
             resume: self.config.resume,
             admin_only: self.config.session.is_none(),
+            batch: true,
             keepalive_ms: u64::try_from(self.config.keepalive.as_millis()).unwrap_or(u64::MAX),
             session,
             password,
@@ -295,9 +304,28 @@ impl Client {
 
     // ----- outputs ------------------------------------------------------------------
 
-    /// The next binary WebSocket message to send.
+    /// The next binary WebSocket message to send. Once the server said it takes batches,
+    /// frames queued together go out as one batch message of at most
+    /// [`MAX_BATCH_BYTES`], and never more than the session's `max_message_size` (a server
+    /// configured consistently takes a message that large).
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmits.pop_front()
+        let first = self.transmits.pop_front()?;
+        let max = MAX_BATCH_BYTES.min(self.max_message_size);
+        let fits = |len: usize, next: &Bytes| len + batch::entry_len(next.len()) <= max;
+        match self.transmits.front() {
+            Some(next) if self.batching && fits(1 + batch::entry_len(first.len()), next) => {}
+            _ => return Some(first),
+        }
+        let mut packed = batch::Builder::new();
+        packed.push(&first);
+        while let Some(next) = self.transmits.front() {
+            if !fits(packed.len(), next) {
+                break;
+            }
+            packed.push(next);
+            self.transmits.pop_front();
+        }
+        Some(packed.finish())
     }
 
     /// The next request for the transport.

@@ -79,6 +79,7 @@ impl T {
             now,
             Frame::Welcome(Welcome {
                 session_present: false,
+                batch: true,
                 client_id: "alice".into(),
                 resume_token: "token-of-alice".into(),
                 keepalive_ms: 0,
@@ -93,6 +94,7 @@ impl T {
 
     fn sent(&mut self) -> Vec<Frame> {
         std::iter::from_fn(|| self.c.poll_transmit())
+            .flat_map(unpack)
             .map(|b| Frame::decode(b).expect("the core sends valid frames"))
             .collect()
     }
@@ -785,6 +787,7 @@ fn a_client_frame_or_a_second_welcome_from_the_server_drops_the_connection() {
     });
     let welcome = Frame::Welcome(Welcome {
         session_present: false,
+        batch: false,
         client_id: "c".into(),
         resume_token: String::new(),
         keepalive_ms: 10_000,
@@ -1009,4 +1012,157 @@ fn an_admin_only_hello_carries_the_secret_key_and_its_session_or_the_admin_token
     };
     assert!(h.admin_only && h.session.is_empty());
     assert_eq!(h.password, "token");
+}
+
+/// The frames of one message the client sent: itself, or the frames of a batch.
+fn unpack(message: Bytes) -> Vec<Bytes> {
+    if crate::codec::batch::is_batch(&message) {
+        crate::codec::batch::frames(message)
+            .map(|f| f.expect("the core sends valid batches"))
+            .collect()
+    } else {
+        vec![message]
+    }
+}
+
+fn packed(frames: &[Frame]) -> Bytes {
+    let mut b = crate::codec::batch::Builder::new();
+    for frame in frames {
+        b.push(&frame.encode());
+    }
+    b.finish()
+}
+
+#[test]
+fn every_hello_asks_for_batches() {
+    let mut t = T::new(config());
+    t.transport();
+    t.c.handle_open(ms(5));
+    let [Frame::Hello(h)] = &t.sent()[..] else {
+        panic!("expected one hello")
+    };
+    assert!(h.batch);
+}
+
+#[test]
+fn a_batch_from_the_server_is_handled_frame_by_frame_in_order() {
+    let mut t = T::connected();
+    let message = packed(&[
+        deliver(1, "a", sealed("a", b"one")),
+        deliver(2, "a", sealed("a", b"two")),
+        Frame::Ping { nonce: 3 },
+    ]);
+    t.c.handle_frame(ms(1), message);
+    let payloads: Vec<Vec<u8>> = t
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.payload.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(payloads, vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(
+        t.sent(),
+        vec![
+            Frame::DeliverAck { delivery_id: 1 },
+            Frame::DeliverAck { delivery_id: 2 },
+            Frame::Pong { nonce: 3 },
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_batch_from_the_server_drops_the_connection_after_the_good_frames() {
+    let mut t = T::connected();
+    let good = deliver(1, "a", sealed("a", b"kept")).encode();
+    let mut message = vec![crate::codec::batch::BATCH, good.len() as u8];
+    message.extend_from_slice(&good);
+    message.extend_from_slice(&[0x7F, 0x0F]);
+    t.c.handle_frame(ms(1), Bytes::from(message));
+    let events = t.events();
+    assert!(
+        matches!(&events[0], Event::Message(m) if m.payload == b"kept"),
+        "{events:?}"
+    );
+    assert!(
+        matches!(
+            t.c.state(),
+            State::Connecting { .. } | State::Reconnecting { .. }
+        ),
+        "{:?}",
+        t.c.state()
+    );
+}
+
+#[test]
+fn frames_queued_together_go_out_as_one_batch_once_the_server_takes_them() {
+    let mut t = T::connected();
+    for id in 1..=3 {
+        t.server(ms(1), deliver(id, "a", sealed("a", b"x")));
+    }
+    t.events();
+    let first = t.c.poll_transmit().expect("a message");
+    assert!(crate::codec::batch::is_batch(&first));
+    assert_eq!(t.c.poll_transmit(), None, "one message holds all three");
+    let acks: Vec<Frame> = unpack(first)
+        .into_iter()
+        .map(|b| Frame::decode(b).expect("valid"))
+        .collect();
+    assert_eq!(
+        acks,
+        (1..=3)
+            .map(|delivery_id| Frame::DeliverAck { delivery_id })
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn without_the_servers_word_every_frame_goes_alone() {
+    let mut t = T::new(config());
+    t.transport();
+    t.c.handle_open(ms(0));
+    t.sent();
+    t.server(
+        ms(0),
+        Frame::Welcome(Welcome {
+            client_id: "alice".into(),
+            resume_token: "token-of-alice".into(),
+            ..Welcome::default()
+        }),
+    );
+    t.events();
+    for id in 1..=3 {
+        t.server(ms(1), deliver(id, "a", sealed("a", b"x")));
+    }
+    let messages: Vec<Bytes> = std::iter::from_fn(|| t.c.poll_transmit()).collect();
+    assert_eq!(messages.len(), 3);
+    assert!(messages.iter().all(|m| !crate::codec::batch::is_batch(m)));
+}
+
+#[test]
+fn a_batch_never_exceeds_the_sessions_max_message_size() {
+    let mut t = T::new(config());
+    let limits = SessionConfig {
+        max_message_size: Some(300),
+        ..SessionConfig::default()
+    };
+    t.open_and_welcome(ms(0), limits);
+    t.events();
+    for _ in 0..4 {
+        t.c.publish(ms(1), &topic("a"), &[7; 60], PublishOptions::default())
+            .expect("room");
+    }
+    let messages: Vec<Bytes> = std::iter::from_fn(|| t.c.poll_transmit()).collect();
+    assert!(
+        messages.len() > 1,
+        "four sealed publishes do not fit 300 bytes"
+    );
+    assert!(
+        messages.iter().all(|m| m.len() <= 300),
+        "{:?}",
+        messages.iter().map(Bytes::len).collect::<Vec<_>>()
+    );
+    let frames: usize = messages.into_iter().map(|m| unpack(m).len()).sum();
+    assert_eq!(frames, 4);
 }

@@ -29,7 +29,9 @@ const ADMIN_RESULT: u8 = 0x12;
 
 const HELLO_RESUME: u8 = 0x01;
 const HELLO_ADMIN_ONLY: u8 = 0x02;
+const HELLO_BATCH: u8 = 0x04;
 const WELCOME_SESSION_PRESENT: u8 = 0x01;
+const WELCOME_BATCH: u8 = 0x02;
 const SUBSCRIBE_PRESENCE: u8 = 0x01;
 
 impl Frame {
@@ -173,7 +175,9 @@ fn put_client_fields(frame: &Frame, out: &mut impl BufMut) -> bool {
     match frame {
         Frame::Hello(h) => {
             out.put_u8(PROTOCOL_VERSION);
-            let flags = flag(h.resume, HELLO_RESUME) | flag(h.admin_only, HELLO_ADMIN_ONLY);
+            let flags = flag(h.resume, HELLO_RESUME)
+                | flag(h.admin_only, HELLO_ADMIN_ONLY)
+                | flag(h.batch, HELLO_BATCH);
             out.put_u8(flags);
             put_varint(out, h.keepalive_ms);
             put_string(out, &h.session);
@@ -240,7 +244,9 @@ fn put_server_fields(frame: &Frame, out: &mut impl BufMut) {
     match frame {
         Frame::Welcome(w) => {
             out.put_u8(PROTOCOL_VERSION);
-            out.put_u8(flag(w.session_present, WELCOME_SESSION_PRESENT));
+            out.put_u8(
+                flag(w.session_present, WELCOME_SESSION_PRESENT) | flag(w.batch, WELCOME_BATCH),
+            );
             put_string(out, &w.client_id);
             put_string(out, &w.resume_token);
             put_varint(out, w.keepalive_ms);
@@ -540,10 +546,12 @@ fn version(r: &mut Reader) -> Result<(), DecodeError> {
 
 fn decode_hello(r: &mut Reader) -> Result<Hello, DecodeError> {
     version(r)?;
-    let f = flags(r.u8("flags")?, HELLO_RESUME | HELLO_ADMIN_ONLY, "flags")?;
+    let allowed = HELLO_RESUME | HELLO_ADMIN_ONLY | HELLO_BATCH;
+    let f = flags(r.u8("flags")?, allowed, "flags")?;
     Ok(Hello {
         resume: f & HELLO_RESUME != 0,
         admin_only: f & HELLO_ADMIN_ONLY != 0,
+        batch: f & HELLO_BATCH != 0,
         keepalive_ms: r.varint("keepalive_ms")?,
         session: r.string("session")?,
         password: r.string("password")?,
@@ -555,9 +563,14 @@ fn decode_hello(r: &mut Reader) -> Result<Hello, DecodeError> {
 
 fn decode_welcome(r: &mut Reader) -> Result<Welcome, DecodeError> {
     version(r)?;
-    let f = flags(r.u8("flags")?, WELCOME_SESSION_PRESENT, "flags")?;
+    let f = flags(
+        r.u8("flags")?,
+        WELCOME_SESSION_PRESENT | WELCOME_BATCH,
+        "flags",
+    )?;
     Ok(Welcome {
         session_present: f & WELCOME_SESSION_PRESENT != 0,
+        batch: f & WELCOME_BATCH != 0,
         client_id: r.string("client_id")?,
         resume_token: r.string("resume_token")?,
         keepalive_ms: r.varint("keepalive_ms")?,

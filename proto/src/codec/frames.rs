@@ -71,6 +71,10 @@ pub struct Hello {
     pub resume: bool,
     /// Join no session: the connection only sends admin requests.
     pub admin_only: bool,
+    /// The client takes [`Batch`](super::batch) messages: the server may put several
+    /// frames into one WebSocket message, and says in [`Welcome::batch`] whether the
+    /// client may too.
+    pub batch: bool,
     /// Milliseconds between the client's pings; the server closes the connection after
     /// 1.5 times this without any frame. 0 asks for the server's default.
     pub keepalive_ms: u64,
@@ -92,6 +96,9 @@ pub struct Hello {
 pub struct Welcome {
     /// The server still had state for this client id and resumed it.
     pub session_present: bool,
+    /// The server takes [`Batch`](super::batch) messages from this client (it asked for
+    /// them in [`Hello::batch`]) and may send them.
+    pub batch: bool,
     /// The client id in effect (assigned by the server if `Hello` had none).
     pub client_id: String,
     /// The secret that proves this client id is ours on later connections (empty on
@@ -415,6 +422,7 @@ impl core::fmt::Debug for Hello {
         f.debug_struct("Hello")
             .field("resume", &self.resume)
             .field("admin_only", &self.admin_only)
+            .field("batch", &self.batch)
             .field("keepalive_ms", &self.keepalive_ms)
             .field("session", &self.session)
             .field("password", &Redacted(&self.password))
@@ -429,6 +437,7 @@ impl core::fmt::Debug for Welcome {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Welcome")
             .field("session_present", &self.session_present)
+            .field("batch", &self.batch)
             .field("client_id", &self.client_id)
             .field("resume_token", &Redacted(&self.resume_token))
             .field("keepalive_ms", &self.keepalive_ms)

@@ -1,6 +1,7 @@
 //! The wire codec of fastPort, shared by the client core and the server.
 //!
-//! One WebSocket binary message carries exactly one [`Frame`]. The first byte is the
+//! One WebSocket binary message carries one [`Frame`], or several in a [`batch`] once
+//! both sides said they take batches. The first byte is the
 //! frame type, the fields follow in a fixed order; integers are unsigned LEB128 varints
 //! (canonical form), strings a varint byte length and UTF-8, and the payload of
 //! `Publish` and `Deliver` is the rest of the message, so it is never copied or
@@ -24,6 +25,7 @@
 //! are UTF-8. Their rules are checked by the layer that can answer the request they
 //! came with (a bad topic fails that one publish, not the connection).
 
+pub mod batch;
 mod config;
 mod error_code;
 mod format;

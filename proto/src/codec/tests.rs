@@ -24,6 +24,7 @@ pub(crate) fn samples() -> Vec<Frame> {
         Frame::Hello(Hello {
             resume: true,
             admin_only: false,
+            batch: true,
             keepalive_ms: 15_000,
             session: "demo".into(),
             password: "pässword".into(),
@@ -33,6 +34,7 @@ pub(crate) fn samples() -> Vec<Frame> {
         }),
         Frame::Welcome(Welcome {
             session_present: true,
+            batch: true,
             client_id: "alice".into(),
             resume_token: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             keepalive_ms: 15_000,
@@ -226,6 +228,7 @@ fn hello_has_the_documented_layout() {
     let frame = Frame::Hello(Hello {
         resume: true,
         admin_only: false,
+        batch: false,
         keepalive_ms: 300,
         session: "demo".into(),
         password: "pw".into(),
@@ -449,8 +452,7 @@ mod properties {
         let qos = prop_oneof![Just(Qos::AtMostOnce), Just(Qos::AtLeastOnce)];
         prop_oneof![
             (
-                any::<bool>(),
-                any::<bool>(),
+                any::<u8>(),
                 any::<u64>(),
                 text(),
                 text(),
@@ -460,8 +462,7 @@ mod properties {
             )
                 .prop_map(
                     |(
-                        resume,
-                        admin_only,
+                        flags,
                         keepalive_ms,
                         session,
                         password,
@@ -470,8 +471,9 @@ mod properties {
                         display_name,
                     )| {
                         Frame::Hello(Hello {
-                            resume,
-                            admin_only,
+                            resume: flags & 1 != 0,
+                            admin_only: flags & 2 != 0,
+                            batch: flags & 4 != 0,
                             keepalive_ms,
                             session,
                             password,
@@ -481,9 +483,10 @@ mod properties {
                         })
                     }
                 ),
-            (any::<bool>(), text(), text(), any::<u64>(), config()).prop_map(
+            (any::<u8>(), text(), text(), any::<u64>(), config()).prop_map(
                 |(p, c, t, k, config)| Frame::Welcome(Welcome {
-                    session_present: p,
+                    session_present: p & 1 != 0,
+                    batch: p & 2 != 0,
                     client_id: c,
                     resume_token: t,
                     keepalive_ms: k,

@@ -287,6 +287,7 @@ fn frame_from_json(name: &str, value: &Value) -> Frame {
                 Frame::Hello(Hello {
                     resume: f.bool("resume"),
                     admin_only: f.bool("admin_only"),
+                    batch: f.bool("batch"),
                     keepalive_ms: f.u64("keepalive_ms"),
                     session: f.string("session"),
                     password: f.string("password"),
@@ -297,6 +298,7 @@ fn frame_from_json(name: &str, value: &Value) -> Frame {
             } else {
                 Frame::Welcome(Welcome {
                     session_present: f.bool("session_present"),
+                    batch: f.bool("batch"),
                     client_id: f.string("client_id"),
                     resume_token: f.string("resume_token"),
                     keepalive_ms: f.u64("keepalive_ms"),
@@ -505,12 +507,61 @@ fn every_reject_case_fails_to_decode_with_the_named_error() {
 }
 
 #[test]
+fn every_batch_splits_into_its_documented_frames_or_fails_as_documented() {
+    let doc = load();
+    let cases = entries(&doc, "batches");
+    assert!(cases.len() >= 6, "batch cases are there");
+    for case in cases {
+        let name = case["name"].as_str().expect("every batch case has a name");
+        let message = unhex(name, &case["hex"]);
+        assert!(batch::is_batch(&message), "{name}: starts with 0x13");
+        let expected: Vec<Vec<u8>> = case["frames"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: `frames` is a list"))
+            .iter()
+            .map(|h| unhex(name, h))
+            .collect();
+        let mut got = Vec::new();
+        let mut error = None;
+        for entry in batch::frames(Bytes::from(message)) {
+            match entry {
+                Ok(frame) => got.push(frame.to_vec()),
+                Err(e) => error = Some(error_name(&e)),
+            }
+        }
+        assert_eq!(got, expected, "{name}: frames");
+        assert_eq!(
+            error,
+            case.get("error").and_then(Value::as_str),
+            "{name}: error"
+        );
+    }
+}
+
+#[test]
+fn the_frames_of_valid_batches_decode_except_a_nested_batch() {
+    let doc = load();
+    for case in entries(&doc, "batches") {
+        let name = case["name"].as_str().expect("named");
+        for frame in batch::frames(Bytes::from(unhex(name, &case["hex"]))).flatten() {
+            let decoded = Frame::decode(frame.clone());
+            if batch::is_batch(&frame) {
+                assert_eq!(decoded, Err(DecodeError::UnknownFrameType(batch::BATCH)));
+            } else {
+                assert!(decoded.is_ok(), "{name}: {decoded:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn vector_and_reject_names_are_unique() {
     let doc = load();
     let mut seen = BTreeSet::new();
     for entry in entries(&doc, "vectors")
         .iter()
         .chain(entries(&doc, "reject"))
+        .chain(entries(&doc, "batches"))
     {
         let name = entry["name"].as_str().expect("every entry has a name");
         assert!(seen.insert(name), "duplicate name {name:?}");

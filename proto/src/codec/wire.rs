@@ -11,6 +11,7 @@ use super::DecodeError;
 pub(crate) const MAX_VARINT_LEN: usize = 10;
 
 /// Reads fields from one whole message.
+#[derive(Debug)]
 pub(crate) struct Reader {
     buf: Bytes,
     pos: usize,
@@ -80,6 +81,14 @@ impl Reader {
         let rest = self.buf.slice(self.pos..);
         self.pos = self.buf.len();
         rest
+    }
+
+    /// A varint length followed by that many bytes, without copying.
+    pub(crate) fn bytes(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
+        let len = self.len_prefix(field)?;
+        let start = self.pos;
+        self.pos += len;
+        Ok(self.buf.slice(start..self.pos))
     }
 
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
