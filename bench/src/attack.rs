@@ -298,15 +298,17 @@ async fn start_server(server_bin: &Path, config: &str) -> Result<brokers::Server
     brokers::start_fastport(server_bin, &flags, Some(config)).await
 }
 
-/// The `PubAck` in `message`, if it is one.
-fn pub_ack(message: Message) -> Option<fastport_client_core::codec::Ack> {
+/// The `PubAck`s in `message` (a frame or a batch).
+fn pub_acks(message: Message) -> Vec<fastport_client_core::codec::Ack> {
     let Message::Binary(bytes) = message else {
-        return None;
+        return Vec::new();
     };
-    match Frame::decode(bytes) {
-        Ok(Frame::PubAck(ack)) => Some(ack),
-        _ => None,
-    }
+    fastport::frames_of(bytes)
+        .filter_map(|frame| match Frame::decode(frame) {
+            Ok(Frame::PubAck(ack)) => Some(ack),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The quiet publisher's send times and its `PubAck` times.
@@ -354,7 +356,7 @@ async fn quiet_publisher(ws: Ws, probe: Arc<Probe>, acks: Arc<AckTimes>, mut tic
     let reader_acks = Arc::clone(&acks);
     let reader = async move {
         while let Some(Ok(message)) = stream.next().await {
-            if let Some(ack) = pub_ack(message) {
+            for ack in pub_acks(message) {
                 reader_acks.acked(ack, reader_probe.now_us());
             }
         }

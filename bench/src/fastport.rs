@@ -4,10 +4,11 @@
 //! never opens them, so no crypto runs.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fastport_client_core::codec::{Frame, Hello, Publish, Qos, Subscribe};
+use fastport_client_core::codec::{batch, Frame, Hello, Publish, Qos, Subscribe};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -24,6 +25,44 @@ const RECEIPT: u8 = 0x0D;
 const DELIVER: u8 = 0x0A;
 const PING: u8 = 0x0F;
 
+/// Whether clients ask for batch messages in their `Hello` (as fastPort's own clients do):
+/// the server then packs frames queued together, and publishers and subscribers pack
+/// theirs (`--batch`).
+static BATCHING: AtomicBool = AtomicBool::new(true);
+
+/// Sets what [`BATCHING`] says, before any client connects.
+pub fn set_batching(on: bool) {
+    BATCHING.store(on, Ordering::Relaxed);
+}
+
+fn batching() -> bool {
+    BATCHING.load(Ordering::Relaxed)
+}
+
+/// The frames of one received message: itself, or the entries of a batch (a malformed
+/// batch yields the entries before the fault).
+pub fn frames_of(message: Bytes) -> impl Iterator<Item = Bytes> {
+    let (single, packed) = if batch::is_batch(&message) {
+        (None, Some(batch::frames(message).map_while(Result::ok)))
+    } else {
+        (Some(message), None)
+    };
+    single.into_iter().chain(packed.into_iter().flatten())
+}
+
+/// Frames to write: one message each, or all in one batch message when batching.
+fn packed(frames: &mut Vec<Bytes>) -> Vec<Bytes> {
+    if !batching() || frames.len() < 2 {
+        return std::mem::take(frames);
+    }
+    let mut b =
+        batch::Builder::with_capacity(frames.iter().map(|f| batch::entry_len(f.len())).sum());
+    for frame in frames.drain(..) {
+        b.push(&frame);
+    }
+    vec![b.finish()]
+}
+
 /// Opens a WebSocket with TCP_NODELAY and completes Hello/Welcome in the demo session.
 pub async fn connect(addr: SocketAddr) -> Result<Ws> {
     connect_to(addr, DEMO_SESSION, DEMO_PASSWORD).await
@@ -33,6 +72,7 @@ pub async fn connect(addr: SocketAddr) -> Result<Ws> {
 pub async fn connect_to(addr: SocketAddr, session: &str, password: &str) -> Result<Ws> {
     let mut ws = ws_connect(&format!("ws://{addr}/ws"), None).await?;
     let hello = Frame::Hello(Hello {
+        batch: batching(),
         keepalive_ms: 60_000,
         session: session.into(),
         password: password.into(),
@@ -40,7 +80,8 @@ pub async fn connect_to(addr: SocketAddr, session: &str, password: &str) -> Resu
     });
     ws.send(Message::Binary(hello.encode())).await?;
     match next_frame(&mut ws).await? {
-        Frame::Welcome(_) => Ok(ws),
+        Frame::Welcome(w) if w.batch == batching() => Ok(ws),
+        Frame::Welcome(_) => Err("the server did not answer the batch flag as asked".into()),
         other => Err(format!("expected Welcome, got {other:?}").into()),
     }
 }
@@ -48,6 +89,9 @@ pub async fn connect_to(addr: SocketAddr, session: &str, password: &str) -> Resu
 async fn next_frame(ws: &mut Ws) -> Result<Frame> {
     loop {
         match ws.next().await.ok_or("connection closed")?? {
+            Message::Binary(bytes) if batch::is_batch(&bytes) => {
+                return Err("a batch where a single answer was expected".into())
+            }
             Message::Binary(bytes) => return Ok(Frame::decode(bytes)?),
             Message::Close(close) => return Err(format!("closed: {close:?}").into()),
             _ => {}
@@ -70,9 +114,10 @@ pub async fn subscribe(mut ws: Ws, filter: &str) -> Result<Ws> {
 }
 
 /// Handles every frame already received without waiting (starting with `message`), calling
-/// `on_deliver` with each `Deliver` and answering pings, then flushes once. With `qos1`
-/// each `Deliver` is decoded and answered with `DeliverAck`. Returns the first attempts
-/// acked, or `None` once the connection ended.
+/// `on_deliver` with each `Deliver` and answering pings, then writes the answers (one
+/// batch message when batching) and flushes once. With `qos1` each `Deliver` is decoded
+/// and answered with `DeliverAck`. Returns the first attempts acked, or `None` once the
+/// connection ended.
 async fn handle_ready(
     ws: &mut Ws,
     mut message: Message,
@@ -81,38 +126,43 @@ async fn handle_ready(
 ) -> Option<u64> {
     use futures_util::FutureExt;
     let mut acked = 0u64;
+    let mut answers = Vec::new();
     loop {
         if let Message::Binary(bytes) = message {
-            match bytes.first() {
-                Some(&DELIVER) if !qos1 => on_deliver(&bytes),
-                Some(&DELIVER) => {
-                    let Ok(Frame::Deliver(deliver)) = Frame::decode(bytes) else {
-                        return None;
-                    };
-                    on_deliver(&deliver.payload);
-                    let ack = Frame::DeliverAck {
-                        delivery_id: deliver.delivery_id,
-                    };
-                    ws.feed(Message::Binary(ack.encode())).await.ok()?;
-                    if deliver.attempt == 1 {
-                        acked += 1;
+            for bytes in frames_of(bytes) {
+                match bytes.first() {
+                    Some(&DELIVER) if !qos1 => on_deliver(&bytes),
+                    Some(&DELIVER) => {
+                        let Ok(Frame::Deliver(deliver)) = Frame::decode(bytes) else {
+                            return None;
+                        };
+                        on_deliver(&deliver.payload);
+                        let ack = Frame::DeliverAck {
+                            delivery_id: deliver.delivery_id,
+                        };
+                        answers.push(ack.encode());
+                        if deliver.attempt == 1 {
+                            acked += 1;
+                        }
                     }
-                }
-                Some(&PING) => {
-                    if let Ok(Frame::Ping { nonce }) = Frame::decode(bytes) {
-                        let pong = Frame::Pong { nonce }.encode();
-                        ws.feed(Message::Binary(pong)).await.ok()?;
+                    Some(&PING) => {
+                        if let Ok(Frame::Ping { nonce }) = Frame::decode(bytes) {
+                            answers.push(Frame::Pong { nonce }.encode());
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
-        // Take what already arrived without waiting, then flush once.
+        // Take what already arrived without waiting, then write and flush once.
         match ws.next().now_or_never() {
             Some(Some(Ok(next))) => message = next,
             Some(_) => return None,
             None => break,
         }
+    }
+    for answer in packed(&mut answers) {
+        ws.feed(Message::Binary(answer)).await.ok()?;
     }
     ws.flush().await.ok()?;
     Some(acked)
@@ -166,23 +216,25 @@ fn spawn_puback_reader(
 ) {
     tokio::spawn(async move {
         while let Some(Ok(message)) = stream.next().await {
-            let (Message::Binary(bytes), Some(counters)) = (message, &counters) else {
+            let (Message::Binary(message), Some(counters)) = (message, &counters) else {
                 continue;
             };
-            match bytes.first() {
-                Some(&PUBACK) => {
-                    if let Ok(Frame::PubAck(ack)) = Frame::decode(bytes) {
-                        if ack.code.is_ok() {
-                            counters.pubacked(1);
+            for bytes in frames_of(message) {
+                match bytes.first() {
+                    Some(&PUBACK) => {
+                        if let Ok(Frame::PubAck(ack)) = Frame::decode(bytes) {
+                            if ack.code.is_ok() {
+                                counters.pubacked(1);
+                            }
                         }
                     }
-                }
-                Some(&RECEIPT) => {
-                    if let Ok(Frame::Receipt(receipt)) = Frame::decode(bytes) {
-                        counters.receipt(receipt.status);
+                    Some(&RECEIPT) => {
+                        if let Ok(Frame::Receipt(receipt)) = Frame::decode(bytes) {
+                            counters.receipt(receipt.status);
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     });
@@ -201,25 +253,28 @@ fn publish(payload: Bytes, qos1: bool) -> Publish {
     }
 }
 
-/// Publishes as fast as the window allows: `WRITE_BATCH` frames fed, then a flush.
-/// QoS 0: encoded once. QoS 1: a new message id (1, 2, ...) per publish, and the broker's
-/// `PubAck`s are counted.
+/// Publishes as fast as the window allows: `WRITE_BATCH` frames fed (when batching: in one
+/// batch message), then a flush. QoS 0: encoded once. QoS 1: a new message id (1, 2, ...)
+/// per publish, and the broker's `PubAck`s are counted.
 pub async fn publisher(ws: Ws, payload: Bytes, counters: &Arc<Counters>, qos1: bool) {
     let mut publish = publish(payload, qos1);
     let frame = Frame::Publish(publish.clone()).encode();
     let (mut sink, stream) = ws.split();
     spawn_puback_reader(stream, Some(Arc::clone(counters)));
+    let mut frames = Vec::with_capacity(WRITE_BATCH);
     loop {
         if !counters.acquire_batch().await {
             return;
         }
         for _ in 0..WRITE_BATCH {
-            let message = if qos1 {
+            frames.push(if qos1 {
                 publish.message_id += 1;
                 Frame::Publish(publish.clone()).encode()
             } else {
                 frame.clone()
-            };
+            });
+        }
+        for message in packed(&mut frames) {
             if sink.feed(Message::Binary(message)).await.is_err() {
                 return;
             }

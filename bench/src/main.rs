@@ -144,6 +144,12 @@ struct Args {
     /// With `--messages`: the fan-out scenario (1 publisher -> 16 subscribers) instead.
     #[arg(long, requires = "messages")]
     fan_out: bool,
+    /// fastPort clients ask for batch messages in their `Hello`, as fastPort's own clients
+    /// do: the server packs frames queued together into one WebSocket message, publishers
+    /// put each write's frames in one, subscribers their acks. `--batch false` measures one
+    /// frame per message.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    batch: bool,
 }
 
 /// A kind of measurement.
@@ -191,6 +197,7 @@ fn raise_nofile() -> u64 {
 }
 
 async fn run(args: Args, nofile: u64) -> Result<()> {
+    fastport::set_batching(args.batch);
     if let (Some(messages), Some(addr)) = (args.messages, args.server) {
         let payload = args.payload.first().copied().unwrap_or(64);
         let scenario = throughput::fixed_scenario(args.qos == 1, args.fan_out);

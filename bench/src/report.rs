@@ -293,6 +293,13 @@ pub async fn write_docs(
     let idle_n = thousands(args.idle_connections as u64);
     let settle = args.idle_settle;
     let nofile = thousands(results.nofile);
+    let batching = if args.batch {
+        "batch messages asked for in `Hello` as fastPort's clients do (each write of publishes\n\
+         is one batch message, so are a subscriber's acks of what it read at once, and the\n\
+         server packs what it has queued for a connection)"
+    } else {
+        "one frame per WebSocket message (`--batch false`)"
+    };
 
     let throughput = or_not_run(
         &tables.throughput,
@@ -403,7 +410,7 @@ pub async fn write_docs(
          Clients, all lean so the generator is not what is measured. fastPort: the wire\n\
          protocol directly over tokio-tungstenite (Hello/Welcome in session `demo`, frames\n\
          encoded with `fastport_client_core::codec::Frame`, TCP_NODELAY, {WRITE_BATCH} frames\n\
-         fed per flush, subscribers count `Deliver` frames by their type byte; the payload\n\
+         fed per flush, {batching}, subscribers count `Deliver` frames by their type byte; the payload\n\
          bytes are opaque, the server never opens them, so no crypto runs). MQTT: MQTT 3.1.1\n\
          written directly the same way (PUBLISH encoded once, {WRITE_BATCH} packets per write,\n\
          TCP_NODELAY, subscribers count PUBLISH packets by their fixed header); the `rumqttc`\n\

@@ -162,7 +162,8 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
     }
     match ctx.shared.router.metrics().await {
         Some(metrics) => {
-            let sockets = ctx.shared.sockets.metrics();
+            let mut sockets = ctx.shared.sockets.metrics();
+            sockets.batches_out = ctx.shared.budget.batches_out.load(Ordering::Relaxed);
             let body =
                 crate::prometheus::render(&metrics, &sockets, ctx.shared.metrics_per_session);
             let mut response = text(StatusCode::OK, body);

@@ -74,7 +74,7 @@ fn gauges(m: &Metrics) -> [Row; 8] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 22] {
+fn counters(m: &Metrics) -> [Row; 23] {
     [
         (
             "fastport_connections_opened",
@@ -83,6 +83,11 @@ fn counters(m: &Metrics) -> [Row; 22] {
         ),
         ("fastport_frames_in", "Frames received.", m.frames_in),
         ("fastport_frames_out", "Frames sent.", m.frames_out),
+        (
+            "fastport_batches_in",
+            "Batch messages received: several frames in one WebSocket message.",
+            m.batches_in,
+        ),
         ("fastport_bytes_in", "Bytes received in frames.", m.bytes_in),
         ("fastport_bytes_out", "Bytes sent in frames.", m.bytes_out),
         (
@@ -202,6 +207,13 @@ fn socket_metrics(out: &mut String, s: &SocketMetrics) {
         "Failed accepts (out of file descriptors, typically).",
         s.accept_errors,
     );
+    metric(
+        out,
+        "fastport_batches_out_total",
+        "counter",
+        "Batch messages written: several frames in one WebSocket message.",
+        s.batches_out,
+    );
 }
 
 /// argon2 checks by outcome: what password guessing costs the server.
@@ -317,6 +329,7 @@ mod tests {
             refused_per_address: 11,
             refused_max_connections: 13,
             accept_errors: 17,
+            batches_out: 19,
         }
     }
 
@@ -329,6 +342,7 @@ mod tests {
             text.contains("\nfastport_connections_refused_total{reason=\"max_connections\"} 13\n")
         );
         assert!(text.contains("\nfastport_accept_errors_total 17\n"));
+        assert!(text.contains("\nfastport_batches_out_total 19\n"));
     }
 
     #[test]

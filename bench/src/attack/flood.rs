@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{pub_ack, PASSWORD, TOPIC};
+use super::{pub_acks, PASSWORD, TOPIC};
 use crate::fastport;
 use crate::link::Ws;
 use crate::Result;
@@ -134,21 +134,20 @@ async fn flood_publisher(ws: Ws, pause: Duration, counts: Arc<FloodCounts>) {
     let reader = async move {
         let mut next_id = FLOOD_IN_FLIGHT + 1;
         while let Some(Ok(message)) = stream.next().await {
-            let Some(ack) = pub_ack(message) else {
-                continue;
-            };
-            let send = if ack.code == ErrorCode::QUEUE_FULL {
-                counts.refused.fetch_add(1, Ordering::Relaxed);
-                (Instant::now() + pause, ack.id)
-            } else {
-                if ack.code.is_ok() {
-                    counts.taken.fetch_add(1, Ordering::Relaxed);
+            for ack in pub_acks(message) {
+                let send = if ack.code == ErrorCode::QUEUE_FULL {
+                    counts.refused.fetch_add(1, Ordering::Relaxed);
+                    (Instant::now() + pause, ack.id)
+                } else {
+                    if ack.code.is_ok() {
+                        counts.taken.fetch_add(1, Ordering::Relaxed);
+                    }
+                    next_id += 1;
+                    (Instant::now(), next_id - 1)
+                };
+                if tx.send(send).is_err() {
+                    return;
                 }
-                next_id += 1;
-                (Instant::now(), next_id - 1)
-            };
-            if tx.send(send).is_err() {
-                return;
             }
         }
     };

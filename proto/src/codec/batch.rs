@@ -35,6 +35,14 @@ pub fn is_batch(message: &[u8]) -> bool {
     message.first() == Some(&BATCH)
 }
 
+/// Whether the first message of a connection is a version 1 `Hello` that asks for batches
+/// (its `batch` flag), read from the bytes alone: what a server's transport needs to know
+/// before it writes anything. The broker decides the rest from the decoded frame.
+pub fn requested(first_message: &[u8]) -> bool {
+    // Type, version, flags: `Hello`, 1, bit 2.
+    matches!(first_message, [0x01, 0x01, flags, ..] if flags & 0x04 != 0)
+}
+
 /// The frames of the batch `message`, in order, as slices of it (not copies). After a
 /// malformed entry it yields that error and ends: the frames before it are good, nothing
 /// after it can be trusted. A batch without a frame is [`DecodeError::Truncated`].
@@ -213,6 +221,25 @@ mod tests {
             Frame::decode(inner),
             Err(DecodeError::UnknownFrameType(BATCH))
         );
+    }
+
+    #[test]
+    fn requested_reads_the_hello_flag() {
+        use crate::codec::Hello;
+        let hello = |batch| {
+            Frame::Hello(Hello {
+                batch,
+                resume: true,
+                admin_only: true,
+                ..Hello::default()
+            })
+            .encode()
+        };
+        assert!(requested(&hello(true)));
+        assert!(!requested(&hello(false)));
+        assert!(!requested(&[0x01, 0x02, 0x04]), "another version");
+        assert!(!requested(&Frame::Ping { nonce: 4 }.encode()));
+        assert!(!requested(&[0x01, 0x01]));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
+use fastport_proto::codec::{batch, ErrorCode, ErrorFrame, Frame};
 
 use super::login_limit::{TooLargeBeforeLogin, FIRST_MESSAGE};
 use super::outbound::{Gauge, OutboundBudget};
@@ -28,6 +28,12 @@ const WRITE_BATCH: usize = 64;
 const INBOUND_BATCH: usize = 64;
 /// Bytes of received messages after which no more are added to a hand-over.
 const INBOUND_BATCH_BYTES: usize = 64 * 1024;
+
+/// Frames up to this size are packed into batch messages; a larger one goes alone, not
+/// copied (its WebSocket header is small beside it).
+const BATCH_FRAME_MAX: usize = 16 * 1024;
+/// Most bytes of one batch message the server sends.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// How long to wait for the peer's answer to our close frame, or to get ours out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -106,6 +112,7 @@ where
         budget,
         welcomed,
         answering: false,
+        batching: false,
     };
     let opened = RouterMsg::Open(Box::new(Opened {
         conn,
@@ -123,6 +130,7 @@ where
     };
     if let Some(Some(Ok(Message::Binary(data)))) = &first {
         link.shard = link.router.shard_for(data);
+        link.batching = batch::requested(data);
     }
     let end = match link.router.send(link.shard, opened).await {
         Err(_) => End::RouterGone,
@@ -166,6 +174,9 @@ struct Link<S> {
     /// The first message arrived and its answer is not written yet: nothing more is read
     /// until it is, so nothing beyond the first message is buffered before the welcome.
     answering: bool,
+    /// The client's `Hello` asked for batches: frames queued together are written as
+    /// batch messages.
+    batching: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -296,7 +307,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             return Some(abort.map_or(End::RouterGone, End::Abort));
         }
         let written = tokio::select! {
-            written = tokio::time::timeout(self.stall, write(&mut self.ws, &mut self.batch)) => {
+            written = tokio::time::timeout(
+                self.stall,
+                write(&mut self.ws, &mut self.batch, self.batching.then_some(&self.budget)),
+            ) => {
                 written
             }
             cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => return Some(End::Abort(cmd)),
@@ -400,12 +414,20 @@ enum Written {
     Closed,
 }
 
-/// Feeds the batch to the socket and flushes once.
-async fn write<S>(sink: &mut Ws<S>, batch: &mut Vec<Outbound>) -> Result<Written, WsError>
+/// Feeds the queued frames to the socket and flushes once. With `batching` (the counter
+/// of batches written), frames queued together go out in batch messages.
+async fn write<S>(
+    sink: &mut Ws<S>,
+    queued: &mut Vec<Outbound>,
+    batching: Option<&OutboundBudget>,
+) -> Result<Written, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    for item in batch.drain(..) {
+    if let Some(budget) = batching {
+        pack(queued, budget);
+    }
+    for item in queued.drain(..) {
         match item {
             Outbound::Frame(frame) => sink.feed(Message::Binary(frame)).await?,
             Outbound::Close(cmd) => {
@@ -421,6 +443,57 @@ where
     }
     sink.flush().await?;
     Ok(Written::All)
+}
+
+/// Packs each run of small frames in `queued` (two or more, up to [`BATCH_BYTES`]) into
+/// one batch message, in place; order is kept and a close stays last.
+fn pack(queued: &mut Vec<Outbound>, budget: &OutboundBudget) {
+    fn small(item: &Outbound) -> Option<usize> {
+        match item {
+            Outbound::Frame(frame) if frame.len() <= BATCH_FRAME_MAX => Some(frame.len()),
+            _ => None,
+        }
+    }
+    if !queued
+        .windows(2)
+        .any(|w| small(&w[0]).is_some() && small(&w[1]).is_some())
+    {
+        return;
+    }
+    let mut out = Vec::with_capacity(queued.len());
+    let mut items = std::mem::take(queued).into_iter();
+    while let Some(item) = items.next() {
+        let (Some(first_len), Outbound::Frame(first)) = (small(&item), &item) else {
+            out.push(item);
+            continue;
+        };
+        // How many of the items after this one join it, and the batch's length.
+        let mut len = 1 + batch::entry_len(first_len);
+        let mut joining = 0;
+        for next in items.as_slice() {
+            match small(next) {
+                Some(l) if len + batch::entry_len(l) <= BATCH_BYTES => {
+                    len += batch::entry_len(l);
+                    joining += 1;
+                }
+                _ => break,
+            }
+        }
+        if joining == 0 {
+            out.push(item);
+            continue;
+        }
+        let mut packed = batch::Builder::with_capacity(len - 1);
+        packed.push(first);
+        for next in items.by_ref().take(joining) {
+            if let Outbound::Frame(next) = next {
+                packed.push(&next);
+            }
+        }
+        budget.batches_out.fetch_add(1, Ordering::Relaxed);
+        out.push(Outbound::Frame(packed.finish()));
+    }
+    *queued = out;
 }
 
 /// Best effort: the socket may be congested or gone.
@@ -458,5 +531,101 @@ impl End {
             End::Stalled => "stalled",
             End::RouterGone => "router_gone",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> OutboundBudget {
+        OutboundBudget::new(1 << 20, Duration::from_secs(1), 1 << 20)
+    }
+
+    fn frame(len: usize, fill: u8) -> Outbound {
+        Outbound::Frame(Bytes::from(vec![fill; len]))
+    }
+
+    /// The frames each written message carries (a close as `None`).
+    fn unpacked(queued: &[Outbound]) -> Vec<Option<Vec<Bytes>>> {
+        queued
+            .iter()
+            .map(|item| match item {
+                Outbound::Frame(f) if batch::is_batch(f) => Some(
+                    batch::frames(f.clone())
+                        .collect::<Result<_, _>>()
+                        .expect("valid"),
+                ),
+                Outbound::Frame(f) => Some(vec![f.clone()]),
+                Outbound::Close(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn small_frames_together_become_one_batch_and_large_ones_stay_alone() {
+        let b = budget();
+        let mut queued = vec![
+            frame(10, 1),
+            frame(20, 2),
+            frame(BATCH_FRAME_MAX + 1, 3),
+            frame(30, 4),
+            frame(40, 5),
+            frame(50, 6),
+            Outbound::Close(CloseCmd {
+                code: 4000,
+                reason: "bye".into(),
+            }),
+        ];
+        let before: Vec<Bytes> = queued
+            .iter()
+            .filter_map(|i| match i {
+                Outbound::Frame(f) => Some(f.clone()),
+                Outbound::Close(_) => None,
+            })
+            .collect();
+        pack(&mut queued, &b);
+        let messages = unpacked(&queued);
+        let sizes: Vec<Option<usize>> = messages.iter().map(|m| m.as_ref().map(Vec::len)).collect();
+        assert_eq!(sizes, vec![Some(2), Some(1), Some(3), None]);
+        let after: Vec<Bytes> = messages.into_iter().flatten().flatten().collect();
+        assert_eq!(after, before, "every frame once, in order");
+        assert!(!batch::is_batch(match &queued[1] {
+            Outbound::Frame(f) => f,
+            Outbound::Close(_) => panic!("a frame"),
+        }));
+        assert_eq!(b.batches_out.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_batch_stays_within_its_byte_bound() {
+        let b = budget();
+        let mut queued: Vec<Outbound> = (0..64).map(|i| frame(BATCH_FRAME_MAX, i)).collect();
+        pack(&mut queued, &b);
+        assert!(queued.len() > 1);
+        for item in &queued {
+            let Outbound::Frame(f) = item else {
+                panic!("frames only")
+            };
+            assert!(f.len() <= BATCH_BYTES, "{}", f.len());
+        }
+        let frames: usize = unpacked(&queued)
+            .into_iter()
+            .flatten()
+            .map(|m| m.len())
+            .sum();
+        assert_eq!(frames, 64);
+    }
+
+    #[test]
+    fn a_lone_frame_or_frames_between_large_ones_are_left_as_they_are() {
+        let b = budget();
+        let mut queued = vec![frame(10, 1)];
+        pack(&mut queued, &b);
+        assert!(matches!(&queued[..], [Outbound::Frame(f)] if f.len() == 10));
+        let mut queued = vec![frame(10, 1), frame(BATCH_FRAME_MAX + 1, 2), frame(10, 3)];
+        pack(&mut queued, &b);
+        assert_eq!(queued.len(), 3);
+        assert_eq!(b.batches_out.load(Ordering::Relaxed), 0);
     }
 }

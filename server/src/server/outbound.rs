@@ -13,7 +13,7 @@
 //! the count, then reads the flag), so at least one side sees the other's write and a
 //! drain is never missed; whoever clears the flag reports it, so it is reported once.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ pub(crate) struct OutboundBudget {
     /// it has handled it, so the inbox holds at most `inbound_max` bytes.
     pub(crate) inbound: Arc<Semaphore>,
     inbound_max: usize,
+    /// Batch messages written (several frames in one WebSocket message), over every
+    /// connection.
+    pub(crate) batches_out: Arc<AtomicU64>,
 }
 
 impl OutboundBudget {
@@ -45,6 +48,7 @@ impl OutboundBudget {
             total: Arc::new(AtomicUsize::new(0)),
             inbound: Arc::new(Semaphore::new(inbound_max)),
             inbound_max,
+            batches_out: Arc::new(AtomicU64::new(0)),
         }
     }
 

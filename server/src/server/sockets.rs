@@ -87,6 +87,8 @@ pub(crate) struct SocketMetrics {
     pub(crate) refused_max_connections: u64,
     /// `accept()` calls that failed (out of file descriptors, typically).
     pub(crate) accept_errors: u64,
+    /// Batch messages written (filled in from the outbound budget's counter).
+    pub(crate) batches_out: u64,
 }
 
 impl SocketLimits {
@@ -134,6 +136,7 @@ impl SocketLimits {
             refused_per_address: self.refused_per_address.load(Ordering::Relaxed),
             refused_max_connections: self.refused_max_connections.load(Ordering::Relaxed),
             accept_errors: self.accept_errors.load(Ordering::Relaxed),
+            batches_out: 0,
         }
     }
 

@@ -206,6 +206,18 @@ impl WsClient {
         }
     }
 
+    /// The next binary message as it came (a frame, or a batch of frames); `None` once
+    /// the connection closed. Pings and pongs are skipped.
+    pub async fn recv_raw(&mut self) -> Option<Bytes> {
+        loop {
+            match within("a message from the server", self.ws.next()).await {
+                Some(Ok(Message::Binary(bytes))) => return Some(bytes),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     /// The next frame, which must not be a close.
     pub async fn frame(&mut self) -> Frame {
         match self.recv().await {
