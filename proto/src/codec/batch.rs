@@ -146,6 +146,9 @@ impl Builder {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::codec::Frame;
 
@@ -247,5 +250,42 @@ mod tests {
         assert!(is_batch(&[BATCH]));
         assert!(!is_batch(&[]));
         assert!(!is_batch(&Frame::Ping { nonce: 0x13 }.encode()));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #[test]
+        fn any_frames_pack_and_split_back(
+            frames in proptest::collection::vec(proptest::collection::vec(0u8..=255, 1..300), 1..20)
+        ) {
+            let mut b = Builder::new();
+            for frame in &frames {
+                b.push(frame);
+            }
+            let out: Vec<Vec<u8>> = super::frames(b.finish()).map(|f| f.unwrap_or_default().to_vec()).collect();
+            proptest::prop_assert_eq!(out, frames);
+        }
+
+        #[test]
+        fn any_bytes_split_without_panicking_into_pieces_of_the_message(
+            rest in proptest::collection::vec(0u8..=255, 0..200)
+        ) {
+            let mut message = vec![BATCH];
+            message.extend_from_slice(&rest);
+            let mut covered = 1;
+            let mut failed = false;
+            for entry in super::frames(Bytes::from(message.clone())) {
+                proptest::prop_assert!(!failed, "nothing after an error");
+                match entry {
+                    Ok(frame) => {
+                        proptest::prop_assert!(!frame.is_empty());
+                        covered += entry_len(frame.len());
+                        proptest::prop_assert_eq!(&message[covered - frame.len()..covered], &frame[..]);
+                    }
+                    Err(_) => failed = true,
+                }
+            }
+            proptest::prop_assert!(failed || covered == message.len());
+        }
     }
 }
