@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::event::{DeliveryError, Event, Message, PublishId, RequestFailure, ServerError, State};
 use super::outbox::Entry;
-use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCommand};
+use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCommand, BATCHES};
 use crate::codec::{
     batch, Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos,
     Welcome,
@@ -24,15 +24,17 @@ impl Client {
     /// One binary WebSocket message from the server: a frame, or a batch of frames
     /// (handled in order).
     pub fn handle_frame(&mut self, now: Instant, message: Bytes) {
-        if !batch::is_batch(&message) {
-            return self.handle_one(now, message);
-        }
-        for frame in batch::frames(message) {
-            match frame {
-                Ok(frame) => self.handle_one(now, frame),
-                Err(e) => return self.server_broke_protocol(now, &e),
+        // The browser build does not ask for batches (see `BATCHES`): no unpacking there.
+        if BATCHES && batch::is_batch(&message) {
+            for frame in batch::frames(message) {
+                match frame {
+                    Ok(frame) => self.handle_one(now, frame),
+                    Err(e) => return self.server_broke_protocol(now, &e),
+                }
             }
+            return;
         }
+        self.handle_one(now, message)
     }
 
     fn handle_one(&mut self, now: Instant, message: Bytes) {
@@ -110,7 +112,10 @@ impl Client {
             self.max_message_size = max as usize;
         }
         self.phase = Phase::Connected;
-        self.batching = w.batch;
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.batching = w.batch;
+        }
         self.attempt = 0;
         self.session_present = w.session_present;
         if !w.session_present {

@@ -1025,6 +1025,7 @@ fn unpack(message: Bytes) -> Vec<Bytes> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn packed(frames: &[Frame]) -> Bytes {
     let mut b = crate::codec::batch::Builder::new();
     for frame in frames {
@@ -1033,6 +1034,8 @@ fn packed(frames: &[Frame]) -> Bytes {
     b.finish()
 }
 
+// The browser build does not ask for batches (`BATCHES`).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn every_hello_asks_for_batches() {
     let mut t = T::new(config());
@@ -1044,6 +1047,8 @@ fn every_hello_asks_for_batches() {
     assert!(h.batch);
 }
 
+// The browser build does not ask for batches (`BATCHES`).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_batch_from_the_server_is_handled_frame_by_frame_in_order() {
     let mut t = T::connected();
@@ -1072,6 +1077,8 @@ fn a_batch_from_the_server_is_handled_frame_by_frame_in_order() {
     );
 }
 
+// The browser build does not ask for batches (`BATCHES`).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_malformed_batch_from_the_server_drops_the_connection_after_the_good_frames() {
     let mut t = T::connected();
@@ -1095,6 +1102,8 @@ fn a_malformed_batch_from_the_server_drops_the_connection_after_the_good_frames(
     );
 }
 
+// The browser build does not ask for batches (`BATCHES`).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn frames_queued_together_go_out_as_one_batch_once_the_server_takes_them() {
     let mut t = T::connected();

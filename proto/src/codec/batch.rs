@@ -55,32 +55,55 @@ pub fn frames(message: Bytes) -> Frames {
     let _ = reader.u8("type");
     Frames {
         reader,
-        first: true,
-        failed: false,
+        single: false,
+        done: false,
     }
 }
 
-/// The iterator of [`frames`].
+/// The frames of any message: the entries of a batch as [`frames`] gives them, or the
+/// message itself when it is not a batch (for a receiver that takes batches).
+pub fn split(message: Bytes) -> Frames {
+    if is_batch(&message) {
+        return frames(message);
+    }
+    single(message)
+}
+
+/// The one frame of a message from a peer that does not send batches: `message` itself,
+/// as an iterator like [`split`]'s (whatever its type byte).
+pub fn single(message: Bytes) -> Frames {
+    Frames {
+        reader: Reader::new(message),
+        single: true,
+        done: false,
+    }
+}
+
+/// The iterator of [`frames`], [`split`] and [`single`].
 #[derive(Debug)]
 pub struct Frames {
     reader: Reader,
-    first: bool,
-    failed: bool,
+    /// Not a batch: the whole message is the one frame.
+    single: bool,
+    done: bool,
 }
 
 impl Iterator for Frames {
     type Item = Result<Bytes, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || (!self.first && self.reader.remaining() == 0) {
+        if self.done {
             return None;
         }
-        self.first = false;
-        let entry = match self.reader.bytes("frame") {
-            Ok(frame) if frame.is_empty() => Err(DecodeError::Empty),
-            other => other,
+        let entry = if self.single {
+            Ok(self.reader.rest())
+        } else {
+            match self.reader.bytes("frame") {
+                Ok(frame) if frame.is_empty() => Err(DecodeError::Empty),
+                other => other,
+            }
         };
-        self.failed = entry.is_err();
+        self.done = entry.is_err() || self.reader.remaining() == 0;
         Some(entry)
     }
 }
@@ -243,6 +266,24 @@ mod tests {
         assert!(!requested(&[0x01, 0x02, 0x04]), "another version");
         assert!(!requested(&Frame::Ping { nonce: 4 }.encode()));
         assert!(!requested(&[0x01, 0x01]));
+    }
+
+    #[test]
+    fn split_gives_a_single_frame_whole_and_a_batch_entry_by_entry() {
+        let ping = Frame::Ping { nonce: 5 }.encode();
+        let whole: Vec<_> = split(ping.clone()).collect();
+        assert_eq!(whole, vec![Ok(ping.clone())]);
+        let empty: Vec<_> = split(Bytes::new()).collect();
+        assert_eq!(
+            empty,
+            vec![Ok(Bytes::new())],
+            "the frame decoder says Empty"
+        );
+        let mut b = Builder::new();
+        b.push(&ping);
+        b.push(&ping);
+        let entries: Vec<_> = split(b.finish()).collect();
+        assert_eq!(entries, vec![Ok(ping.clone()), Ok(ping)]);
     }
 
     #[test]

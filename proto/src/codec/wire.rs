@@ -86,9 +86,11 @@ impl Reader {
     /// A varint length followed by that many bytes, without copying.
     pub(crate) fn bytes(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
         let len = self.len_prefix(field)?;
-        let start = self.pos;
-        self.pos += len;
-        Ok(self.buf.slice(start..self.pos))
+        let mut bytes = self.rest();
+        // Back to the end of these bytes (`rest` went to the end of the message).
+        self.pos -= bytes.len() - len;
+        bytes.truncate(len);
+        Ok(bytes)
     }
 
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
@@ -98,6 +100,9 @@ impl Reader {
         }
     }
 
+    // Always inlined: one more caller (`bytes`) must not make it a call in builds that
+    // only read strings (the browser module's size).
+    #[inline(always)]
     fn len_prefix(&mut self, field: &'static str) -> Result<usize, DecodeError> {
         let len = self.varint(field)?;
         match usize::try_from(len) {
