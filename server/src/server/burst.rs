@@ -12,7 +12,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
 /// Bytes read per system call while a connection is busy: the first burst reads up to
 /// `FIRST_BURST` (a publisher's batch of small messages fits), and a burst that fills its
@@ -24,10 +26,12 @@ const FIRST_BURST: usize = 16 * 1024;
 #[derive(Debug)]
 pub(crate) struct BurstRead<S> {
     inner: S,
-    /// Empty unless bursting; `buf[start..end]` is read and not yet handed out.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Empty (no allocation) unless bursting: what was read and not yet handed out. Read
+    /// into its spare capacity, which is never zero-filled first: a fresh buffer per burst
+    /// costs an allocation, not a 64 KiB memset.
+    buf: BytesMut,
+    /// The capacity of the last burst (`FIRST_BURST`, or `BURST` once one filled it).
+    size: usize,
     /// The last read filled the caller's buffer: more is probably waiting.
     busy: bool,
 }
@@ -36,19 +40,18 @@ impl<S> BurstRead<S> {
     pub(crate) fn new(inner: S) -> Self {
         BurstRead {
             inner,
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
+            buf: BytesMut::new(),
+            size: 0,
             busy: false,
         }
     }
 
-    /// Hands out buffered bytes. (The buffer itself is shrunk or freed in `poll_read`, once
-    /// it is drained and the socket is not known to have more.)
+    /// Hands out buffered bytes. (The buffer itself is freed in `poll_read`, once it is
+    /// drained and the socket is not known to have more.)
     fn copy_out(&mut self, out: &mut ReadBuf<'_>) {
-        let n = out.remaining().min(self.end - self.start);
-        out.put_slice(&self.buf[self.start..self.start + n]);
-        self.start += n;
+        let n = out.remaining().min(self.buf.len());
+        out.put_slice(&self.buf[..n]);
+        self.buf.advance(n);
     }
 }
 
@@ -59,7 +62,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for BurstRead<S> {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.start < this.end {
+        if !this.buf.is_empty() {
             this.copy_out(out);
             return Poll::Ready(Ok(()));
         }
@@ -68,31 +71,32 @@ impl<S: AsyncRead + Unpin> AsyncRead for BurstRead<S> {
             let wanted = out.remaining();
             let before = out.filled().len();
             if Pin::new(&mut this.inner).poll_read(cx, out)?.is_pending() {
-                this.buf = Vec::new(); // drained: an idle connection keeps no burst buffer
+                this.buf = BytesMut::new(); // drained: an idle connection keeps no burst buffer
+                this.size = 0;
                 return Poll::Pending;
             }
             this.busy = wanted > 0 && out.filled().len() - before == wanted;
             return Poll::Ready(Ok(()));
         }
-        if this.buf.is_empty() {
-            this.buf = vec![0; FIRST_BURST];
-        } else if this.end == this.buf.len() && this.buf.len() < BURST {
-            this.buf = vec![0; BURST]; // the last burst filled the buffer
-        }
-        let mut burst = ReadBuf::new(&mut this.buf);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut burst) {
+        // The last burst filled its buffer: this one may read up to `BURST`.
+        this.size = if this.size == 0 { FIRST_BURST } else { BURST };
+        // Empty here: a new buffer (or the drained one's room again) of that size.
+        this.buf.reserve(this.size);
+        match poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
             Poll::Pending => {
-                this.buf = Vec::new();
+                this.buf = BytesMut::new();
+                this.size = 0;
                 this.busy = false;
                 Poll::Pending
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) => {
-                let n = burst.filled().len();
-                (this.start, this.end) = (0, n);
-                this.busy = n == this.buf.len();
+            Poll::Ready(Ok(n)) => {
+                this.busy = n >= this.size;
                 if n == 0 {
-                    this.buf = Vec::new(); // end of stream
+                    this.buf = BytesMut::new(); // end of stream
+                    this.size = 0;
+                } else if !this.busy {
+                    this.size = FIRST_BURST.min(this.size);
                 }
                 this.copy_out(out);
                 Poll::Ready(Ok(()))
@@ -148,18 +152,19 @@ mod tests {
         let mut buf = [0u8; 4096];
         // The first read fills the caller's buffer directly; the next one bursts.
         assert_eq!(reader.read(&mut buf).await.expect("in memory"), 4096);
-        assert!(reader.buf.is_empty());
+        assert_eq!(reader.buf.capacity(), 0);
         assert_eq!(reader.read(&mut buf).await.expect("in memory"), 4096);
         assert_eq!(
             reader.buf.len(),
-            FIRST_BURST,
+            FIRST_BURST - 4096,
             "a busy reader reads in bursts"
         );
         // The first burst filled its buffer: the next one reads up to `BURST`.
         for _ in 0..FIRST_BURST / 4096 {
             assert_eq!(reader.read(&mut buf).await.expect("in memory"), 4096);
         }
-        assert_eq!(reader.buf.len(), BURST, "a full burst grows the buffer");
+        assert_eq!(reader.size, BURST, "a full burst grows the next one");
+        assert_eq!(reader.buf.len(), BURST - 4096);
         let mut rest = 100_000 - (2 + FIRST_BURST / 4096) * 4096;
         while rest > 0 {
             rest -= reader.read(&mut buf).await.expect("in memory");
