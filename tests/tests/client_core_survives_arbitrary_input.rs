@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fastport_client_core::client::RequestId;
 use fastport_client_core::codec::{
-    Ack, AdminOp, AdminResult, Deliver, ErrorCode, ErrorFrame, Frame, Member, Presence,
+    batch, Ack, AdminOp, AdminResult, Deliver, ErrorCode, ErrorFrame, Frame, Member, Presence,
     PresenceKind, Qos, Receipt, ReceiptStatus, SessionConfig, Welcome,
 };
 use fastport_client_core::crypto::{seal, Key, KeyId, Keyring};
@@ -25,6 +25,7 @@ enum Op {
     Open,
     Welcome {
         present: bool,
+        batch: bool,
         max_size: Option<u32>,
     },
     AckPublish {
@@ -77,8 +78,13 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => Just(Op::Open),
-        3 => (any::<bool>(), proptest::option::of(0u32..2_000))
-            .prop_map(|(present, max_size)| Op::Welcome { present, max_size }),
+        3 => (any::<bool>(), any::<bool>(), proptest::option::of(0u32..2_000)).prop_map(
+            |(present, batch, max_size)| Op::Welcome {
+                present,
+                batch,
+                max_size
+            }
+        ),
         4 => (0usize..8, prop_oneof![Just(0u16), 0u16..30])
             .prop_map(|(nth, code)| Op::AckPublish { nth, code }),
         3 => (0usize..8, prop_oneof![Just(0u16), 0u16..30], 0u8..3)
@@ -118,8 +124,12 @@ impl Run {
     fn pump(&mut self) {
         while self.client.poll_transport().is_some() {}
         while let Some(bytes) = self.client.poll_transmit() {
-            self.sent
-                .push(Frame::decode(bytes).expect("the core only sends valid frames"));
+            // One frame, or a batch once a welcome said the server takes them.
+            for frame in batch::split(bytes) {
+                let frame = frame.expect("the core only sends valid batches");
+                self.sent
+                    .push(Frame::decode(frame).expect("the core only sends valid frames"));
+            }
         }
         while let Some(event) = self.client.poll_event() {
             match event {
@@ -168,8 +178,13 @@ impl Run {
         let key = Keyring::new(KeyId::default(), Key::from_bytes([42; 32]));
         match op {
             Op::Open => self.client.handle_open(now),
-            Op::Welcome { present, max_size } => self.frame(Frame::Welcome(Welcome {
+            Op::Welcome {
+                present,
+                batch,
+                max_size,
+            } => self.frame(Frame::Welcome(Welcome {
                 session_present: present,
+                batch,
                 client_id: "x".into(),
                 resume_token: "t".into(),
                 keepalive_ms: 5_000,
