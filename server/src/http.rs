@@ -163,8 +163,13 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
     match ctx.shared.router.metrics().await {
         Some(metrics) => {
             let sockets = ctx.shared.sockets.metrics();
-            let body =
-                crate::prometheus::render(&metrics, &sockets, ctx.shared.metrics_per_session);
+            let trims = ctx.shared.work.metrics();
+            let body = crate::prometheus::render(
+                &metrics,
+                &sockets,
+                &trims,
+                ctx.shared.metrics_per_session,
+            );
             let mut response = text(StatusCode::OK, body);
             set(
                 &mut response,

@@ -75,6 +75,7 @@ mod burst;
 mod connection;
 mod fd_limit;
 mod login_limit;
+mod memory;
 mod outbound;
 mod router;
 mod sockets;
@@ -101,6 +102,7 @@ pub(crate) use burst::BurstRead;
 pub(crate) use connection::{run as run_connection, LinkSetup};
 pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub(crate) use login_limit::LoginLimit;
+pub(crate) use memory::TrimMetrics;
 pub use router::RouterHandle;
 pub(crate) use sockets::Counted;
 pub(crate) use sockets::SocketMetrics;
@@ -213,6 +215,8 @@ pub(crate) struct Shared {
     /// Time a socket has from accept to send its `Hello` (or, over plain HTTP, each
     /// request's headers).
     pub(crate) hello_timeout: Duration,
+    /// The frames the routers handled, and the memory trims after loads.
+    pub(crate) work: Arc<memory::Work>,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -272,7 +276,9 @@ impl Server {
             config.slow_consumer_timeout,
             config.max_memory / 8,
         );
-        let (router, router_tasks) = router::spawn(brokers, ROUTER_INBOX, budget.clone());
+        let work = Arc::new(memory::Work::default());
+        let (router, router_tasks) =
+            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone());
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -297,6 +303,7 @@ impl Server {
                 config.max_connections_per_address,
             ),
             hello_timeout: config.hello_timeout,
+            work,
         });
         Ok(Server {
             listener,
@@ -345,6 +352,7 @@ impl Server {
         let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
         let guard = TaskGuard(guard_tx);
         let mut gate = Gate::new(self.shared.sockets.clone());
+        memory::spawn(self.shared.work.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
