@@ -87,12 +87,14 @@ async fn trim_after_loads(work: Arc<Work>) {
             continue;
         }
         let before = resident_bytes();
+        let started = std::time::Instant::now();
         let released = glibc::trim();
+        let took = started.elapsed();
         let after = resident_bytes();
         let given_back = before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a));
         work.trims.fetch_add(1, Ordering::Relaxed);
         work.trimmed_bytes.fetch_add(given_back, Ordering::Relaxed);
-        tracing::debug!(released, given_back, "memory trimmed after a load");
+        tracing::debug!(released, given_back, ?took, "memory trimmed after a load");
     }
 }
 
