@@ -14,6 +14,8 @@
 //!   against a cap per address and one in all, before anything is read from it, and must
 //!   get to its `Hello` within the hello timeout from that moment, the TLS handshake
 //!   included (`sockets`).
+//! - Once a load is over, the memory it freed is given back to the system (`memory`: glibc's
+//!   `malloc_trim`, on Linux with glibc only).
 //!
 //! ```no_run
 //! use fastport_server::config::Config;
