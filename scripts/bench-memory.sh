@@ -3,7 +3,8 @@
 # set (VmRSS; RssAnon is the heap part) when started, after password checks (logins to
 # sessions that do not exist: argon2id at full cost, as a wrong password), and after a
 # QoS 0 and a QoS 1 fan-out load (`fastport-bench --messages N --fan-out`: 1 publisher ->
-# 16 subscribers, every client gone when it is read); then the memory per idle subscribed
+# 16 subscribers, every client gone and, for a build that trims, the memory the load freed
+# given back when it is read); then the memory per idle subscribed
 # connection (`fastport-bench --scenarios idle`, on a fresh server). docs/BENCHMARKS.md,
 # "Memory that returns", has the numbers.
 #
@@ -81,11 +82,28 @@ guesses() {
     wait "${pids[@]}" || true
     settled
 }
+# trims: the server's count of memory trims (empty for a build that has none).
+trims() {
+    curl -fsS "http://$SERVER_ADDR/metrics" | awk '$1 == "fastport_memory_trims_total" { print $2 }'
+}
+# trimmed BEFORE: waits until the server has given back what it freed after a load (a trim
+# more than BEFORE; 10 s at most); nothing for a build that does not trim.
+trimmed() {
+    local i
+    [ -n "$1" ] || return 0
+    for i in $(seq 100); do
+        [ "$(trims)" -gt "$1" ] && return
+        sleep 0.1
+    done
+}
 # fan_out QOS PAYLOAD MESSAGES: the load; prints deliveries per second.
 fan_out() {
+    local before
+    before=$(trims)
     "$bin/fastport-bench" --messages "$3" --server "$SERVER_ADDR" --fan-out --qos "$1" \
         --payload "$2" | sed 's/.*: \([0-9]*\) msgs\/s.*/\1 deliveries\/s/'
     settled
+    trimmed "$before"
 }
 
 echo "fastport-server memory ($(realpath "$server")), $(uptime | sed 's/.*\(load.*\)/\1/')"
@@ -108,6 +126,7 @@ row "after QoS 0 fan-out 1 KiB, clients gone" "$result"
 result=$(fan_out 1 1024 100000)
 row "after QoS 1 fan-out 1 KiB, clients gone" "$result"
 printf '%-42s %8s MiB\n' "peak (VmHWM)" "$(mib "$(status VmHWM)")"
+[ -z "$(trims)" ] || echo "memory trims: $(trims)"
 stop_server
 
 "$bin/fastport-bench" --scenarios idle --brokers fastport --idle-connections "$connections" \

@@ -577,20 +577,31 @@ impl Broker {
     /// the expiry, so a stream of short-lived client ids does not grow it forever, and the
     /// ids older than the expiry of the others, so a publisher that slowed down gives back
     /// what its burst used.
+    ///
+    /// The next sweep comes when the oldest id left expires, but no sooner than a quarter
+    /// of the expiry from now: an id is forgotten at most a quarter of the expiry late (not
+    /// up to a whole expiry, as with a sweep every expiry), and a publisher that never
+    /// stops costs at most four sweeps per expiry.
     fn sweep_seen(&mut self, now: Instant, id: SessionId) {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
         let expiry = session.settings.expiry;
+        let mut oldest: Option<Instant> = None;
         session.seen.retain(|_, seen| {
             seen.forget(now, expiry);
-            !seen.is_stale(now, expiry)
+            let keep = !seen.is_stale(now, expiry);
+            if keep {
+                oldest = oldest.into_iter().chain(seen.oldest()).min();
+            }
+            keep
         });
         shrink_map(&mut session.seen);
         session.sweep_armed = !session.seen.is_empty();
         if session.sweep_armed {
+            let due = oldest.map_or(now + expiry, |at| at + expiry);
             self.timers
-                .set(now + expiry, Timer::SweepSeen { session: id });
+                .set(due.max(now + expiry / 4), Timer::SweepSeen { session: id });
         }
     }
 

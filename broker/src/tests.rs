@@ -413,6 +413,73 @@ fn duplicate_detection_forgets_publishers_silent_for_longer_than_the_expiry() {
 }
 
 #[test]
+fn a_burst_of_ids_is_forgotten_once_it_expires_not_a_whole_sweep_later() {
+    let mut t = T::new();
+    let expiry = Duration::from_secs(30);
+    let id = t.b.session_ids["demo"];
+    t.connect(1, "pub");
+    // The first publish arms the sweep for one expiry later, ...
+    t.publish(1, 1, "t", b"x");
+    for _ in 0..2 {
+        t.advance(Duration::from_secs(10));
+        t.send(1, Frame::Ping { nonce: 0 });
+    }
+    // ... a burst comes 20 s later, ...
+    for message_id in 2..=1_000 {
+        t.publish(1, message_id, "t", b"x");
+    }
+    t.advance(Duration::from_secs(10));
+    // ... and that sweep forgets the first id only.
+    assert_eq!(
+        t.b.sessions[&id]
+            .seen
+            .values()
+            .map(crate::session::SeenIds::len)
+            .sum::<usize>(),
+        999
+    );
+    t.send(1, Frame::Ping { nonce: 0 });
+    t.advance(Duration::from_secs(10));
+    t.send(1, Frame::Ping { nonce: 0 });
+    t.advance(expiry - Duration::from_secs(20) + Duration::from_millis(1));
+    assert!(
+        t.b.sessions[&id].seen.is_empty(),
+        "the burst is forgotten as it expires, not a whole expiry after the sweep before"
+    );
+}
+
+#[test]
+fn a_publisher_that_never_stops_costs_at_most_four_sweeps_per_expiry() {
+    let mut t = T::new();
+    let id = t.b.session_ids["demo"];
+    t.connect(1, "pub");
+    let mut sweeps = 0;
+    let mut armed_at = None;
+    // One publish every 100 ms for two minutes (four expiries).
+    for message_id in 1..=1_200 {
+        t.publish(1, message_id, "t", b"x");
+        if message_id % 50 == 0 {
+            t.send(1, Frame::Ping { nonce: 0 });
+        }
+        t.advance(Duration::from_millis(100));
+        let due =
+            t.b.timers
+                .deadlines(|timer| matches!(timer, Timer::SweepSeen { .. }))
+                .into_iter()
+                .max();
+        if due != armed_at {
+            sweeps += 1;
+            armed_at = due;
+        }
+    }
+    assert!(sweeps <= 4 * 4 + 1, "{sweeps} sweeps in four expiries");
+    assert!(
+        !t.b.sessions[&id].seen.is_empty(),
+        "the last 30 s are remembered"
+    );
+}
+
+#[test]
 fn an_unacked_delivery_is_retried_then_given_up_with_a_receipt() {
     let mut t = T::new();
     t.connect(1, "pub");

@@ -188,6 +188,13 @@ impl Timers {
         }
     }
 
+    /// The deadlines of the entries `of` picks, stale ones included.
+    #[cfg(test)]
+    pub(crate) fn deadlines(&self, of: impl Fn(&Timer) -> bool) -> Vec<Instant> {
+        let entries = self.lanes.iter().flatten().chain(self.heap.iter());
+        entries.filter(|e| of(&e.timer)).map(|e| e.at).collect()
+    }
+
     pub(crate) fn next(&self) -> Option<Instant> {
         self.earliest().map(|(_, entry)| entry.at)
     }

@@ -164,8 +164,13 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
         Some(metrics) => {
             let mut sockets = ctx.shared.sockets.metrics();
             sockets.batches_out = ctx.shared.budget.batches_out.load(Ordering::Relaxed);
-            let body =
-                crate::prometheus::render(&metrics, &sockets, ctx.shared.metrics_per_session);
+            let trims = ctx.shared.work.metrics();
+            let body = crate::prometheus::render(
+                &metrics,
+                &sockets,
+                &trims,
+                ctx.shared.metrics_per_session,
+            );
             let mut response = text(StatusCode::OK, body);
             set(
                 &mut response,

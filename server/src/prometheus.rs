@@ -8,14 +8,19 @@
 use std::fmt::Write;
 
 use crate::broker::Metrics;
-use crate::server::SocketMetrics;
+use crate::server::{SocketMetrics, TrimMetrics};
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m` and the socket counts in the Prometheus text format, with the per-session
-/// gauges if `per_session`.
-pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) -> String {
+/// Renders `m`, the socket counts and the memory trims in the Prometheus text format, with
+/// the per-session gauges if `per_session`.
+pub(crate) fn render(
+    m: &Metrics,
+    sockets: &SocketMetrics,
+    trims: &TrimMetrics,
+    per_session: bool,
+) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
     for (name, help, value) in gauges(m) {
         metric(&mut out, name, "gauge", help, value);
@@ -25,6 +30,7 @@ pub(crate) fn render(m: &Metrics, sockets: &SocketMetrics, per_session: bool) ->
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
     password_checks(&mut out, m);
+    memory_trims(&mut out, trims);
     if per_session {
         per_session_gauges(&mut out, m);
     }
@@ -233,6 +239,24 @@ fn password_checks(out: &mut String, m: &Metrics) {
     );
 }
 
+/// What the trims after loads gave back to the system (glibc only).
+fn memory_trims(out: &mut String, t: &TrimMetrics) {
+    metric(
+        out,
+        "fastport_memory_trims_total",
+        "counter",
+        "Times freed memory was given back to the system once a load was over (glibc's malloc_trim).",
+        t.trims,
+    );
+    metric(
+        out,
+        "fastport_memory_trimmed_bytes_total",
+        "counter",
+        "Resident bytes those trims gave back (the resident set before minus after).",
+        t.trimmed_bytes,
+    );
+}
+
 fn per_session_gauges(out: &mut String, m: &Metrics) {
     type Field = fn(&crate::broker::SessionMetrics) -> u64;
     let rows: [(&str, &str, Field); 6] = [
@@ -333,9 +357,24 @@ mod tests {
         }
     }
 
+    fn trims() -> TrimMetrics {
+        TrimMetrics {
+            trims: 3,
+            trimmed_bytes: 4_194_304,
+        }
+    }
+
+    #[test]
+    fn memory_trims_are_rendered_as_counters() {
+        let text = render(&sample(), &sockets(), &trims(), false);
+        assert!(text.contains("\nfastport_memory_trims_total 3\n"), "{text}");
+        assert!(text.contains("\nfastport_memory_trimmed_bytes_total 4194304\n"));
+        assert!(text.contains("# TYPE fastport_memory_trims_total counter\n"));
+    }
+
     #[test]
     fn socket_counts_and_refusals_by_reason_are_rendered() {
-        let text = render(&sample(), &sockets(), false);
+        let text = render(&sample(), &sockets(), &trims(), false);
         assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
         assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
         assert!(
@@ -347,7 +386,7 @@ mod tests {
 
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), &sockets(), true);
+        let text = render(&sample(), &sockets(), &trims(), true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -363,7 +402,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), &sockets(), true);
+        let text = render(&sample(), &sockets(), &trims(), true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -376,14 +415,14 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), &sockets(), true);
+        let text = render(&sample(), &sockets(), &trims(), true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), &sockets(), false);
+        let text = render(&sample(), &sockets(), &trims(), false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(
@@ -399,7 +438,7 @@ mod tests {
             password_checks_mismatched: 5,
             ..Metrics::default()
         };
-        let text = render(&m, &sockets(), false);
+        let text = render(&m, &sockets(), &trims(), false);
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
     }

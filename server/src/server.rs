@@ -14,6 +14,8 @@
 //!   against a cap per address and one in all, before anything is read from it, and must
 //!   get to its `Hello` within the hello timeout from that moment, the TLS handshake
 //!   included (`sockets`).
+//! - Once a load is over, the memory it freed is given back to the system (`memory`: glibc's
+//!   `malloc_trim`, on Linux with glibc only).
 //!
 //! ```no_run
 //! use fastport_server::config::Config;
@@ -75,6 +77,7 @@ mod burst;
 mod connection;
 mod fd_limit;
 mod login_limit;
+mod memory;
 mod outbound;
 mod router;
 mod sockets;
@@ -101,6 +104,7 @@ pub(crate) use burst::BurstRead;
 pub(crate) use connection::{run as run_connection, LinkSetup};
 pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub(crate) use login_limit::LoginLimit;
+pub(crate) use memory::TrimMetrics;
 pub use router::RouterHandle;
 pub(crate) use sockets::Counted;
 pub(crate) use sockets::SocketMetrics;
@@ -213,6 +217,8 @@ pub(crate) struct Shared {
     /// Time a socket has from accept to send its `Hello` (or, over plain HTTP, each
     /// request's headers).
     pub(crate) hello_timeout: Duration,
+    /// The frames the routers handled, and the memory trims after loads.
+    pub(crate) work: Arc<memory::Work>,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -272,7 +278,9 @@ impl Server {
             config.slow_consumer_timeout,
             config.max_memory / 8,
         );
-        let (router, router_tasks) = router::spawn(brokers, ROUTER_INBOX, budget.clone());
+        let work = Arc::new(memory::Work::default());
+        let (router, router_tasks) =
+            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone());
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -297,6 +305,7 @@ impl Server {
                 config.max_connections_per_address,
             ),
             hello_timeout: config.hello_timeout,
+            work,
         });
         Ok(Server {
             listener,
@@ -345,6 +354,7 @@ impl Server {
         let (guard_tx, mut all_done) = mpsc::channel::<()>(1);
         let guard = TaskGuard(guard_tx);
         let mut gate = Gate::new(self.shared.sockets.clone());
+        memory::spawn(self.shared.work.clone());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

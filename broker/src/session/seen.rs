@@ -142,6 +142,17 @@ impl SeenIds {
         }
     }
 
+    /// When the oldest remembered id was added: it is forgotten once the expiry has passed
+    /// since then.
+    pub(crate) fn oldest(&self) -> Option<Instant> {
+        let window = self.window.front().map(Slot::at);
+        let far = self.far_order.first().map(|&(at, _)| at);
+        match (window, far) {
+            (Some(w), Some(f)) => Some(w.min(f)),
+            (w, f) => w.or(f),
+        }
+    }
+
     /// Remembered ids.
     pub(crate) fn len(&self) -> usize {
         self.in_window + self.far.len()

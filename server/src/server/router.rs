@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::memory::Work;
 use super::outbound::{Gauge, OutboundBudget};
 use crate::auth::{Job, JobResult};
 use crate::broker::{
@@ -208,12 +209,14 @@ impl RouterHandle {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouterGone;
 
-/// Starts one router task per broker, each with an inbox of `capacity` messages; their
-/// handles tell the server when one ends, which it only does by a bug (a panic).
+/// Starts one router task per broker, each with an inbox of `capacity` messages, counting
+/// the frames they handle in `work`; their handles tell the server when one ends, which
+/// it only does by a bug (a panic).
 pub(crate) fn spawn(
     brokers: Vec<Broker>,
     capacity: usize,
     budget: OutboundBudget,
+    work: Arc<Work>,
 ) -> (RouterHandle, Vec<JoinHandle<()>>) {
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         brokers.iter().map(|_| mpsc::channel(capacity)).unzip();
@@ -236,6 +239,8 @@ pub(crate) fn spawn(
                 index,
                 peers: peers.clone(),
                 hashing: hashing.clone(),
+                work: work.clone(),
+                frames: 0,
             };
             tokio::spawn(router.run(inbox))
         })
@@ -265,6 +270,10 @@ struct Router {
     /// The hashing pool, shared by every router: one permit per thread that may run argon2
     /// at once.
     hashing: Arc<Semaphore>,
+    /// The frames every router handled, for the trim after a load (`memory.rs`).
+    work: Arc<Work>,
+    /// Frames handled in the current inbox batch, added to `work` after it.
+    frames: u64,
 }
 
 /// Threads of the hashing pool: the machine's cores, so hashing cannot take more memory
@@ -299,6 +308,7 @@ impl Router {
                         // say so before the broker routes the next message to it.
                         self.pump();
                     }
+                    self.work.add(std::mem::take(&mut self.frames));
                 }
                 () = &mut timer, if armed => {
                     let now = self.now();
@@ -429,6 +439,7 @@ impl Router {
         let permits = self.budget.inbound_permits(bytes);
         self.budget.inbound.add_permits(permits as usize);
         for message in messages {
+            self.frames += 1;
             // The broker may have closed the connection at the one before.
             if !self.conns.contains_key(&conn) {
                 break;
