@@ -74,7 +74,7 @@ fn gauges(m: &Metrics) -> [Row; 8] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 22] {
+fn counters(m: &Metrics) -> [Row; 23] {
     [
         (
             "fastport_connections_opened",
@@ -164,6 +164,11 @@ fn counters(m: &Metrics) -> [Row; 22] {
             "fastport_publishes_refused_full",
             "Publishes answered queue_full: the session's cache or the server's memory budget was full.",
             m.publishes_refused_full,
+        ),
+        (
+            "fastport_publishers_paused",
+            "Times a connection was not read from for a while because a publish of it was refused queue_full.",
+            m.publishers_paused,
         ),
         (
             "fastport_presence_frames",

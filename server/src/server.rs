@@ -76,6 +76,7 @@ mod connection;
 mod fd_limit;
 mod login_limit;
 mod outbound;
+mod read_pause;
 mod router;
 mod sockets;
 mod startup;

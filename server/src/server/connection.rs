@@ -18,6 +18,7 @@ use fastport_proto::codec::{ErrorCode, ErrorFrame, Frame};
 
 use super::login_limit::{TooLargeBeforeLogin, FIRST_MESSAGE};
 use super::outbound::{Gauge, OutboundBudget};
+use super::read_pause::ReadPause;
 use super::router::{CloseCmd, Opened, Outbound, RouterHandle, RouterMsg};
 use crate::broker::ConnId;
 
@@ -89,6 +90,7 @@ where
     let (outbound, rx) = mpsc::unbounded_channel();
     let gauge = budget.gauge();
     let (abort, abort_rx) = oneshot::channel();
+    let pause = Arc::new(ReadPause::new());
     let mut link = Link {
         conn,
         router,
@@ -106,6 +108,7 @@ where
         budget,
         welcomed,
         answering: false,
+        pause: pause.clone(),
     };
     let opened = RouterMsg::Open(Box::new(Opened {
         conn,
@@ -114,6 +117,7 @@ where
         outbound,
         gauge,
         abort,
+        pause,
     }));
     // The first message names the session, and so the router: wait for it before the
     // connection is opened there. Without one by the hello deadline, any router closes it.
@@ -166,6 +170,9 @@ struct Link<S> {
     /// The first message arrived and its answer is not written yet: nothing more is read
     /// until it is, so nothing beyond the first message is buffered before the welcome.
     answering: bool,
+    /// Set by the router when a publish is refused `queue_full`: nothing is read until
+    /// it ends.
+    pause: Arc<ReadPause>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -183,6 +190,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     }
                 }
                 cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
+                // A pause set or over: `may_read` says which.
+                () = self.pause.changed() => None,
             };
             if let Some(end) = end {
                 return end;
@@ -200,9 +209,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
     }
 
-    /// Whether to read from the peer (see [`Link::half`] and [`Link::answering`]).
+    /// Whether to read from the peer (see [`Link::half`], [`Link::answering`] and
+    /// [`Link::pause`]).
     fn may_read(&self) -> bool {
-        !self.answering && self.gauge.queued() < self.half
+        !self.answering && self.gauge.queued() < self.half && self.pause.until().is_none()
     }
 
     /// Takes `received` frames just taken from the queue off its gauge, and tells the
