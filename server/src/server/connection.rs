@@ -289,6 +289,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         if self.router.send(self.shard, message).await.is_err() {
             return Some(End::RouterGone);
         }
+        if bytes >= INBOUND_BATCH_BYTES {
+            // Lets the router take it before the next large read: if it is refused, the
+            // pause then comes before that read, not after it.
+            tokio::task::yield_now().await;
+        }
         end
     }
 
