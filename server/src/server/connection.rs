@@ -290,8 +290,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             return Some(End::RouterGone);
         }
         if bytes >= INBOUND_BATCH_BYTES {
-            // Lets the router take it before the next large read: if it is refused, the
-            // pause then comes before that read, not after it.
+            // Lets the router take a large hand-over before the next large read: if a
+            // publish in it is refused, the pause then comes before that read, not after.
             tokio::task::yield_now().await;
         }
         end
