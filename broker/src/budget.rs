@@ -17,6 +17,17 @@
 //! the server's `max_memory`. The refusal is the publish's answer (a `PubAck` with the
 //! code for QoS 1, an `Error` for QoS 0); the message id is not remembered, so the
 //! client's resend is a new attempt.
+//!
+//! A refused publisher is also slowed down: with the refusal the broker asks the driver to
+//! read nothing more from that connection for a while ([`Output::PauseReading`]), so the
+//! server does not read (and unmask, and route) megabytes only to refuse them, and TCP
+//! pushes the wait back onto the publisher. The first pause is [`PUBLISHER_PAUSE_FIRST`],
+//! doubled at each refusal in a row up to [`PUBLISHER_PAUSE_MAX`], and never more than a
+//! quarter of the connection's keepalive, so that a paused client is never closed for
+//! silence (the broker closes after 1.5 keepalives with nothing received) and its pings
+//! are answered late by at most that much. A publish taken ends the streak.
+
+use std::time::Duration;
 
 use fastport_proto::codec::{Frame, Qos};
 use fastport_proto::time::Instant;
@@ -25,6 +36,17 @@ use super::clients::ClientKey;
 use super::session::SessionId;
 use super::timers::Timer;
 use super::{queue_send, Broker, ConnId, Output};
+
+/// How long a connection whose publish was refused `queue_full` is not read from, the first
+/// time: about a client's own pause before resending, so a publisher that met a brief
+/// shortage hardly notices.
+pub const PUBLISHER_PAUSE_FIRST: Duration = Duration::from_millis(10);
+
+/// The longest such pause, reached after 6 refusals in a row. Long enough that a publisher
+/// refused again and again costs the server a read or two of its messages per pause
+/// instead of as many as it can send; short enough that it sees room in the budget
+/// half a second after it appears, and that pings get their answers in time.
+pub const PUBLISHER_PAUSE_MAX: Duration = Duration::from_millis(500);
 
 impl Broker {
     /// The connection's outbound queue reached its budget: deliveries wait until
@@ -96,6 +118,32 @@ impl Broker {
                 Err(message)
             }
             None => Ok(()),
+        }
+    }
+
+    /// A publish of `conn` was refused `queue_full`: asks the driver to stop reading it for
+    /// a while, longer at each refusal in a row.
+    pub(crate) fn pause_publisher(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let doublings = u32::from(c.refusals).min(16);
+        c.refusals = c.refusals.saturating_add(1);
+        let pause = PUBLISHER_PAUSE_FIRST
+            .saturating_mul(1 << doublings)
+            .min(PUBLISHER_PAUSE_MAX)
+            .min(c.keepalive / 4);
+        if pause.is_zero() {
+            return;
+        }
+        self.metrics.publishers_paused += 1;
+        self.outputs.push_back(Output::PauseReading { conn, pause });
+    }
+
+    /// A publish of `conn` was taken: its next refusal pauses it for the shortest time.
+    pub(crate) fn publish_taken(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.refusals = 0;
         }
     }
 

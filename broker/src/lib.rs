@@ -42,6 +42,7 @@
 //!         Output::Receipt { conn, frame } => sent.push((conn, Frame::decode(frame).unwrap())),
 //!         Output::Watch { conn } => broker.handle_drained(now, conn),
 //!         Output::Close { .. } | Output::Admin(_) | Output::Forward(_) => {}
+//!         Output::PauseReading { .. } => {} // no socket here to stop reading
 //!     }
 //! }
 //! assert!(matches!(sent[..], [(ConnId(1), Frame::Welcome(_))]));
@@ -142,6 +143,16 @@ pub enum Output {
     Watch {
         /// The connection.
         conn: ConnId,
+    },
+    /// Read nothing more from the connection for `pause` (from when the driver sees
+    /// this; a later pause that ends later extends it): a publish of it was refused
+    /// `queue_full`, so what it sends next would most likely be read only to be refused
+    /// too. Writing goes on. See `budget.rs`.
+    PauseReading {
+        /// The connection.
+        conn: ConnId,
+        /// How long; never more than a quarter of its keepalive.
+        pause: Duration,
     },
     /// Run `job` off the router (it is slow by design) and hand the result to
     /// [`Broker::handle_job_done`].
@@ -288,6 +299,8 @@ struct Conn {
     congested: bool,
     /// Its `Hello` asked for batches: it may send them once welcomed.
     batch: bool,
+    /// Its publishes refused `queue_full` in a row: how long its next pause is.
+    refusals: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +380,7 @@ impl Broker {
             keepalive: Duration::ZERO,
             congested: false,
             batch: false,
+            refusals: 0,
         };
         self.conns.insert(conn, c);
         let deadline = hello_deadline.min(now + self.config.hello_timeout);

@@ -74,6 +74,9 @@ pub struct Metrics {
     /// Publishes answered `queue_full`: the session's cache or the server's memory budget
     /// was full.
     pub publishes_refused_full: u64,
+    /// Pauses asked of the driver: a connection not read from for a while after a publish
+    /// of it was refused `queue_full` ([`Output::PauseReading`](crate::Output::PauseReading)).
+    pub publishers_paused: u64,
     /// Presence frames sent (snapshots, joins and leaves; each change frame is one per
     /// watcher per flush, docs/PROTOCOL.md §8).
     pub presence_frames: u64,
@@ -118,6 +121,7 @@ impl Metrics {
             deliveries_shed,
             deliveries_held,
             publishes_refused_full,
+            publishers_paused,
             presence_frames,
             per_session,
         } = other;
@@ -153,6 +157,7 @@ impl Metrics {
         self.deliveries_shed += deliveries_shed;
         self.deliveries_held += deliveries_held;
         self.publishes_refused_full += publishes_refused_full;
+        self.publishers_paused += publishers_paused;
         self.presence_frames += presence_frames;
         self.per_session.extend(per_session);
     }

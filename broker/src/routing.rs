@@ -133,6 +133,9 @@ impl Broker {
                 })
             };
             b.send(conn, &frame);
+            if code == ErrorCode::QUEUE_FULL {
+                b.pause_publisher(conn);
+            }
         };
         // Validated in place: the decoded string becomes the topic, and for QoS 1 the
         // cached message's topic, without a copy.
@@ -157,6 +160,7 @@ impl Broker {
                 return refuse(self, ErrorCode::QUEUE_FULL, message);
             }
             self.metrics.messages_in += 1;
+            self.publish_taken(conn);
             return self.fan_out_qos0(id, client, &topic, &p.payload);
         }
         match self.is_duplicate(now, conn, id, client, message_id, p.payload.len()) {
@@ -165,6 +169,7 @@ impl Broker {
             Admission::Full(message) => return refuse(self, ErrorCode::QUEUE_FULL, message),
         }
         self.metrics.messages_in += 1;
+        self.publish_taken(conn);
         self.send(
             conn,
             &Frame::PubAck(Ack {

@@ -28,6 +28,8 @@ struct T {
     watches: Vec<ConnId>,
     /// `Admin` frames for sessions another broker owns.
     forwards: Vec<Forwarded>,
+    /// Every `Output::PauseReading`, in order.
+    pauses: Vec<(ConnId, Duration)>,
 }
 
 fn settings() -> SessionSettings {
@@ -68,6 +70,7 @@ impl T {
             tokens: HashMap::new(),
             watches: Vec::new(),
             forwards: Vec::new(),
+            pauses: Vec::new(),
         }
     }
 
@@ -88,6 +91,7 @@ impl T {
                 }
                 Output::Admin(answer) => self.admin.push(*answer),
                 Output::Watch { conn } => self.watches.push(conn),
+                Output::PauseReading { conn, pause } => self.pauses.push((conn, pause)),
                 Output::Forward(forwarded) => self.forwards.push(*forwarded),
             }
         }

@@ -53,6 +53,9 @@ pub fn first_messages(data: &[u8]) -> bool {
             }
             Output::Admin(_) => panic!("an admin answer without an HTTP admin request"),
             Output::Watch { .. } => panic!("a watch without a full queue"),
+            Output::PauseReading { conn: to, .. } => {
+                assert_eq!(to, conn, "the broker pauses the one connection");
+            }
             Output::Forward(_) => panic!("a forward from the only broker"),
         }
     }

@@ -80,7 +80,7 @@ fn gauges(m: &Metrics) -> [Row; 8] {
     ]
 }
 
-fn counters(m: &Metrics) -> [Row; 23] {
+fn counters(m: &Metrics) -> [Row; 24] {
     [
         (
             "fastport_connections_opened",
@@ -175,6 +175,11 @@ fn counters(m: &Metrics) -> [Row; 23] {
             "fastport_publishes_refused_full",
             "Publishes answered queue_full: the session's cache or the server's memory budget was full.",
             m.publishes_refused_full,
+        ),
+        (
+            "fastport_publishers_paused",
+            "Times a connection was not read from for a while because a publish of it was refused queue_full.",
+            m.publishers_paused,
         ),
         (
             "fastport_presence_frames",

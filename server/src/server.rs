@@ -79,6 +79,7 @@ mod fd_limit;
 mod login_limit;
 mod memory;
 mod outbound;
+mod read_pause;
 mod router;
 mod sockets;
 mod startup;

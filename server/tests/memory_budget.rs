@@ -11,6 +11,8 @@ use fastport_proto::codec::{ErrorCode, Frame, Publish, Qos};
 
 /// 1 MiB messages published: 300 MiB, several times what the server may hold.
 const MESSAGES: u64 = 300;
+/// Connections they are published from, each taking its turn after each answer.
+const ATTACKERS: usize = 30;
 
 fn publish(message_id: u64, topic: &str, payload: Bytes) -> Frame {
     Frame::Publish(Publish {
@@ -56,21 +58,50 @@ async fn four_subscribers_that_never_read_cannot_make_the_server_hold_what_was_p
         s.subscribe("attack").await;
         stuck.push(s);
     }
-    let mut attacker = server.connect().await;
-    attacker.join("demo", "demo").await;
+    // Refused publishers are paused (longer at each refusal in a row, up to 500 ms), so
+    // the 300 MiB come from many connections at once, each publishing a few in turn.
+    let mut attackers = Vec::new();
+    for _ in 0..ATTACKERS {
+        let mut attacker = server.connect().await;
+        attacker.join("demo", "demo").await;
+        attackers.push(attacker);
+    }
     let payload = Bytes::from(vec![0xa5; 1024 * 1024]);
-    let mut peak = rss_mib(server.pid());
-    let (mut taken, mut refused) = (0, 0);
-    for message_id in 1..=MESSAGES {
-        attacker
-            .send(&publish(message_id, "attack", payload.clone()))
-            .await;
-        match attacker.frame().await {
-            Frame::PubAck(ack) if ack.code == ErrorCode::OK => taken += 1,
-            Frame::PubAck(ack) if ack.code == ErrorCode::QUEUE_FULL => refused += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-        peak = peak.max(rss_mib(server.pid()));
+    let pid = server.pid();
+    let runs = attackers
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut attacker)| {
+            let payload = payload.clone();
+            async move {
+                let (mut taken, mut refused, mut peak) = (0, 0, rss_mib(pid));
+                let first = index as u64 * MESSAGES;
+                for message_id in first + 1..=first + MESSAGES / ATTACKERS as u64 {
+                    attacker
+                        .send(&publish(message_id, "attack", payload.clone()))
+                        .await;
+                    loop {
+                        match attacker.frame().await {
+                            Frame::PubAck(ack) if ack.code == ErrorCode::OK => taken += 1,
+                            Frame::PubAck(ack) if ack.code == ErrorCode::QUEUE_FULL => refused += 1,
+                            // What became of a message taken earlier.
+                            Frame::Receipt(_) => continue,
+                            other => panic!("unexpected {other:?}"),
+                        }
+                        break;
+                    }
+                    peak = peak.max(rss_mib(pid));
+                }
+                (taken, refused, peak, attacker)
+            }
+        });
+    let (mut taken, mut refused, mut peak) = (0, 0, 0);
+    let mut attackers = Vec::new();
+    for (t, r, p, attacker) in futures_util::future::join_all(runs).await {
+        taken += t;
+        refused += r;
+        peak = peak.max(p);
+        attackers.push(attacker);
     }
     eprintln!("{taken} taken, {refused} refused, peak {peak} MiB resident");
     assert!(
@@ -100,5 +131,5 @@ async fn four_subscribers_that_never_read_cannot_make_the_server_hold_what_was_p
         .await;
     assert!(matches!(publisher.frame().await, Frame::PubAck(a) if a.code.is_ok()));
     assert!(matches!(sub.frame().await, Frame::Deliver(d) if &d.payload[..] == b"hello"));
-    drop(stuck);
+    drop((stuck, attackers));
 }

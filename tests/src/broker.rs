@@ -156,6 +156,9 @@ impl SimBroker {
                 Output::Run(job) => self.core.handle_job_done(now, job.run()),
                 // The simulated connections never report a full queue.
                 Output::Watch { conn } => self.core.handle_drained(now, conn),
+                // The simulated connections deliver what they are sent at once: read
+                // pauses only shape a real socket's traffic.
+                Output::PauseReading { .. } => {}
                 // Only answers `Broker::admin`, which the simulation never calls.
                 Output::Admin(_) => {}
                 // The simulation runs one broker, which owns every session.

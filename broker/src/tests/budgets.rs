@@ -327,3 +327,61 @@ fn a_session_created_past_the_servers_ceilings_is_refused() {
         reply.message
     );
 }
+
+#[test]
+fn a_refused_publisher_is_paused_longer_at_each_refusal_in_a_row_and_a_taken_publish_ends_the_streak(
+) {
+    let config = BrokerConfig {
+        hash_cost: HashCost::Test,
+        max_memory: 1024 * 1024,
+        ..BrokerConfig::default()
+    };
+    let mut t = T::with_config(config);
+    pub_and_sub(&mut t);
+    t.b.set_outbound_bytes(1024 * 1024);
+    for id in 1..=8 {
+        t.publish(1, id, "t", b"x");
+    }
+    publish_qos0(&mut t, 1, "t", b"x");
+    let ms = Duration::from_millis;
+    let expected: Vec<_> = [10, 20, 40, 80, 160, 320, 500, 500, 500]
+        .into_iter()
+        .map(|m| (ConnId(1), ms(m)))
+        .collect();
+    assert_eq!(t.pauses, expected, "QoS 1 and QoS 0 refusals alike");
+    let refused = pub_acks(&t.frames(1));
+    assert!(refused
+        .iter()
+        .all(|(_, code)| *code == ErrorCode::QUEUE_FULL));
+    assert_eq!(t.b.metrics().publishers_paused, 9);
+    t.b.set_outbound_bytes(0);
+    t.publish(1, 9, "t", b"x");
+    assert_eq!(pub_acks(&t.frames(1)), vec![(9, ErrorCode::OK)]);
+    assert_eq!(t.pauses.len(), 9, "a taken publish pauses nobody");
+    t.b.set_outbound_bytes(1024 * 1024);
+    t.publish(1, 10, "t", b"x");
+    assert_eq!(t.pauses.last(), Some(&(ConnId(1), ms(10))), "a new streak");
+    assert_eq!(
+        deliveries(&t.frames(2)).len(),
+        1,
+        "only the taken publish went out"
+    );
+}
+
+#[test]
+fn a_pause_is_never_longer_than_a_quarter_of_the_connection_s_keepalive() {
+    let config = BrokerConfig {
+        hash_cost: HashCost::Test,
+        max_memory: 1024 * 1024,
+        keepalive_max: Duration::from_secs(1),
+        ..BrokerConfig::default()
+    };
+    let mut t = T::with_config(config);
+    pub_and_sub(&mut t);
+    t.b.set_outbound_bytes(1024 * 1024);
+    for id in 1..=8 {
+        t.publish(1, id, "t", b"x");
+    }
+    let longest = t.pauses.iter().map(|(_, pause)| *pause).max();
+    assert_eq!(longest, Some(Duration::from_millis(250)), "{:?}", t.pauses);
+}

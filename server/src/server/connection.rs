@@ -18,6 +18,7 @@ use fastport_proto::codec::{batch, ErrorCode, ErrorFrame, Frame};
 
 use super::login_limit::{TooLargeBeforeLogin, FIRST_MESSAGE};
 use super::outbound::{Gauge, OutboundBudget};
+use super::read_pause::ReadPause;
 use super::router::{CloseCmd, Opened, Outbound, RouterHandle, RouterMsg};
 use crate::broker::ConnId;
 
@@ -95,6 +96,7 @@ where
     let (outbound, rx) = mpsc::unbounded_channel();
     let gauge = budget.gauge();
     let (abort, abort_rx) = oneshot::channel();
+    let pause = Arc::new(ReadPause::new());
     let mut link = Link {
         conn,
         router,
@@ -113,6 +115,7 @@ where
         welcomed,
         answering: false,
         batching: false,
+        pause: pause.clone(),
     };
     let opened = RouterMsg::Open(Box::new(Opened {
         conn,
@@ -121,6 +124,7 @@ where
         outbound,
         gauge,
         abort,
+        pause,
     }));
     // The first message names the session, and so the router: wait for it before the
     // connection is opened there. Without one by the hello deadline, any router closes it.
@@ -177,6 +181,9 @@ struct Link<S> {
     /// The client's `Hello` asked for batches: frames queued together are written as
     /// batch messages.
     batching: bool,
+    /// Set by the router when a publish is refused `queue_full`: nothing is read until
+    /// it ends.
+    pause: Arc<ReadPause>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -194,6 +201,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     }
                 }
                 cmd = aborted(&mut self.abort_rx, &mut self.abort_live) => Some(End::Abort(cmd)),
+                // A pause set or over: `may_read` says which.
+                () = self.pause.changed() => None,
             };
             if let Some(end) = end {
                 return end;
@@ -211,9 +220,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
     }
 
-    /// Whether to read from the peer (see [`Link::half`] and [`Link::answering`]).
+    /// Whether to read from the peer (see [`Link::half`], [`Link::answering`] and
+    /// [`Link::pause`]).
     fn may_read(&self) -> bool {
-        !self.answering && self.gauge.queued() < self.half
+        !self.answering && self.gauge.queued() < self.half && self.pause.until().is_none()
     }
 
     /// Takes `received` frames just taken from the queue off its gauge, and tells the
@@ -289,6 +299,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         };
         if self.router.send(self.shard, message).await.is_err() {
             return Some(End::RouterGone);
+        }
+        if bytes >= INBOUND_BATCH_BYTES {
+            // Lets the router take a large hand-over before the next large read: if a
+            // publish in it is refused, the pause then comes before that read, not after.
+            tokio::task::yield_now().await;
         }
         end
     }

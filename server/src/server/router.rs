@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::memory::Work;
 use super::outbound::{Gauge, OutboundBudget};
+use super::read_pause::ReadPause;
 use crate::auth::{Job, JobResult};
 use crate::broker::{
     shard_of, AdminAnswer, AdminReply, Broker, ConnId, Forwarded, IdMap, Metrics, Output,
@@ -83,6 +84,8 @@ pub(crate) struct Opened {
     pub(crate) gauge: Arc<Gauge>,
     /// Closes it at once, skipping what is queued (at twice its budget).
     pub(crate) abort: oneshot::Sender<CloseCmd>,
+    /// Stops its reads for a while (its publishes are refused `queue_full`).
+    pub(crate) pause: Arc<ReadPause>,
 }
 
 /// An HTTP admin request and where its answer goes.
@@ -286,6 +289,7 @@ struct ConnEntry {
     outbound: mpsc::UnboundedSender<Outbound>,
     gauge: Arc<Gauge>,
     abort: Option<oneshot::Sender<CloseCmd>>,
+    pause: Arc<ReadPause>,
 }
 
 impl Router {
@@ -353,11 +357,13 @@ impl Router {
                     outbound,
                     gauge,
                     abort,
+                    pause,
                 } = *opened;
                 let entry = ConnEntry {
                     outbound,
                     gauge,
                     abort: Some(abort),
+                    pause,
                 };
                 self.conns.insert(conn, entry);
                 let hello_deadline = self.instant(hello_deadline);
@@ -459,6 +465,11 @@ impl Router {
                 Output::Receipt { conn, frame } => self.send(conn, frame),
                 Output::Close { conn, code, reason } => self.close(conn, CloseCmd { code, reason }),
                 Output::Watch { conn } => self.watch(conn),
+                Output::PauseReading { conn, pause } => {
+                    if let Some(entry) = self.conns.get(&conn) {
+                        entry.pause.pause_for(pause);
+                    }
+                }
                 Output::Run(job) => self.run_job(job),
                 Output::Admin(answer) => self.answer(*answer),
                 Output::Forward(forwarded) => self.forward(*forwarded),
