@@ -161,6 +161,47 @@ async fn batches_both_ways_lose_nothing_and_keep_the_order() {
         // Two hellos, a subscribe, and per message a publish and an ack.
         3 + 2 * (next_id - 1)
     );
+    // Everything sent was read: nothing counts as queued any more.
+    assert_eq!(metric(addr, "fastport_outbound_bytes").await, 0);
+}
+
+#[tokio::test]
+async fn queued_bytes_count_back_to_zero_after_a_burst_to_many_subscribers() {
+    // The router counts a frame as queued, its connection's task uncounts it once taken
+    // off: after a burst read to the end, with and without batches, nothing counts.
+    let server = start(&[]).await;
+    let mut subs = Vec::new();
+    for i in 0..4 {
+        let mut sub = join(&server, &format!("sub-{i}"), i % 2 == 0).await;
+        subscribe(&mut sub).await;
+        subs.push(sub);
+    }
+    let mut publisher = join(&server, "pub", true).await;
+    const MESSAGES: u64 = 5_000;
+    for chunk in (1..=MESSAGES).collect::<Vec<_>>().chunks(100) {
+        let frames = chunk.iter().map(|&id| {
+            Frame::Publish(Publish {
+                qos: Qos::AtMostOnce,
+                message_id: 0,
+                topic: "t".into(),
+                payload: Bytes::from(id.to_be_bytes().to_vec()),
+            })
+        });
+        publisher.send_raw(packed(frames)).await;
+    }
+    for sub in &mut subs {
+        let mut got = 0;
+        while got < MESSAGES {
+            for frame in next_frames(sub).await.0 {
+                assert!(matches!(frame, Frame::Deliver(_)), "{frame:?}");
+                got += 1;
+            }
+        }
+    }
+    assert_eq!(
+        metric(server.endpoint(), "fastport_outbound_bytes").await,
+        0
+    );
 }
 
 #[tokio::test]

@@ -510,10 +510,18 @@ impl Router {
             self.broker.handle_slow_connection(now, conn);
             return;
         }
+        // Counted before it is sent: the connection task, on another thread, may take it
+        // off the queue at once, and a count added after that would stay for good (the
+        // task's subtraction stops at zero).
+        let queued = entry.gauge.add(len);
         // Fails only once the task has ended; its `Closed` is on the way.
+        if entry.outbound.send(Outbound::Frame(frame)).is_err() {
+            entry.gauge.take(len, 0);
+            return;
+        }
         // Said at every frame over the budget, not only the one that crosses it: the broker
         // may have sent what it held since (it ignores the repeats).
-        if entry.outbound.send(Outbound::Frame(frame)).is_ok() && entry.gauge.add(len) >= budget {
+        if queued >= budget {
             self.broker.handle_congested(conn);
         }
     }
