@@ -42,12 +42,7 @@ fn batching() -> bool {
 /// The frames of one received message: itself, or the entries of a batch (a malformed
 /// batch yields the entries before the fault).
 pub fn frames_of(message: Bytes) -> impl Iterator<Item = Bytes> {
-    let (single, packed) = if batch::is_batch(&message) {
-        (None, Some(batch::frames(message).map_while(Result::ok)))
-    } else {
-        (Some(message), None)
-    };
-    single.into_iter().chain(packed.into_iter().flatten())
+    batch::split(message).map_while(Result::ok)
 }
 
 /// Frames to write: one message each, or all in one batch message when batching.

@@ -38,13 +38,9 @@ async fn join(server: &Server, client_id: &str, batching: bool) -> WsClient {
 async fn next_frames(client: &mut WsClient) -> (Vec<Frame>, bool) {
     let message = client.recv_raw().await.expect("a message, not a close");
     let packed = batch::is_batch(&message);
-    let parts: Vec<Bytes> = if packed {
-        batch::frames(message)
-            .collect::<Result<_, _>>()
-            .expect("the server sends valid batches")
-    } else {
-        vec![message]
-    };
+    let parts: Vec<Bytes> = batch::split(message)
+        .collect::<Result<_, _>>()
+        .expect("the server sends valid batches");
     let frames = parts
         .into_iter()
         .map(|part| Frame::decode(part).expect("the server sends valid frames"))

@@ -94,7 +94,8 @@ impl T {
 
     fn sent(&mut self) -> Vec<Frame> {
         std::iter::from_fn(|| self.c.poll_transmit())
-            .flat_map(unpack)
+            .flat_map(crate::codec::batch::split)
+            .map(|f| f.expect("the core sends valid batches"))
             .map(|b| Frame::decode(b).expect("the core sends valid frames"))
             .collect()
     }
@@ -1014,17 +1015,6 @@ fn an_admin_only_hello_carries_the_secret_key_and_its_session_or_the_admin_token
     assert_eq!(h.password, "token");
 }
 
-/// The frames of one message the client sent: itself, or the frames of a batch.
-fn unpack(message: Bytes) -> Vec<Bytes> {
-    if crate::codec::batch::is_batch(&message) {
-        crate::codec::batch::frames(message)
-            .map(|f| f.expect("the core sends valid batches"))
-            .collect()
-    } else {
-        vec![message]
-    }
-}
-
 #[cfg(not(target_arch = "wasm32"))]
 fn packed(frames: &[Frame]) -> Bytes {
     let mut b = crate::codec::batch::Builder::new();
@@ -1114,7 +1104,9 @@ fn frames_queued_together_go_out_as_one_batch_once_the_server_takes_them() {
     let first = t.c.poll_transmit().expect("a message");
     assert!(crate::codec::batch::is_batch(&first));
     assert_eq!(t.c.poll_transmit(), None, "one message holds all three");
-    let acks: Vec<Frame> = unpack(first)
+    let acks: Vec<Frame> = crate::codec::batch::split(first)
+        .map(|f| f.expect("valid"))
+        .collect::<Vec<_>>()
         .into_iter()
         .map(|b| Frame::decode(b).expect("valid"))
         .collect();
@@ -1172,6 +1164,9 @@ fn a_batch_never_exceeds_the_sessions_max_message_size() {
         "{:?}",
         messages.iter().map(Bytes::len).collect::<Vec<_>>()
     );
-    let frames: usize = messages.into_iter().map(|m| unpack(m).len()).sum();
+    let frames: usize = messages
+        .into_iter()
+        .map(|m| crate::codec::batch::split(m).count())
+        .sum();
     assert_eq!(frames, 4);
 }

@@ -97,7 +97,8 @@ impl T {
 
     fn sent(&mut self) -> Vec<Frame> {
         std::iter::from_fn(|| self.app.poll_transmit())
-            .flat_map(unpack)
+            .flat_map(crate::codec::batch::split)
+            .map(|f| f.expect("the core sends valid batches"))
             .map(|b| Frame::decode(b).expect("the core sends valid frames"))
             .collect()
     }
@@ -503,15 +504,4 @@ fn in_order_tables_find_ids_and_drop_settled_prefixes() {
         t.len()
     );
     assert_eq!(t.take(19), Some('x'));
-}
-
-/// The frames of one message the client sent: itself, or the frames of a batch.
-fn unpack(message: Bytes) -> Vec<Bytes> {
-    if crate::codec::batch::is_batch(&message) {
-        crate::codec::batch::frames(message)
-            .map(|f| f.expect("the core sends valid batches"))
-            .collect()
-    } else {
-        vec![message]
-    }
 }

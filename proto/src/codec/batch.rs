@@ -66,12 +66,6 @@ pub fn split(message: Bytes) -> Frames {
     if is_batch(&message) {
         return frames(message);
     }
-    single(message)
-}
-
-/// The one frame of a message from a peer that does not send batches: `message` itself,
-/// as an iterator like [`split`]'s (whatever its type byte).
-pub fn single(message: Bytes) -> Frames {
     Frames {
         reader: Reader::new(message),
         single: true,
@@ -79,7 +73,7 @@ pub fn single(message: Bytes) -> Frames {
     }
 }
 
-/// The iterator of [`frames`], [`split`] and [`single`].
+/// The iterator of [`frames`] and [`split`].
 #[derive(Debug)]
 pub struct Frames {
     reader: Reader,
