@@ -72,6 +72,7 @@ mod delivery;
 mod guard;
 mod handshake;
 mod ids;
+pub mod journal;
 mod metrics;
 mod presence;
 mod routing;
@@ -228,6 +229,9 @@ pub struct BrokerConfig {
     /// Counts shared with the server's other brokers: sessions (against `max_sessions`)
     /// and cached bytes (against `max_memory`). Give every broker of a server the same.
     pub totals: Arc<Totals>,
+    /// Whether the broker journals what must survive a restart and holds acks until it is
+    /// stored (the server's Redis engine): see [`journal`].
+    pub durable: bool,
 }
 
 impl Default for BrokerConfig {
@@ -251,6 +255,7 @@ impl Default for BrokerConfig {
             presence_interval: Duration::from_millis(100),
             shard: Shard::default(),
             totals: Totals::new(),
+            durable: false,
         }
     }
 }
@@ -284,6 +289,8 @@ pub struct Broker {
     outbound_bytes: usize,
     /// Presence changes waiting for their filter's next flush.
     presence: presence::Gatherer,
+    /// What a durable broker asks its driver to store (`journal.rs`).
+    journal: journal::Journal,
 }
 
 /// What the broker knows of one connection.
@@ -321,6 +328,7 @@ enum ConnState {
 impl Broker {
     /// A broker with no sessions.
     pub fn new(config: BrokerConfig) -> Broker {
+        let durable = config.durable;
         let first_session = 1 + config.shard.index as u64;
         Broker {
             config,
@@ -343,6 +351,7 @@ impl Broker {
             cache_bytes: 0,
             outbound_bytes: 0,
             presence: presence::Gatherer::default(),
+            journal: journal::Journal::new(durable),
         }
     }
 
@@ -419,8 +428,17 @@ impl Broker {
         }
     }
 
-    /// One frame from `conn`.
+    /// One frame from `conn`; what it answers waits for the barriers it journaled.
     fn handle_frame(&mut self, now: Instant, conn: ConnId, message: Bytes) {
+        if !self.journal.enabled {
+            return self.handle_frame_now(now, conn, message);
+        }
+        let mark = self.input_mark();
+        self.handle_frame_now(now, conn, message);
+        self.input_done(mark);
+    }
+
+    fn handle_frame_now(&mut self, now: Instant, conn: ConnId, message: Bytes) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -514,6 +532,8 @@ impl Broker {
         m.outbound_bytes = self.outbound_bytes as u64;
         m.pending_jobs = self.jobs.len() as u64;
         m.timers = self.timers.len() as u64;
+        m.records_unstored = self.journal.unstored();
+        m.outputs_held = self.journal.held() as u64;
         m
     }
 
