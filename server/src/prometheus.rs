@@ -30,6 +30,7 @@ pub(crate) fn render(
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
     password_checks(&mut out, m);
+    journal(&mut out, m);
     memory_trims(&mut out, trims);
     if per_session {
         per_session_gauges(&mut out, m);
@@ -225,6 +226,45 @@ fn socket_metrics(out: &mut String, s: &SocketMetrics) {
         "Batch messages written: several frames in one WebSocket message.",
         s.batches_out,
     );
+}
+
+/// The journal of a durable server (the Redis engine, docs/CLUSTER.md); zeros without one.
+fn journal(out: &mut String, m: &Metrics) {
+    let rows: [(&str, &str, &str, u64); 5] = [
+        (
+            "fastport_journal_records_unstored",
+            "gauge",
+            "Journal records not known to be stored in Redis yet.",
+            m.records_unstored,
+        ),
+        (
+            "fastport_journal_answers_held",
+            "gauge",
+            "Answers (PubAcks, first deliveries, admin answers) held until their records are stored.",
+            m.outputs_held,
+        ),
+        (
+            "fastport_store_outages_total",
+            "counter",
+            "Times journal writes to Redis started failing (counted once per outage).",
+            m.store_failures,
+        ),
+        (
+            "fastport_journal_records_dropped_total",
+            "counter",
+            "Journal records of acks and client state dropped during a long outage (resends after a restart).",
+            m.records_dropped,
+        ),
+        (
+            "fastport_publishes_refused_storage_total",
+            "counter",
+            "QoS 1 publishes answered storage_unavailable while journal writes failed.",
+            m.publishes_refused_storage,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        metric(out, name, kind, help, value);
+    }
 }
 
 /// argon2 checks by outcome: what password guessing costs the server.

@@ -107,6 +107,7 @@ pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub(crate) use login_limit::LoginLimit;
 pub(crate) use memory::TrimMetrics;
 pub use router::RouterHandle;
+pub(crate) use router::RouterMsg;
 pub(crate) use sockets::Counted;
 pub(crate) use sockets::SocketMetrics;
 use sockets::{Admitted, Gate, SocketLimits};
@@ -281,7 +282,7 @@ impl Server {
         );
         let work = Arc::new(memory::Work::default());
         let (router, router_tasks) =
-            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone());
+            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone(), None);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
