@@ -8,6 +8,7 @@
 pub use fastport_broker as broker;
 pub use fastport_broker::auth;
 pub mod config;
+#[allow(dead_code)] // Until the engine flags land: Server::bind wires it.
 mod durable;
 pub mod http;
 pub mod prometheus;
