@@ -24,6 +24,8 @@
 //!
 //! A restarted broker gets back what was stored with [`Broker::restore_session`].
 
+mod memory;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,8 @@ use crate::clients::{ClientKey, PendingDelivery};
 use crate::session::{Cached, Failure, SessionId, Targets};
 use crate::timers::Timer;
 use crate::{Broker, Output, SessionSettings};
+
+pub use memory::MemoryStore;
 
 /// Records a journal keeps while its writes fail, beyond which lazy records are dropped
 /// (counted in `records_dropped`): a long outage costs bounded memory, and what is dropped
@@ -99,9 +103,10 @@ pub enum Record {
         /// Whether it was acked.
         delivered: bool,
     },
-    /// Every subscriber of a message settled: the payload may go; its publisher, message id
-    /// and receipt stay for `expiry` (a tombstone), so a resend after a restart is
-    /// answered with the receipt instead of delivered again.
+    /// Every subscriber of a message settled (barrier: the receipt goes out once this is
+    /// stored, so a restart never sends it twice): the payload may go; its publisher,
+    /// message id and receipt stay for `expiry` (a tombstone), so a resend after a restart
+    /// is answered with the receipt instead of delivered again.
     Done {
         /// The session.
         session: String,
@@ -137,7 +142,10 @@ impl Record {
     pub fn is_barrier(&self) -> bool {
         matches!(
             self,
-            Record::Session(_) | Record::SessionDropped { .. } | Record::Message(_)
+            Record::Session(_)
+                | Record::SessionDropped { .. }
+                | Record::Message(_)
+                | Record::Done { .. }
         )
     }
 
@@ -285,6 +293,8 @@ pub(crate) struct Journal {
     pub(crate) failing: bool,
     /// Lazy records dropped while writes failed.
     pub(crate) dropped: u64,
+    /// `Done` records of messages a restore found settled, journaled once it is over.
+    settled_at_restore: Vec<Record>,
 }
 
 impl Journal {
@@ -560,6 +570,11 @@ impl Broker {
         let enabled = std::mem::replace(&mut self.journal.enabled, false);
         let result = self.restore_inner(now, restored);
         self.journal.enabled = enabled;
+        // Messages that had nobody left to wait for were settled by the restore: stored
+        // as such now, so the next restart does not settle them again.
+        for record in std::mem::take(&mut self.journal.settled_at_restore) {
+            self.journal(record);
+        }
         result
     }
 
@@ -704,6 +719,12 @@ impl Broker {
             };
             let publisher = record.publisher.clone();
             let key = publisher_key.unwrap_or(ClientKey::NONE);
+            self.journal.settled_at_restore.push(Record::Done {
+                session: record.session.clone(),
+                delivery,
+                receipt: Frame::Receipt(receipt).encode(),
+                expiry: m.remaining,
+            });
             self.send_receipt(id, (key, &publisher), receipt);
             return;
         }

@@ -472,7 +472,9 @@ impl Broker {
 
     /// The connection is gone (closed by the peer or failed).
     pub fn handle_close(&mut self, now: Instant, conn: ConnId) {
+        let mark = self.input_mark();
         self.forget_conn(now, conn);
+        self.input_done(mark);
     }
 
     /// The connection's outbound queue is full: it cannot keep up.
@@ -483,14 +485,18 @@ impl Broker {
             let code = ErrorCode::SLOW_CONSUMER.close_code();
             let reason = "outbound queue full".to_owned();
             self.outputs.push_back(Output::Close { conn, code, reason });
+            let mark = self.input_mark();
             self.forget_conn(now, conn);
+            self.input_done(mark);
         }
     }
 
     /// The timer from [`Broker::poll_timeout`] fired (early or repeated calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
+            let mark = self.input_mark();
             self.on_timer(now, timer);
+            self.input_done(mark);
         }
     }
 

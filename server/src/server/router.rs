@@ -20,13 +20,13 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::memory::Work;
-use crate::durable::Store;
 use super::outbound::{Gauge, OutboundBudget};
 use super::read_pause::ReadPause;
 use crate::auth::{Job, JobResult};
 use crate::broker::{
     shard_of, AdminAnswer, AdminReply, Broker, ConnId, Forwarded, IdMap, Metrics, Output,
 };
+use crate::durable::Store;
 use fastport_proto::codec::Frame;
 
 /// Messages handled per batch before the outputs are pumped.
