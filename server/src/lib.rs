@@ -8,6 +8,7 @@
 pub use fastport_broker as broker;
 pub use fastport_broker::auth;
 pub mod config;
+pub mod engine;
 pub mod http;
 pub mod prometheus;
 pub mod server;

@@ -8,17 +8,20 @@
 use std::fmt::Write;
 
 use crate::broker::Metrics;
+use crate::engine::EngineMetrics;
 use crate::server::{SocketMetrics, TrimMetrics};
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m`, the socket counts and the memory trims in the Prometheus text format, with
-/// the per-session gauges if `per_session`.
+/// Renders `m`, the socket counts, the memory trims and the Redis engine's health (with
+/// that engine) in the Prometheus text format, with the per-session gauges if
+/// `per_session`.
 pub(crate) fn render(
     m: &Metrics,
     sockets: &SocketMetrics,
     trims: &TrimMetrics,
+    engine: Option<&EngineMetrics>,
     per_session: bool,
 ) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
@@ -31,6 +34,9 @@ pub(crate) fn render(
     }
     password_checks(&mut out, m);
     memory_trims(&mut out, trims);
+    if let Some(engine) = engine {
+        engine_metrics(&mut out, engine);
+    }
     if per_session {
         per_session_gauges(&mut out, m);
     }
@@ -262,6 +268,40 @@ fn memory_trims(out: &mut String, t: &TrimMetrics) {
     );
 }
 
+/// The Redis engine: up or down, failures, recoveries, the last ping's round trip.
+fn engine_metrics(out: &mut String, e: &EngineMetrics) {
+    metric(
+        out,
+        "fastport_engine_up",
+        "gauge",
+        "1 while the Redis engine answers (its last ping and writes succeeded), else 0.",
+        u64::from(e.up),
+    );
+    metric(
+        out,
+        "fastport_engine_errors_total",
+        "counter",
+        "Failed pings and writes of the Redis engine.",
+        e.errors,
+    );
+    metric(
+        out,
+        "fastport_engine_reconnects_total",
+        "counter",
+        "Times the Redis engine answered again after being down.",
+        e.reconnects,
+    );
+    let name = "fastport_engine_round_trip_seconds";
+    header(
+        out,
+        name,
+        "gauge",
+        "Round trip of the Redis engine's last successful ping.",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{name} {}", e.round_trip_seconds);
+}
+
 fn per_session_gauges(out: &mut String, m: &Metrics) {
     type Field = fn(&crate::broker::SessionMetrics) -> u64;
     let rows: [(&str, &str, Field); 6] = [
@@ -371,7 +411,7 @@ mod tests {
 
     #[test]
     fn memory_trims_are_rendered_as_counters() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, false);
         assert!(text.contains("\nfastport_memory_trims_total 3\n"), "{text}");
         assert!(text.contains("\nfastport_memory_trimmed_bytes_total 4194304\n"));
         assert!(text.contains("# TYPE fastport_memory_trims_total counter\n"));
@@ -379,7 +419,7 @@ mod tests {
 
     #[test]
     fn socket_counts_and_refusals_by_reason_are_rendered() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, false);
         assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
         assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
         assert!(
@@ -391,7 +431,7 @@ mod tests {
 
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -407,7 +447,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -420,14 +460,14 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(
@@ -443,9 +483,49 @@ mod tests {
             password_checks_mismatched: 5,
             ..Metrics::default()
         };
-        let text = render(&m, &sockets(), &trims(), false);
+        let text = render(&m, &sockets(), &trims(), None, false);
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
+    }
+
+    fn engine() -> EngineMetrics {
+        EngineMetrics {
+            up: false,
+            errors: 4,
+            reconnects: 2,
+            round_trip_seconds: 0.00025,
+        }
+    }
+
+    #[test]
+    fn the_redis_engine_is_rendered_only_with_that_engine() {
+        let text = render(&sample(), &sockets(), &trims(), Some(&engine()), false);
+        assert!(text.contains("\nfastport_engine_up 0\n"), "{text}");
+        assert!(text.contains("\nfastport_engine_errors_total 4\n"));
+        assert!(text.contains("\nfastport_engine_reconnects_total 2\n"));
+        assert!(text.contains("\nfastport_engine_round_trip_seconds 0.00025\n"));
+        assert!(text.contains("# TYPE fastport_engine_round_trip_seconds gauge\n"));
+        let memory = render(&sample(), &sockets(), &trims(), None, false);
+        assert!(!memory.contains("fastport_engine_"), "{memory}");
+    }
+
+    #[test]
+    fn every_metric_is_in_the_operator_guide() {
+        let guide = include_str!("../../docs/SERVER.md");
+        let table = guide
+            .split("## Metrics")
+            .nth(1)
+            .expect("docs/SERVER.md has a Metrics section");
+        let text = render(&sample(), &sockets(), &trims(), Some(&engine()), true);
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line
+                .split(' ')
+                .nth(2)
+                .expect("a TYPE line names its metric");
+            let listed =
+                table.contains(&format!("`{name}`")) || table.contains(&format!("`{name}{{"));
+            assert!(listed, "{name} is not in docs/SERVER.md");
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
+use crate::engine::{Engine, EngineError};
 use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir, TrustedProxies};
 use crate::tls::Tls;
 pub(crate) use burst::BurstRead;
@@ -155,6 +156,9 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used (the message names the file).
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The Redis engine could not connect (the message names the URL, password hidden).
+    #[error("storage engine: {0}")]
+    Engine(#[from] EngineError),
     /// A configured session was refused by the broker.
     #[error("session `{name}`: {message} ({})", code.name())]
     Session {
@@ -198,6 +202,7 @@ pub struct Server {
     router_tasks: Vec<JoinHandle<()>>,
     tls: Option<Arc<Tls>>,
     tls_handshake_timeout: Duration,
+    node: crate::config::NodeId,
 }
 
 /// What every HTTP request and connection task needs.
@@ -220,6 +225,8 @@ pub(crate) struct Shared {
     pub(crate) hello_timeout: Duration,
     /// The frames the routers handled, and the memory trims after loads.
     pub(crate) work: Arc<memory::Work>,
+    /// Where state lives beyond this process: memory or Redis.
+    pub(crate) engine: Engine,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -255,6 +262,8 @@ impl Server {
             }
             None => None,
         };
+        // Before anything slow: a Redis that cannot be reached stops the start at once.
+        let engine = Engine::connect(config.redis.as_ref(), config.node_id.clone()).await?;
         let broker_config = config.clone();
         let brokers = tokio::task::spawn_blocking(move || startup::build_brokers(&broker_config))
             .await
@@ -307,6 +316,7 @@ impl Server {
             ),
             hello_timeout: config.hello_timeout,
             work,
+            engine,
         });
         Ok(Server {
             listener,
@@ -316,6 +326,7 @@ impl Server {
             router_tasks,
             tls,
             tls_handshake_timeout: config.tls_handshake_timeout,
+            node: config.node_id,
         })
     }
 
@@ -337,6 +348,16 @@ impl Server {
     /// The TLS state, to [`Tls::reload`] the certificate (on `SIGHUP`); `None` without TLS.
     pub fn tls(&self) -> Option<Arc<Tls>> {
         self.tls.clone()
+    }
+
+    /// This node's id ([`Config::node_id`]).
+    pub fn node(&self) -> &crate::config::NodeId {
+        &self.node
+    }
+
+    /// The storage engine (memory, or Redis with its connection and health).
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
     }
 
     /// A handle to the router, to drive the broker from outside (tests, embedding).
