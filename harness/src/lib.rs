@@ -34,7 +34,8 @@
 //! core) into a crate's tests or rebuilds when those change.
 //!
 //! [`Redis`] starts a real `redis-server` for the Redis engine's tests (installed by
-//! `scripts/setup.sh`), on a free port with a temp dir of its own.
+//! `scripts/setup.sh`), on a free port with a temp dir of its own; [`RedisCluster`] a
+//! Redis Cluster of such servers.
 //!
 //! Every wait is bounded ([`LIMIT`] unless [`Launch::limit`] says otherwise), so a broken
 //! server fails a test instead of hanging it. The processes are tokio children: the
@@ -53,7 +54,7 @@ use std::time::Duration;
 pub use capture::Capture;
 pub use launch::{clear_fastport_env, server_binary, Launch};
 pub use pki::{Pki, SERVER_NAME};
-pub use redis_server::Redis;
+pub use redis_server::{Redis, RedisCluster};
 pub use rustix::process::Signal;
 pub use server::{signal, Server};
 pub use temp::TempDir;

@@ -41,6 +41,8 @@ const PORT_ATTEMPTS: usize = 5;
 pub struct Redis {
     port: u16,
     appendonly: bool,
+    /// A node of a [`RedisCluster`]: `cluster-enabled yes`, its `nodes.conf` in its dir.
+    cluster: bool,
     dir: TempDir,
     process: Option<(Child, Capture)>,
 }
@@ -59,11 +61,20 @@ impl Redis {
     }
 
     async fn start_on_free_port(appendonly: bool) -> Redis {
+        Redis::start_node(appendonly, false).await
+    }
+
+    async fn start_node(appendonly: bool, cluster: bool) -> Redis {
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let mut redis = Redis {
-                port: free_port(),
+                port: if cluster {
+                    free_cluster_port()
+                } else {
+                    free_port()
+                },
                 appendonly,
+                cluster,
                 dir: TempDir::new(),
                 process: None,
             };
@@ -166,6 +177,14 @@ impl Redis {
             .args(["--logfile", ""])
             .arg("--dir")
             .arg(self.dir.path());
+        if self.cluster {
+            command.args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ]);
+        }
         if self.appendonly {
             command.args(["--appendonly", "yes", "--appendfsync", "always"]);
         } else {
@@ -232,6 +251,92 @@ impl Drop for Redis {
 fn free_port() -> u16 {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("a bound address").port()
+}
+
+/// A port of 127.0.0.1 that was free a moment ago, and whose cluster bus port (10000
+/// above) was too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= u16::MAX - 10_000 && StdListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A Redis Cluster of a test: masters on loopback without replicas, each a [`Redis`] node
+/// with `cluster-enabled yes` in its own temp dir, made one cluster by
+/// `redis-cli --cluster create`, every hash slot covered. Killed when dropped.
+///
+/// ```no_run
+/// use fastport_harness::RedisCluster;
+///
+/// # async fn example() {
+/// let cluster = RedisCluster::start(3).await;
+/// let seeds = cluster.urls(); // for `[redis] cluster = [...]`
+/// assert_eq!(cluster.node(0).cli(&["-c", "SET", "k", "v"]).await, "OK");
+/// # drop(seeds);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Redis>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` nodes (at least 3, Redis's minimum), creates the cluster and waits
+    /// until every node reports `cluster_state:ok`.
+    pub async fn start(masters: usize) -> RedisCluster {
+        assert!(masters >= 3, "a Redis Cluster needs at least 3 masters");
+        let mut nodes = Vec::with_capacity(masters);
+        for _ in 0..masters {
+            nodes.push(Redis::start_node(false, true).await);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addresses.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let created = nodes[0].cli(&args).await;
+        assert!(
+            created.contains("All 16384 slots covered"),
+            "cluster create: {created}"
+        );
+        let cluster = RedisCluster { nodes };
+        within(LIMIT, "the cluster to be ok on every node", async {
+            for node in &cluster.nodes {
+                while !node
+                    .cli(&["CLUSTER", "INFO"])
+                    .await
+                    .contains("cluster_state:ok")
+                {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        })
+        .await;
+        cluster
+    }
+
+    /// Every node's URL, `redis://127.0.0.1:PORT` (database 0, the only one of a cluster).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port()))
+            .collect()
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &Redis {
+        &self.nodes[i]
+    }
+
+    /// Node `i`, to stop, kill or restart it.
+    pub fn node_mut(&mut self, i: usize) -> &mut Redis {
+        &mut self.nodes[i]
+    }
 }
 
 /// Whether a Redis on `port` answers PING with PONG.

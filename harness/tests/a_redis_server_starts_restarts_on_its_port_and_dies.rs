@@ -41,3 +41,17 @@ async fn by_default_a_test_redis_keeps_nothing_on_disk() {
     redis.restart().await;
     assert_eq!(redis.cli(&["EXISTS", "fastport:test"]).await, "0");
 }
+
+#[tokio::test]
+async fn a_three_master_cluster_covers_every_slot_and_redirects_keys() {
+    let cluster = fastport_harness::RedisCluster::start(3).await;
+    assert_eq!(cluster.urls().len(), 3);
+    let info = cluster.node(1).cli(&["CLUSTER", "INFO"]).await;
+    assert!(info.contains("cluster_state:ok"), "{info}");
+    assert!(info.contains("cluster_slots_assigned:16384"), "{info}");
+    assert!(info.contains("cluster_known_nodes:3"), "{info}");
+    for key in ["a", "b", "c", "d"] {
+        assert_eq!(cluster.node(0).cli(&["-c", "SET", key, key]).await, "OK");
+        assert_eq!(cluster.node(2).cli(&["-c", "GET", key]).await, key);
+    }
+}

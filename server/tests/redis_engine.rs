@@ -211,3 +211,56 @@ async fn healthz_until(server: &Server, status: u16) -> common::HttpResponse {
     })
     .await
 }
+
+#[tokio::test]
+async fn the_engine_connection_runs_pipelines_and_a_failed_write_degrades_it_at_once() {
+    use fastport_server::config::{NodeId, RedisConfig, RedisUrl};
+    use fastport_server::engine::RedisEngine;
+
+    let mut redis = Redis::start().await;
+    let url = RedisUrl::parse(&redis.url()).expect("a valid URL");
+    let node = NodeId::new("pipeline-test").expect("a valid id");
+    let engine = RedisEngine::connect(&RedisConfig::Single(url), node)
+        .await
+        .expect("Redis answers");
+    let mut pipe = redis::pipe();
+    pipe.cmd("RPUSH")
+        .arg("fastport:test")
+        .arg(&[1, 2, 3])
+        .ignore()
+        .cmd("LRANGE")
+        .arg("fastport:test")
+        .arg(0)
+        .arg(-1);
+    let (items,): (Vec<i64>,) = pipe.query_async(&mut engine.conn()).await.expect("runs");
+    assert_eq!(items, [1, 2, 3]);
+    assert_eq!(redis.cli(&["LLEN", "fastport:test"]).await, "3");
+
+    redis.kill().await;
+    let failed = pipe.query_async::<(Vec<i64>,)>(&mut engine.conn()).await;
+    let error = failed.expect_err("Redis is gone");
+    engine.health().failed(&error);
+    assert!(
+        !engine.health().is_up(),
+        "a failed write marks it down at once"
+    );
+    assert!(engine.health().metrics().errors >= 1);
+
+    redis.restart().await;
+    fastport_harness::within(NOTICED, "the pinger to see Redis again", async {
+        while !engine.health().is_up() {
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await;
+    let (items,): (Vec<i64>,) = pipe
+        .query_async(&mut engine.conn())
+        .await
+        .expect("runs again");
+    assert_eq!(
+        items,
+        [1, 2, 3],
+        "a fresh Redis (no persistence) holds the new push only"
+    );
+    assert_eq!(engine.health().metrics().reconnects, 1);
+}
