@@ -264,12 +264,37 @@ impl ConnectionLike for RedisConn {
     }
 }
 
-/// One PING, bounded by [`PING_TIMEOUT`]: its round trip.
+/// One health check, bounded by [`PING_TIMEOUT`]: its round trip.
+///
+/// One server: `PING`. A cluster: `CLUSTER INFO` from one node, which must say
+/// `cluster_state:ok`. (A `PING` to every master would not do: the cluster client leaves
+/// out the masters it cannot reach.) A master lost without a replica to take over makes
+/// the state `fail` once the cluster's `cluster-node-timeout` has passed; writes to its
+/// slots fail before that, and [`EngineHealth::failed`] reports them at once.
 async fn ping(conn: &mut RedisConn) -> redis::RedisResult<Duration> {
     let started = Instant::now();
-    let command = redis::cmd("PING");
-    match tokio::time::timeout(PING_TIMEOUT, command.query_async::<String>(conn)).await {
-        Ok(Ok(_)) => Ok(started.elapsed()),
+    let check = async {
+        if matches!(conn, RedisConn::Single(_)) {
+            return redis::cmd("PING")
+                .query_async::<String>(conn)
+                .await
+                .map(drop);
+        }
+        let info = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async::<String>(conn)
+            .await?;
+        if info.lines().any(|l| l.trim() == "cluster_state:ok") {
+            return Ok(());
+        }
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),
+            "the cluster's state is not ok",
+            "a master is unreachable, or slots are not covered".to_owned(),
+        )))
+    };
+    match tokio::time::timeout(PING_TIMEOUT, check).await {
+        Ok(Ok(())) => Ok(started.elapsed()),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(redis::RedisError::from((
             redis::ErrorKind::Io,

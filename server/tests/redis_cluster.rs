@@ -64,3 +64,37 @@ async fn the_engine_runs_pipelines_on_every_slot_of_the_cluster() {
     assert!(masters_with_keys >= 2, "the keys all went to one master");
     assert!(engine.health().is_up());
 }
+
+#[tokio::test]
+async fn a_master_of_the_cluster_lost_makes_the_node_degraded_until_it_is_back() {
+    let mut cluster = RedisCluster::start(3).await;
+    let toml = format!("[redis]\ncluster = [\"{}\"]\n", cluster.urls()[0]);
+    let server = launch().config(&toml).start().await;
+    let health = server.http("GET", "/healthz", &[], "").await;
+    assert_eq!(health.status, 200, "{}", health.body);
+
+    cluster.node_mut(2).kill().await;
+    let health = healthz_until(&server, 503).await;
+    assert!(health.body.starts_with("degraded"), "{}", health.body);
+
+    cluster.node_mut(2).restart().await;
+    healthz_until(&server, 200).await;
+    let metrics = server.http("GET", "/metrics", &[], "").await.body;
+    assert!(metrics.contains("\nfastport_engine_up 1\n"), "{metrics}");
+}
+
+/// Asks `/healthz` until it answers `status`, within 30 s (the pinger looks once a second;
+/// a restarted master rejoins its cluster first).
+async fn healthz_until(server: &common::Server, status: u16) -> common::HttpResponse {
+    let what = format!("/healthz to answer {status}");
+    fastport_harness::within(std::time::Duration::from_secs(30), &what, async {
+        loop {
+            let response = server.http("GET", "/healthz", &[], "").await;
+            if response.status == status {
+                return response;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
