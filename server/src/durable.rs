@@ -432,13 +432,15 @@ const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// The connection the journal is written through.
-pub(crate) type StoreConn = redis::aio::ConnectionManager;
+pub(crate) type StoreConn = crate::engine::RedisConn;
 
 /// Where the routers write their brokers' journals: a Redis connection (shared: it
-/// pipelines concurrent writes) and the counters `/metrics` shows.
+/// pipelines concurrent writes), the engine's health (a failed write marks it down at
+/// once) and the counters `/metrics` shows.
 #[derive(Clone)]
 pub(crate) struct Store {
     conn: StoreConn,
+    health: Arc<crate::engine::EngineHealth>,
     metrics: Arc<StoreMetrics>,
 }
 
@@ -450,7 +452,7 @@ impl std::fmt::Debug for Store {
 
 /// Counters of the journal's writes.
 #[derive(Debug, Default)]
-pub(crate) struct StoreMetrics {
+pub struct StoreMetrics {
     /// Writes that succeeded.
     pub(crate) writes: AtomicU64,
     /// Records they stored.
@@ -462,15 +464,12 @@ pub(crate) struct StoreMetrics {
 }
 
 impl Store {
-    pub(crate) fn new(conn: StoreConn) -> Store {
+    pub(crate) fn new(engine: &crate::engine::RedisEngine) -> Store {
         Store {
-            conn,
+            conn: engine.conn(),
+            health: engine.health().clone(),
             metrics: Arc::default(),
         }
-    }
-
-    pub(crate) fn conn(&self) -> StoreConn {
-        self.conn.clone()
     }
 
     pub(crate) fn metrics(&self) -> Arc<StoreMetrics> {
@@ -508,6 +507,7 @@ impl Store {
                 Err(_) => format!("no answer within {WRITE_TIMEOUT:?}"),
             };
             self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+            self.health.failed(&error);
             if !said {
                 said = true;
                 tracing::warn!(
