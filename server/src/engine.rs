@@ -89,6 +89,14 @@ impl Engine {
         }
     }
 
+    /// The Redis engine; `None` for the memory engine.
+    pub fn redis(&self) -> Option<&RedisEngine> {
+        match self {
+            Engine::Memory => None,
+            Engine::Redis(redis) => Some(redis),
+        }
+    }
+
     /// The Redis engine's health; `None` for the memory engine, which is always up.
     pub fn health(&self) -> Option<&Arc<EngineHealth>> {
         match self {
