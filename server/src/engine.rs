@@ -52,8 +52,13 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(1);
 pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest [`RedisEngine::connect`] takes when Redis cannot be reached.
 pub const CONNECT_LIMIT: Duration = Duration::from_secs(5);
-/// Each attempt to open a connection to Redis, and each answer, gives up after this long.
-const IO_TIMEOUT: Duration = Duration::from_secs(1);
+/// Each attempt to open a connection to Redis gives up after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest any command or pipeline waits for its answer: a backstop against a Redis
+/// that stopped answering without closing the connection. Generous, so that a large
+/// pipeline under load is not failed for being slow; callers that need an answer sooner
+/// bound it themselves (the pinger does, with [`PING_TIMEOUT`]).
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts after the first of one reconnection (100 ms, then 200 ms later, with jitter):
 /// few, so that a write while Redis is away fails within a second rather than waiting for
 /// it; the pinger starts a new reconnection every [`PING_INTERVAL`] until Redis answers.
@@ -86,6 +91,14 @@ impl Engine {
         match self {
             Engine::Memory => "memory",
             Engine::Redis(_) => "redis",
+        }
+    }
+
+    /// The Redis engine; `None` for the memory engine.
+    pub fn redis(&self) -> Option<&RedisEngine> {
+        match self {
+            Engine::Memory => None,
+            Engine::Redis(redis) => Some(redis),
         }
     }
 
@@ -186,7 +199,8 @@ impl Drop for RedisEngine {
 
 /// A connection to Redis or to a Redis Cluster, cheap to clone: a
 /// [`redis::aio::ConnectionLike`], so commands and pipelines run on it alike
-/// (`pipe.query_async(&mut conn)`).
+/// (`pipe.query_async(&mut conn)`). An answer is waited for at most [`RESPONSE_TIMEOUT`];
+/// wrap a call in `tokio::time::timeout` to give up sooner.
 ///
 /// - One server: redis-rs's [`ConnectionManager`], one multiplexed connection that
 ///   reconnects when it breaks: a few attempts with exponential backoff (100 ms, 200 ms,
@@ -219,16 +233,16 @@ impl RedisConn {
             RedisConfig::Single(url) => {
                 let client = redis::Client::open(url.as_secret_str())?;
                 let manager = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(IO_TIMEOUT))
-                    .set_response_timeout(Some(IO_TIMEOUT))
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(RECONNECT_RETRIES);
                 let conn = ConnectionManager::new_with_config(client, manager).await?;
                 Ok(RedisConn::Single(conn))
             }
             RedisConfig::Cluster(seeds) => {
                 let client = ClusterClient::builder(seeds.iter().map(|s| s.as_secret_str()))
-                    .connection_timeout(IO_TIMEOUT)
-                    .response_timeout(IO_TIMEOUT)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
                     .build()?;
                 Ok(RedisConn::Cluster(client.get_async_connection().await?))
             }

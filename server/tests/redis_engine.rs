@@ -21,10 +21,7 @@ const POLL: Duration = Duration::from_millis(100);
 async fn healthz_and_metrics_follow_redis_going_away_and_coming_back_on_its_port() {
     let mut redis = Redis::start().await;
     let url = redis.url();
-    let server = launch()
-        .args(&["--redis", &url, "--node-id", "test-node-1"])
-        .start()
-        .await;
+    let server = launch().redis(&redis, "test-node-1").start().await;
     let log = server.stderr_with("storage engine").await;
     let line = log
         .lines()
