@@ -87,28 +87,66 @@ struct StoredClient {
     subs: Vec<(String, bool)>,
 }
 
-/// The commands that store `records`, in order, as one pipeline.
-pub(crate) fn pipeline(records: &[Record], now_ms: u64) -> Pipeline {
-    let mut p = redis::pipe();
+/// The commands that store `records`, in order: one pipeline, or with `per_slot` (a Redis
+/// Cluster, where a pipeline's keys must share a slot) one per session plus one for the
+/// set of session names. A session's commands keep their order either way.
+pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<Pipeline> {
+    let mut groups = Groups {
+        per_slot,
+        order: Vec::new(),
+    };
     let mut indexes = BTreeSet::new();
     for record in records {
-        add(&mut p, record, now_ms, &mut indexes);
+        add(&mut groups, record, now_ms, &mut indexes);
     }
     // Entries whose message or tombstone expired leave the index.
-    for index in indexes {
-        p.cmd("ZREMRANGEBYSCORE")
+    for (session, index) in indexes {
+        groups
+            .of(&session)
+            .cmd("ZREMRANGEBYSCORE")
             .arg(index)
             .arg("-inf")
             .arg(format!("({now_ms}"))
             .ignore();
     }
-    p
+    groups.order.into_iter().map(|(_, p)| p).collect()
 }
 
-fn add(p: &mut Pipeline, record: &Record, now_ms: u64, indexes: &mut BTreeSet<String>) {
+/// Pipelines by slot group: a session's name, or `""` for the set of names.
+struct Groups {
+    per_slot: bool,
+    order: Vec<(String, Pipeline)>,
+}
+
+impl Groups {
+    fn of(&mut self, group: &str) -> &mut Pipeline {
+        let group = if self.per_slot { group } else { "" };
+        let at = match self.order.iter().position(|(g, _)| g == group) {
+            Some(at) => at,
+            None => {
+                self.order.push((group.to_owned(), redis::pipe()));
+                self.order.len() - 1
+            }
+        };
+        &mut self.order[at].1
+    }
+}
+
+fn add(
+    groups: &mut Groups,
+    record: &Record,
+    now_ms: u64,
+    indexes: &mut BTreeSet<(String, String)>,
+) {
+    if let Record::Session(s) = record {
+        groups.of("").sadd(SESSIONS, &s.name).ignore();
+    }
+    if let Record::SessionDropped { session } = record {
+        groups.of("").srem(SESSIONS, session).ignore();
+    }
+    let p = groups.of(record.session());
     match record {
         Record::Session(s) => {
-            p.sadd(SESSIONS, &s.name).ignore();
             let mut fields: Vec<(String, String)> = vec![
                 ("password".into(), s.password.clone()),
                 ("secret".into(), s.secret.clone()),
@@ -120,7 +158,6 @@ fn add(p: &mut Pipeline, record: &Record, now_ms: u64, indexes: &mut BTreeSet<St
             p.hset_multiple(key(&s.name, "session"), &fields).ignore();
         }
         Record::SessionDropped { session } => {
-            p.srem(SESSIONS, session).ignore();
             // Messages, waiting sets and receipts go with their TTLs; without the index
             // and the clients nothing finds them meanwhile.
             for part in ["session", "clients", "offline", "index"] {
@@ -163,7 +200,7 @@ fn add(p: &mut Pipeline, record: &Record, now_ms: u64, indexes: &mut BTreeSet<St
             }
             let index = key(&m.session, "index");
             p.zadd(&index, m.delivery, now_ms + ms(m.expiry)).ignore();
-            indexes.insert(index);
+            indexes.insert((m.session.clone(), index));
             p.hset(key(&m.session, "session"), "next_delivery", m.next_delivery)
                 .ignore();
         }
@@ -211,7 +248,7 @@ fn add(p: &mut Pipeline, record: &Record, now_ms: u64, indexes: &mut BTreeSet<St
             p.del(waiting_key(session, *delivery)).ignore();
             let index = key(session, "index");
             p.zadd(&index, *delivery, now_ms + ms(*expiry)).ignore();
-            indexes.insert(index);
+            indexes.insert((session.clone(), index));
         }
         Record::ReceiptQueued {
             session,
@@ -242,12 +279,21 @@ fn owned_fields(m: &MessageRecord) -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// Stores `records` with one round trip.
-pub(crate) async fn write<C: ConnectionLike>(conn: &mut C, records: &[Record]) -> RedisResult<()> {
+/// Stores `records` with one round trip (on a Redis Cluster, one per slot group, at once).
+pub(crate) async fn write(conn: &mut StoreConn, records: &[Record]) -> RedisResult<()> {
     if records.is_empty() {
         return Ok(());
     }
-    pipeline(records, unix_ms()).query_async::<()>(conn).await
+    let per_slot = matches!(conn, StoreConn::Cluster(_));
+    let pipes = pipelines(records, unix_ms(), per_slot);
+    let writes = pipes.iter().map(|p| {
+        let mut conn = conn.clone();
+        async move { p.query_async::<()>(&mut conn).await }
+    });
+    for result in futures_util::future::join_all(writes).await {
+        result?;
+    }
+    Ok(())
 }
 
 /// A hash's fields by name, as bytes.
@@ -440,6 +486,8 @@ pub(crate) type StoreConn = crate::engine::RedisConn;
 #[derive(Clone)]
 pub(crate) struct Store {
     conn: StoreConn,
+    /// The engine's URL (or seeds), password hidden, for what the health says.
+    redacted: Arc<str>,
     health: Arc<crate::engine::EngineHealth>,
     metrics: Arc<StoreMetrics>,
 }
@@ -467,6 +515,7 @@ impl Store {
     pub(crate) fn new(engine: &crate::engine::RedisEngine) -> Store {
         Store {
             conn: engine.conn(),
+            redacted: Arc::from(engine.redacted()),
             health: engine.health().clone(),
             metrics: Arc::default(),
         }
@@ -507,7 +556,9 @@ impl Store {
                 Err(_) => format!("no answer within {WRITE_TIMEOUT:?}"),
             };
             self.metrics.failures.fetch_add(1, Ordering::Relaxed);
-            self.health.failed(&error);
+            let redacted = &self.redacted;
+            self.health
+                .failed(&format!("Redis at {redacted}: journal write failed: {error}"));
             if !said {
                 said = true;
                 tracing::warn!(
