@@ -557,8 +557,9 @@ impl Store {
             };
             self.metrics.failures.fetch_add(1, Ordering::Relaxed);
             let redacted = &self.redacted;
-            self.health
-                .failed(&format!("Redis at {redacted}: journal write failed: {error}"));
+            self.health.failed(&format!(
+                "Redis at {redacted}: journal write failed: {error}"
+            ));
             if !said {
                 said = true;
                 tracing::warn!(
