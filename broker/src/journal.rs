@@ -189,8 +189,9 @@ pub struct ClientRecord {
     pub session: String,
     /// The client id.
     pub client: Arc<str>,
-    /// What a `Hello` must carry to take up this client id again.
-    pub token: String,
+    /// The SHA-256 digest of what a `Hello` must carry to take up this client id again
+    /// (its resume token, which is never stored).
+    pub token_sha256: [u8; 32],
     /// Its display name.
     pub display_name: String,
     /// Its subscriptions, with their presence flag.
@@ -543,10 +544,13 @@ impl Broker {
         let Some(state) = session.clients.get(client).filter(|c| c.resume) else {
             return;
         };
+        let Some(token_sha256) = state.token else {
+            return;
+        };
         let record = ClientRecord {
             session: session.name.clone(),
             client: state.id.clone(),
-            token: state.token.clone(),
+            token_sha256,
             display_name: state.display_name.clone(),
             subscriptions: state.subs.iter().map(|(f, p)| (f.clone(), *p)).collect(),
         };
@@ -646,7 +650,7 @@ impl Broker {
             return;
         };
         state.resume = true;
-        state.token = record.token;
+        state.token = Some(record.token_sha256);
         state.display_name = record.display_name;
         state.offline_since = Some(now);
         state.receipts.extend(restored.receipts);

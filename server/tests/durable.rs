@@ -135,7 +135,7 @@ async fn stored(server: &Server, before: u64, more: u64) -> u64 {
 async fn an_acknowledged_message_and_an_admin_session_survive_a_crash_of_the_server() {
     let redis = Redis::start().await;
     let server = start(&redis).await;
-    survive_a_crash(server).await;
+    let token = survive_a_crash(server).await;
     // What Redis holds afterwards: the settled message as a tombstone, no payload.
     let keys = redis.cli(&["KEYS", "fastport:{team}:m:*"]).await;
     let key = keys
@@ -164,8 +164,9 @@ async fn on_a_redis_cluster_too() {
 }
 
 /// A resumable subscriber offline, a message acknowledged to its publisher, a crash: after
-/// the restart the session, the message and the receipt are all there.
-async fn survive_a_crash(mut server: Server) {
+/// the restart the session, the message and the receipt are all there. Returns the
+/// subscriber's resume token.
+async fn survive_a_crash(mut server: Server) -> String {
     create_team(&server).await;
 
     // The subscriber subscribes, then goes offline; its state stays for it to resume.
@@ -222,6 +223,7 @@ async fn survive_a_crash(mut server: Server) {
         Frame::Pong { nonce: 7 } => {}
         other => panic!("expected only the Pong, got {other:?}"),
     }
+    sub_token
 }
 
 #[tokio::test]

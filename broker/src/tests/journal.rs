@@ -330,3 +330,25 @@ fn a_broker_that_does_not_journal_records_nothing() {
     assert!(records.is_empty());
     assert!(!t.b.is_durable());
 }
+
+#[test]
+fn a_resumable_client_is_stored_with_the_digest_of_its_resume_token_never_the_token() {
+    let mut t = durable();
+    let frames = t.connect_as(1, "demo", "sub", true);
+    let [Frame::Welcome(w)] = &frames[..] else {
+        panic!("{frames:?}")
+    };
+    let mut records = Vec::new();
+    t.b.take_records(&mut records);
+    let stored = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Client(c) => Some(c.token_sha256),
+            _ => None,
+        })
+        .expect("the client is journaled");
+    use sha2::Digest;
+    let digest: [u8; 32] = sha2::Sha256::digest(w.resume_token.as_bytes()).into();
+    assert_eq!(stored, digest);
+    assert!(!format!("{records:?}").contains(&w.resume_token));
+}
