@@ -149,6 +149,13 @@ async fn an_acknowledged_message_and_an_admin_session_survive_a_crash_of_the_ser
         fields.contains("receipt") && !fields.contains("frame"),
         "{fields}"
     );
+    // Resume tokens are kept as digests: what Redis holds cannot take over a client id.
+    let client = redis.cli(&["HGET", "fastport:{team}:clients", "sub"]).await;
+    assert!(client.contains("token_sha256"), "{client}");
+    assert!(
+        !client.contains(&token),
+        "the resume token itself is stored: {client}"
+    );
 }
 
 #[tokio::test]
