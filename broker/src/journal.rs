@@ -531,6 +531,21 @@ impl Broker {
             next_delivery: session.next_delivery,
         };
         self.journal(Record::Message(Box::new(record)));
+        let stored_at = self.journal.pushed;
+        if let Some(m) = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.messages.get_mut(&delivery))
+        {
+            m.stored_at = stored_at;
+        }
+    }
+
+    /// Every journal record before this number is stored: a message whose `stored_at` is
+    /// beyond it may not be sent (or a crash could lose a message a subscriber saw, and its
+    /// delivery id be handed out again).
+    pub(crate) fn journal_stored(&self) -> u64 {
+        self.journal.stored
     }
 
     /// Journals a resumable client's state.
@@ -759,6 +774,7 @@ impl Broker {
             delivered: m.delivered,
             failed,
             failure: (failed > 0).then_some(Failure::Dropped),
+            stored_at: 0,
         };
         session.messages.insert(delivery, cached);
         session.expiry_queue.push_back((expires_at, delivery));

@@ -349,6 +349,7 @@ impl Broker {
                 delivered: 0,
                 failed: 0,
                 failure: None,
+                stored_at: 0,
             },
         );
         // One expiry timer per session, for its oldest cached message: timer memory stays

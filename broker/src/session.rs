@@ -223,6 +223,10 @@ pub(crate) struct Cached {
     pub(crate) delivered: u32,
     pub(crate) failed: u32,
     pub(crate) failure: Option<Failure>,
+    /// A durable broker's journal number once its record is stored (see
+    /// `journal.rs`): until then no attempt of it goes out, not even a retry. 0 when
+    /// nothing is journaled.
+    pub(crate) stored_at: u64,
 }
 
 impl Cached {
