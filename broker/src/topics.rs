@@ -9,17 +9,20 @@
 //! its cost follows the topic's depth and the filters that match (or share its prefixes),
 //! not how many filters there are.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::Split;
 
 use fastport_proto::topic::{Levels, Topic, TopicFilter};
 
 use super::clients::ClientKey;
+use hash::TextMap;
+
+mod hash;
 
 /// Which subscribers each filter has.
 #[derive(Debug, Default)]
 pub(crate) struct TopicIndex {
-    exact: HashMap<String, Subscribers>,
+    exact: TextMap<String, Subscribers>,
     /// The root of the wildcard filters' tree: the node before their first level.
     wildcards: Node,
     /// Wildcard filters with at least one subscriber.
@@ -38,7 +41,7 @@ pub(crate) struct Subscribers {
 #[derive(Debug, Default)]
 struct Node {
     /// Edges whose first level is this literal text.
-    literal: HashMap<Box<str>, Edge>,
+    literal: TextMap<Box<str>, Edge>,
     /// The edge whose first level is `+`.
     plus: Option<Box<Edge>>,
     /// The filter that is this prefix followed by `#`.
