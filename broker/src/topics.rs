@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::str::Split;
 
-use fastport_proto::topic::{Levels, Topic, TopicFilter};
+use fastport_proto::topic::{Levels, TopicFilter, TopicRef};
 
 use super::clients::ClientKey;
 use hash::TextMap;
@@ -114,7 +114,8 @@ impl TopicIndex {
     /// Fills `out` with every client subscribed to a filter matching `topic`, once each,
     /// in key order. `out` is the caller's reusable buffer, so routing allocates nothing
     /// once it has grown to the largest fan-out.
-    pub(crate) fn targets(&self, topic: &Topic, out: &mut Vec<ClientKey>) {
+    pub(crate) fn targets<'t>(&self, topic: impl Into<TopicRef<'t>>, out: &mut Vec<ClientKey>) {
+        let topic = topic.into();
         out.clear();
         let mut found = Found { out, sources: 0 };
         if let Some(exact) = self.exact.get(topic.as_str()) {
@@ -157,7 +158,7 @@ struct Removal {
 impl Node {
     /// The root matches a topic: a filter whose first level is a wildcard does not match a
     /// `$` topic (`TopicFilter::matches`), so for those only literal first levels count.
-    fn match_root(&self, topic: &Topic, found: &mut Found<'_>) {
+    fn match_root(&self, topic: TopicRef<'_>, found: &mut Found<'_>) {
         let wildcards_match = !topic.is_system();
         if wildcards_match {
             if let Some(hash) = &self.hash {
