@@ -78,6 +78,7 @@ mod routing;
 mod session;
 pub mod shard;
 mod shrink;
+mod text_map;
 mod timers;
 mod topics;
 

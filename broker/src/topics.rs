@@ -15,9 +15,7 @@ use std::str::Split;
 use fastport_proto::topic::{Levels, TopicFilter, TopicRef};
 
 use super::clients::ClientKey;
-use hash::TextMap;
-
-mod hash;
+use super::text_map::TextMap;
 
 /// Which subscribers each filter has.
 #[derive(Debug, Default)]

@@ -1,10 +1,11 @@
-//! The hash of the topic tables: keyed, so that peers cannot choose colliding topics, and
-//! cheaper than the standard library's SipHash on the short strings topics are.
+//! The hash of the tables keyed by peer-chosen text (topics, filter levels, the client ids
+//! of `Session::seen`): keyed, so that peers cannot choose colliding keys, and cheaper than
+//! the standard library's SipHash on the short strings these are.
 //!
-//! Topics and filters are chosen by peers (any member of a session can subscribe to or
-//! publish on any topic), so a table keyed by them needs a hash whose outputs a peer cannot
-//! predict, or one could fill a table with keys that all land in the same bucket and make
-//! every lookup a scan (HashDoS). SipHash-1-3 (the standard `RandomState`) gives that with a
+//! Topics, filters and client ids are chosen by peers (any member of a session can
+//! subscribe to or publish on any topic, and names its client id), so a table keyed by them
+//! needs a hash whose outputs a peer cannot predict, or one could fill a table with keys
+//! that all land in the same bucket and make every lookup a scan (HashDoS). SipHash-1-3 (the standard `RandomState`) gives that with a
 //! cryptographic margin, at about 200 instructions per lookup of a 7-byte topic: the
 //! largest single cost of routing a small QoS 0 message (docs/BENCHMARKS.md, "Server hot
 //! path: fewer instructions per small message"). foldhash costs about a tenth of that and
@@ -14,7 +15,8 @@
 //! `RandomState`) once per process, and never leaves it: nothing the broker sends depends
 //! on a table's hash order. foldhash is not a cryptographic PRF, so this is weaker than
 //! SipHash against an attacker who could observe hash values; the broker exposes none,
-//! and each table is bounded by the session's subscription limits.
+//! and each table is bounded by the session's limits (subscriptions, members, the message
+//! ids remembered for a session's expiry).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -23,7 +25,7 @@ use std::sync::OnceLock;
 use foldhash::fast::{FoldHasher, SeedableRandomState};
 use foldhash::SharedSeed;
 
-/// A `HashMap` keyed by peer-chosen text (topics, filters, filter levels).
+/// A `HashMap` keyed by peer-chosen text (topics, filters, filter levels, client ids).
 pub(crate) type TextMap<K, V> = HashMap<K, V, TextHash>;
 
 /// The process's secret key for [`TextHash`]: drawn once, on first use.
