@@ -5,18 +5,19 @@
 //! Topics, filters and client ids are chosen by peers (any member of a session can
 //! subscribe to or publish on any topic, and names its client id), so a table keyed by them
 //! needs a hash whose outputs a peer cannot predict, or one could fill a table with keys
-//! that all land in the same bucket and make every lookup a scan (HashDoS). SipHash-1-3 (the standard `RandomState`) gives that with a
-//! cryptographic margin, at about 200 instructions per lookup of a 7-byte topic: the
-//! largest single cost of routing a small QoS 0 message (docs/BENCHMARKS.md, "Server hot
-//! path: fewer instructions per small message"). foldhash costs about a tenth of that and
-//! is keyed too; it is the hash hashbrown uses by default. Its own global seed comes from
-//! address-space layout and the clock, which is not secret enough for us, so the key here
-//! is drawn from the operating system's randomness (through the standard library's
-//! `RandomState`) once per process, and never leaves it: nothing the broker sends depends
-//! on a table's hash order. foldhash is not a cryptographic PRF, so this is weaker than
-//! SipHash against an attacker who could observe hash values; the broker exposes none,
-//! and each table is bounded by the session's limits (subscriptions, members, the message
-//! ids remembered for a session's expiry).
+//! that all land in the same bucket and make every lookup a scan (HashDoS). SipHash-1-3
+//! (the standard `RandomState`) gives that with a cryptographic margin, at about 200
+//! instructions per lookup of a 7-byte topic: the largest single cost of routing a small
+//! QoS 0 message (docs/BENCHMARKS.md, "Server hot path: fewer instructions per small
+//! message"). foldhash costs a fraction of that and is keyed too; it is the hash hashbrown
+//! uses by default. Its own global seed comes from address-space layout and the clock,
+//! which is not secret enough here, so the key is drawn from the operating system's
+//! randomness (through the standard library's `RandomState`) once per process and never
+//! leaves it: the broker sends no hash values. foldhash is not a cryptographic PRF, so
+//! this is weaker than SipHash against an attacker who could learn hash values or probe
+//! timings at length; in exchange, each table is bounded by the session's limits
+//! (subscriptions, members, the message ids remembered for a session's expiry), and only
+//! members of a session (who passed its password) reach its tables.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
