@@ -28,9 +28,12 @@ FALLBACK_SYSROOT_TARGET_DIR=/usr/lib/rustlib/$WASM_TARGET/lib
 BROWSER_PACKAGES=(chromium chromium-driver fonts-liberation)
 # wasm-opt for `wasm-pack build --release`; found on PATH, wasm-pack does not download it.
 WASM_TOOL_PACKAGES=(binaryen)
-# Servers the tests start (benchmark peers, end-to-end services). Add them here, e.g.
-# SERVICE_PACKAGES=(mosquitto redis-server nats-server), and they are installed like the rest.
-SERVICE_PACKAGES=()
+# Servers the tests start (benchmark peers, end-to-end services), installed like the rest.
+# redis-server (with redis-cli, from redis-tools): the Redis engine's tests start their own
+# redis-server through fastport-harness, on a free port of 127.0.0.1 with a config of their own
+# in a temp dir. Debian's package may also start a system daemon on port 6379 (where an init
+# system runs): that does not matter, as no test uses that port or that daemon.
+SERVICE_PACKAGES=(redis-server)
 # Benchmark peers for scripts/bench-compare.sh, installed only with `setup.sh --bench`.
 BENCH_PACKAGES=(mosquitto nats-server redis-server)
 WITH_BENCH=0

@@ -12,6 +12,7 @@ use super::{Broker, ConnId, ConnState, Forwarded, Output};
 use crate::auth::{self, HashCost, HashError, JobKind, SecretHash};
 use crate::guard::{Admission, GuardKey, Kind};
 use crate::handshake::{stand_in_hash, MAX_CREDENTIAL_BYTES};
+use crate::journal::Record;
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,9 @@ impl Broker {
     /// An admin request from the HTTP API, numbered `request` by the driver (the request's
     /// own `request_id` field is not used); answered with [`Output::Admin`].
     pub fn admin(&mut self, now: Instant, request: u64, peer: Option<IpAddr>, req: AdminRequest) {
+        let mark = self.input_mark();
         self.start_admin(now, Origin::Http(request, peer), req);
+        self.input_done(mark);
     }
 
     pub(crate) fn admin_frame(&mut self, now: Instant, conn: ConnId, req: AdminRequest) {
@@ -292,6 +295,9 @@ impl Broker {
             AdminOp::Drop => {
                 self.close_session_conns(now, id, ErrorCode::SESSION_DROPPED, "session dropped");
                 if let Some(session) = self.sessions.remove(&id) {
+                    self.journal(Record::SessionDropped {
+                        session: session.name.clone(),
+                    });
                     self.config.totals.release_session();
                     self.forget_cache(session.cache_bytes);
                     self.session_ids.remove(&session.name);
@@ -307,6 +313,7 @@ impl Broker {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.suspended = true;
                 }
+                self.journal_session(id);
                 self.close_session_conns(
                     now,
                     id,
@@ -318,6 +325,7 @@ impl Broker {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.suspended = false;
                 }
+                self.journal_session(id);
             }
             AdminOp::Configure(update) => {
                 let Some(s) = self.sessions.get_mut(&id) else {
@@ -331,6 +339,7 @@ impl Broker {
                     return self.answer(origin, ErrorCode::INVALID_CONFIG, m, None);
                 }
                 s.settings = settings;
+                self.journal_session(id);
             }
             AdminOp::Rotate { password, secret } => {
                 return self.rotate(origin, id, password, secret)
@@ -402,6 +411,7 @@ impl Broker {
         }
         let config = session.settings.to_config();
         let name = session.name.clone();
+        self.journal_session(id);
         self.recheck_running(id, &name, password, secret);
         self.answer(origin, ErrorCode::OK, String::new(), Some(config));
     }

@@ -22,6 +22,15 @@ pub(crate) struct ClientKey {
     generation: u32,
 }
 
+impl ClientKey {
+    /// Names no client: a slot past any slab (for a restored message whose publisher has
+    /// no state; its receipt then finds the publisher by id, if it comes back).
+    pub(crate) const NONE: ClientKey = ClientKey {
+        slot: u32::MAX,
+        generation: u32::MAX,
+    };
+}
+
 /// A client id's state in a session: present while connected, and while offline for
 /// `expiry` if it connected with `resume`.
 #[derive(Debug)]

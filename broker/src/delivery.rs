@@ -10,6 +10,7 @@ use super::session::{Failure, SessionId, SessionSettings};
 use super::shrink::{shrink_deque, shrink_map};
 use super::timers::Timer;
 use super::{queue_receipt, Broker, ConnId};
+use crate::journal::Record;
 
 impl Broker {
     /// Queues a message for one subscriber, applying the slow-consumer policy at the limit.
@@ -99,6 +100,7 @@ impl Broker {
         }
         // The new delivery was never queued: it is settled here, not through `pending`.
         self.metrics.dropped += 1;
+        self.journal_settled_key(id, target, delivery, false);
         self.count_settled(id, delivery, Some(Failure::Dropped));
         if settings.slow_consumer == SlowConsumerPolicy::Disconnect {
             if let Some(conn) = self.conn_of(id, target) {
@@ -133,6 +135,7 @@ impl Broker {
         state.held_from = next_held(state, oldest);
         self.metrics.dropped += 1;
         self.timers_went_stale(1);
+        self.journal_settled_key(id, target, oldest, false);
         self.count_settled(id, oldest, Some(Failure::Dropped));
         true
     }
@@ -184,6 +187,7 @@ impl Broker {
         pending.attempt += 1;
         pending.retry_at = now + settings.retry_interval;
         let (attempt, retry_at) = (pending.attempt, pending.retry_at);
+        self.journal_attempt(id, client, delivery, attempt);
         self.timers.set(
             retry_at,
             Timer::Retry {
@@ -220,6 +224,15 @@ impl Broker {
             return;
         };
         let receipts: Vec<Bytes> = state.receipts.drain(..).collect();
+        let attempts: Vec<(u64, u32)> = if self.journal.enabled {
+            state
+                .pending
+                .iter()
+                .map(|(&d, p)| (d, p.attempt + 1))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Every pending delivery goes again, as a new attempt: held, then sent as the
         // window and the outbound budget allow (`budget.rs`), so a long backlog does not
         // flood the new connection's queue. Each keeps a retry timer, which sends it should a drain
@@ -250,6 +263,20 @@ impl Broker {
             self.timers.set(retry_at, timer);
         }
         self.timers_went_stale(superseded);
+        for (delivery, attempt) in attempts {
+            self.journal_attempt(id, client, delivery, attempt);
+        }
+        if !receipts.is_empty() && self.journal.enabled {
+            if let Some(session) = self.sessions.get(&id) {
+                if let Some(c) = session.clients.get(client) {
+                    let record = Record::ReceiptsTaken {
+                        session: session.name.clone(),
+                        client: c.id.clone(),
+                    };
+                    self.journal(record);
+                }
+            }
+        }
         if let Some(conn) = conn {
             self.metrics.retries += resends;
             if self.refill(now, id, client, conn) {
@@ -341,6 +368,7 @@ impl Broker {
         let conn = state.conn;
         // Its retry timer has nothing left to do.
         self.timers_went_stale(1);
+        self.journal_settled_key(id, client, delivery, failure.is_none());
         self.count_settled(id, delivery, failure);
         if let Some(conn) = conn {
             if !pending.held && self.refill(now, id, client, conn) {
@@ -373,6 +401,10 @@ impl Broker {
             return;
         };
         shrink_map(&mut session.messages);
+        let stored_as = self
+            .journal
+            .enabled
+            .then(|| (session.name.clone(), session.settings.expiry));
         self.count_cached(id, m.payload_len, false);
         let status = match m.failure {
             None => ReceiptStatus::Delivered,
@@ -386,6 +418,15 @@ impl Broker {
             delivered: m.delivered,
             failed: m.failed,
         };
+        if let Some((session, expiry)) = stored_as {
+            let record = Record::Done {
+                session,
+                delivery,
+                receipt: Frame::Receipt(receipt).encode(),
+                expiry,
+            };
+            self.journal(record);
+        }
         self.send_receipt(id, (m.publisher_key, &m.publisher), receipt);
     }
 
@@ -419,7 +460,17 @@ impl Broker {
         match state.conn {
             Some(conn) => self.send_receipt_frame(conn, receipt),
             None if state.resume && state.receipts.len() < max => {
-                state.receipts.push_back(Frame::Receipt(receipt).encode());
+                let frame = Frame::Receipt(receipt).encode();
+                state.receipts.push_back(frame.clone());
+                if self.journal.enabled {
+                    let record = Record::ReceiptQueued {
+                        session: session.name.clone(),
+                        client: state.id.clone(),
+                        receipt: frame,
+                        expiry: session.settings.expiry,
+                    };
+                    self.journal(record);
+                }
             }
             None => {}
         }

@@ -15,6 +15,7 @@ use super::timers::Timer;
 use super::{Broker, ConnId, ConnState, Output};
 use crate::auth::{self, HashCost, Job, JobKind, JobOutcome, JobResult, SecretHash};
 use crate::guard::{prefix, Admission, GuardKey, Kind};
+use crate::journal::Record;
 
 /// The longest password, secret key or token accepted, in bytes.
 pub const MAX_CREDENTIAL_BYTES: usize = 1024;
@@ -112,6 +113,7 @@ impl Broker {
         session.next_delivery = (start >> 16) + 1;
         self.sessions.insert(id, session);
         self.session_ids.insert(name.to_owned(), id);
+        self.journal_session(id);
         Ok(())
     }
 
@@ -131,6 +133,12 @@ impl Broker {
 
     /// A job the driver ran has finished.
     pub fn handle_job_done(&mut self, now: Instant, result: JobResult) {
+        let mark = self.input_mark();
+        self.job_done(now, result);
+        self.input_done(mark);
+    }
+
+    fn job_done(&mut self, now: Instant, result: JobResult) {
         let Some(cont) = self.take_job(result.id) else {
             return;
         };
@@ -486,6 +494,7 @@ impl Broker {
             config,
         };
         self.send(conn, &Frame::Welcome(welcome));
+        self.journal_client(id, client);
         if present {
             self.resume_client(now, id, client);
         }
@@ -564,8 +573,16 @@ impl Broker {
         session.connections -= 1;
         let resume = state.resume;
         let expiry = session.settings.expiry;
+        let offline = (self.journal.enabled && resume).then(|| Record::ClientOffline {
+            session: session.name.clone(),
+            client: state.id.clone(),
+            expiry,
+        });
         self.presence_changed_all(now, id, client, false);
         if resume {
+            if let Some(record) = offline {
+                self.journal(record);
+            }
             self.timers.set(
                 now + expiry,
                 Timer::Offline {
@@ -589,6 +606,19 @@ impl Broker {
         };
         for filter in state.subs.keys() {
             session.topics.remove(filter, client);
+        }
+        if self.journal.enabled {
+            let name = session.name.clone();
+            for &delivery in state.pending.keys() {
+                self.journal_settled(id, &state.id, delivery, false);
+            }
+            if state.resume {
+                let client = state.id.clone();
+                self.journal(Record::ClientGone {
+                    session: name,
+                    client,
+                });
+            }
         }
         // The state is gone, so these are settled directly rather than through `pending`.
         for &delivery in state.pending.keys() {

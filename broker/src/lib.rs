@@ -72,6 +72,7 @@ mod delivery;
 mod guard;
 mod handshake;
 mod ids;
+pub mod journal;
 mod metrics;
 mod presence;
 mod routing;
@@ -229,6 +230,9 @@ pub struct BrokerConfig {
     /// Counts shared with the server's other brokers: sessions (against `max_sessions`)
     /// and cached bytes (against `max_memory`). Give every broker of a server the same.
     pub totals: Arc<Totals>,
+    /// Whether the broker journals what must survive a restart and holds acks until it is
+    /// stored (the server's Redis engine): see [`journal`].
+    pub durable: bool,
 }
 
 impl Default for BrokerConfig {
@@ -252,6 +256,7 @@ impl Default for BrokerConfig {
             presence_interval: Duration::from_millis(100),
             shard: Shard::default(),
             totals: Totals::new(),
+            durable: false,
         }
     }
 }
@@ -285,6 +290,8 @@ pub struct Broker {
     outbound_bytes: usize,
     /// Presence changes waiting for their filter's next flush.
     presence: presence::Gatherer,
+    /// What a durable broker asks its driver to store (`journal.rs`).
+    journal: journal::Journal,
 }
 
 /// What the broker knows of one connection.
@@ -322,6 +329,7 @@ enum ConnState {
 impl Broker {
     /// A broker with no sessions.
     pub fn new(config: BrokerConfig) -> Broker {
+        let durable = config.durable;
         let first_session = 1 + config.shard.index as u64;
         Broker {
             config,
@@ -344,6 +352,7 @@ impl Broker {
             cache_bytes: 0,
             outbound_bytes: 0,
             presence: presence::Gatherer::default(),
+            journal: journal::Journal::new(durable),
         }
     }
 
@@ -420,8 +429,17 @@ impl Broker {
         }
     }
 
-    /// One frame from `conn`.
+    /// One frame from `conn`; what it answers waits for the barriers it journaled.
     fn handle_frame(&mut self, now: Instant, conn: ConnId, message: Bytes) {
+        if !self.journal.enabled {
+            return self.handle_frame_now(now, conn, message);
+        }
+        let mark = self.input_mark();
+        self.handle_frame_now(now, conn, message);
+        self.input_done(mark);
+    }
+
+    fn handle_frame_now(&mut self, now: Instant, conn: ConnId, message: Bytes) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -466,7 +484,9 @@ impl Broker {
 
     /// The connection is gone (closed by the peer or failed).
     pub fn handle_close(&mut self, now: Instant, conn: ConnId) {
+        let mark = self.input_mark();
         self.forget_conn(now, conn);
+        self.input_done(mark);
     }
 
     /// The connection's outbound queue is full: it cannot keep up.
@@ -477,14 +497,18 @@ impl Broker {
             let code = ErrorCode::SLOW_CONSUMER.close_code();
             let reason = "outbound queue full".to_owned();
             self.outputs.push_back(Output::Close { conn, code, reason });
+            let mark = self.input_mark();
             self.forget_conn(now, conn);
+            self.input_done(mark);
         }
     }
 
     /// The timer from [`Broker::poll_timeout`] fired (early or repeated calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
+            let mark = self.input_mark();
             self.on_timer(now, timer);
+            self.input_done(mark);
         }
     }
 
@@ -526,6 +550,8 @@ impl Broker {
         m.outbound_bytes = self.outbound_bytes as u64;
         m.pending_jobs = self.jobs.len() as u64;
         m.timers = self.timers.len() as u64;
+        m.records_unstored = self.journal.unstored();
+        m.outputs_held = self.journal.held() as u64;
         m
     }
 

@@ -80,6 +80,19 @@ pub struct Metrics {
     /// Presence frames sent (snapshots, joins and leaves; each change frame is one per
     /// watcher per flush, docs/PROTOCOL.md §8).
     pub presence_frames: u64,
+    /// Gauge: journal records taken by the driver or waiting for it and not stored yet
+    /// (durable brokers only, see [`journal`](crate::journal)).
+    pub records_unstored: u64,
+    /// Gauge: answers held until their records are stored.
+    pub outputs_held: u64,
+    /// Writes of journal records that failed (counted once per outage: the first failure
+    /// after a success).
+    pub store_failures: u64,
+    /// Lazy journal records dropped while writes failed, past
+    /// [`MAX_UNSTORED`](crate::journal::MAX_UNSTORED).
+    pub records_dropped: u64,
+    /// QoS 1 publishes refused `storage_unavailable` (the journal's writes were failing).
+    pub publishes_refused_storage: u64,
     /// Per-session gauges.
     pub per_session: Vec<SessionMetrics>,
 }
@@ -123,6 +136,11 @@ impl Metrics {
             publishes_refused_full,
             publishers_paused,
             presence_frames,
+            records_unstored,
+            outputs_held,
+            store_failures,
+            records_dropped,
+            publishes_refused_storage,
             per_session,
         } = other;
         self.connections += connections;
@@ -159,6 +177,11 @@ impl Metrics {
         self.publishes_refused_full += publishes_refused_full;
         self.publishers_paused += publishers_paused;
         self.presence_frames += presence_frames;
+        self.records_unstored += records_unstored;
+        self.outputs_held += outputs_held;
+        self.store_failures += store_failures;
+        self.records_dropped += records_dropped;
+        self.publishes_refused_storage += publishes_refused_storage;
         self.per_session.extend(per_session);
     }
 }

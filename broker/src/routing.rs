@@ -35,6 +35,9 @@ impl Broker {
             }
             Frame::Subscribe(s) => {
                 let code = self.subscribe(now, id, client, &s.filter, s.presence);
+                if code.is_ok() {
+                    self.journal_client(id, client);
+                }
                 self.send(
                     conn,
                     &Frame::SubAck(Ack {
@@ -49,6 +52,7 @@ impl Broker {
             }
             Frame::Unsubscribe(u) => {
                 self.unsubscribe(now, id, client, &u.filter);
+                self.journal_client(id, client);
                 self.send(
                     conn,
                     &Frame::UnsubAck(Ack {
@@ -163,6 +167,11 @@ impl Broker {
             self.publish_taken(conn);
             return self.fan_out_qos0(id, client, topic, &p.payload);
         }
+        if self.journal.failing {
+            self.metrics.publishes_refused_storage += 1;
+            let message = "the server's storage is unreachable: resend later".to_owned();
+            return refuse(self, ErrorCode::STORAGE_UNAVAILABLE, message);
+        }
         match self.is_duplicate(now, conn, id, client, message_id, p.payload.len()) {
             Admission::New => {}
             Admission::Duplicate => return,
@@ -214,6 +223,8 @@ impl Broker {
         let seen = session.seen.entry(publisher).or_default();
         if let Some(receipt) = seen.get(message_id) {
             self.metrics.duplicates += 1;
+            // Its original may not be stored yet: this ack waits for it.
+            self.wait_for_barriers();
             self.send(
                 conn,
                 &Frame::PubAck(Ack {
@@ -365,6 +376,9 @@ impl Broker {
             self.timers.set(at, Timer::Expire { session: id });
         }
         self.count_cached(id, len, true);
+        if self.journal.enabled {
+            self.journal_message(id, delivery);
+        }
         self.deliver_to_targets(now, id, delivery, first);
     }
 

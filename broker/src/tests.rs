@@ -979,6 +979,7 @@ fn shutdown_closes_everyone_and_refuses_newcomers() {
 
 mod batches;
 mod budgets;
+mod journal;
 mod keys;
 mod logins;
 mod presence;

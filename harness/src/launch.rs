@@ -73,6 +73,12 @@ impl Launch {
         self.args(&["--tls-cert", &cert, "--tls-key", &key])
     }
 
+    /// Runs the Redis engine on `redis` (`--redis URL`) as node `node` (`--node-id`): call
+    /// it once per node to start several servers that share one Redis.
+    pub fn redis(self, redis: &crate::Redis, node: &str) -> Launch {
+        self.args(&["--redis", &redis.url(), "--node-id", node])
+    }
+
     /// Bounds every wait for the server (startup, log lines, exit) by `limit` instead of
     /// [`LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Launch {

@@ -33,6 +33,10 @@
 //! starting a process never drags the simulation of `fastport-tests` (client core, broker
 //! core) into a crate's tests or rebuilds when those change.
 //!
+//! [`Redis`] starts a real `redis-server` for the Redis engine's tests (installed by
+//! `scripts/setup.sh`), on a free port with a temp dir of its own; [`RedisCluster`] a
+//! Redis Cluster of such servers.
+//!
 //! Every wait is bounded ([`LIMIT`] unless [`Launch::limit`] says otherwise), so a broken
 //! server fails a test instead of hanging it. The processes are tokio children: the
 //! harness runs inside a tokio runtime.
@@ -40,6 +44,7 @@
 mod capture;
 mod launch;
 mod pki;
+mod redis_server;
 mod server;
 mod temp;
 
@@ -49,6 +54,7 @@ use std::time::Duration;
 pub use capture::Capture;
 pub use launch::{clear_fastport_env, server_binary, Launch};
 pub use pki::{Pki, SERVER_NAME};
+pub use redis_server::{Redis, RedisCluster};
 pub use rustix::process::Signal;
 pub use server::{signal, Server};
 pub use temp::TempDir;

@@ -16,6 +16,7 @@
 //! ```
 
 mod cli;
+mod engine;
 mod file;
 mod settings;
 
@@ -27,6 +28,7 @@ use fastport_proto::names::SessionName;
 use crate::auth::SecretHash;
 use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
+pub use engine::{NodeId, RedisConfig, RedisUrl, MAX_NODE_ID_BYTES};
 pub use fastport_proto::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
 pub(crate) use settings::JsonSettings;
@@ -121,6 +123,12 @@ pub struct Config {
     pub session_limits: fastport_proto::codec::SessionConfig,
     /// Sessions declared in the config file, created at startup.
     pub sessions: Vec<SessionSpec>,
+    /// The Redis engine's server or cluster; `None` runs the memory engine (everything in
+    /// this process's memory, as without `--redis`).
+    pub redis: Option<RedisConfig>,
+    /// This node's name among the nodes sharing one Redis ([`NodeId::generated`] unless
+    /// configured).
+    pub node_id: NodeId,
     /// Things worth a warning in the log once logging is set up.
     pub warnings: Vec<String>,
 }
@@ -287,6 +295,8 @@ impl Default for Config {
             session_defaults: SessionSettings::default(),
             session_limits: fastport_proto::codec::SessionConfig::default(),
             sessions: Vec::new(),
+            redis: None,
+            node_id: NodeId::generated(),
             warnings: Vec::new(),
         }
     }
@@ -323,6 +333,7 @@ impl Config {
         config.layer_admin_token(&cli, &file)?;
         config.layer_static_dir(&cli, &file)?;
         config.layer_tls(&cli, &file)?;
+        config.layer_engine(&cli, &file)?;
         config.layer_session_defaults(&cli, &file, &file_error)?;
         file.session_limits
             .0
@@ -515,6 +526,15 @@ impl Config {
                 return Err(invalid("tls_cert", message.to_owned()));
             }
         };
+        Ok(())
+    }
+
+    fn layer_engine(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
+        self.redis = engine::layer(cli.redis.as_deref(), file.redis.as_ref())
+            .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
+        if let Some(id) = cli.node_id.as_ref().or(file.node_id.as_ref()) {
+            self.node_id = NodeId::new(id).map_err(|message| invalid("node_id", message))?;
+        }
         Ok(())
     }
 

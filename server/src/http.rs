@@ -3,7 +3,7 @@
 //! | Path | What |
 //! |------|------|
 //! | `GET /ws` | WebSocket upgrade; the connection then speaks docs/PROTOCOL.md |
-//! | `GET /healthz` | `200 ok` while the router answers, `503` if it is stuck or gone |
+//! | `GET /healthz` | `200 ok` while the router answers (and Redis, with that engine), `503` if it is stuck or gone, or Redis is down |
 //! | `GET /metrics` | Prometheus text ([`crate::prometheus`]), behind a token if one is set |
 //! | `/admin/sessions...` | The JSON admin API ([`admin`]) |
 //!
@@ -138,9 +138,19 @@ const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `200 ok` once the router has drained its inbox up to this request: a router that is
 /// stuck, or gone, fails the check.
+///
+/// With the Redis engine, `503` too while Redis is down (the pinger's last PING or a write
+/// failed): the body says `degraded` and why, so a load balancer moves clients to a node
+/// whose Redis answers.
 async fn healthz(ctx: &RequestCtx) -> Response<Body> {
     match tokio::time::timeout(HEALTH_WAIT, ctx.shared.router.ping()).await {
-        Ok(Some(())) => text(StatusCode::OK, "ok\n"),
+        Ok(Some(())) => match ctx.shared.engine.health().and_then(|h| h.down_reason()) {
+            None => text(StatusCode::OK, "ok\n"),
+            Some(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("degraded: the Redis engine is down: {why}\n"),
+            ),
+        },
         Ok(None) => text(StatusCode::SERVICE_UNAVAILABLE, "the router has stopped\n"),
         Err(_) => text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -169,6 +179,8 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
                 &metrics,
                 &sockets,
                 &trims,
+                ctx.shared.engine.health().map(|h| h.metrics()).as_ref(),
+                ctx.shared.store.as_deref(),
                 ctx.shared.metrics_per_session,
             );
             let mut response = text(StatusCode::OK, body);

@@ -8,6 +8,8 @@
 pub use fastport_broker as broker;
 pub use fastport_broker::auth;
 pub mod config;
+mod durable;
+pub mod engine;
 pub mod http;
 pub mod prometheus;
 pub mod server;

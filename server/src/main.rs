@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use fastport_server::auth::{HashCost, SecretHash};
 use fastport_server::config::{Cli, Command, Config};
+use fastport_server::engine::Engine;
 use fastport_server::server::{Server, DEMO_SESSION};
 
 /// How long blocking work (a password check in flight) may delay the exit.
@@ -65,6 +66,7 @@ async fn serve(config: Config) -> ExitCode {
         }
     }
     print_banner(addr, scheme, demo, static_dir.as_deref());
+    log_engine(&server);
     let router_shards = server.router().shards();
     tracing::info!(%addr, scheme, router_shards, "listening");
     if let Err(e) = server.run(signal).await {
@@ -72,6 +74,24 @@ async fn serve(config: Config) -> ExitCode {
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// One line: the engine, this node's id and, with Redis, its URL (password hidden).
+fn log_engine(server: &Server) {
+    let engine = server.engine();
+    match engine {
+        Engine::Redis(redis) => tracing::info!(
+            engine = engine.name(),
+            node = redis.node().as_str(),
+            redis = redis.redacted(),
+            "storage engine"
+        ),
+        _ => tracing::info!(
+            engine = engine.name(),
+            node = server.node().as_str(),
+            "storage engine"
+        ),
+    }
 }
 
 /// The first line is exactly `listening on HOST:PORT`, or `listening on https://HOST:PORT`

@@ -8,17 +8,22 @@
 use std::fmt::Write;
 
 use crate::broker::Metrics;
+use crate::durable::StoreMetrics;
+use crate::engine::EngineMetrics;
 use crate::server::{SocketMetrics, TrimMetrics};
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders `m`, the socket counts and the memory trims in the Prometheus text format, with
-/// the per-session gauges if `per_session`.
+/// Renders `m`, the socket counts, the memory trims and the Redis engine's health (with
+/// that engine) in the Prometheus text format, with the per-session gauges if
+/// `per_session`.
 pub(crate) fn render(
     m: &Metrics,
     sockets: &SocketMetrics,
     trims: &TrimMetrics,
+    engine: Option<&EngineMetrics>,
+    store: Option<&StoreMetrics>,
     per_session: bool,
 ) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
@@ -30,7 +35,14 @@ pub(crate) fn render(
         metric(&mut out, &format!("{name}_total"), "counter", help, value);
     }
     password_checks(&mut out, m);
+    journal(&mut out, m);
+    if let Some(store) = store {
+        store_writes(&mut out, store);
+    }
     memory_trims(&mut out, trims);
+    if let Some(engine) = engine {
+        engine_metrics(&mut out, engine);
+    }
     if per_session {
         per_session_gauges(&mut out, m);
     }
@@ -227,6 +239,79 @@ fn socket_metrics(out: &mut String, s: &SocketMetrics) {
     );
 }
 
+/// The journal of a durable server (the Redis engine, docs/CLUSTER.md); zeros without one.
+fn journal(out: &mut String, m: &Metrics) {
+    let rows: [(&str, &str, &str, u64); 5] = [
+        (
+            "fastport_journal_records_unstored",
+            "gauge",
+            "Journal records not known to be stored in Redis yet.",
+            m.records_unstored,
+        ),
+        (
+            "fastport_journal_answers_held",
+            "gauge",
+            "Answers (PubAcks, first deliveries, admin answers) held until their records are stored.",
+            m.outputs_held,
+        ),
+        (
+            "fastport_store_outages_total",
+            "counter",
+            "Times journal writes to Redis started failing (counted once per outage).",
+            m.store_failures,
+        ),
+        (
+            "fastport_journal_records_dropped_total",
+            "counter",
+            "Journal records of acks and client state dropped during a long outage (resends after a restart).",
+            m.records_dropped,
+        ),
+        (
+            "fastport_publishes_refused_storage_total",
+            "counter",
+            "QoS 1 publishes answered storage_unavailable while journal writes failed.",
+            m.publishes_refused_storage,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        metric(out, name, kind, help, value);
+    }
+}
+
+/// The journal's writes to Redis.
+fn store_writes(out: &mut String, s: &StoreMetrics) {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let rows = [
+        (
+            "fastport_store_writes_total",
+            "Journal writes to Redis that succeeded (one pipeline each).",
+            load(&s.writes),
+        ),
+        (
+            "fastport_store_records_total",
+            "Journal records those writes stored.",
+            load(&s.records),
+        ),
+        (
+            "fastport_store_failures_total",
+            "Journal write attempts that failed (each retry counts).",
+            load(&s.failures),
+        ),
+    ];
+    for (name, help, value) in rows {
+        metric(out, name, "counter", help, value);
+    }
+    let name = "fastport_store_write_seconds_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Time the successful journal writes took: divided by fastport_store_writes_total, the mean write latency.",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{name} {}", load(&s.write_micros) as f64 / 1e6);
+}
+
 /// argon2 checks by outcome: what password guessing costs the server.
 fn password_checks(out: &mut String, m: &Metrics) {
     let name = "fastport_password_checks_total";
@@ -260,6 +345,40 @@ fn memory_trims(out: &mut String, t: &TrimMetrics) {
         "Resident bytes those trims gave back (the resident set before minus after).",
         t.trimmed_bytes,
     );
+}
+
+/// The Redis engine: up or down, failures, recoveries, the last ping's round trip.
+fn engine_metrics(out: &mut String, e: &EngineMetrics) {
+    metric(
+        out,
+        "fastport_engine_up",
+        "gauge",
+        "1 while the Redis engine answers (its last ping and writes succeeded), else 0.",
+        u64::from(e.up),
+    );
+    metric(
+        out,
+        "fastport_engine_errors_total",
+        "counter",
+        "Failed pings and writes of the Redis engine.",
+        e.errors,
+    );
+    metric(
+        out,
+        "fastport_engine_reconnects_total",
+        "counter",
+        "Times the Redis engine answered again after being down.",
+        e.reconnects,
+    );
+    let name = "fastport_engine_round_trip_seconds";
+    header(
+        out,
+        name,
+        "gauge",
+        "Round trip of the Redis engine's last successful ping.",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{name} {}", e.round_trip_seconds);
 }
 
 fn per_session_gauges(out: &mut String, m: &Metrics) {
@@ -371,7 +490,7 @@ mod tests {
 
     #[test]
     fn memory_trims_are_rendered_as_counters() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, false);
         assert!(text.contains("\nfastport_memory_trims_total 3\n"), "{text}");
         assert!(text.contains("\nfastport_memory_trimmed_bytes_total 4194304\n"));
         assert!(text.contains("# TYPE fastport_memory_trims_total counter\n"));
@@ -379,7 +498,7 @@ mod tests {
 
     #[test]
     fn socket_counts_and_refusals_by_reason_are_rendered() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, false);
         assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
         assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
         assert!(
@@ -391,7 +510,7 @@ mod tests {
 
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -407,7 +526,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -420,14 +539,14 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), &sockets(), &trims(), true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), &sockets(), &trims(), false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(
@@ -443,9 +562,56 @@ mod tests {
             password_checks_mismatched: 5,
             ..Metrics::default()
         };
-        let text = render(&m, &sockets(), &trims(), false);
+        let text = render(&m, &sockets(), &trims(), None, None, false);
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
+    }
+
+    fn engine() -> EngineMetrics {
+        EngineMetrics {
+            up: false,
+            errors: 4,
+            reconnects: 2,
+            round_trip_seconds: 0.00025,
+        }
+    }
+
+    #[test]
+    fn the_redis_engine_is_rendered_only_with_that_engine() {
+        let text = render(
+            &sample(),
+            &sockets(),
+            &trims(),
+            Some(&engine()),
+            None,
+            false,
+        );
+        assert!(text.contains("\nfastport_engine_up 0\n"), "{text}");
+        assert!(text.contains("\nfastport_engine_errors_total 4\n"));
+        assert!(text.contains("\nfastport_engine_reconnects_total 2\n"));
+        assert!(text.contains("\nfastport_engine_round_trip_seconds 0.00025\n"));
+        assert!(text.contains("# TYPE fastport_engine_round_trip_seconds gauge\n"));
+        let memory = render(&sample(), &sockets(), &trims(), None, None, false);
+        assert!(!memory.contains("fastport_engine_"), "{memory}");
+    }
+
+    #[test]
+    fn every_metric_is_in_the_operator_guide() {
+        let guide = include_str!("../../docs/SERVER.md");
+        let table = guide
+            .split("## Metrics")
+            .nth(1)
+            .expect("docs/SERVER.md has a Metrics section");
+        let text = render(&sample(), &sockets(), &trims(), Some(&engine()), None, true);
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line
+                .split(' ')
+                .nth(2)
+                .expect("a TYPE line names its metric");
+            let listed =
+                table.contains(&format!("`{name}`")) || table.contains(&format!("`{name}{{"));
+            assert!(listed, "{name} is not in docs/SERVER.md");
+        }
     }
 
     #[test]

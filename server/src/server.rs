@@ -99,6 +99,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
+use crate::engine::{Engine, EngineError};
 use crate::http::{self, HostPolicy, MetricsToken, OriginPolicy, StaticDir, TrustedProxies};
 use crate::tls::Tls;
 pub(crate) use burst::BurstRead;
@@ -107,6 +108,7 @@ pub use fd_limit::{raise as raise_fd_limit, FdLimit};
 pub(crate) use login_limit::LoginLimit;
 pub(crate) use memory::TrimMetrics;
 pub use router::RouterHandle;
+pub(crate) use router::RouterMsg;
 pub(crate) use sockets::Counted;
 pub(crate) use sockets::SocketMetrics;
 use sockets::{Admitted, Gate, SocketLimits};
@@ -155,6 +157,9 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used (the message names the file).
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The Redis engine could not connect (the message names the URL, password hidden).
+    #[error("storage engine: {0}")]
+    Engine(#[from] EngineError),
     /// A configured session was refused by the broker.
     #[error("session `{name}`: {message} ({})", code.name())]
     Session {
@@ -198,6 +203,7 @@ pub struct Server {
     router_tasks: Vec<JoinHandle<()>>,
     tls: Option<Arc<Tls>>,
     tls_handshake_timeout: Duration,
+    node: crate::config::NodeId,
 }
 
 /// What every HTTP request and connection task needs.
@@ -220,6 +226,10 @@ pub(crate) struct Shared {
     pub(crate) hello_timeout: Duration,
     /// The frames the routers handled, and the memory trims after loads.
     pub(crate) work: Arc<memory::Work>,
+    /// Where state lives beyond this process: memory or Redis.
+    pub(crate) engine: Engine,
+    /// The counts of the journal's writes (the Redis engine only).
+    pub(crate) store: Option<Arc<crate::durable::StoreMetrics>>,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -255,13 +265,33 @@ impl Server {
             }
             None => None,
         };
+        // Before anything slow: a Redis that cannot be reached stops the start at once.
+        let engine = Engine::connect(config.redis.as_ref(), config.node_id.clone()).await?;
         let broker_config = config.clone();
-        let brokers = tokio::task::spawn_blocking(move || startup::build_brokers(&broker_config))
-            .await
-            .map_err(|e| ServerError::Secret {
-                what: "startup".into(),
-                message: e.to_string(),
-            })??;
+        let mut brokers =
+            tokio::task::spawn_blocking(move || startup::build_brokers(&broker_config))
+                .await
+                .map_err(|e| ServerError::Secret {
+                    what: "startup".into(),
+                    message: e.to_string(),
+                })??;
+        let store = match &engine {
+            Engine::Memory => None,
+            Engine::Redis(redis) => {
+                // What the last run stored comes back before anyone can connect.
+                let stored = crate::durable::load(&mut redis.conn()).await.map_err(|e| {
+                    ServerError::Engine(EngineError::Unreachable {
+                        redis: redis.redacted().to_owned(),
+                        cause: format!("reading the stored sessions: {e}"),
+                    })
+                })?;
+                let (sessions, clients, messages) =
+                    crate::durable::restore_into(&mut brokers, stored);
+                tracing::info!(sessions, clients, messages, "restored from Redis");
+                Some(crate::durable::Store::new(redis))
+            }
+        };
+        let store_metrics = store.as_ref().map(crate::durable::Store::metrics);
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -281,7 +311,7 @@ impl Server {
         );
         let work = Arc::new(memory::Work::default());
         let (router, router_tasks) =
-            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone());
+            router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone(), store);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -307,6 +337,8 @@ impl Server {
             ),
             hello_timeout: config.hello_timeout,
             work,
+            engine,
+            store: store_metrics,
         });
         Ok(Server {
             listener,
@@ -316,6 +348,7 @@ impl Server {
             router_tasks,
             tls,
             tls_handshake_timeout: config.tls_handshake_timeout,
+            node: config.node_id,
         })
     }
 
@@ -337,6 +370,16 @@ impl Server {
     /// The TLS state, to [`Tls::reload`] the certificate (on `SIGHUP`); `None` without TLS.
     pub fn tls(&self) -> Option<Arc<Tls>> {
         self.tls.clone()
+    }
+
+    /// This node's id ([`Config::node_id`]).
+    pub fn node(&self) -> &crate::config::NodeId {
+        &self.node
+    }
+
+    /// The storage engine (memory, or Redis with its connection and health).
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
     }
 
     /// A handle to the router, to drive the broker from outside (tests, embedding).

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use std::time::Duration;
+
 use fastport_broker::auth::{HashCost, SecretHash};
+use fastport_broker::journal::{MemoryStore, Record};
 use fastport_broker::{self as broker, Broker, BrokerConfig, Output, SessionSettings};
 use fastport_client_core::codec::Frame;
 use fastport_client_core::time::Instant;
@@ -36,16 +39,42 @@ pub struct SimBroker {
     held: BTreeMap<(Instant, u64), (Direction, ConnId, Frame)>,
     held_seq: u64,
     out: Vec<(ConnId, Out)>,
+    /// With a journal (`SimBroker::durable`): what is stored, and the writes in flight.
+    storage: Option<Storage>,
+}
+
+/// A durable broker's storage: records become stored `latency` after the broker gives
+/// them out, one write at a time, as the server's router writes them to Redis.
+#[derive(Debug)]
+struct Storage {
+    store: MemoryStore,
+    latency: Duration,
+    /// The write in flight: when it completes, its records, and the number to confirm.
+    writing: Option<(Instant, Vec<Record>, u64)>,
+    settings: SessionSettings,
 }
 
 impl SimBroker {
     /// A broker with the scenarios' session and these settings.
     pub fn new(settings: SessionSettings) -> Self {
-        let config = BrokerConfig {
-            hash_cost: HashCost::Test,
-            ..BrokerConfig::default()
-        };
-        let mut core = Broker::new(config);
+        SimBroker::build(settings, false)
+    }
+
+    /// A durable broker (its journal stored after `latency`), which [`SimBroker::crash`]
+    /// can restart from what it stored.
+    pub fn durable(settings: SessionSettings, latency: Duration) -> Self {
+        let mut b = SimBroker::build(settings, true);
+        b.storage = Some(Storage {
+            store: MemoryStore::default(),
+            latency,
+            writing: None,
+            settings,
+        });
+        b
+    }
+
+    fn build(settings: SessionSettings, durable: bool) -> Self {
+        let mut core = Broker::new(SimBroker::config(durable));
         let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("hashing works");
         core.create_session(SESSION, hash(PASSWORD), hash("secret"), settings)
             .expect("a fresh broker accepts the session");
@@ -57,7 +86,75 @@ impl SimBroker {
             held: BTreeMap::new(),
             held_seq: 0,
             out: Vec::new(),
+            storage: None,
         }
+    }
+
+    fn config(durable: bool) -> BrokerConfig {
+        BrokerConfig {
+            hash_cost: HashCost::Test,
+            durable,
+            ..BrokerConfig::default()
+        }
+    }
+
+    /// The server process dies (nothing more is sent or stored: the write in flight is
+    /// lost) and a new one starts from what was stored. The caller ends the connections.
+    ///
+    /// # Panics
+    /// If the broker is not durable.
+    pub fn crash(&mut self, now: Instant) {
+        let storage = self
+            .storage
+            .as_mut()
+            .expect("only a durable broker restarts");
+        storage.writing = None;
+        let mut core = Broker::new(SimBroker::config(true));
+        let restored = storage.store.restored(SESSION);
+        if restored.session.is_none() {
+            // Not stored yet: the configuration creates it, as a server's config file does.
+            let hash = |s: &str| SecretHash::new(s, HashCost::Test).expect("hashing works");
+            core.create_session(SESSION, hash(PASSWORD), hash("secret"), storage.settings)
+                .expect("a fresh broker accepts the session");
+        }
+        core.restore_session(now, restored)
+            .expect("what was stored restores");
+        self.core = core;
+        self.held.clear();
+        self.out.clear();
+    }
+
+    /// Hands the records the core journaled to storage, one write at a time.
+    fn store(&mut self, now: Instant) {
+        let Some(storage) = self.storage.as_mut() else {
+            return;
+        };
+        if storage.writing.is_some() {
+            return;
+        }
+        let mut records = Vec::new();
+        let upto = self.core.take_records(&mut records);
+        if !records.is_empty() {
+            storage.writing = Some((now + storage.latency, records, upto));
+        }
+    }
+
+    /// Completes the write in flight if it is due.
+    fn stored(&mut self, now: Instant) {
+        let Some(storage) = self.storage.as_mut() else {
+            return;
+        };
+        let due = storage.writing.as_ref().is_some_and(|(at, ..)| *at <= now);
+        if !due {
+            return;
+        }
+        let Some((_, records, upto)) = storage.writing.take() else {
+            return;
+        };
+        for record in records {
+            storage.store.apply(record);
+        }
+        self.core.handle_stored(now, upto);
     }
 
     /// How many frames the core took in that `kind` picks (after the fault layer: a
@@ -107,7 +204,14 @@ impl SimBroker {
 
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
         let held = self.held.keys().next().map(|(at, _)| *at);
-        [self.core.poll_timeout(), held].into_iter().flatten().min()
+        let write = self
+            .storage
+            .as_ref()
+            .and_then(|s| s.writing.as_ref().map(|(at, ..)| *at));
+        [self.core.poll_timeout(), held, write]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(crate) fn on_timeout(&mut self, now: Instant) {
@@ -121,6 +225,7 @@ impl SimBroker {
                 Direction::ToClient => self.out.push((conn, Out::Frame(frame.encode()))),
             }
         }
+        self.stored(now);
         self.core.handle_timeout(now);
         self.pump(now);
     }
@@ -165,6 +270,7 @@ impl SimBroker {
                 Output::Forward(forwarded) => panic!("forwarded by the only broker: {forwarded:?}"),
             }
         }
+        self.store(now);
     }
 
     fn send_out(&mut self, now: Instant, conn: ConnId, bytes: Bytes) {

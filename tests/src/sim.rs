@@ -187,6 +187,21 @@ impl Sim {
         true
     }
 
+    /// The server process crashes and restarts at once from what it stored (a durable
+    /// broker, [`SimBroker::durable`]): every connection drops (clients see a reset), and
+    /// what was not stored yet is gone.
+    pub fn crash_server(&mut self) {
+        self.broker.crash(self.now);
+        // Frames in flight to or from the dead process are lost with it.
+        self.wire.clear();
+        let mut conns: Vec<ConnId> = self.links.keys().copied().collect();
+        // In connection order, not hash order: the same seed replays the same run.
+        conns.sort_unstable_by_key(|c| c.0);
+        for conn in conns {
+            self.kill(conn);
+        }
+    }
+
     /// Resets the client's connection as a network failure would: both ends see it close.
     pub fn reset_connection(&mut self, index: usize) {
         if let Some(conn) = self.clients[index].conn {

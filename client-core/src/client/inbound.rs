@@ -288,9 +288,10 @@ impl Client {
     fn on_pub_ack(&mut self, ack: Ack) {
         let outcome = match ack.code {
             ErrorCode::OK => PublishOutcome::Acked,
-            // Not taken for now (a cache or the server's memory is full): it stays in the
-            // outbox and is resent after the retry interval, like an unanswered publish.
-            ErrorCode::QUEUE_FULL => return,
+            // Not taken for now (a cache or the server's memory is full, or its storage is
+            // unreachable): it stays in the outbox and is resent after the retry interval,
+            // like an unanswered publish.
+            ErrorCode::QUEUE_FULL | ErrorCode::STORAGE_UNAVAILABLE => return,
             code => {
                 let message = format!("publish refused: {}", code.name());
                 PublishOutcome::Failed(PublishFailure::Server(ServerError { code, message }))

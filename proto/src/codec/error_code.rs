@@ -100,6 +100,9 @@ codes! {
     /// A password, secret key or token is longer than 1 KiB, or the first message of a
     /// connection is longer than 4 KiB (which only such a credential makes it).
     CREDENTIAL_TOO_LARGE = 27, "credential_too_large", true;
+    /// The server's storage (its Redis engine) is unreachable: the QoS 1 publish was not
+    /// taken (never acknowledged and then lost). Clients resend it, as after `queue_full`.
+    STORAGE_UNAVAILABLE = 28, "storage_unavailable", false;
 }
 
 impl ErrorCode {

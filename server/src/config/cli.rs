@@ -234,6 +234,24 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_TLS_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub tls_handshake_timeout: Option<Duration>,
 
+    /// The Redis engine: `redis://[USER:PASSWORD@]HOST:PORT/DB`, or `rediss://` for TLS.
+    /// Without it, everything lives in this process's memory. Prefer the environment
+    /// variable or the config file when the URL has a password: other local users can read a
+    /// process's arguments. [default: none, the memory engine]
+    #[arg(
+        long,
+        env = "FASTPORT_REDIS",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis: Option<String>,
+
+    /// This node's name among the nodes that share one Redis: printable ASCII without
+    /// spaces, at most 64 bytes. [default: the host name and 8 random hex digits, new at
+    /// every start]
+    #[arg(long, env = "FASTPORT_NODE_ID", value_name = "ID")]
+    pub node_id: Option<String>,
+
     /// The defaults of every session's settings.
     #[command(flatten)]
     pub session_defaults: SettingFlags<ServerFlags>,

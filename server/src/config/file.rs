@@ -6,6 +6,7 @@ use std::time::Duration;
 use fastport_proto::duration::parse_duration;
 use serde::{Deserialize, Deserializer};
 
+use super::engine::FileRedis;
 use super::settings::FileSettings;
 
 /// The file's top level. Unknown keys are errors, so a typo is never silently ignored.
@@ -43,6 +44,8 @@ pub(super) struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_handshake_timeout: Option<FileDuration>,
+    pub node_id: Option<String>,
+    pub redis: Option<FileRedis>,
     #[serde(default)]
     pub session_defaults: FileSettings,
     #[serde(default)]

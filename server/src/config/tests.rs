@@ -576,3 +576,108 @@ fn session_limits_cap_the_defaults_and_the_sessions_of_the_file() {
     let message = error_of("[session_limits]\nmax_pending = 0\n", &[]);
     assert!(message.contains("session_limits"), "{message}");
 }
+
+#[test]
+fn without_redis_the_engine_is_memory_and_the_node_id_is_generated() {
+    let config = Config::load(cli(&[])).expect("valid");
+    assert_eq!(config.redis, None);
+    assert!(
+        NodeId::new(config.node_id.as_str()).is_ok(),
+        "{:?}",
+        config.node_id
+    );
+    let other = Config::load(cli(&[])).expect("valid");
+    assert_ne!(config.node_id, other.node_id, "each start is a new node");
+}
+
+#[test]
+fn redis_comes_from_the_flag_or_the_file_and_hides_its_password() {
+    let config =
+        Config::load(cli(&["--redis", "redis://:s3cret@127.0.0.1:6390/2"])).expect("valid");
+    let Some(RedisConfig::Single(url)) = &config.redis else {
+        panic!("one Redis: {:?}", config.redis);
+    };
+    assert_eq!(url.redacted(), "redis://:***@127.0.0.1:6390/2");
+    assert_eq!(url.db(), 2);
+    assert!(!format!("{config:?}").contains("s3cret"));
+
+    let file =
+        TempFile::new("node_id = \"web-1\"\n[redis]\nurl = \"rediss://cache.example:6380/0\"\n");
+    let config = file.load(&[]).expect("valid");
+    assert_eq!(config.node_id.as_str(), "web-1");
+    let Some(RedisConfig::Single(url)) = &config.redis else {
+        panic!("one Redis: {:?}", config.redis);
+    };
+    assert_eq!(url.redacted(), "rediss://cache.example:6380/0");
+    let config = file
+        .load(&["--redis", "redis://127.0.0.1:7000", "--node-id", "web-2"])
+        .expect("valid");
+    assert_eq!(config.node_id.as_str(), "web-2");
+    assert_eq!(
+        config.redis.as_ref().map(RedisConfig::redacted).as_deref(),
+        Some("redis://127.0.0.1:7000"),
+        "the flag overrides the file"
+    );
+}
+
+#[test]
+fn a_cluster_is_a_list_of_seeds_and_excludes_a_url() {
+    let file = TempFile::new(
+        "[redis]\ncluster = [\"redis://10.0.0.1:7000\", \"redis://:pw@10.0.0.2:7000\"]\n",
+    );
+    let config = file.load(&[]).expect("valid");
+    let Some(RedisConfig::Cluster(seeds)) = &config.redis else {
+        panic!("a cluster: {:?}", config.redis);
+    };
+    assert_eq!(seeds.len(), 2);
+    assert_eq!(
+        config.redis.as_ref().map(RedisConfig::redacted).as_deref(),
+        Some("redis://10.0.0.1:7000,redis://:***@10.0.0.2:7000")
+    );
+    let both = file
+        .load(&["--redis", "redis://127.0.0.1:6379"])
+        .expect_err("both");
+    assert!(both.to_string().contains("not both"), "{both}");
+    for (toml, key) in [
+        ("[redis]\ncluster = []\n", "[redis] cluster"),
+        (
+            "[redis]\ncluster = [\"redis://h:7000/1\"]\n",
+            "[redis] cluster[0]",
+        ),
+        (
+            "[redis]\ncluster = [\"http://h:7000\"]\n",
+            "[redis] cluster[0]",
+        ),
+    ] {
+        let error = TempFile::new(toml).load(&[]).expect_err(toml).to_string();
+        assert!(error.starts_with(key), "{toml}: {error}");
+    }
+    let unknown = TempFile::new("[redis]\nurls = \"redis://h\"\n")
+        .load(&[])
+        .expect_err("typo");
+    assert!(unknown.to_string().contains("redis.urls"), "{unknown}");
+}
+
+#[test]
+fn a_bad_redis_url_or_node_id_is_a_configuration_error_naming_the_key() {
+    for url in ["http://h:6379", "redis://:hunter2@h:6379/x", "hunter2"] {
+        let error = Config::load(cli(&["--redis", url]))
+            .expect_err(url)
+            .to_string();
+        assert!(
+            error.starts_with("redis (--redis, FASTPORT_REDIS"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
+    }
+    for id in ["has space", "", &"n".repeat(65)] {
+        let error = Config::load(cli(&["--node-id", id]))
+            .expect_err(id)
+            .to_string();
+        assert!(
+            error.starts_with("node_id (--node-id, FASTPORT_NODE_ID)"),
+            "{error}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ use crate::auth::{Job, JobResult};
 use crate::broker::{
     shard_of, AdminAnswer, AdminReply, Broker, ConnId, Forwarded, IdMap, Metrics, Output,
 };
+use crate::durable::Store;
 use fastport_proto::codec::Frame;
 
 /// Messages handled per batch before the outputs are pumped.
@@ -60,6 +61,10 @@ pub(crate) enum RouterMsg {
     /// The reply to an `Admin` frame that another router ran for one of this router's
     /// connections.
     Forwarded(Box<ForwardedReply>),
+    /// The journal's records up to `upto` are stored (durable engine only).
+    Stored { upto: u64 },
+    /// A write of journal records failed; it is being tried again.
+    StoreFailed,
 }
 
 /// The reply to a forwarded `Admin` frame, on its way back to the connection's router.
@@ -220,6 +225,7 @@ pub(crate) fn spawn(
     capacity: usize,
     budget: OutboundBudget,
     work: Arc<Work>,
+    store: Option<Store>,
 ) -> (RouterHandle, Vec<JoinHandle<()>>) {
     let (senders, inboxes): (Vec<_>, Vec<_>) =
         brokers.iter().map(|_| mpsc::channel(capacity)).unzip();
@@ -244,6 +250,8 @@ pub(crate) fn spawn(
                 hashing: hashing.clone(),
                 work: work.clone(),
                 frames: 0,
+                store: store.clone(),
+                writing: false,
             };
             tokio::spawn(router.run(inbox))
         })
@@ -277,6 +285,11 @@ struct Router {
     work: Arc<Work>,
     /// Frames handled in the current inbox batch, added to `work` after it.
     frames: u64,
+    /// Where the broker's journal goes (the Redis engine), if it journals.
+    store: Option<Store>,
+    /// Whether a write of journal records is in flight: one at a time, in order; what the
+    /// broker journals meanwhile goes in the next one (a group commit).
+    writing: bool,
 }
 
 /// Threads of the hashing pool: the machine's cores, so hashing cannot take more memory
@@ -320,6 +333,7 @@ impl Router {
                 }
             }
             self.pump();
+            self.store_records();
             armed = match self.broker.poll_timeout().and_then(|t| self.deadline(t)) {
                 Some(deadline) => {
                     timer.as_mut().reset(deadline);
@@ -430,7 +444,33 @@ impl Router {
                 } = *forwarded;
                 self.broker.admin_forwarded(conn, request_id, reply);
             }
+            RouterMsg::Stored { upto } => {
+                self.writing = false;
+                self.broker.handle_stored(now, upto);
+            }
+            RouterMsg::StoreFailed => self.broker.handle_store_failed(now),
         }
+    }
+
+    /// Starts a write of what the broker journaled, unless one is in flight. The write is
+    /// tried again until it succeeds: records are stored in order, none skipped.
+    fn store_records(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        if self.writing {
+            return;
+        }
+        let mut records = Vec::new();
+        let upto = self.broker.take_records(&mut records);
+        if records.is_empty() {
+            return;
+        }
+        let Some(back) = self.peers[self.index].upgrade() else {
+            return;
+        };
+        self.writing = true;
+        tokio::spawn(store.clone().write(records, upto, back));
     }
 
     /// Received messages of `conn` (`bytes` in all): gives their inbox permits back and

@@ -38,6 +38,8 @@ pub(super) fn build_brokers(config: &Config) -> Result<Vec<Broker>, ServerError>
         max_memory: config.max_memory,
         presence_interval: config.presence_interval,
         totals: Totals::new(),
+        // The Redis engine stores what the brokers journal (docs/CLUSTER.md).
+        durable: config.redis.is_some(),
         ..BrokerConfig::default()
     };
     let count = config.shards();

@@ -1,0 +1,356 @@
+//! A real `redis-server` for a test: on a free port of 127.0.0.1, in a temp dir of its own,
+//! killed when dropped.
+
+use std::net::TcpListener as StdListener;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use crate::capture::Capture;
+use crate::temp::TempDir;
+use crate::{within, LIMIT};
+
+/// What to do when `redis-server` or `redis-cli` is missing.
+const INSTALL_HINT: &str = "run scripts/setup.sh (it installs Debian's redis-server)";
+/// How often [`Redis::start`] asks a starting server for PONG.
+const POLL: Duration = Duration::from_millis(20);
+/// Ports tried before [`Redis::start`] gives up (another process may take the free port
+/// found between the check and redis-server's bind).
+const PORT_ATTEMPTS: usize = 5;
+
+/// A running `redis-server` of a test: no persistence unless asked for
+/// ([`Redis::start_appendonly`]), `protected-mode no`, listening on 127.0.0.1 only, killed
+/// (SIGKILL) when dropped, its log printed then if the test is failing.
+///
+/// ```no_run
+/// use fastport_harness::Redis;
+///
+/// # async fn example() {
+/// let mut redis = Redis::start().await;
+/// assert_eq!(redis.cli(&["PING"]).await, "PONG");
+/// let url = redis.url(); // redis://127.0.0.1:PORT/0, for --redis
+/// redis.kill().await; // a crash
+/// redis.restart().await; // same port, same dir
+/// # drop(url);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Redis {
+    port: u16,
+    appendonly: bool,
+    /// A node of a [`RedisCluster`]: `cluster-enabled yes`, its `nodes.conf` in its dir.
+    cluster: bool,
+    process: Option<(Child, Capture)>,
+    dir: TempDir,
+}
+
+impl Redis {
+    /// Starts a `redis-server` without persistence (no RDB snapshots, no AOF) and waits
+    /// until it answers PING. Panics with the setup hint if `redis-server` is not installed.
+    pub async fn start() -> Redis {
+        Redis::start_on_free_port(false).await
+    }
+
+    /// Like [`Redis::start`], with `appendonly yes` and `appendfsync always`: what it
+    /// acknowledged survives [`Redis::kill`] and [`Redis::restart`] (restart tests).
+    pub async fn start_appendonly() -> Redis {
+        Redis::start_on_free_port(true).await
+    }
+
+    async fn start_on_free_port(appendonly: bool) -> Redis {
+        Redis::start_node(appendonly, false).await
+    }
+
+    async fn start_node(appendonly: bool, cluster: bool) -> Redis {
+        let mut last_log = String::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let mut redis = Redis {
+                port: if cluster {
+                    free_cluster_port()
+                } else {
+                    free_port()
+                },
+                appendonly,
+                cluster,
+                dir: TempDir::new(),
+                process: None,
+            };
+            match redis.launch().await {
+                Ok(()) => return redis,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("redis-server did not start in {PORT_ATTEMPTS} attempts; its log: {last_log}");
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT/0`: what `--redis` takes.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Whether the process runs (it was not stopped or killed since it last started).
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// Stops it gracefully (SIGTERM: with appendonly, the AOF is flushed; no RDB is
+    /// written) and waits for the exit.
+    pub async fn stop(&mut self) -> ExitStatus {
+        self.end(rustix::process::Signal::TERM).await
+    }
+
+    /// Kills it (SIGKILL: a crash) and waits for the exit.
+    pub async fn kill(&mut self) -> ExitStatus {
+        self.end(rustix::process::Signal::KILL).await
+    }
+
+    /// Starts it again on the same port with the same directory (and so, with appendonly,
+    /// the same data), stopping it gracefully first if it still runs. Retries for a while
+    /// if the port is not free yet.
+    pub async fn restart(&mut self) {
+        if self.is_running() {
+            self.stop().await;
+        }
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        loop {
+            match self.launch().await {
+                Ok(()) => return,
+                Err(log) if tokio::time::Instant::now() >= deadline => {
+                    panic!("redis-server did not restart on port {}: {log}", self.port)
+                }
+                // Nothing announces that a port became free: try again shortly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Runs `redis-cli -p PORT ARGS...` and returns its output without the last line end:
+    /// redis-cli's raw form (it is not writing to a terminal), `PONG`, a value, or one
+    /// element per line. Panics if redis-cli is missing or fails.
+    pub async fn cli(&self, args: &[&str]) -> String {
+        let output = within(
+            LIMIT,
+            "redis-cli",
+            Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(args)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}): {INSTALL_HINT}"));
+        assert!(
+            output.status.success(),
+            "redis-cli {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.strip_suffix('\n').unwrap_or(&text).to_owned()
+    }
+
+    /// Everything the server logged since it last started.
+    pub fn log(&self) -> String {
+        self.process
+            .as_ref()
+            .map(|(_, log)| log.text())
+            .unwrap_or_default()
+    }
+
+    /// Starts the process on `self.port` and waits for PONG; the error is its log.
+    async fn launch(&mut self) -> Result<(), String> {
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--protected-mode", "no"])
+            .args(["--daemonize", "no"])
+            .args(["--save", ""])
+            .args(["--logfile", ""])
+            .arg("--dir")
+            .arg(self.dir.path());
+        if self.cluster {
+            command.args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ]);
+            // A lost master fails the cluster after 1 s rather than 15: tests stay short.
+            command.args(["--cluster-node-timeout", "1000"]);
+        }
+        if self.appendonly {
+            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            command.args(["--appendonly", "no"]);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start redis-server ({e}): {INSTALL_HINT}");
+        });
+        let log = Capture::spawn(child.stdout.take().expect("piped stdout"));
+        let ready = within(LIMIT, "redis-server to answer PING", async {
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return false;
+                }
+                if pong(self.port).await {
+                    return true;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await;
+        if !ready {
+            within(LIMIT, "redis-server's log to close", log.closed()).await;
+            return Err(log.text());
+        }
+        self.process = Some((child, log));
+        Ok(())
+    }
+
+    async fn end(&mut self, signal: rustix::process::Signal) -> ExitStatus {
+        let (mut child, log) = self.process.take().expect("redis-server is running");
+        if let Some(pid) = child.id() {
+            crate::signal(pid, signal);
+        }
+        let status = within(LIMIT, "redis-server to exit", child.wait())
+            .await
+            .expect("wait for redis-server");
+        within(LIMIT, "redis-server's log to close", log.closed()).await;
+        status
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- redis-server log (port {}) ----\n{}",
+                self.port,
+                self.log()
+            );
+        }
+        if let Some((child, _)) = self.process.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// A port of 127.0.0.1 that was free a moment ago, and whose cluster bus port (10000
+/// above) was too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= u16::MAX - 10_000 && StdListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A Redis Cluster of a test: masters on loopback without replicas, each a [`Redis`] node
+/// with `cluster-enabled yes` (and `cluster-node-timeout 1000`) in its own temp dir, made
+/// one cluster by
+/// `redis-cli --cluster create`, every hash slot covered. Killed when dropped.
+///
+/// ```no_run
+/// use fastport_harness::RedisCluster;
+///
+/// # async fn example() {
+/// let cluster = RedisCluster::start(3).await;
+/// let seeds = cluster.urls(); // for `[redis] cluster = [...]`
+/// assert_eq!(cluster.node(0).cli(&["-c", "SET", "k", "v"]).await, "OK");
+/// # drop(seeds);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Redis>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` nodes (at least 3, Redis's minimum), creates the cluster and waits
+    /// until every node reports `cluster_state:ok`.
+    pub async fn start(masters: usize) -> RedisCluster {
+        assert!(masters >= 3, "a Redis Cluster needs at least 3 masters");
+        let mut nodes = Vec::with_capacity(masters);
+        for _ in 0..masters {
+            nodes.push(Redis::start_node(false, true).await);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addresses.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let created = nodes[0].cli(&args).await;
+        assert!(
+            created.contains("All 16384 slots covered"),
+            "cluster create: {created}"
+        );
+        let cluster = RedisCluster { nodes };
+        within(LIMIT, "the cluster to be ok on every node", async {
+            for node in &cluster.nodes {
+                while !node
+                    .cli(&["CLUSTER", "INFO"])
+                    .await
+                    .contains("cluster_state:ok")
+                {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        })
+        .await;
+        cluster
+    }
+
+    /// Every node's URL, `redis://127.0.0.1:PORT` (database 0, the only one of a cluster).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port()))
+            .collect()
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &Redis {
+        &self.nodes[i]
+    }
+
+    /// Node `i`, to stop, kill or restart it.
+    pub fn node_mut(&mut self, i: usize) -> &mut Redis {
+        &mut self.nodes[i]
+    }
+}
+
+/// Whether a Redis on `port` answers PING with PONG.
+async fn pong(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if stream.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut answer = [0u8; 7];
+    let read = tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut answer)).await;
+    matches!(read, Ok(Ok(_))) && &answer == b"+PONG\r\n"
+}

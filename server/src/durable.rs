@@ -1,0 +1,604 @@
+//! The durable engine's data model in Redis: how the broker's journal records
+//! ([`fastport_broker::journal`]) are written, and how a starting server reads its sessions
+//! back. docs/CLUSTER.md describes the same keys for operators.
+//!
+//! Every key of a session carries its name as a hash tag (`fastport:{NAME}:...`), so in a
+//! Redis Cluster a session's keys live in one slot. Session names are letters, digits,
+//! `.`, `_` and `-`, so they cannot hold a brace. Client ids may hold `:`; they are never
+//! parsed back out of a key.
+//!
+//! | Key | Type | What | Lifetime |
+//! |---|---|---|---|
+//! | `fastport:sessions` | set | names of the stored sessions | until dropped |
+//! | `fastport:{S}:session` | hash | `password`, `secret` (argon2id PHC strings, never the secrets), `suspended`, `next_delivery`, one `setting:NAME` field per setting | until dropped |
+//! | `fastport:{S}:clients` | hash | client id → its resumable state (JSON: resume token, display name, subscriptions) | until the client's state ends |
+//! | `fastport:{S}:offline` | hash | client id → when its offline state expires (Unix ms) | until it resumes |
+//! | `fastport:{S}:r:{client}` | list | receipts waiting for an offline publisher (encoded frames) | the session's expiry |
+//! | `fastport:{S}:index` | sorted set | delivery ids by expiry time (Unix ms), messages and tombstones | trimmed as they expire |
+//! | `fastport:{S}:m:{delivery}` | hash | `frame` (the `Deliver` frame), `topic`, `publisher`, `mid`, `plen`, `delivered`, `failed`; once settled only `publisher`, `mid`, `receipt` (a tombstone) | the session's expiry (TTL) |
+//! | `fastport:{S}:w:{delivery}` | hash | subscriber → attempts, for those that still owe an ack | the session's expiry (TTL) |
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use fastport_broker::journal::{
+    decode_receipt, ClientRecord, MessageRecord, Record, RestoredClient, RestoredMessage,
+    RestoredSession, SessionRecord, Tombstone,
+};
+use fastport_proto::codec::SessionConfig;
+use fastport_proto::settings::Setting;
+use redis::aio::ConnectionLike;
+use redis::{Pipeline, RedisResult, Value};
+
+/// The set of stored session names.
+pub(crate) const SESSIONS: &str = "fastport:sessions";
+
+/// Settles a subscriber's delivery once: drops it from the waiting hash and counts it on
+/// the message, creating neither key if it expired.
+const SETTLE: &str = r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+end
+return 0";
+
+/// Records a subscriber's attempt if it still owes the delivery.
+const ATTEMPT: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0";
+
+fn key(session: &str, part: &str) -> String {
+    format!("fastport:{{{session}}}:{part}")
+}
+
+fn message_key(session: &str, delivery: u64) -> String {
+    key(session, &format!("m:{delivery}"))
+}
+
+fn waiting_key(session: &str, delivery: u64) -> String {
+    key(session, &format!("w:{delivery}"))
+}
+
+fn receipts_key(session: &str, client: &str) -> String {
+    key(session, &format!("r:{client}"))
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn ms(d: Duration) -> u64 {
+    // Redis refuses a zero TTL; the shortest expiry is 10 ms anyway.
+    (d.as_millis() as u64).max(1)
+}
+
+/// A client's state as stored in `fastport:{S}:clients`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredClient {
+    token: String,
+    name: String,
+    subs: Vec<(String, bool)>,
+}
+
+/// The commands that store `records`, in order: one pipeline, or with `per_slot` (a Redis
+/// Cluster, where a pipeline's keys must share a slot) one per session plus one for the
+/// set of session names. A session's commands keep their order either way.
+pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<Pipeline> {
+    let mut groups = Groups {
+        per_slot,
+        order: Vec::new(),
+    };
+    let mut indexes = BTreeSet::new();
+    for record in records {
+        add(&mut groups, record, now_ms, &mut indexes);
+    }
+    // Entries whose message or tombstone expired leave the index.
+    for (session, index) in indexes {
+        groups
+            .of(&session)
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(index)
+            .arg("-inf")
+            .arg(format!("({now_ms}"))
+            .ignore();
+    }
+    groups.order.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Pipelines by slot group: a session's name, or `""` for the set of names.
+struct Groups {
+    per_slot: bool,
+    order: Vec<(String, Pipeline)>,
+}
+
+impl Groups {
+    fn of(&mut self, group: &str) -> &mut Pipeline {
+        let group = if self.per_slot { group } else { "" };
+        let at = match self.order.iter().position(|(g, _)| g == group) {
+            Some(at) => at,
+            None => {
+                self.order.push((group.to_owned(), redis::pipe()));
+                self.order.len() - 1
+            }
+        };
+        &mut self.order[at].1
+    }
+}
+
+fn add(
+    groups: &mut Groups,
+    record: &Record,
+    now_ms: u64,
+    indexes: &mut BTreeSet<(String, String)>,
+) {
+    if let Record::Session(s) = record {
+        groups.of("").sadd(SESSIONS, &s.name).ignore();
+    }
+    if let Record::SessionDropped { session } = record {
+        groups.of("").srem(SESSIONS, session).ignore();
+    }
+    let p = groups.of(record.session());
+    match record {
+        Record::Session(s) => {
+            let mut fields: Vec<(String, String)> = vec![
+                ("password".into(), s.password.clone()),
+                ("secret".into(), s.secret.clone()),
+                ("suspended".into(), u8::from(s.suspended).to_string()),
+            ];
+            for (setting, value) in s.settings.stated() {
+                fields.push((format!("setting:{}", setting.json()), value.to_string()));
+            }
+            p.hset_multiple(key(&s.name, "session"), &fields).ignore();
+        }
+        Record::SessionDropped { session } => {
+            // Messages, waiting sets and receipts go with their TTLs; without the index
+            // and the clients nothing finds them meanwhile.
+            for part in ["session", "clients", "offline", "index"] {
+                p.del(key(session, part)).ignore();
+            }
+        }
+        Record::Client(c) => {
+            let stored = StoredClient {
+                token: c.token.clone(),
+                name: c.display_name.clone(),
+                subs: c.subscriptions.clone(),
+            };
+            let json = serde_json::to_string(&stored).unwrap_or_default();
+            p.hset(key(&c.session, "clients"), &*c.client, json)
+                .ignore();
+            p.hdel(key(&c.session, "offline"), &*c.client).ignore();
+        }
+        Record::ClientOffline {
+            session,
+            client,
+            expiry,
+        } => {
+            let until = now_ms + ms(*expiry);
+            p.hset(key(session, "offline"), &**client, until).ignore();
+        }
+        Record::ClientGone { session, client } => {
+            p.hdel(key(session, "clients"), &**client).ignore();
+            p.hdel(key(session, "offline"), &**client).ignore();
+            p.del(receipts_key(session, client)).ignore();
+        }
+        Record::Message(m) => {
+            let mk = message_key(&m.session, m.delivery);
+            p.hset_multiple(&mk, &owned_fields(m)).ignore();
+            p.pexpire(&mk, ms(m.expiry) as i64).ignore();
+            let wk = waiting_key(&m.session, m.delivery);
+            let targets: Vec<(&str, u32)> = m.targets.iter().map(|t| (&**t, 1)).collect();
+            if !targets.is_empty() {
+                p.hset_multiple(&wk, &targets).ignore();
+                p.pexpire(&wk, ms(m.expiry) as i64).ignore();
+            }
+            let index = key(&m.session, "index");
+            p.zadd(&index, m.delivery, now_ms + ms(m.expiry)).ignore();
+            indexes.insert((m.session.clone(), index));
+            p.hset(key(&m.session, "session"), "next_delivery", m.next_delivery)
+                .ignore();
+        }
+        Record::Attempt {
+            session,
+            delivery,
+            client,
+            attempt,
+        } => {
+            p.cmd("EVAL")
+                .arg(ATTEMPT)
+                .arg(1)
+                .arg(waiting_key(session, *delivery))
+                .arg(&**client)
+                .arg(*attempt)
+                .ignore();
+        }
+        Record::Settled {
+            session,
+            delivery,
+            client,
+            delivered,
+        } => {
+            let field = if *delivered { "delivered" } else { "failed" };
+            p.cmd("EVAL")
+                .arg(SETTLE)
+                .arg(2)
+                .arg(waiting_key(session, *delivery))
+                .arg(message_key(session, *delivery))
+                .arg(&**client)
+                .arg(field)
+                .ignore();
+        }
+        Record::Done {
+            session,
+            delivery,
+            receipt,
+            expiry,
+        } => {
+            let mk = message_key(session, *delivery);
+            p.hdel(&mk, &["frame", "topic", "plen", "delivered", "failed"])
+                .ignore();
+            p.hset(&mk, "receipt", receipt.as_ref()).ignore();
+            p.pexpire(&mk, ms(*expiry) as i64).ignore();
+            p.del(waiting_key(session, *delivery)).ignore();
+            let index = key(session, "index");
+            p.zadd(&index, *delivery, now_ms + ms(*expiry)).ignore();
+            indexes.insert((session.clone(), index));
+        }
+        Record::ReceiptQueued {
+            session,
+            client,
+            receipt,
+            expiry,
+        } => {
+            let rk = receipts_key(session, client);
+            p.rpush(&rk, receipt.as_ref()).ignore();
+            p.pexpire(&rk, ms(*expiry) as i64).ignore();
+        }
+        Record::ReceiptsTaken { session, client } => {
+            p.del(receipts_key(session, client)).ignore();
+        }
+    }
+}
+
+/// A message's fields, as owned bytes.
+fn owned_fields(m: &MessageRecord) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("frame", m.frame.to_vec()),
+        ("topic", m.topic.clone().into_bytes()),
+        ("publisher", m.publisher.as_bytes().to_vec()),
+        ("mid", m.message_id.to_string().into_bytes()),
+        ("plen", m.payload_len.to_string().into_bytes()),
+        ("delivered", b"0".to_vec()),
+        ("failed", b"0".to_vec()),
+    ]
+}
+
+/// Stores `records` with one round trip (on a Redis Cluster, one per slot group, at once).
+pub(crate) async fn write(conn: &mut StoreConn, records: &[Record]) -> RedisResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let per_slot = matches!(conn, StoreConn::Cluster(_));
+    let pipes = pipelines(records, unix_ms(), per_slot);
+    let writes = pipes.iter().map(|p| {
+        let mut conn = conn.clone();
+        async move { p.query_async::<()>(&mut conn).await }
+    });
+    for result in futures_util::future::join_all(writes).await {
+        result?;
+    }
+    Ok(())
+}
+
+/// A hash's fields by name, as bytes.
+type Fields = HashMap<String, Vec<u8>>;
+
+fn text(fields: &Fields, name: &str) -> Option<String> {
+    fields
+        .get(name)
+        .and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+fn number(fields: &Fields, name: &str) -> Option<u64> {
+    text(fields, name).and_then(|t| t.parse().ok())
+}
+
+/// Every stored session, as the brokers restore them. Clients whose offline state expired
+/// and messages past their expiry are left out (Redis drops the latter itself).
+pub(crate) async fn load<C: ConnectionLike>(conn: &mut C) -> RedisResult<Vec<RestoredSession>> {
+    let now = unix_ms();
+    let names: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(SESSIONS)
+        .query_async(conn)
+        .await?;
+    let mut sessions = Vec::with_capacity(names.len());
+    for name in names {
+        sessions.push(load_session(conn, &name, now).await?);
+    }
+    Ok(sessions)
+}
+
+/// Loads the clients and messages of `name` too when only the configuration names it.
+pub(crate) async fn load_session<C: ConnectionLike>(
+    conn: &mut C,
+    name: &str,
+    now: u64,
+) -> RedisResult<RestoredSession> {
+    let (session, clients, offline, deliveries): (Fields, Fields, Fields, Vec<u64>) = redis::pipe()
+        .hgetall(key(name, "session"))
+        .hgetall(key(name, "clients"))
+        .hgetall(key(name, "offline"))
+        .cmd("ZRANGEBYSCORE")
+        .arg(key(name, "index"))
+        .arg(now)
+        .arg("+inf")
+        .query_async(conn)
+        .await?;
+    let record = session_record(name, &session);
+    let next_delivery = number(&session, "next_delivery").unwrap_or(0);
+    let mut restored_clients = Vec::new();
+    let mut ids = Vec::new();
+    for (client, json) in &clients {
+        let expired = number(&offline, client).is_some_and(|until| until <= now);
+        let Ok(stored) = serde_json::from_slice::<StoredClient>(json) else {
+            continue;
+        };
+        if expired {
+            continue;
+        }
+        ids.push(client.clone());
+        restored_clients.push(RestoredClient {
+            record: ClientRecord {
+                session: name.to_owned(),
+                client: Arc::from(client.as_str()),
+                token: stored.token,
+                display_name: stored.name,
+                subscriptions: stored.subs,
+            },
+            receipts: Vec::new(),
+        });
+    }
+    if !ids.is_empty() {
+        let mut p = redis::pipe();
+        for id in &ids {
+            p.lrange(receipts_key(name, id), 0, -1);
+        }
+        let receipts: Vec<Vec<Vec<u8>>> = p.query_async(conn).await?;
+        for (client, frames) in restored_clients.iter_mut().zip(receipts) {
+            client.receipts = frames.into_iter().map(Bytes::from).collect();
+        }
+    }
+    let mut messages = Vec::new();
+    let mut tombstones = Vec::new();
+    if !deliveries.is_empty() {
+        let mut p = redis::pipe();
+        for &d in &deliveries {
+            p.hgetall(message_key(name, d))
+                .hgetall(waiting_key(name, d))
+                .pttl(message_key(name, d));
+        }
+        let values: Vec<Value> = p.query_async(conn).await?;
+        let mut values = values.into_iter();
+        for &delivery in &deliveries {
+            let (Some(m), Some(w), Some(ttl)) = (values.next(), values.next(), values.next())
+            else {
+                break;
+            };
+            let m: Fields = redis::from_redis_value(m).unwrap_or_default();
+            let w: HashMap<String, u32> = redis::from_redis_value(w).unwrap_or_default();
+            let ttl: i64 = redis::from_redis_value(ttl).unwrap_or(-2);
+            if ttl <= 0 {
+                continue;
+            }
+            let Some(publisher) = text(&m, "publisher") else {
+                continue;
+            };
+            let Some(message_id) = number(&m, "mid") else {
+                continue;
+            };
+            if let Some(receipt) = m.get("receipt") {
+                tombstones.push(Tombstone {
+                    publisher: Arc::from(publisher.as_str()),
+                    message_id,
+                    receipt: decode_receipt(&Bytes::from(receipt.clone())),
+                });
+                continue;
+            }
+            let (Some(frame), Some(topic), Some(payload_len)) =
+                (m.get("frame"), text(&m, "topic"), number(&m, "plen"))
+            else {
+                continue;
+            };
+            let waiting: Vec<(Arc<str>, u32)> = w
+                .into_iter()
+                .map(|(c, a)| (Arc::from(c.as_str()), a))
+                .collect();
+            messages.push(RestoredMessage {
+                record: MessageRecord {
+                    session: name.to_owned(),
+                    delivery,
+                    publisher: Arc::from(publisher.as_str()),
+                    message_id,
+                    topic,
+                    frame: Bytes::from(frame.clone()),
+                    payload_len: payload_len as usize,
+                    targets: waiting.iter().map(|(c, _)| c.clone()).collect(),
+                    expiry: Duration::from_millis(ttl as u64),
+                    next_delivery: delivery + 1,
+                },
+                remaining: Duration::from_millis(ttl as u64),
+                waiting,
+                delivered: number(&m, "delivered").unwrap_or(0) as u32,
+                failed: number(&m, "failed").unwrap_or(0) as u32,
+            });
+        }
+    }
+    Ok(RestoredSession {
+        name: name.to_owned(),
+        session: record,
+        next_delivery,
+        clients: restored_clients,
+        messages,
+        tombstones,
+    })
+}
+
+/// The stored session, if its hash holds both hashes.
+fn session_record(name: &str, fields: &Fields) -> Option<SessionRecord> {
+    let password = text(fields, "password")?;
+    let secret = text(fields, "secret")?;
+    let mut settings = SessionConfig::default();
+    for &setting in Setting::ALL {
+        if let Some(value) = number(fields, &format!("setting:{}", setting.json())) {
+            // A value this version cannot hold is left at its default.
+            let _ = settings.set(setting, value);
+        }
+    }
+    Some(SessionRecord {
+        name: name.to_owned(),
+        password,
+        secret,
+        settings,
+        suspended: number(fields, "suspended") == Some(1),
+    })
+}
+
+/// Longest a write of journal records may take before it counts as failed and is tried
+/// again (its commands are idempotent but for a queued receipt, which a publisher may then
+/// get twice and ignores).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// First and longest wait before a failed write is tried again.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The connection the journal is written through.
+pub(crate) type StoreConn = crate::engine::RedisConn;
+
+/// Where the routers write their brokers' journals: a Redis connection (shared: it
+/// pipelines concurrent writes), the engine's health (a failed write marks it down at
+/// once) and the counters `/metrics` shows.
+#[derive(Clone)]
+pub(crate) struct Store {
+    conn: StoreConn,
+    /// The engine's URL (or seeds), password hidden, for what the health says.
+    redacted: Arc<str>,
+    health: Arc<crate::engine::EngineHealth>,
+    metrics: Arc<StoreMetrics>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// Counters of the journal's writes.
+#[derive(Debug, Default)]
+pub struct StoreMetrics {
+    /// Writes that succeeded.
+    pub(crate) writes: AtomicU64,
+    /// Records they stored.
+    pub(crate) records: AtomicU64,
+    /// Attempts that failed (each retry counts).
+    pub(crate) failures: AtomicU64,
+    /// Time the successful writes took, in microseconds.
+    pub(crate) write_micros: AtomicU64,
+}
+
+impl Store {
+    pub(crate) fn new(engine: &crate::engine::RedisEngine) -> Store {
+        Store {
+            conn: engine.conn(),
+            redacted: Arc::from(engine.redacted()),
+            health: engine.health().clone(),
+            metrics: Arc::default(),
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Arc<StoreMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Writes `records` (one pipeline), trying again with backoff until it succeeds, then
+    /// tells the router they are stored up to `upto`; says once that it failed meanwhile.
+    pub(crate) async fn write(
+        mut self,
+        records: Vec<Record>,
+        upto: u64,
+        router: tokio::sync::mpsc::Sender<crate::server::RouterMsg>,
+    ) {
+        use crate::server::RouterMsg;
+        let mut wait = RETRY_FIRST;
+        let mut said = false;
+        loop {
+            let started = std::time::Instant::now();
+            let attempt = tokio::time::timeout(WRITE_TIMEOUT, write(&mut self.conn, &records));
+            let error = match attempt.await {
+                Ok(Ok(())) => {
+                    let m = &self.metrics;
+                    m.writes.fetch_add(1, Ordering::Relaxed);
+                    m.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+                    let micros = started.elapsed().as_micros() as u64;
+                    m.write_micros.fetch_add(micros, Ordering::Relaxed);
+                    if said {
+                        tracing::info!("journal writes to Redis succeed again");
+                    }
+                    let _ = router.send(RouterMsg::Stored { upto }).await;
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {WRITE_TIMEOUT:?}"),
+            };
+            self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+            let redacted = &self.redacted;
+            self.health.failed(&format!(
+                "Redis at {redacted}: journal write failed: {error}"
+            ));
+            if !said {
+                said = true;
+                tracing::warn!(
+                    records = records.len(),
+                    "journal write to Redis failed, retrying: {error}; QoS 1 publishes are \
+                     refused storage_unavailable meanwhile"
+                );
+                let _ = router.send(RouterMsg::StoreFailed).await;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+/// Gives every stored session back to the broker that owns it (at start, before the
+/// routers run). A session that cannot be restored (refused by the broker: over
+/// `max_sessions`, a stored hash this version cannot read) is logged and skipped, and
+/// stays stored. Returns how many sessions, clients and messages came back.
+pub(crate) fn restore_into(
+    brokers: &mut [fastport_broker::Broker],
+    sessions: Vec<RestoredSession>,
+) -> (usize, usize, usize) {
+    let mut counts = (0, 0, 0);
+    let now = fastport_proto::time::Instant::ZERO;
+    for session in sessions {
+        let name = session.name.clone();
+        let (clients, messages) = (session.clients.len(), session.messages.len());
+        let shard = fastport_broker::shard_of(&name, brokers.len());
+        match brokers[shard].restore_session(now, session) {
+            Ok(()) => {
+                counts.0 += 1;
+                counts.1 += clients;
+                counts.2 += messages;
+            }
+            Err((code, message)) => {
+                tracing::error!(session = %name, code = code.name(), "not restored: {message}");
+            }
+        }
+    }
+    counts
+}
