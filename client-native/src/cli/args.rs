@@ -473,4 +473,18 @@ mod tests {
         assert_eq!(key.key.as_deref(), Some("k"));
         assert_eq!(key.passphrase, None);
     }
+
+    #[test]
+    fn url_takes_several_servers_repeated_or_comma_separated_in_order() {
+        let base = ["fastport", "pub", "--session", "s", "--password", "p"];
+        let urls = |extra: &[&str]| {
+            let args = [&base[..], extra, &["t", "m"]].concat();
+            settle(&args).expect("valid").member.server.urls
+        };
+        assert_eq!(urls(&["--url", "ws://a/ws"]), ["ws://a/ws"]);
+        assert_eq!(
+            urls(&["--url", "ws://a/ws,ws://b/ws", "--url", "ws://c/ws"]),
+            ["ws://a/ws", "ws://b/ws", "ws://c/ws"]
+        );
+    }
 }
