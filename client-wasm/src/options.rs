@@ -50,15 +50,28 @@ pub(crate) fn parse(value: &JsValue, seed: u64) -> Result<Settings, Failure> {
         ));
     }
     let o = Reader::new(value, "connect options", &CONNECT_OPTIONS)?;
-    let url = o.required_string("url")?;
-    let ok_url = (url.starts_with("ws://") || url.starts_with("wss://")) && url.len() > 6;
-    if !ok_url {
-        return Err(Failure::options(format!(
-            "url `{url}` is not a WebSocket URL (ws://HOST:PORT/ws or wss://...)"
-        )));
+    // One URL, or several to fail over between (tried in turn, docs/CLI.md).
+    let urls: Vec<String> = match o.get("url") {
+        Some(list) if Array::is_array(&list) => Array::from(&list)
+            .iter()
+            .map(|u| u.as_string().unwrap_or_default())
+            .collect(),
+        _ => vec![o.required_string("url")?],
+    };
+    for url in &urls {
+        let ok_url = (url.starts_with("ws://") || url.starts_with("wss://")) && url.len() > 6;
+        if !ok_url {
+            return Err(Failure::options(format!(
+                "url `{url}` is not a WebSocket URL (ws://HOST:PORT/ws or wss://...)"
+            )));
+        }
     }
+    let Some(first) = urls.first().cloned() else {
+        return Err(Failure::options("url: the list is empty"));
+    };
     let session = SessionName::new(&o.required_string("session")?)?;
-    let mut config = ClientConfig::new(url, session, o.required_string("password")?);
+    let mut config = ClientConfig::new(first, session, o.required_string("password")?);
+    config.urls = urls;
     config.seed = seed;
     if let Some(id) = o.string("clientId")? {
         config.client_id = Some(ClientId::new(&id)?);

@@ -7,8 +7,12 @@ export interface KeySpec {
 
 /** Options of `connect`. Unknown fields are refused (`invalid_options`), so typos show. */
 export interface ConnectOptions {
-  /** `ws://HOST:PORT/ws` or `wss://...`. */
-  url: string;
+  /**
+   * `ws://HOST:PORT/ws` or `wss://...`; or several, tried in turn: each connection attempt
+   * goes to the next one (after a refused or lost connection), the backoff grows once per
+   * round of the list.
+   */
+  url: string | string[];
   session: string;
   password: string;
   /** A stable id (needed for `resume`); random otherwise. */

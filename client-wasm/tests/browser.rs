@@ -191,6 +191,38 @@ async fn an_unreachable_server_rejects_with_unreachable() {
 }
 
 #[wasm_bindgen_test]
+async fn with_several_urls_the_client_skips_one_that_is_down() {
+    let (session, _) = new_session("wasm-failover").await;
+    let urls = js_sys::Array::of2(&"ws://127.0.0.1:9/ws".into(), &url().into());
+    let client = connect(&session, "pw", &[("url", urls.into()), ("key", key())]).await;
+    assert_eq!(get_str(&get(&client, "state"), "state"), "connected");
+    let inbox = Recorder::new();
+    ok(
+        call(&client, "subscribe", &["a".into(), inbox.function()]),
+        "subscribe",
+    )
+    .await;
+    ok(
+        call(
+            &client,
+            "publish",
+            &["a".into(), "over the second url".into()],
+        ),
+        "publish",
+    )
+    .await;
+    eventually("the message", || inbox.len() == 1).await;
+    let empty = js_sys::Array::new();
+    let options = obj(&[
+        ("url", empty.into()),
+        ("session", session.as_str().into()),
+        ("password", "pw".into()),
+    ]);
+    let (code, message) = rejected(fastport_wasm::connect(options).into(), "connect").await;
+    assert_eq!(code, "invalid_options", "{message}");
+}
+
+#[wasm_bindgen_test]
 async fn bad_options_are_named() {
     let typo = obj(&[
         ("url", url().into()),
