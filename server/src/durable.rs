@@ -18,7 +18,7 @@
 //! | `fastport:{S}:m:{delivery}` | hash | `frame` (the `Deliver` frame), `topic`, `publisher`, `mid`, `plen`, `delivered`, `failed`; once settled only `publisher`, `mid`, `receipt` (a tombstone) | the session's expiry (TTL) |
 //! | `fastport:{S}:w:{delivery}` | hash | subscriber → attempts, for those that still owe an ack | the session's expiry (TTL) |
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -97,8 +97,41 @@ pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<
         order: Vec::new(),
     };
     let mut indexes = BTreeSet::new();
+    // A message settled in this same write: its tombstone replaces its waiting hash and
+    // counts, so the acks and attempts before it need not be written one by one (in a
+    // fan-out to 16, most of the commands per message).
+    let done: HashSet<(&str, u64)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Done {
+                session, delivery, ..
+            } => Some((session.as_str(), *delivery)),
+            _ => None,
+        })
+        .collect();
+    // The next delivery id is written once per session per write: its last value.
+    let mut next_delivery: Vec<(&str, u64)> = Vec::new();
     for record in records {
+        match record {
+            Record::Settled {
+                session, delivery, ..
+            }
+            | Record::Attempt {
+                session, delivery, ..
+            } if done.contains(&(session.as_str(), *delivery)) => continue,
+            Record::Message(m) => match next_delivery.iter_mut().find(|(s, _)| *s == m.session) {
+                Some((_, next)) => *next = (*next).max(m.next_delivery),
+                None => next_delivery.push((&m.session, m.next_delivery)),
+            },
+            _ => {}
+        }
         add(&mut groups, record, now_ms, &mut indexes);
+    }
+    for (session, next) in next_delivery {
+        groups
+            .of(session)
+            .hset(key(session, "session"), "next_delivery", next)
+            .ignore();
     }
     // Entries whose message or tombstone expired leave the index.
     for (session, index) in indexes {
@@ -202,8 +235,6 @@ fn add(
             let index = key(&m.session, "index");
             p.zadd(&index, m.delivery, now_ms + ms(m.expiry)).ignore();
             indexes.insert((m.session.clone(), index));
-            p.hset(key(&m.session, "session"), "next_delivery", m.next_delivery)
-                .ignore();
         }
         Record::Attempt {
             session,
@@ -608,4 +639,83 @@ pub(crate) fn restore_into(
         }
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command names of a pipeline, in order.
+    fn names(p: &Pipeline) -> Vec<String> {
+        p.cmd_iter()
+            .filter_map(|c| match c.args_iter().next() {
+                Some(redis::Arg::Simple(name)) => Some(String::from_utf8_lossy(name).into()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn message(session: &str, delivery: u64) -> Record {
+        Record::Message(Box::new(MessageRecord {
+            session: session.into(),
+            delivery,
+            publisher: Arc::from("pub"),
+            message_id: delivery,
+            topic: "t".into(),
+            frame: Bytes::from_static(b"frame"),
+            payload_len: 1,
+            targets: vec![Arc::from("a"), Arc::from("b")],
+            expiry: Duration::from_secs(60),
+            next_delivery: delivery + 1,
+        }))
+    }
+
+    fn settled(session: &str, delivery: u64, client: &str) -> Record {
+        Record::Settled {
+            session: session.into(),
+            delivery,
+            client: Arc::from(client),
+            delivered: true,
+        }
+    }
+
+    #[test]
+    fn acks_of_a_message_settled_in_the_same_write_are_not_written_one_by_one() {
+        let done = Record::Done {
+            session: "s".into(),
+            delivery: 1,
+            receipt: Bytes::from_static(b"receipt"),
+            expiry: Duration::from_secs(60),
+        };
+        let records = [
+            settled("s", 1, "a"),
+            settled("s", 1, "b"),
+            done,
+            settled("s", 2, "a"),
+        ];
+        let p = &pipelines(&records, 1_000, false)[0];
+        let evals = names(p).iter().filter(|n| *n == "EVAL").count();
+        assert_eq!(
+            evals,
+            1,
+            "only the ack of message 2, still waiting: {:?}",
+            names(p)
+        );
+    }
+
+    #[test]
+    fn the_next_delivery_id_is_written_once_per_session_per_write_with_its_last_value() {
+        let records = [message("s", 1), message("s", 2), message("t", 7)];
+        let pipes = pipelines(&records, 1_000, true);
+        let packed: Vec<String> = pipes
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.get_packed_pipeline()).into_owned())
+            .collect();
+        let all = packed.concat();
+        assert_eq!(all.matches("next_delivery").count(), 2, "{all}");
+        // On a cluster: one pipeline per session, each holding only its session's keys.
+        assert_eq!(pipes.len(), 2);
+        assert!(packed[0].contains("fastport:{s}:") && !packed[0].contains("fastport:{t}:"));
+        assert!(packed[1].contains("fastport:{t}:") && !packed[1].contains("fastport:{s}:"));
+    }
 }
