@@ -186,11 +186,18 @@ impl Broker {
             return false;
         }
         let budget = self.config.max_outbound_bytes;
+        let stored = self.journal_stored();
         let mut sent = 0;
         let mut superseded = 0;
         let stopped = loop {
             let Some(session) = self.sessions.get_mut(&id) else {
                 break false;
+            };
+            let unstored = |d: u64| {
+                session
+                    .messages
+                    .get(&d)
+                    .is_some_and(|m| m.stored_at > stored)
             };
             let retry_at = now + session.settings.retry_interval;
             let window = session.settings.max_pending;
@@ -207,6 +214,12 @@ impl Broker {
             };
             if sent >= budget {
                 break true;
+            }
+            if unstored(delivery) {
+                // Its record is not stored yet: it stays held (and those after it, in
+                // order) until it is; the journal calls this again then.
+                self.journal_wake(id, client);
+                break false;
             }
             pending.held = false;
             let attempt = pending.attempt;

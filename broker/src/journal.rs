@@ -296,6 +296,9 @@ pub(crate) struct Journal {
     pub(crate) dropped: u64,
     /// `Done` records of messages a restore found settled, journaled once it is over.
     settled_at_restore: Vec<Record>,
+    /// Subscribers whose held deliveries wait for a message's record: sent once a write
+    /// is stored.
+    wake: Vec<(SessionId, ClientKey)>,
 }
 
 impl Journal {
@@ -340,10 +343,24 @@ impl Broker {
 
     /// Every record up to `upto` (from [`Broker::take_records`]) is stored: the answers
     /// held for them go out.
-    pub fn handle_stored(&mut self, _now: Instant, upto: u64) {
+    pub fn handle_stored(&mut self, now: Instant, upto: u64) {
         self.journal.failing = false;
         self.journal.stored = self.journal.stored.max(upto);
         self.release_held();
+        for (id, client) in std::mem::take(&mut self.journal.wake) {
+            if let Some(conn) = self.conn_of(id, client) {
+                if self.refill(now, id, client, conn) {
+                    self.handle_congested(conn);
+                }
+            }
+        }
+    }
+
+    /// A subscriber's held deliveries wait for a record: refill it once a write is stored.
+    pub(crate) fn journal_wake(&mut self, id: SessionId, client: ClientKey) {
+        if !self.journal.wake.contains(&(id, client)) {
+            self.journal.wake.push((id, client));
+        }
     }
 
     /// Queues the held answers whose records are all stored, in order.

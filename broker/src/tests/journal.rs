@@ -375,3 +375,26 @@ fn no_retry_goes_out_before_the_message_is_stored() {
         "{got:?}"
     );
 }
+
+#[test]
+fn a_held_delivery_waiting_for_its_record_goes_out_as_soon_as_it_is_stored() {
+    let mut t = durable();
+    let mut s = Store::default();
+    t.connect(1, "pub");
+    t.connect_as(2, "demo", "sub", true);
+    t.subscribe(2, "a", false);
+    t.b.handle_close(t.now, ConnId(2));
+    t.pump();
+    store(&mut t, &mut s);
+    // Published while the subscriber is offline; it resumes before the record is stored.
+    t.publish(1, 7, "a", b"x");
+    let frames = t.connect_as(3, "demo", "sub", true);
+    assert!(
+        deliveries(&frames).is_empty(),
+        "not before it is stored: {frames:?}"
+    );
+    // Stored: it goes out at once, not at the next retry.
+    store(&mut t, &mut s);
+    let got = deliveries(&t.frames(3));
+    assert_eq!(got.len(), 1, "{got:?}");
+}
