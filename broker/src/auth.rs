@@ -241,10 +241,20 @@ pub(crate) fn fingerprint(key: &[u8; 32], secret: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Whether a presented token equals the stored one, in time independent of where they
-/// differ (an empty stored token matches nothing).
-pub(crate) fn same_token(stored: &str, presented: &str) -> bool {
-    !stored.is_empty() && bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
+/// The SHA-256 digest of a resume token: what the broker keeps (and a durable broker
+/// stores) instead of the token. Tokens are 128 random bits, so an unkeyed digest cannot
+/// be reversed by guessing, and it stays valid across restarts.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether a presented token is the one whose digest is stored, in time independent of
+/// where they differ (no stored digest matches nothing).
+pub(crate) fn same_token(stored: &Option<[u8; 32]>, presented: &str) -> bool {
+    stored
+        .as_ref()
+        .is_some_and(|digest| same_fingerprint(digest, &token_digest(presented)))
 }
 
 /// Constant-time equality of two fingerprints.

@@ -239,6 +239,7 @@ impl Broker {
         delivery: u64,
         attempt: u32,
     ) -> usize {
+        let stored = self.journal_stored();
         let Some(m) = self
             .sessions
             .get_mut(&id)
@@ -246,6 +247,11 @@ impl Broker {
         else {
             return 0;
         };
+        if m.stored_at > stored {
+            // Its first attempt goes out once its record is stored (`journal.rs`); a retry
+            // or a refill before that would show subscribers a message a crash can lose.
+            return 0;
+        }
         let frame = match &m.resend {
             _ if attempt == 1 => m.first.clone(),
             Some((a, frame)) if *a == attempt => frame.clone(),

@@ -39,8 +39,9 @@ pub(crate) struct ClientState {
     pub(crate) id: Arc<str>,
     pub(crate) conn: Option<ConnId>,
     pub(crate) resume: bool,
-    /// What a `Hello` must carry to take up this client id again (from its `Welcome`).
-    pub(crate) token: String,
+    /// The SHA-256 digest of what a `Hello` must carry to take up this client id again
+    /// (the resume token of its `Welcome`): the token itself is never kept.
+    pub(crate) token: Option<[u8; 32]>,
     pub(crate) display_name: String,
     /// Filters and their presence flag.
     pub(crate) subs: BTreeMap<String, bool>,
@@ -119,7 +120,7 @@ impl Clients {
             id: id.clone(),
             conn: None,
             resume: false,
-            token: String::new(),
+            token: None,
             display_name: String::new(),
             subs: BTreeMap::new(),
             pending: BTreeMap::new(),

@@ -462,15 +462,20 @@ impl Broker {
         let Some(state) = session.clients.get_mut(client) else {
             return;
         };
-        if !present {
-            state.token = resume_token(&self.config.verify_cache_key, id, conn);
-        }
+        // The client's token: a new one, or on a resume the one it presented (which
+        // matched the stored digest).
+        let state_token = if present {
+            hello.resume_token
+        } else {
+            let token = resume_token(&self.config.verify_cache_key, id, conn);
+            state.token = Some(auth::token_digest(&token));
+            token
+        };
         state.conn = Some(conn);
         let was_offline = state.offline_since.take().is_some();
         state.resume = hello.resume;
         state.display_name = hello.display_name;
         session.connections += 1;
-        let state_token = state.token.clone();
         let config = session.settings.to_config();
         let keepalive = self.clamp_keepalive(hello.keepalive_ms);
         if let Some(c) = self.conns.get_mut(&conn) {

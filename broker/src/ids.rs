@@ -5,7 +5,8 @@
 //! and do not need SipHash's keyed defence (which costs more than the rest of a lookup).
 //! Peers may *look up* arbitrary ids (a `DeliverAck` names any delivery id), but a lookup
 //! only probes what the broker inserted. Tables keyed by client-chosen strings or numbers
-//! (client ids, topics, message ids) keep the standard, randomly keyed hasher.
+//! (client ids, topics, message ids) keep a randomly keyed hasher: the standard one, or on
+//! the hot path the keyed foldhash of `TextMap` (`text_map.rs`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -189,8 +189,9 @@ pub struct ClientRecord {
     pub session: String,
     /// The client id.
     pub client: Arc<str>,
-    /// What a `Hello` must carry to take up this client id again.
-    pub token: String,
+    /// The SHA-256 digest of what a `Hello` must carry to take up this client id again
+    /// (its resume token, which is never stored).
+    pub token_sha256: [u8; 32],
     /// Its display name.
     pub display_name: String,
     /// Its subscriptions, with their presence flag.
@@ -530,6 +531,21 @@ impl Broker {
             next_delivery: session.next_delivery,
         };
         self.journal(Record::Message(Box::new(record)));
+        let stored_at = self.journal.pushed;
+        if let Some(m) = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.messages.get_mut(&delivery))
+        {
+            m.stored_at = stored_at;
+        }
+    }
+
+    /// Every journal record before this number is stored: a message whose `stored_at` is
+    /// beyond it may not be sent (or a crash could lose a message a subscriber saw, and its
+    /// delivery id be handed out again).
+    pub(crate) fn journal_stored(&self) -> u64 {
+        self.journal.stored
     }
 
     /// Journals a resumable client's state.
@@ -543,10 +559,13 @@ impl Broker {
         let Some(state) = session.clients.get(client).filter(|c| c.resume) else {
             return;
         };
+        let Some(token_sha256) = state.token else {
+            return;
+        };
         let record = ClientRecord {
             session: session.name.clone(),
             client: state.id.clone(),
-            token: state.token.clone(),
+            token_sha256,
             display_name: state.display_name.clone(),
             subscriptions: state.subs.iter().map(|(f, p)| (f.clone(), *p)).collect(),
         };
@@ -646,7 +665,7 @@ impl Broker {
             return;
         };
         state.resume = true;
-        state.token = record.token;
+        state.token = Some(record.token_sha256);
         state.display_name = record.display_name;
         state.offline_since = Some(now);
         state.receipts.extend(restored.receipts);
@@ -755,6 +774,7 @@ impl Broker {
             delivered: m.delivered,
             failed,
             failure: (failed > 0).then_some(Failure::Dropped),
+            stored_at: 0,
         };
         session.messages.insert(delivery, cached);
         session.expiry_queue.push_back((expires_at, delivery));

@@ -79,6 +79,7 @@ mod routing;
 mod session;
 pub mod shard;
 mod shrink;
+mod text_map;
 mod timers;
 mod topics;
 
@@ -443,6 +444,17 @@ impl Broker {
             return;
         };
         self.metrics.frames_in += 1;
+        // A member's publish, the hot path: decoded without copying its topic.
+        if let ConnState::Active { session, client } = c.state {
+            match Frame::decode_publish(&message) {
+                Some(Ok(publish)) => return self.on_publish(now, conn, session, client, publish),
+                Some(Err(e)) => {
+                    self.metrics.protocol_errors += 1;
+                    return self.fail(conn, e.code(), &e.to_string());
+                }
+                None => {}
+            }
+        }
         let frame = match Frame::decode_from_client(message) {
             Ok(frame) => frame,
             Err(e) => {

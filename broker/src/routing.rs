@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fastport_proto::codec::{
-    Ack, ErrorCode, ErrorFrame, Frame, Publish, Qos, Receipt, ReceiptStatus,
+    Ack, ErrorCode, ErrorFrame, Frame, PublishRef, Qos, Receipt, ReceiptStatus,
 };
 use fastport_proto::time::Instant;
-use fastport_proto::topic::{Topic, TopicFilter};
+use fastport_proto::topic::{Topic, TopicFilter, TopicRef};
 
 use super::clients::ClientKey;
 use super::session::{Cached, Failure, SessionId, Targets};
@@ -27,7 +27,7 @@ impl Broker {
         frame: Frame,
     ) {
         match frame {
-            Frame::Publish(p) => self.on_publish(now, conn, id, client, p),
+            Frame::Publish(p) => self.on_publish(now, conn, id, client, p.as_publish_ref()),
             Frame::DeliverAck { delivery_id } => self.settle(now, id, client, delivery_id, None),
             Frame::DeliverNack { delivery_id, .. } => {
                 self.metrics.nacks += 1;
@@ -113,13 +113,13 @@ impl Broker {
         }
     }
 
-    fn on_publish(
+    pub(crate) fn on_publish(
         &mut self,
         now: Instant,
         conn: ConnId,
         id: SessionId,
         client: ClientKey,
-        p: Publish,
+        p: PublishRef<'_>,
     ) {
         let qos1 = p.qos == Qos::AtLeastOnce;
         let message_id = p.message_id;
@@ -141,9 +141,9 @@ impl Broker {
                 b.pause_publisher(conn);
             }
         };
-        // Validated in place: the decoded string becomes the topic, and for QoS 1 the
-        // cached message's topic, without a copy.
-        let topic = match Topic::new(p.topic) {
+        // Validated where it was received (a slice of the message): QoS 0 only looks it up
+        // and encodes it, so only a cached QoS 1 message copies it.
+        let topic = match TopicRef::new(p.topic) {
             Ok(t) if t.is_system() => {
                 let message = format!("`{}` is reserved for the server", t.as_str());
                 return refuse(self, ErrorCode::FORBIDDEN_TOPIC, message);
@@ -165,7 +165,7 @@ impl Broker {
             }
             self.metrics.messages_in += 1;
             self.publish_taken(conn);
-            return self.fan_out_qos0(id, client, &topic, &p.payload);
+            return self.fan_out_qos0(id, client, topic, &p.payload);
         }
         if self.journal.failing {
             self.metrics.publishes_refused_storage += 1;
@@ -186,7 +186,7 @@ impl Broker {
                 code: ErrorCode::OK,
             }),
         );
-        self.cache_and_deliver(now, id, client, topic, message_id, p.payload);
+        self.cache_and_deliver(now, id, client, topic.to_topic(), message_id, p.payload);
     }
 
     /// Answers a resent QoS 1 publish (ack, and the receipt if there is one yet), or
@@ -247,7 +247,13 @@ impl Broker {
     }
 
     /// QoS 0: one encoding, the same `Bytes` queued for every connected subscriber.
-    fn fan_out_qos0(&mut self, id: SessionId, client: ClientKey, topic: &Topic, payload: &Bytes) {
+    fn fan_out_qos0(
+        &mut self,
+        id: SessionId,
+        client: ClientKey,
+        topic: TopicRef<'_>,
+        payload: &Bytes,
+    ) {
         let Some(session) = self.sessions.get(&id) else {
             return;
         };
@@ -349,6 +355,7 @@ impl Broker {
                 delivered: 0,
                 failed: 0,
                 failure: None,
+                stored_at: 0,
             },
         );
         // One expiry timer per session, for its oldest cached message: timer memory stays

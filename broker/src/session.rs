@@ -1,7 +1,7 @@
 //! A session: one virtual broker with its own credentials, settings, clients, topics and
 //! message cache.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use fastport_proto::topic::Topic;
 use super::clients::{ClientKey, Clients};
 use super::ids::IdMap;
 use super::metrics::SessionMetrics;
+use super::text_map::TextMap;
 use super::topics::TopicIndex;
 use crate::auth::SecretHash;
 
@@ -147,7 +148,7 @@ pub(crate) struct Session {
     /// Whether the session's one expiry timer is set.
     pub(crate) expiry_armed: bool,
     /// By publisher id, not key: the memory outlives a clean reconnect.
-    pub(crate) seen: HashMap<Arc<str>, SeenIds>,
+    pub(crate) seen: TextMap<Arc<str>, SeenIds>,
     /// Whether a sweep of `seen` is scheduled.
     pub(crate) sweep_armed: bool,
     pub(crate) connections: usize,
@@ -176,7 +177,7 @@ impl Session {
             next_delivery: 1,
             expiry_queue: VecDeque::new(),
             expiry_armed: false,
-            seen: HashMap::new(),
+            seen: TextMap::default(),
             sweep_armed: false,
             connections: 0,
             cache_bytes: 0,
@@ -223,6 +224,10 @@ pub(crate) struct Cached {
     pub(crate) delivered: u32,
     pub(crate) failed: u32,
     pub(crate) failure: Option<Failure>,
+    /// A durable broker's journal number once its record is stored (see
+    /// `journal.rs`): until then no attempt of it goes out, not even a retry. 0 when
+    /// nothing is journaled.
+    pub(crate) stored_at: u64,
 }
 
 impl Cached {

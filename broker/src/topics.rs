@@ -9,17 +9,18 @@
 //! its cost follows the topic's depth and the filters that match (or share its prefixes),
 //! not how many filters there are.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::Split;
 
-use fastport_proto::topic::{Levels, Topic, TopicFilter};
+use fastport_proto::topic::{Levels, TopicFilter, TopicRef};
 
 use super::clients::ClientKey;
+use super::text_map::TextMap;
 
 /// Which subscribers each filter has.
 #[derive(Debug, Default)]
 pub(crate) struct TopicIndex {
-    exact: HashMap<String, Subscribers>,
+    exact: TextMap<String, Subscribers>,
     /// The root of the wildcard filters' tree: the node before their first level.
     wildcards: Node,
     /// Wildcard filters with at least one subscriber.
@@ -38,7 +39,7 @@ pub(crate) struct Subscribers {
 #[derive(Debug, Default)]
 struct Node {
     /// Edges whose first level is this literal text.
-    literal: HashMap<Box<str>, Edge>,
+    literal: TextMap<Box<str>, Edge>,
     /// The edge whose first level is `+`.
     plus: Option<Box<Edge>>,
     /// The filter that is this prefix followed by `#`.
@@ -111,7 +112,8 @@ impl TopicIndex {
     /// Fills `out` with every client subscribed to a filter matching `topic`, once each,
     /// in key order. `out` is the caller's reusable buffer, so routing allocates nothing
     /// once it has grown to the largest fan-out.
-    pub(crate) fn targets(&self, topic: &Topic, out: &mut Vec<ClientKey>) {
+    pub(crate) fn targets<'t>(&self, topic: impl Into<TopicRef<'t>>, out: &mut Vec<ClientKey>) {
+        let topic = topic.into();
         out.clear();
         let mut found = Found { out, sources: 0 };
         if let Some(exact) = self.exact.get(topic.as_str()) {
@@ -154,7 +156,7 @@ struct Removal {
 impl Node {
     /// The root matches a topic: a filter whose first level is a wildcard does not match a
     /// `$` topic (`TopicFilter::matches`), so for those only literal first levels count.
-    fn match_root(&self, topic: &Topic, found: &mut Found<'_>) {
+    fn match_root(&self, topic: TopicRef<'_>, found: &mut Found<'_>) {
         let wildcards_match = !topic.is_system();
         if wildcards_match {
             if let Some(hash) = &self.hash {

@@ -37,6 +37,8 @@ pub(crate) struct Driver {
     state: watch::Sender<State>,
     /// The resume token of the last `Welcome`.
     token: watch::Sender<String>,
+    /// The URL of the current or last connection attempt.
+    url: watch::Sender<String>,
     events: broadcast::Sender<ClientEvent>,
     closing: Option<oneshot::Sender<()>>,
 }
@@ -52,7 +54,11 @@ impl Driver {
         ws_config: WebSocketConfig,
         tls: Arc<rustls::ClientConfig>,
         commands: mpsc::Receiver<Command>,
-        (state, token): (watch::Sender<State>, watch::Sender<String>),
+        (state, token, url): (
+            watch::Sender<State>,
+            watch::Sender<String>,
+            watch::Sender<String>,
+        ),
         events: broadcast::Sender<ClientEvent>,
     ) -> Driver {
         Driver {
@@ -67,6 +73,7 @@ impl Driver {
             receipts: HashMap::new(),
             state,
             token,
+            url,
             events,
             closing: None,
         }
@@ -266,6 +273,12 @@ impl Driver {
                 if matches!(state, State::Connected { .. }) {
                     self.publish_token();
                 }
+                let url = self.app.client().url();
+                self.url.send_if_modified(|u| {
+                    let changed = u != url;
+                    url.clone_into(u);
+                    changed
+                });
                 self.state.send_replace(state.clone());
                 ClientEvent::State(state)
             }

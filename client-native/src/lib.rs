@@ -62,6 +62,7 @@ pub struct Client {
     events: broadcast::Sender<ClientEvent>,
     client_id: String,
     token: watch::Receiver<String>,
+    url: watch::Receiver<String>,
 }
 
 /// What became of a QoS 1 message at its subscribers.
@@ -181,8 +182,9 @@ impl Client {
         let (commands, rx) = mpsc::channel(1024);
         let (state_tx, state) = watch::channel(app.state());
         let (token_tx, token) = watch::channel(app.client().resume_token().to_owned());
+        let (url_tx, url) = watch::channel(app.client().url().to_owned());
         let (events, _) = broadcast::channel(1024);
-        let watches = (state_tx, token_tx);
+        let watches = (state_tx, token_tx, url_tx);
         let driver = Driver::new(
             app,
             epoch,
@@ -200,6 +202,7 @@ impl Client {
                 events,
                 client_id,
                 token,
+                url,
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Closed("the client task ended".into())),
@@ -329,6 +332,13 @@ impl Client {
     /// a secret: store it like a password.
     pub fn resume_token(&self) -> String {
         self.token.borrow().clone()
+    }
+
+    /// The server URL the client is connected to, or connecting to, or (while waiting to
+    /// reconnect) last tried: one of the [`Options::urls`]. Up to date when a
+    /// [`ClientEvent::State`] is received.
+    pub fn url(&self) -> String {
+        self.url.borrow().clone()
     }
 
     /// Skips the backoff wait: reconnect now if disconnected, else check the connection.

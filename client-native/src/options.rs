@@ -25,7 +25,8 @@ pub struct Options {
 }
 
 impl Options {
-    /// A client of `session` at `url` (`ws://HOST:PORT/ws`) with its password.
+    /// A client of `session` at `url` (`ws://HOST:PORT/ws`) with its password; several
+    /// servers to fail over between with [`Options::urls`].
     pub fn new(url: &str, session: &str, password: &str) -> Result<Options, Error> {
         check_url(url)?;
         let session = SessionName::new(session)?;
@@ -52,6 +53,38 @@ impl Options {
         Ok(Options::from_config(ClientConfig::admin_with(
             url, session, credential,
         )))
+    }
+
+    /// Fails over between several servers: replaces the server URL(s) with `urls`, tried
+    /// in turn (round robin) from the first. A failed attempt or a lost connection moves
+    /// the client to the next URL after the backoff's delay, which grows once per full
+    /// round of the list; the client re-subscribes and resends unacknowledged publishes on
+    /// the new server. [`crate::Client::connect`] fails only once every URL failed its
+    /// first attempt. Fails with [`Error::Url`] on the first URL that is not a `ws://` or
+    /// `wss://` URL, or on an empty list.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), fastport_client::Error> {
+    /// let options = fastport_client::Options::new("ws://10.0.0.1:8080/ws", "demo", "demo")?
+    ///     .urls(["ws://10.0.0.1:8080/ws", "ws://10.0.0.2:8080/ws"])?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn urls<I>(mut self, urls: I) -> Result<Options, Error>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut list = Vec::new();
+        for url in urls {
+            check_url(url.as_ref())?;
+            list.push(url.as_ref().to_owned());
+        }
+        if list.is_empty() {
+            return Err(Error::Url(String::new()));
+        }
+        self.core.urls = list;
+        Ok(self)
     }
 
     fn from_config(core: ClientConfig) -> Options {

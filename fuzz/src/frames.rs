@@ -8,9 +8,18 @@
 use bytes::Bytes;
 use fastport_proto::codec::{DecodeError, ErrorCode, Frame};
 
-/// A message from a client, as the server reads it.
+/// A message from a client, as the server reads it: also its hot-path decoder of
+/// publishes, which must agree with the frame decoder on every message.
 pub fn from_client(data: &[u8]) {
     check(data, Frame::decode_from_client);
+    let message = Bytes::copy_from_slice(data);
+    let publish = Frame::decode_publish(&message);
+    match (Frame::decode_from_client(message.clone()), publish) {
+        (_, None) => assert_ne!(data.first(), Some(&0x08), "a publish is decoded"),
+        (Ok(Frame::Publish(p)), Some(Ok(r))) => assert_eq!(p.as_publish_ref(), r),
+        (Err(e), Some(Err(r))) => assert_eq!(e, r, "both decoders refuse the publish alike"),
+        (frame, publish) => panic!("{frame:?} decoded as {publish:?}"),
+    }
 }
 
 /// A message from a server, as a client reads it.

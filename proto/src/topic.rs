@@ -114,6 +114,46 @@ impl Topic {
     }
 }
 
+/// A valid topic borrowed from elsewhere (a received frame, a [`Topic`]): the same
+/// guarantees as [`Topic`] without owning the text, so that checking a topic one only looks
+/// up does not copy it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TopicRef<'a>(&'a str);
+
+impl<'a> TopicRef<'a> {
+    /// Parses `s` as a topic, as [`Topic::new`] does.
+    pub fn new(s: &'a str) -> Result<TopicRef<'a>, TopicError> {
+        validate(s, Kind::Topic)?;
+        Ok(TopicRef(s))
+    }
+
+    /// The topic as text.
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The levels of the topic, as [`Topic::levels`] gives them.
+    pub fn levels(self) -> Levels<'a> {
+        Levels::new(self.0)
+    }
+
+    /// Whether this is a topic reserved for the server, as [`Topic::is_system`] says.
+    pub fn is_system(self) -> bool {
+        self.0.starts_with('$')
+    }
+
+    /// The topic, owning a copy of its text.
+    pub fn to_topic(self) -> Topic {
+        Topic(self.0.to_owned())
+    }
+}
+
+impl<'a> From<&'a Topic> for TopicRef<'a> {
+    fn from(topic: &'a Topic) -> TopicRef<'a> {
+        TopicRef(&topic.0)
+    }
+}
+
 /// A valid topic filter: selects the topics a subscription receives, possibly with the
 /// wildcards `+` (one level) and `#` (any number of trailing levels, including none).
 ///

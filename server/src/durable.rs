@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | `fastport:sessions` | set | names of the stored sessions | until dropped |
 //! | `fastport:{S}:session` | hash | `password`, `secret` (argon2id PHC strings, never the secrets), `suspended`, `next_delivery`, one `setting:NAME` field per setting | until dropped |
-//! | `fastport:{S}:clients` | hash | client id → its resumable state (JSON: resume token, display name, subscriptions) | until the client's state ends |
+//! | `fastport:{S}:clients` | hash | client id → its resumable state (JSON: the SHA-256 of its resume token, display name, subscriptions) | until the client's state ends |
 //! | `fastport:{S}:offline` | hash | client id → when its offline state expires (Unix ms) | until it resumes |
 //! | `fastport:{S}:r:{client}` | list | receipts waiting for an offline publisher (encoded frames) | the session's expiry |
 //! | `fastport:{S}:index` | sorted set | delivery ids by expiry time (Unix ms), messages and tombstones | trimmed as they expire |
@@ -82,7 +82,8 @@ fn ms(d: Duration) -> u64 {
 /// A client's state as stored in `fastport:{S}:clients`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredClient {
-    token: String,
+    /// The SHA-256 digest of its resume token, in hex: never the token.
+    token_sha256: String,
     name: String,
     subs: Vec<(String, bool)>,
 }
@@ -166,7 +167,7 @@ fn add(
         }
         Record::Client(c) => {
             let stored = StoredClient {
-                token: c.token.clone(),
+                token_sha256: hex::encode(c.token_sha256),
                 name: c.display_name.clone(),
                 subs: c.subscriptions.clone(),
             };
@@ -349,6 +350,12 @@ pub(crate) async fn load_session<C: ConnectionLike>(
         let Ok(stored) = serde_json::from_slice::<StoredClient>(json) else {
             continue;
         };
+        let Some(token_sha256) = hex::decode(&stored.token_sha256)
+            .ok()
+            .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        else {
+            continue;
+        };
         if expired {
             continue;
         }
@@ -357,7 +364,7 @@ pub(crate) async fn load_session<C: ConnectionLike>(
             record: ClientRecord {
                 session: name.to_owned(),
                 client: Arc::from(client.as_str()),
-                token: stored.token,
+                token_sha256,
                 display_name: stored.name,
                 subscriptions: stored.subs,
             },
@@ -557,8 +564,9 @@ impl Store {
             };
             self.metrics.failures.fetch_add(1, Ordering::Relaxed);
             let redacted = &self.redacted;
-            self.health
-                .failed(&format!("Redis at {redacted}: journal write failed: {error}"));
+            self.health.failed(&format!(
+                "Redis at {redacted}: journal write failed: {error}"
+            ));
             if !said {
                 said = true;
                 tracing::warn!(

@@ -52,6 +52,8 @@ struct Storage {
     /// The write in flight: when it completes, its records, and the number to confirm.
     writing: Option<(Instant, Vec<Record>, u64)>,
     settings: SessionSettings,
+    /// While true, writes fail (storage unreachable) and are tried again.
+    down: bool,
 }
 
 impl SimBroker {
@@ -69,8 +71,21 @@ impl SimBroker {
             latency,
             writing: None,
             settings,
+            down: false,
         });
         b
+    }
+
+    /// Makes the storage unreachable (`true`: every write fails and is tried again after
+    /// its latency) or reachable again.
+    ///
+    /// # Panics
+    /// If the broker is not durable.
+    pub fn set_storage_down(&mut self, down: bool) {
+        self.storage
+            .as_mut()
+            .expect("only a durable broker has storage")
+            .down = down;
     }
 
     fn build(settings: SessionSettings, durable: bool) -> Self {
@@ -151,6 +166,12 @@ impl SimBroker {
         let Some((_, records, upto)) = storage.writing.take() else {
             return;
         };
+        if storage.down {
+            // Tried again, the same records in the same order, as the router does.
+            storage.writing = Some((now + storage.latency, records, upto));
+            self.core.handle_store_failed(now);
+            return;
+        }
         for record in records {
             storage.store.apply(record);
         }

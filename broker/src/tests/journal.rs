@@ -330,3 +330,48 @@ fn a_broker_that_does_not_journal_records_nothing() {
     assert!(records.is_empty());
     assert!(!t.b.is_durable());
 }
+
+#[test]
+fn a_resumable_client_is_stored_with_the_digest_of_its_resume_token_never_the_token() {
+    let mut t = durable();
+    let frames = t.connect_as(1, "demo", "sub", true);
+    let [Frame::Welcome(w)] = &frames[..] else {
+        panic!("{frames:?}")
+    };
+    let mut records = Vec::new();
+    t.b.take_records(&mut records);
+    let stored = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Client(c) => Some(c.token_sha256),
+            _ => None,
+        })
+        .expect("the client is journaled");
+    use sha2::Digest;
+    let digest: [u8; 32] = sha2::Sha256::digest(w.resume_token.as_bytes()).into();
+    assert_eq!(stored, digest);
+    assert!(!format!("{records:?}").contains(&w.resume_token));
+}
+
+#[test]
+fn no_retry_goes_out_before_the_message_is_stored() {
+    let mut t = durable();
+    let mut s = Store::default();
+    t.connect(1, "pub");
+    t.connect(2, "sub");
+    t.subscribe(2, "a", false);
+    store(&mut t, &mut s);
+    t.publish(1, 7, "a", b"x");
+    t.b.handle_store_failed(t.now);
+    // Past the retry interval (1 s here) with the write still failing: nothing goes out,
+    // or a crash now could lose a message the subscriber saw.
+    t.advance(Duration::from_millis(2_500));
+    assert!(deliveries(&t.frames(2)).is_empty());
+    assert!(t.frames(1).is_empty(), "no PubAck either");
+    store(&mut t, &mut s);
+    let got = deliveries(&t.frames(2));
+    assert!(
+        !got.is_empty() && got.iter().all(|d| d.2 == b"x"),
+        "{got:?}"
+    );
+}

@@ -12,8 +12,12 @@ use crate::text::Redacted;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// WebSocket URL of the server, e.g. `ws://127.0.0.1:8080/ws`; handed to the driver.
-    pub url: String,
+    /// WebSocket URLs of the servers, e.g. `ws://127.0.0.1:8080/ws`, tried in turn (round
+    /// robin): each connection attempt goes to the URL after the previous attempt's, so a
+    /// failed attempt or a lost connection moves the client to the next server, with the
+    /// backoff's delay in between (see [`BackoffConfig`]). One URL is a list of one; an empty
+    /// list makes every attempt fail (the driver cannot open the empty URL).
+    pub urls: Vec<String>,
     /// The session to join; `None` for an admin-only connection (see [`ClientConfig::admin`]).
     pub session: Option<SessionName>,
     /// The session password; on an admin-only connection, its credential: the secret key
@@ -66,9 +70,16 @@ pub struct ClientConfig {
 
 /// Exponential backoff with jitter between reconnection attempts.
 ///
-/// The delay before attempt `n` (1-based) is `min(max, initial * multiplier^(n-1))`,
+/// The delay before attempt `n` (1-based) is `min(max, initial * multiplier^(r-1))`, where
+/// `r` is the round of the attempt through [`ClientConfig::urls`] (`r = n` with one URL),
 /// reduced by a random fraction of up to `jitter` of itself, so a fleet of clients
 /// cut off together does not reconnect in lockstep.
+///
+/// With several URLs the delay grows once per full round of the list, not per attempt
+/// (as NATS clients wait only before a server they tried already): moving away from a dead
+/// server to the next one costs one short, jittered delay, and only a whole list that
+/// fails again and again is tried less and less often. Jitter applies to every attempt,
+/// so the clients of a node that died do not all reach the next one at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffConfig {
     /// Delay before the first reconnection attempt.
@@ -79,7 +90,8 @@ pub struct BackoffConfig {
     pub multiplier: f64,
     /// Fraction (0..=1) of the delay that is randomised away.
     pub jitter: f64,
-    /// Stop after this many consecutive failed attempts; `None` never gives up.
+    /// Stop after this many consecutive failed attempts (attempts, not rounds, with several
+    /// URLs); `None` never gives up.
     pub max_attempts: Option<u32>,
 }
 
@@ -118,10 +130,11 @@ impl Default for PublishRetryConfig {
 }
 
 impl ClientConfig {
-    /// A client of `session` at `url`, with every other setting at its default.
+    /// A client of `session` at `url`, with every other setting at its default. Push more
+    /// server URLs to [`ClientConfig::urls`] to fail over between them.
     pub fn new(url: impl Into<String>, session: SessionName, password: impl Into<String>) -> Self {
         ClientConfig {
-            url: url.into(),
+            urls: vec![url.into()],
             session: Some(session),
             password: password.into(),
             admin_session: None,
@@ -173,7 +186,7 @@ fn placeholder_session() -> SessionName {
 impl core::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("session", &self.session)
             .field("password", &Redacted(&self.password))
             .field("admin_session", &self.admin_session)

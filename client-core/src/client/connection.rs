@@ -11,11 +11,13 @@ impl Client {
 
     pub(super) fn start_connect(&mut self, now: Instant) {
         self.attempt += 1;
+        // Round robin; `url_index` starts on the last URL, so the first attempt takes the first.
+        self.url_index = (self.url_index + 1) % self.config.urls.len().max(1);
         self.phase = Phase::Opening {
             deadline: now + self.config.connect_timeout,
         };
         self.transport.push_back(TransportCommand::Connect {
-            url: self.config.url.clone(),
+            url: self.url().to_owned(),
         });
         self.set_state(State::Connecting {
             attempt: self.attempt,
@@ -47,7 +49,9 @@ impl Client {
             }
         }
         let next = self.attempt + 1;
-        let delay = backoff::delay(&self.config.backoff, next, &mut self.rng);
+        // Grows per round of the URL list (see `BackoffConfig`); one URL: per attempt.
+        let round = (next - 1) / self.config.urls.len().max(1) as u32 + 1;
+        let delay = backoff::delay(&self.config.backoff, round, &mut self.rng);
         let at = now + delay;
         self.phase = Phase::Waiting { until: at };
         self.last_loss = (reason.clone(), delay, error.clone());

@@ -94,6 +94,8 @@ pub struct Client {
     phase: Phase,
     /// Consecutive connection attempts since the last welcome.
     attempt: u32,
+    /// The index in `config.urls` of the current (or last) connection attempt.
+    url_index: usize,
     rng: Rng,
     next_request: u64,
     next_message_id: u64,
@@ -179,6 +181,7 @@ impl Client {
             resume_token: config.resume_token.clone(),
             phase: Phase::Waiting { until: now },
             attempt: 0,
+            url_index: config.urls.len().saturating_sub(1),
             rng,
             next_request: 1,
             next_message_id,
@@ -413,9 +416,19 @@ impl Client {
         &self.resume_token
     }
 
-    /// The server's WebSocket URL this client connects to.
+    /// The server's WebSocket URL this client is connected to, or connecting to, or (while
+    /// waiting to reconnect) last tried: one of [`ClientConfig::urls`]. The next attempt
+    /// goes to the URL after it.
     pub fn url(&self) -> &str {
-        &self.config.url
+        self.config
+            .urls
+            .get(self.url_index)
+            .map_or("", String::as_str)
+    }
+
+    /// How many server URLs the client goes round ([`ClientConfig::urls`]).
+    pub fn url_count(&self) -> usize {
+        self.config.urls.len()
     }
 
     /// Publishes held: unsent, or sent and not yet acked.

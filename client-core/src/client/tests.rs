@@ -1170,3 +1170,199 @@ fn a_batch_never_exceeds_the_sessions_max_message_size() {
         .sum();
     assert_eq!(frames, 4);
 }
+
+// ----- several server URLs --------------------------------------------------------------
+
+/// A client of the URLs `a`, `b` and `c`, without jitter.
+fn three_urls() -> T {
+    let mut cfg = config();
+    cfg.urls = ["ws://a/ws", "ws://b/ws", "ws://c/ws"]
+        .map(String::from)
+        .to_vec();
+    cfg.backoff.jitter = 0.0;
+    T::new(cfg)
+}
+
+/// The URL the next transport request opens (and checks it is the only request).
+fn connect_url(t: &mut T) -> String {
+    match &t.transport()[..] {
+        [TransportCommand::Connect { url }] => url.clone(),
+        other => panic!("expected one connect, got {other:?}"),
+    }
+}
+
+/// Fails the current attempt and starts the next one after the backoff; returns its delay.
+fn fail_and_wait(t: &mut T, now: &mut Instant) -> Duration {
+    t.c.handle_close(*now, None, "refused");
+    let State::Reconnecting { at, delay, .. } = t.c.state() else {
+        panic!("reconnecting: {:?}", t.c.state())
+    };
+    *now = at;
+    t.c.handle_timeout(*now);
+    delay
+}
+
+#[test]
+fn attempts_go_round_the_urls_in_order_and_the_backoff_grows_per_round() {
+    let mut t = three_urls();
+    let mut now = ms(0);
+    let mut urls = vec![connect_url(&mut t)];
+    assert_eq!(t.c.url(), "ws://a/ws");
+    let mut delays = Vec::new();
+    for _ in 0..6 {
+        delays.push(fail_and_wait(&mut t, &mut now).as_millis());
+        urls.push(connect_url(&mut t));
+        assert_eq!(t.c.url(), urls.last().expect("an attempt").as_str());
+    }
+    assert_eq!(
+        urls,
+        ["a", "b", "c", "a", "b", "c", "a"].map(|h| format!("ws://{h}/ws"))
+    );
+    // Attempts 2 and 3 are in the first round, 4 to 6 in the second, 7 in the third.
+    assert_eq!(delays, [500, 500, 1_000, 1_000, 1_000, 2_000]);
+}
+
+#[test]
+fn a_bad_url_in_the_list_is_skipped_and_the_next_one_connects() {
+    let mut t = three_urls();
+    assert_eq!(connect_url(&mut t), "ws://a/ws");
+    // The driver cannot open it (refused, unparsable, DNS): it reports a close.
+    t.c.handle_close(ms(0), None, "invalid URL");
+    let State::Reconnecting { at, .. } = t.c.state() else {
+        panic!("reconnecting: {:?}", t.c.state())
+    };
+    t.c.handle_timeout(at);
+    assert_eq!(connect_url(&mut t), "ws://b/ws");
+    t.c.handle_open(at);
+    t.sent();
+    t.server(
+        at,
+        Frame::Welcome(Welcome {
+            session_present: false,
+            batch: false,
+            client_id: "alice".into(),
+            resume_token: String::new(),
+            keepalive_ms: 0,
+            config: SessionConfig::default(),
+        }),
+    );
+    assert!(matches!(t.c.state(), State::Connected { .. }));
+    assert_eq!(t.c.url(), "ws://b/ws");
+}
+
+#[test]
+fn a_connect_timeout_moves_to_the_next_url() {
+    let mut t = three_urls();
+    assert_eq!(connect_url(&mut t), "ws://a/ws");
+    let deadline = t.c.poll_timeout().expect("connect deadline");
+    t.c.handle_timeout(deadline);
+    assert!(
+        matches!(&t.transport()[..], [TransportCommand::Close { .. }]),
+        "the timed out attempt is closed"
+    );
+    let at = t.c.poll_timeout().expect("reconnect timer");
+    t.c.handle_timeout(at);
+    assert_eq!(connect_url(&mut t), "ws://b/ws");
+}
+
+#[test]
+fn a_lost_connection_reconnects_to_the_next_url_and_restores_there() {
+    let mut cfg = config();
+    cfg.urls = vec!["ws://server/ws".into(), "ws://other/ws".into()];
+    let mut t = T::new(cfg);
+    t.open_and_welcome(ms(0), SessionConfig::default());
+    let req = t.c.subscribe(ms(1), filter("a/#"), false).expect("sub");
+    t.server(
+        ms(1),
+        Frame::SubAck(Ack {
+            id: req.0,
+            code: ErrorCode::OK,
+        }),
+    );
+    t.sent();
+    t.c.handle_close(ms(2), Some(1006), "");
+    // Made while no server is connected: held, sent on the next one.
+    let id =
+        t.c.publish(ms(3), &topic("a/b"), b"x", PublishOptions::default())
+            .expect("pub");
+    let State::Reconnecting { at, delay, .. } = t.c.state() else {
+        panic!("reconnecting: {:?}", t.c.state())
+    };
+    let first_round = BackoffConfig::default().initial;
+    assert!(
+        delay <= first_round && delay >= first_round / 2,
+        "{delay:?}"
+    );
+    t.c.handle_timeout(at);
+    assert_eq!(connect_url(&mut t), "ws://other/ws");
+    t.c.handle_open(at);
+    t.sent();
+    t.server(
+        at,
+        Frame::Welcome(Welcome {
+            session_present: false,
+            batch: false,
+            client_id: "alice".into(),
+            resume_token: String::new(),
+            keepalive_ms: 0,
+            config: SessionConfig::default(),
+        }),
+    );
+    assert_eq!(t.c.url(), "ws://other/ws");
+    let sent = t.sent();
+    assert!(
+        matches!(&sent[..], [Frame::Subscribe(s), Frame::Publish(p)]
+        if s.filter == "a/#" && p.message_id == id.0),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn one_url_is_tried_again_and_again_with_the_backoff_of_before() {
+    let mut cfg = config();
+    cfg.backoff.jitter = 0.0;
+    let mut t = T::new(cfg);
+    let mut now = ms(0);
+    let mut delays = Vec::new();
+    assert_eq!(connect_url(&mut t), "ws://server/ws");
+    for _ in 0..4 {
+        delays.push(fail_and_wait(&mut t, &mut now).as_millis());
+        assert_eq!(connect_url(&mut t), "ws://server/ws");
+    }
+    // As before several URLs existed: attempt `n` waits `initial * 2^(n-1)`.
+    assert_eq!(delays, [1_000, 2_000, 4_000, 8_000]);
+}
+
+#[test]
+fn max_attempts_counts_attempts_across_the_urls() {
+    let mut t = three_urls();
+    t.c.config.backoff.max_attempts = Some(4);
+    let mut now = ms(0);
+    for _ in 0..3 {
+        t.transport();
+        fail_and_wait(&mut t, &mut now);
+    }
+    t.transport();
+    t.c.handle_close(now, None, "refused");
+    assert_eq!(
+        t.c.state(),
+        State::Closed {
+            reason: CloseReason::GaveUp { attempts: 4 }
+        }
+    );
+}
+
+#[test]
+fn an_empty_url_list_fails_every_attempt_without_panicking() {
+    let mut cfg = config();
+    cfg.urls.clear();
+    cfg.backoff.max_attempts = Some(2);
+    let mut t = T::new(cfg);
+    assert_eq!(connect_url(&mut t), "");
+    assert_eq!(t.c.url(), "");
+    let mut now = ms(0);
+    fail_and_wait(&mut t, &mut now);
+    assert_eq!(connect_url(&mut t), "");
+    t.c.handle_close(now, None, "invalid URL");
+    assert!(matches!(t.c.state(), State::Closed { .. }));
+}

@@ -35,7 +35,8 @@
 //!         failed = Some((handle, failure.code()));
 //!     }
 //! }
-//! // The first attempt failing fails `connect()`, and the client stops.
+//! // The first attempt failing fails `connect()`, and the client stops (with several URLs:
+//! // the first attempt at each of them).
 //! assert_eq!(failed, Some(("connect()", "unreachable")));
 //! assert!(matches!(app.state(), fastport_client_core::State::Closed { .. }));
 //! # Ok(())
@@ -87,7 +88,8 @@ pub enum Output<H: Handles> {
     State(State),
     /// The first connection is up: settle `connect()` with the client.
     Connected(H::Connect),
-    /// The first connection attempt failed: the client is closed; settle `connect()` with
+    /// The first connection attempt failed (with several URLs: the first attempt at each,
+    /// and the failure is the last one's): the client is closed; settle `connect()` with
     /// the failure.
     ConnectFailed(H::Connect, Failure),
     /// A subscribe or unsubscribe finished.
@@ -458,9 +460,16 @@ impl<H: Handles> Dispatch<H> {
     fn state_changed(&mut self, state: State) {
         let settle_connect = match &state {
             State::Connected { .. } => self.connect.take().map(Output::Connected),
-            State::Reconnecting { reason, error, .. } => {
-                // The first attempt failed: the application hears it now instead of
-                // waiting through the backoff, and the client it never got stops.
+            // Every URL was tried once and failed (the attempt that comes next is the
+            // second round's first).
+            State::Reconnecting {
+                attempt,
+                reason,
+                error,
+                ..
+            } if *attempt as usize > self.client.url_count() => {
+                // The first round of attempts failed: the application hears it now instead
+                // of waiting through the backoff, and the client it never got stops.
                 self.connect.take().map(|connect| {
                     let url = self.client.url().to_owned();
                     let failure = match error {
@@ -482,7 +491,7 @@ impl<H: Handles> Dispatch<H> {
                 let connect = self.connect.take();
                 connect.map(|connect| Output::ConnectFailed(connect, Failure::from(reason)))
             }
-            State::Connecting { .. } => None,
+            State::Connecting { .. } | State::Reconnecting { .. } => None,
         };
         // Listeners see the new state before `connect()` settles, as they would in any
         // order of a driver's event loop.

@@ -505,3 +505,49 @@ fn in_order_tables_find_ids_and_drop_settled_prefixes() {
     );
     assert_eq!(t.take(19), Some('x'));
 }
+
+#[test]
+fn with_several_urls_connect_fails_only_once_each_url_failed_its_first_attempt() {
+    let mut cfg = config();
+    cfg.urls = vec!["ws://a/ws".into(), "ws://b/ws".into()];
+    let mut t = T {
+        app: Dispatch::new(Client::new(cfg, ms(0)), "connect"),
+    };
+    while t.app.poll_transport().is_some() {}
+    t.app.handle_close(ms(1), None, "connection refused");
+    let seen = t.seen();
+    assert!(
+        !seen.iter().any(|s| matches!(s, Seen::ConnectFailed(..))),
+        "{seen:?}"
+    );
+    let at = t.app.poll_timeout().expect("the next URL is tried");
+    t.app.handle_timeout(at);
+    t.app.handle_close(at, None, "connection refused");
+    let seen = t.seen();
+    assert!(
+        seen.contains(&Seen::ConnectFailed("connect", "unreachable")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        t.app.client().url(),
+        "ws://b/ws",
+        "the failure names the last"
+    );
+}
+
+#[test]
+fn with_several_urls_connect_settles_on_the_first_url_that_answers() {
+    let mut cfg = config();
+    cfg.urls = vec!["ws://dead/ws".into(), "ws://live/ws".into()];
+    let mut t = T {
+        app: Dispatch::new(Client::new(cfg, ms(0)), "connect"),
+    };
+    while t.app.poll_transport().is_some() {}
+    t.app.handle_close(ms(1), None, "connection refused");
+    let at = t.app.poll_timeout().expect("the next URL is tried");
+    t.app.handle_timeout(at);
+    t.open_and_welcome(at);
+    let seen = t.seen();
+    assert!(seen.contains(&Seen::Connected("connect")), "{seen:?}");
+    assert_eq!(t.app.client().url(), "ws://live/ws");
+}

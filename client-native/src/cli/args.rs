@@ -257,12 +257,28 @@ pub struct MemberArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// The server's WebSocket URL: ws://HOST:PORT/ws, or wss://HOST:PORT/ws for TLS.
-    #[arg(long, env = "FASTPORT_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub url: String,
+    /// Several servers to fail over between: repeat --url or separate the URLs with commas
+    /// (also in FASTPORT_URL); they are tried in turn, the next one when a server cannot be
+    /// reached or the connection is lost.
+    #[arg(
+        long = "url",
+        env = "FASTPORT_URL",
+        default_value = DEFAULT_URL,
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
     /// PEM file of CA certificates to trust for wss://, besides the public (Mozilla) roots:
     /// for a server whose certificate a private CA signed.
     #[arg(long, env = "FASTPORT_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl ServerArgs {
+    /// The first server URL (empty if none was given, which the options refuse).
+    pub fn first_url(&self) -> &str {
+        self.urls.first().map_or("", String::as_str)
+    }
 }
 
 /// `fastport session ...`: administration over an admin-only connection.
@@ -456,5 +472,19 @@ mod tests {
         let key = settle(&[&base[..], &["--key", "k"]].concat()).expect("one is fine");
         assert_eq!(key.key.as_deref(), Some("k"));
         assert_eq!(key.passphrase, None);
+    }
+
+    #[test]
+    fn url_takes_several_servers_repeated_or_comma_separated_in_order() {
+        let base = ["fastport", "pub", "--session", "s", "--password", "p"];
+        let urls = |extra: &[&str]| {
+            let args = [&base[..], extra, &["t", "m"]].concat();
+            settle(&args).expect("valid").member.server.urls
+        };
+        assert_eq!(urls(&["--url", "ws://a/ws"]), ["ws://a/ws"]);
+        assert_eq!(
+            urls(&["--url", "ws://a/ws,ws://b/ws", "--url", "ws://c/ws"]),
+            ["ws://a/ws", "ws://b/ws", "ws://c/ws"]
+        );
     }
 }

@@ -28,7 +28,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         ));
     }
     let mut options = Options::new(
-        &args.member.server.url,
+        args.member.server.first_url(),
         &args.member.session,
         &args.member.password,
     )
@@ -36,7 +36,7 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
         Error::Name(e) => CliError::usage(format!("--session / FASTPORT_SESSION: {e}")),
         other => other.into(),
     })?;
-    options = with_ca_file(options, &args.member.server)?;
+    options = with_server(options, &args.member.server)?;
     if let Some(id) = &args.client_id {
         options = options
             .client_id(id)
@@ -54,12 +54,14 @@ pub fn options(args: &ConnectArgs, resume: bool) -> Result<Options, CliError> {
 /// Where the resume token of `--client-id` is kept between runs, if one was given.
 pub fn token_file(args: &ConnectArgs) -> Option<TokenFile> {
     let id = args.client_id.as_deref()?;
-    let (url, session) = (&args.member.server.url, &args.member.session);
+    let (url, session) = (args.member.server.first_url(), &args.member.session);
     TokenFile::new(args.state_dir.as_deref(), url, session, id)
 }
 
-/// `options` trusting `--ca-file`'s certificates too, if given.
-pub fn with_ca_file(options: Options, server: &ServerArgs) -> Result<Options, CliError> {
+/// `options` going round every `--url`, and trusting `--ca-file`'s certificates too, if
+/// given.
+pub fn with_server(options: Options, server: &ServerArgs) -> Result<Options, CliError> {
+    let options = options.urls(&server.urls)?;
     match &server.ca_file {
         Some(path) => options.ca_file(path).map_err(CliError::from),
         None => Ok(options),
@@ -71,6 +73,7 @@ pub fn with_ca_file(options: Options, server: &ServerArgs) -> Result<Options, Cl
 /// keeps the resume token of every connection in it.
 pub fn report_events(client: &Client, quiet: bool, token: Option<TokenFile>) -> JoinHandle<()> {
     let mut events = client.events();
+    let server = client.clone();
     let client = client.clone();
     let mut kept = token.as_ref().and_then(TokenFile::read);
     let mut keep_token = move || {
@@ -113,7 +116,7 @@ pub fn report_events(client: &Client, quiet: bool, token: Option<TokenFile>) -> 
                 ClientEvent::State(State::Connected { .. }) => disconnected = false,
                 _ => {}
             }
-            if let Some(line) = describe(&event, quiet) {
+            if let Some(line) = describe(&event, quiet, &server.url()) {
                 note(&line);
             }
         }
@@ -125,9 +128,9 @@ pub fn note(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "fastport: {line}");
 }
 
-fn describe(event: &ClientEvent, quiet: bool) -> Option<String> {
+fn describe(event: &ClientEvent, quiet: bool, url: &str) -> Option<String> {
     match event {
-        ClientEvent::State(state) if !quiet => describe_state(state),
+        ClientEvent::State(state) if !quiet => describe_state(state, url),
         ClientEvent::Rejected {
             topic,
             publisher,
@@ -149,7 +152,8 @@ fn describe(event: &ClientEvent, quiet: bool) -> Option<String> {
     }
 }
 
-fn describe_state(state: &State) -> Option<String> {
+/// `url`: the server the client is connected to (or last tried).
+fn describe_state(state: &State, url: &str) -> Option<String> {
     match state {
         State::Reconnecting {
             attempt,
@@ -164,11 +168,11 @@ fn describe_state(state: &State) -> Option<String> {
             client_id,
             session_present: true,
         } => Some(format!(
-            "reconnected as `{client_id}`; the server kept this client's subscriptions \
-             and messages"
+            "reconnected to {url} as `{client_id}`; the server kept this client's \
+             subscriptions and messages"
         )),
         State::Connected { client_id, .. } => Some(format!(
-            "reconnected as `{client_id}`; subscriptions re-established"
+            "reconnected to {url} as `{client_id}`; subscriptions re-established"
         )),
         _ => None,
     }

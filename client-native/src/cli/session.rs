@@ -54,8 +54,8 @@ pub async fn run(command: SessionCommand) -> Result<(), CliError> {
     // The connection logs in with the request's own credential: the admin token to
     // create, the session's secret key otherwise.
     let login = (!creating).then_some(request.session);
-    let options = super::connect::with_ca_file(
-        Options::admin_with(&request.admin.server.url, login, request.credential)?,
+    let options = super::connect::with_server(
+        Options::admin_with(request.admin.server.first_url(), login, request.credential)?,
         &request.admin.server,
     )?;
     let client = Client::connect(options)

@@ -183,6 +183,32 @@ pub struct Publish {
     pub payload: Bytes,
 }
 
+/// A `Publish` whose topic is borrowed from the message it came in
+/// ([`Frame::decode_publish`]), not copied into a `String` of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    /// Delivery guarantee.
+    pub qos: Qos,
+    /// As in [`Publish::message_id`].
+    pub message_id: u64,
+    /// The topic as sent: UTF-8, not yet checked against the topic rules.
+    pub topic: &'a str,
+    /// The sealed envelope, a slice of the message.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// This publish as a [`PublishRef`], borrowing its topic.
+    pub fn as_publish_ref(&self) -> PublishRef<'_> {
+        PublishRef {
+            qos: self.qos,
+            message_id: self.message_id,
+            topic: &self.topic,
+            payload: self.payload.clone(),
+        }
+    }
+}
+
 /// Delivers a message to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deliver {

@@ -569,6 +569,28 @@ mod properties {
         }
 
         #[test]
+        fn the_publish_decoder_agrees_with_the_frame_decoder(
+            publish in any::<bool>(), bytes in proptest::collection::vec(any::<u8>(), 0..64)
+        ) {
+            // Half of the inputs start as a publish does.
+            let mut bytes = bytes;
+            if publish {
+                bytes.insert(0, 0x08);
+            }
+            let message = Bytes::from(bytes);
+            let frame = Frame::decode_from_client(message.clone());
+            match (frame, Frame::decode_publish(&message)) {
+                (_, None) => prop_assert_ne!(message.first(), Some(&0x08)),
+                (Ok(Frame::Publish(p)), Some(Ok(r))) => {
+                    prop_assert_eq!(r.payload.as_ptr(), p.payload.as_ptr(), "not copied");
+                    prop_assert_eq!(p.as_publish_ref(), r);
+                }
+                (Err(e), Some(Err(r))) => prop_assert_eq!(e, r),
+                (frame, publish) => prop_assert!(false, "{:?} vs {:?}", frame, publish),
+            }
+        }
+
+        #[test]
         fn mutated_valid_frames_never_panic_the_decoder(
             index in 0usize..22, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()
         ) {
@@ -590,6 +612,37 @@ mod properties {
             prop_assert_eq!(Frame::decode(bytes), Ok(frame));
         }
     }
+}
+
+#[test]
+fn a_publish_decodes_in_place_with_its_topic_borrowed_from_the_message() {
+    let publish = Publish {
+        qos: Qos::AtLeastOnce,
+        message_id: 300,
+        topic: "a/b".into(),
+        payload: Bytes::from_static(b"sealed"),
+    };
+    let message = Frame::Publish(publish.clone()).encode();
+    let decoded = Frame::decode_publish(&message)
+        .expect("a publish")
+        .expect("valid");
+    assert_eq!(decoded, publish.as_publish_ref());
+    // Type, qos, message id (two bytes), topic length: the topic follows.
+    assert_eq!(
+        decoded.topic.as_ptr(),
+        message[5..].as_ptr(),
+        "a slice, not a copy"
+    );
+    assert_eq!(
+        Frame::decode_publish(&Frame::Ping { nonce: 1 }.encode()),
+        None
+    );
+    let mut bad = message.to_vec();
+    bad[5] = 0xff;
+    assert_eq!(
+        Frame::decode_publish(&Bytes::from(bad)),
+        Some(Err(DecodeError::InvalidUtf8 { field: "topic" }))
+    );
 }
 
 #[test]

@@ -76,6 +76,23 @@ impl Reader {
         }
     }
 
+    /// A varint length followed by that many bytes: where they are in the message, not
+    /// checked for UTF-8 (see [`Reader::message`]).
+    pub(crate) fn string_range(
+        &mut self,
+        field: &'static str,
+    ) -> Result<core::ops::Range<usize>, DecodeError> {
+        let len = self.len_prefix(field)?;
+        let start = self.pos;
+        self.take(len, field)?;
+        Ok(start..start + len)
+    }
+
+    /// The whole message being read.
+    pub(crate) fn message(&self) -> &Bytes {
+        &self.buf
+    }
+
     /// Everything up to the end of the message, without copying.
     pub(crate) fn rest(&mut self) -> Bytes {
         let rest = self.buf.slice(self.pos..);

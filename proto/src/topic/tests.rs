@@ -585,3 +585,22 @@ fn levels_are_what_splitting_the_characters_on_slashes_yields_from_either_end() 
         }
     }
 }
+
+#[test]
+fn a_borrowed_topic_accepts_and_refuses_exactly_what_an_owned_one_does() {
+    let inputs = invalid_for_both()
+        .into_iter()
+        .map(|(s, _)| s)
+        .chain(["a/b", "$SYS/x", "a/+", "#", "sensors/temp/room1", "é/ü"].map(String::from));
+    for s in inputs {
+        let owned = Topic::new(s.as_str());
+        let borrowed = TopicRef::new(&s);
+        assert_eq!(borrowed.map(TopicRef::to_topic), owned, "{s:?}");
+        if let Ok(topic) = &owned {
+            let borrowed = TopicRef::from(topic);
+            assert_eq!(borrowed.as_str(), topic.as_str());
+            assert_eq!(borrowed.is_system(), topic.is_system());
+            assert!(borrowed.levels().eq(topic.levels()));
+        }
+    }
+}
