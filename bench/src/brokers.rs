@@ -15,6 +15,12 @@ use crate::Result;
 pub enum Broker {
     /// fastport-server, WebSocket (its only transport).
     Fastport,
+    /// fastport-server on the Redis engine (`--redis`), with a redis-server of its own
+    /// started by the bench: no persistence ([`REDIS_ARGS`]).
+    FastportRedis,
+    /// fastport-server on the Redis engine, its redis-server with `appendonly yes` and
+    /// `appendfsync everysec` ([`REDIS_AOF_ARGS`]).
+    FastportRedisAof,
     /// Mosquitto, MQTT 3.1.1 over TCP.
     Mosquitto,
     /// Mosquitto, MQTT 3.1.1 over WebSocket (subprotocol `mqtt`).
@@ -31,6 +37,8 @@ impl Broker {
     pub fn label(self) -> &'static str {
         match self {
             Broker::Fastport => "fastPort (WebSocket)",
+            Broker::FastportRedis => "fastPort + Redis (WebSocket)",
+            Broker::FastportRedisAof => "fastPort + Redis AOF (WebSocket)",
             Broker::Mosquitto => "Mosquitto (MQTT/TCP)",
             Broker::MosquittoWs => "Mosquitto (MQTT/WS)",
             Broker::Nats => "NATS (TCP)",
@@ -39,20 +47,22 @@ impl Broker {
         }
     }
 
-    /// Whether clients reach it over WebSocket.
-    pub fn websocket(self) -> bool {
+    /// Whether it is fastport-server (on either engine): the fastPort clients speak to it.
+    pub fn fastport(self) -> bool {
         matches!(
             self,
-            Broker::Fastport | Broker::MosquittoWs | Broker::NatsWs
+            Broker::Fastport | Broker::FastportRedis | Broker::FastportRedisAof
         )
+    }
+
+    /// Whether clients reach it over WebSocket.
+    pub fn websocket(self) -> bool {
+        self.fastport() || matches!(self, Broker::MosquittoWs | Broker::NatsWs)
     }
 
     /// Whether it has acknowledged publishes and deliveries (QoS 1); core NATS has not.
     pub fn has_qos1(self) -> bool {
-        matches!(
-            self,
-            Broker::Fastport | Broker::Mosquitto | Broker::MosquittoWs
-        )
+        self.fastport() || matches!(self, Broker::Mosquitto | Broker::MosquittoWs)
     }
 
     /// Whether it takes part in the throughput and latency measurements (Redis only in idle
@@ -69,8 +79,18 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The process id, for reading its memory.
     pub pid: u32,
+    /// fastPort on the Redis engine: the redis-server it stores in (stopped after the
+    /// broker, which is dropped first).
+    pub redis: Option<Box<Server>>,
     _child: Child,
     _dir: Option<TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The broker goes before its Redis, so it never sees Redis vanish under it.
+        let _ = self._child.start_kill();
+    }
 }
 
 /// A directory removed when dropped.
@@ -144,6 +164,7 @@ pub fn nats_ws_config(tcp_port: u16, ws_port: u16) -> String {
 }
 
 /// Redis's flags after `--port PORT`: no persistence, room for the idle connections.
+/// Also the Redis of `fastport-redis`.
 pub const REDIS_ARGS: &[&str] = &[
     "--bind",
     "127.0.0.1",
@@ -151,6 +172,22 @@ pub const REDIS_ARGS: &[&str] = &[
     "",
     "--appendonly",
     "no",
+    "--maxclients",
+    "20000",
+];
+
+/// The flags of `fastport-redis-aof`'s Redis after `--port PORT --dir DIR`: an append-only
+/// file written to the disk once a second (a crash of the Redis host loses at most the
+/// last second), no snapshots.
+pub const REDIS_AOF_ARGS: &[&str] = &[
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
     "--maxclients",
     "20000",
 ];
@@ -186,9 +223,28 @@ async fn run(program: &str, args: &[&str], port: u16, dir: Option<TempDir>) -> R
     Ok(Server {
         addr,
         pid,
+        redis: None,
         _child: child,
         _dir: dir,
     })
+}
+
+/// Starts a redis-server on a free port of 127.0.0.1 with [`REDIS_ARGS`], or with
+/// [`REDIS_AOF_ARGS`] and its files in a temporary directory, and waits until it listens.
+async fn start_redis(aof: bool) -> Result<Server> {
+    let port = free_port()?;
+    let port_arg = port.to_string();
+    let mut args = vec!["--port", &port_arg];
+    if aof {
+        let dir = temp_dir(port)?;
+        let dir_arg = dir.0.to_str().ok_or("temp dir is not UTF-8")?.to_owned();
+        args.extend_from_slice(&["--dir", &dir_arg]);
+        args.extend_from_slice(REDIS_AOF_ARGS);
+        run("redis-server", &args, port, Some(dir)).await
+    } else {
+        args.extend_from_slice(REDIS_ARGS);
+        run("redis-server", &args, port, None).await
+    }
 }
 
 /// Starts fastport-server on a free port of 127.0.0.1 with `--log warn` and `extra` flags,
@@ -234,6 +290,7 @@ pub async fn start_fastport(bin: &Path, extra: &[&str], config: Option<&str>) ->
     Ok(Server {
         addr,
         pid,
+        redis: None,
         _child: child,
         _dir: dir.map(|(dir, _)| dir),
     })
@@ -246,6 +303,17 @@ pub async fn start(broker: Broker, fastport_bin: &Path, many: bool) -> Result<Se
         Broker::Fastport => {
             let args = if many { FASTPORT_MANY_CONNECTIONS } else { &[] };
             start_fastport(fastport_bin, args, None).await
+        }
+        Broker::FastportRedis | Broker::FastportRedisAof => {
+            let redis = start_redis(broker == Broker::FastportRedisAof).await?;
+            let url = format!("redis://{}/0", redis.addr);
+            let mut args = vec!["--redis", url.as_str()];
+            if many {
+                args.extend_from_slice(FASTPORT_MANY_CONNECTIONS);
+            }
+            let mut server = start_fastport(fastport_bin, &args, None).await?;
+            server.redis = Some(Box::new(redis));
+            Ok(server)
         }
         Broker::Mosquitto | Broker::MosquittoWs => {
             let (port, spare) = two_free_ports()?;
@@ -269,12 +337,6 @@ pub async fn start(broker: Broker, fastport_bin: &Path, many: bool) -> Result<Se
             let conf = conf.to_str().ok_or("temp dir is not UTF-8")?.to_owned();
             run("nats-server", &["-c", &conf], ws_port, Some(dir)).await
         }
-        Broker::Redis => {
-            let port = free_port()?;
-            let port_arg = port.to_string();
-            let mut args = vec!["--port", &port_arg];
-            args.extend_from_slice(REDIS_ARGS);
-            run("redis-server", &args, port, None).await
-        }
+        Broker::Redis => start_redis(false).await,
     }
 }

@@ -106,7 +106,7 @@ async fn measure(args: &Args, server_bin: &Path, broker: Broker) -> Result<Outco
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_kib = vm_rss_kib(server.pid)?;
     let addr = server.addr;
-    if broker == Broker::Fastport {
+    if broker.fastport() {
         // The first login checks the password (argon2); the others reuse the verified one.
         drop(fastport::connect(addr).await?);
     }
@@ -154,7 +154,7 @@ async fn measure(args: &Args, server_bin: &Path, broker: Broker) -> Result<Outco
 /// One idle connection to `broker`, subscribed to its own topic.
 async fn connect(broker: Broker, addr: SocketAddr, i: usize) -> Result<Held> {
     Ok(match broker {
-        Broker::Fastport => {
+        Broker::Fastport | Broker::FastportRedis | Broker::FastportRedisAof => {
             let ws = fastport::connect(addr).await?;
             Held::Ws(Box::new(
                 fastport::subscribe(ws, &format!("idle/{i}")).await?,

@@ -201,7 +201,7 @@ async fn measure(args: &Args, server_bin: &Path, broker: Broker, qos1: bool) -> 
     let mut tasks = JoinSet::new();
     let (sub_probe, pub_probe) = (Arc::clone(&probe), Arc::clone(&probe));
     match broker {
-        Broker::Fastport => {
+        Broker::Fastport | Broker::FastportRedis | Broker::FastportRedisAof => {
             let sub = fastport::subscribe(fastport::connect(addr).await?, fastport::TOPIC).await?;
             tasks.spawn(fastport::latency_subscriber(sub, sub_probe, qos1));
             let publisher = fastport::connect(addr).await?;

@@ -1,6 +1,9 @@
 //! Comparative benchmark: the same pub/sub scenarios against fastPort, Mosquitto (MQTT over
 //! TCP and over WebSocket), NATS (TCP and WebSocket) and, for idle memory, Redis, side by
-//! side in one run. Each broker is started here on a free port of 127.0.0.1.
+//! side in one run. Each broker is started here on a free port of 127.0.0.1. fastPort can
+//! also run on its Redis engine (`fastport-redis`, `fastport-redis-aof`), each with a
+//! redis-server of its own; the throughput rows then also report Redis's commands and the
+//! journal's round trips per published message ([`store`]).
 //!
 //! Three kinds of measurement (`--scenarios`):
 //! - throughput ([`throughput`]): fan-in and fan-out at QoS 0 and QoS 1, windowed
@@ -31,6 +34,7 @@ mod link;
 mod mqtt;
 mod nats;
 mod report;
+mod store;
 mod throughput;
 
 use std::net::SocketAddr;
@@ -55,7 +59,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "throughput,latency,idle")]
     scenarios: Vec<Kind>,
     /// Brokers to run, comma-separated: fastport, mosquitto, mosquitto-ws, nats, nats-ws,
-    /// redis (redis takes part in the idle-memory measurement only).
+    /// redis (redis takes part in the idle-memory measurement only), and, not in the
+    /// default list, fastport-redis (fastport-server with `--redis` on a redis-server of its
+    /// own, no persistence) and fastport-redis-aof (the same, Redis with `appendonly yes`,
+    /// `appendfsync everysec`); for these two the throughput rows also print Redis's
+    /// commands and the journal's round trips per published message.
     #[arg(
         long,
         value_delimiter = ',',
@@ -228,6 +236,26 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
     }
     let tables = report::Tables::new(&results, &args);
     println!("{}", tables.stdout());
+    let store: Vec<String> = results
+        .throughput
+        .iter()
+        .filter_map(|o| {
+            let work = o.store.as_ref()?;
+            Some(format!(
+                "- {} / {} / {} B: {}",
+                o.broker.label(),
+                o.scenario.name,
+                o.payload,
+                work.summary()
+            ))
+        })
+        .collect();
+    if !store.is_empty() {
+        println!(
+            "Redis engine, in each measured window:\n{}\n",
+            store.join("\n")
+        );
+    }
     if !results.isolation.is_empty() {
         println!("{}", attack::render(&results.isolation));
     }

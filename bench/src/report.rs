@@ -271,6 +271,26 @@ pub async fn write_docs(
         .map(|a| if a.is_empty() { "''" } else { a })
         .collect::<Vec<_>>()
         .join(" ");
+    // fastPort on the Redis engine, when it is one of the brokers.
+    let fastport_redis = if args
+        .brokers
+        .iter()
+        .any(|b| matches!(b, Broker::FastportRedis | Broker::FastportRedisAof))
+    {
+        let aof = brokers::REDIS_AOF_ARGS
+            .iter()
+            .map(|a| if a.is_empty() { "''" } else { a })
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!(
+            "- fastPort + Redis: the same `fastport-server` with `--redis redis://127.0.0.1:PORT/0`\n\
+             \x20 on a redis-server of its own, started before it and stopped after it: `redis-server\n\
+             \x20 --port PORT {redis_args}` (no persistence), or for fastPort + Redis AOF\n\
+             \x20 `redis-server --port PORT --dir TEMPDIR {aof}`.\n"
+        )
+    } else {
+        String::new()
+    };
     let payloads = args
         .payload
         .iter()
@@ -397,6 +417,7 @@ pub async fn write_docs(
          \n\
          - fastPort: `fastport-server` (release build, `--listen 127.0.0.1:0 --log warn`, demo\n\
          \x20 session); WebSocket is its only transport.\n\
+         {fastport_redis}\
          - {mosquitto}, MQTT 3.1.1. Config: `listener PORT 127.0.0.1` (followed by\n\
          \x20 `protocol websockets` for MQTT/WS), `max_connections -1`, `allow_anonymous true`,\n\
          \x20 `persistence false`, `set_tcp_nodelay true`. For MQTT/WS the config also has an\n\

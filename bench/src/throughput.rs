@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use crate::brokers::{self, Broker};
-use crate::{fastport, mqtt, nats, secs, Args, Result, WRITE_BATCH};
+use crate::{fastport, mqtt, nats, secs, store, Args, Result, WRITE_BATCH};
 
 /// Subscribers wake waiting publishers every this many messages.
 const NOTIFY_EVERY: u64 = 32;
@@ -70,6 +70,8 @@ pub struct Outcome {
     /// fastPort QoS 1: receipts whose status was not `delivered`, over the whole run (within
     /// `max_pending` every subscriber gets and acks each message, so there should be none).
     pub receipts_not_delivered: u64,
+    /// fastPort on the Redis engine: what Redis and the journal did in the measured window.
+    pub store: Option<store::Work>,
 }
 
 /// Counters the client tasks share with the driver, and the publishers' window.
@@ -143,6 +145,15 @@ impl Counters {
         let before = self.pubacked.fetch_add(n, Ordering::Relaxed);
         if (before + n) / NOTIFY_EVERY != before / NOTIFY_EVERY {
             self.progress.notify_waiters();
+        }
+    }
+
+    /// Messages published: QoS 1, acknowledged by the broker; QoS 0, sent.
+    fn published(&self) -> u64 {
+        if self.qos1 {
+            self.pubacked.load(Ordering::Relaxed)
+        } else {
+            self.sent.load(Ordering::Relaxed)
         }
     }
 
@@ -223,6 +234,9 @@ pub async fn run(args: &Args, server_bin: &Path) -> Result<Vec<Outcome>> {
                     String::new()
                 }
             );
+            if let Some(work) = &outcome.store {
+                eprintln!("  Redis: {}", work.summary());
+            }
             outcomes.push(outcome);
         }
     }
@@ -257,12 +271,25 @@ async fn measure(
         Ok(()) => {
             tokio::time::sleep(secs(args.warmup)).await;
             let losses_before = counters.subscriber_losses.load(Ordering::Relaxed);
+            let store_before = match &server.redis {
+                Some(redis) => Some(store::snapshot(redis.addr, server.addr).await?),
+                None => None,
+            };
+            let published_before = counters.published();
             let before = counters.delivered();
             let t0 = Instant::now();
             tokio::time::sleep(secs(args.duration)).await;
             let after = counters.delivered();
             let elapsed = t0.elapsed().as_secs_f64();
+            let published = counters.published() - published_before;
             let losses = counters.subscriber_losses.load(Ordering::Relaxed);
+            let store = match (&server.redis, store_before) {
+                (Some(redis), Some(before)) => {
+                    let after = store::snapshot(redis.addr, server.addr).await?;
+                    Some(store::Work::between(&before, &after, published))
+                }
+                _ => None,
+            };
             Ok(Outcome {
                 broker,
                 scenario,
@@ -270,6 +297,7 @@ async fn measure(
                 delivered_per_sec: (after - before) as f64 / elapsed,
                 subscriber_losses: losses.max(losses_before),
                 receipts_not_delivered: counters.receipts_not_delivered.load(Ordering::Relaxed),
+                store,
             })
         }
         Err(e) => Err(e),
@@ -360,7 +388,7 @@ async fn start_clients(
     for i in 0..scenario.subscribers {
         let counters = Arc::clone(counters);
         match broker {
-            Broker::Fastport => {
+            Broker::Fastport | Broker::FastportRedis | Broker::FastportRedisAof => {
                 let ws = fastport::connect(addr).await?;
                 let ws = fastport::subscribe(ws, fastport::TOPIC).await?;
                 tasks.spawn(async move {
@@ -390,7 +418,7 @@ async fn start_clients(
         let payload = payload.clone();
         let counters = Arc::clone(counters);
         match broker {
-            Broker::Fastport => {
+            Broker::Fastport | Broker::FastportRedis | Broker::FastportRedisAof => {
                 let ws = fastport::connect(addr).await?;
                 tasks.spawn(async move { fastport::publisher(ws, payload, &counters, qos1).await });
             }
