@@ -7,16 +7,8 @@
 //! `.`, `_` and `-`, so they cannot hold a brace. Client ids may hold `:`; they are never
 //! parsed back out of a key.
 //!
-//! | Key | Type | What | Lifetime |
-//! |---|---|---|---|
-//! | `fastport:sessions` | set | names of the stored sessions | until dropped |
-//! | `fastport:{S}:session` | hash | `password`, `secret` (argon2id PHC strings, never the secrets), `suspended`, `next_delivery`, one `setting:NAME` field per setting | until dropped |
-//! | `fastport:{S}:clients` | hash | client id → its resumable state (JSON: the SHA-256 of its resume token, display name, subscriptions) | until the client's state ends |
-//! | `fastport:{S}:offline` | hash | client id → when its offline state expires (Unix ms) | until it resumes |
-//! | `fastport:{S}:r:{client}` | list | receipts waiting for an offline publisher (encoded frames) | the session's expiry |
-//! | `fastport:{S}:index` | sorted set | delivery ids by expiry time (Unix ms), messages and tombstones | trimmed as they expire |
-//! | `fastport:{S}:m:{delivery}` | hash | `frame` (the `Deliver` frame), `topic`, `publisher`, `mid`, `plen`, `delivered`, `failed`; once settled only `publisher`, `mid`, `receipt` (a tombstone) | the session's expiry (TTL) |
-//! | `fastport:{S}:w:{delivery}` | hash | subscriber → attempts, for those that still owe an ack | the session's expiry (TTL) |
+//! The keys, their types and lifetimes are the table in docs/CLUSTER.md ("The data
+//! model"), kept there once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -224,7 +216,18 @@ fn add(
         }
         Record::Message(m) => {
             let mk = message_key(&m.session, m.delivery);
-            p.hset_multiple(&mk, &owned_fields(m)).ignore();
+            // The frame goes as the slice it is: no copy of the payload per message.
+            let (mid, plen) = (m.message_id.to_string(), m.payload_len.to_string());
+            let fields: [(&str, &[u8]); 7] = [
+                ("frame", &m.frame),
+                ("topic", m.topic.as_bytes()),
+                ("publisher", m.publisher.as_bytes()),
+                ("mid", mid.as_bytes()),
+                ("plen", plen.as_bytes()),
+                ("delivered", b"0"),
+                ("failed", b"0"),
+            ];
+            p.hset_multiple(&mk, &fields).ignore();
             p.pexpire(&mk, ms(m.expiry) as i64).ignore();
             let wk = waiting_key(&m.session, m.delivery);
             let targets: Vec<(&str, u32)> = m.targets.iter().map(|t| (&**t, 1)).collect();
@@ -296,19 +299,6 @@ fn add(
             p.del(receipts_key(session, client)).ignore();
         }
     }
-}
-
-/// A message's fields, as owned bytes.
-fn owned_fields(m: &MessageRecord) -> Vec<(&'static str, Vec<u8>)> {
-    vec![
-        ("frame", m.frame.to_vec()),
-        ("topic", m.topic.clone().into_bytes()),
-        ("publisher", m.publisher.as_bytes().to_vec()),
-        ("mid", m.message_id.to_string().into_bytes()),
-        ("plen", m.payload_len.to_string().into_bytes()),
-        ("delivered", b"0".to_vec()),
-        ("failed", b"0".to_vec()),
-    ]
 }
 
 /// Stores `records` with one round trip (on a Redis Cluster, one per slot group, at once).

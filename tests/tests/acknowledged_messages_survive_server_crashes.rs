@@ -32,7 +32,9 @@ fn durable_broker() -> SimBroker {
     SimBroker::durable(settings, STORE_LATENCY)
 }
 
-fn run(seed: u64) -> (Sim, usize, String) {
+/// The durable broker and `CLIENTS` resumable clients, each subscribing to `room/#`, on a
+/// network with jitter and no resets (the crashes are the faults).
+fn sim_with_clients(seed: u64) -> Sim {
     let mut sim = Sim::new(seed, durable_broker());
     sim.net = NetConfig {
         latency: Duration::from_millis(2),
@@ -49,6 +51,11 @@ fn run(seed: u64) -> (Sim, usize, String) {
         sim.with_client(c, |core, now| core.subscribe(now, filter, false))
             .expect("subscribe");
     }
+    sim
+}
+
+fn run(seed: u64) -> (Sim, usize, String) {
+    let mut sim = sim_with_clients(seed);
     let subscribed = |s: &Sim| {
         (0..CLIENTS).all(|i| {
             s.events_of(i, |e| {
@@ -200,22 +207,7 @@ fn the_same_seed_replays_the_same_crashes() {
 #[test]
 fn an_outage_of_the_storage_refuses_qos1_and_loses_nothing() {
     for seed in 1..=12 {
-        let mut sim = Sim::new(seed, durable_broker());
-        sim.net = NetConfig {
-            latency: Duration::from_millis(2),
-            jitter: Duration::from_millis(3),
-            reset_probability: 0.0,
-        };
-        for i in 0..CLIENTS {
-            let mut config = client_config(&format!("c{i}"));
-            config.resume = true;
-            config.publish_retry.max_attempts = 1_000;
-            config.publish_retry.deadline = None;
-            let c = sim.add_client(config);
-            let filter = TopicFilter::new("room/#").expect("valid");
-            sim.with_client(c, |core, now| core.subscribe(now, filter, false))
-                .expect("subscribe");
-        }
+        let mut sim = sim_with_clients(seed);
         sim.run_for(Duration::from_millis(200));
         for n in 0..MESSAGES {
             if n == 3 {

@@ -27,14 +27,21 @@ fn store(t: &mut T, store: &mut Store) -> usize {
     n
 }
 
-#[test]
-fn a_qos1_publish_is_acked_and_delivered_only_once_its_record_is_stored() {
+/// A durable broker with a publisher on connection 1 and a subscriber to `a` on 2, all of
+/// it stored.
+fn publisher_and_subscriber() -> (T, Store) {
     let mut t = durable();
     let mut s = Store::default();
     t.connect(1, "pub");
     t.connect(2, "sub");
     t.subscribe(2, "a", false);
     store(&mut t, &mut s);
+    (t, s)
+}
+
+#[test]
+fn a_qos1_publish_is_acked_and_delivered_only_once_its_record_is_stored() {
+    let (mut t, _) = publisher_and_subscriber();
     t.publish(1, 7, "a", b"hello");
     assert!(t.frames(1).is_empty(), "no PubAck before it is stored");
     assert!(t.frames(2).is_empty(), "no delivery before it is stored");
@@ -87,12 +94,7 @@ fn a_qos1_publish_is_acked_and_delivered_only_once_its_record_is_stored() {
 
 #[test]
 fn a_resend_of_a_message_not_stored_yet_is_acked_after_it_is() {
-    let mut t = durable();
-    let mut s = Store::default();
-    t.connect(1, "pub");
-    t.connect(2, "sub");
-    t.subscribe(2, "a", false);
-    store(&mut t, &mut s);
+    let (mut t, mut s) = publisher_and_subscriber();
     t.publish(1, 7, "a", b"x");
     t.publish(1, 7, "a", b"x");
     assert!(
@@ -112,12 +114,7 @@ fn a_resend_of_a_message_not_stored_yet_is_acked_after_it_is() {
 
 #[test]
 fn while_writes_fail_qos1_is_refused_storage_unavailable_and_qos0_flows() {
-    let mut t = durable();
-    let mut s = Store::default();
-    t.connect(1, "pub");
-    t.connect(2, "sub");
-    t.subscribe(2, "a", false);
-    store(&mut t, &mut s);
+    let (mut t, mut s) = publisher_and_subscriber();
     t.b.handle_store_failed(t.now);
     t.publish(1, 7, "a", b"x");
     assert!(
@@ -355,12 +352,7 @@ fn a_resumable_client_is_stored_with_the_digest_of_its_resume_token_never_the_to
 
 #[test]
 fn no_retry_goes_out_before_the_message_is_stored() {
-    let mut t = durable();
-    let mut s = Store::default();
-    t.connect(1, "pub");
-    t.connect(2, "sub");
-    t.subscribe(2, "a", false);
-    store(&mut t, &mut s);
+    let (mut t, mut s) = publisher_and_subscriber();
     t.publish(1, 7, "a", b"x");
     t.b.handle_store_failed(t.now);
     // Past the retry interval (1 s here) with the write still failing: nothing goes out,
