@@ -331,21 +331,6 @@ fn number(fields: &Fields, name: &str) -> Option<u64> {
     text(fields, name).and_then(|t| t.parse().ok())
 }
 
-/// Every stored session, as the brokers restore them. Clients whose offline state expired
-/// and messages past their expiry are left out (Redis drops the latter itself).
-pub(crate) async fn load<C: ConnectionLike>(conn: &mut C) -> RedisResult<Vec<RestoredSession>> {
-    let now = unix_ms();
-    let names: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(SESSIONS)
-        .query_async(conn)
-        .await?;
-    let mut sessions = Vec::with_capacity(names.len());
-    for name in names {
-        sessions.push(load_session(conn, &name, now).await?);
-    }
-    Ok(sessions)
-}
-
 /// Loads the clients and messages of `name` too when only the configuration names it.
 pub(crate) async fn load_session<C: ConnectionLike>(
     conn: &mut C,
@@ -518,6 +503,9 @@ pub(crate) struct Store {
     redacted: Arc<str>,
     health: Arc<crate::engine::EngineHealth>,
     metrics: Arc<StoreMetrics>,
+    /// This node's place among the nodes sharing the Redis: only the records of the
+    /// sessions it owns are written, and only while its lease holds.
+    fence: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -546,7 +534,14 @@ impl Store {
             redacted: Arc::from(engine.redacted()),
             health: engine.health().clone(),
             metrics: Arc::default(),
+            fence: None,
         }
+    }
+
+    /// Writes only what `cluster` allows (see [`Store::fence`]).
+    pub(crate) fn fenced(mut self, cluster: Arc<crate::cluster::Cluster>) -> Store {
+        self.fence = Some(cluster);
+        self
     }
 
     pub(crate) fn metrics(&self) -> Arc<StoreMetrics> {
@@ -557,7 +552,7 @@ impl Store {
     /// tells the router they are stored up to `upto`; says once that it failed meanwhile.
     pub(crate) async fn write(
         mut self,
-        records: Vec<Record>,
+        mut records: Vec<Record>,
         upto: u64,
         router: tokio::sync::mpsc::Sender<crate::server::RouterMsg>,
     ) {
@@ -566,9 +561,32 @@ impl Store {
         let mut said = false;
         loop {
             let started = std::time::Instant::now();
-            let attempt = tokio::time::timeout(WRITE_TIMEOUT, write(&mut self.conn, &records));
+            let mut leased = true;
+            if let Some(cluster) = &self.fence {
+                // Records of a session another node serves now are its to write: never
+                // acknowledged here (barriers wait for their write), so nothing is lost.
+                records.retain(|r| cluster.owns(r.session()));
+                leased = cluster.lease_ok();
+            }
+            let attempt = async {
+                if leased {
+                    tokio::time::timeout(WRITE_TIMEOUT, write(&mut self.conn, &records)).await
+                } else {
+                    Ok(Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "this node's registration in Redis lapsed",
+                    ))))
+                }
+            };
             let error = match attempt.await {
                 Ok(Ok(())) => {
+                    if let Some(cluster) = &self.fence {
+                        for record in &records {
+                            if let Record::SessionDropped { session } = record {
+                                cluster.dropped(session).await;
+                            }
+                        }
+                    }
                     let m = &self.metrics;
                     m.writes.fetch_add(1, Ordering::Relaxed);
                     m.records.fetch_add(records.len() as u64, Ordering::Relaxed);

@@ -252,6 +252,13 @@ pub struct Cli {
     #[arg(long, env = "FASTPORT_NODE_ID", value_name = "ID")]
     pub node_id: Option<String>,
 
+    /// With the Redis engine: the WebSocket URL other nodes reach this one at, to relay
+    /// the connections of the sessions it serves (`ws://10.0.0.5:8080/ws`; plain
+    /// WebSocket, on a private network). [default:
+    /// `ws://` the listen address `/ws`, with the host name for 0.0.0.0 or ::]
+    #[arg(long, env = "FASTPORT_ADVERTISE_URL", value_name = "URL")]
+    pub advertise_url: Option<String>,
+
     /// The defaults of every session's settings.
     #[command(flatten)]
     pub session_defaults: SettingFlags<ServerFlags>,
