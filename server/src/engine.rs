@@ -153,7 +153,7 @@ impl RedisEngine {
         };
         let (conn, round_trip) = match tokio::time::timeout(CONNECT_LIMIT, connecting).await {
             Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(unreachable(describe(&e))),
+            Ok(Err(e)) => return Err(unreachable(with_tls_hint(describe(&e), config))),
             Err(_) => return Err(unreachable(format!("no answer within {CONNECT_LIMIT:?}"))),
         };
         let health = Arc::new(EngineHealth::new_up(round_trip));
@@ -231,7 +231,12 @@ impl RedisConn {
     async fn open(config: &RedisConfig) -> redis::RedisResult<RedisConn> {
         match config {
             RedisConfig::Single(url) => {
-                let client = redis::Client::open(url.as_secret_str())?;
+                let client = match url.tls() {
+                    None => redis::Client::open(url.as_secret_str())?,
+                    Some(tls) => {
+                        redis::Client::build_with_tls(url.as_secret_str(), tls.certificates())?
+                    }
+                };
                 let manager = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -240,10 +245,15 @@ impl RedisConn {
                 Ok(RedisConn::Single(conn))
             }
             RedisConfig::Cluster(seeds) => {
-                let client = ClusterClient::builder(seeds.iter().map(|s| s.as_secret_str()))
+                let mut builder = ClusterClient::builder(seeds.iter().map(|s| s.as_secret_str()))
                     .connection_timeout(CONNECT_TIMEOUT)
-                    .response_timeout(RESPONSE_TIMEOUT)
-                    .build()?;
+                    .response_timeout(RESPONSE_TIMEOUT);
+                // Every seed has the same files (`[redis] ca`, `cert`, `key`); the client
+                // uses them for the nodes it discovers too.
+                if let Some(tls) = config.tls() {
+                    builder = builder.certs(tls.certificates());
+                }
+                let client = builder.build()?;
                 Ok(RedisConn::Cluster(client.get_async_connection().await?))
             }
         }
@@ -335,6 +345,37 @@ async fn watch(mut conn: RedisConn, health: Arc<EngineHealth>, redacted: String)
             Err(e) => health.failed(&format!("Redis at {redacted}: {}", describe(&e))),
         }
     }
+}
+
+/// `cause` with, when it is a failed TLS handshake, the setting to look at. The client's
+/// error is rustls's, in its words: `invalid peer certificate: ...` when Redis's
+/// certificate is not trusted, `received fatal alert: ...` when Redis refused the
+/// handshake (for a missing or untrusted client certificate, with `tls-auth-clients yes`).
+fn with_tls_hint(cause: String, config: &RedisConfig) -> String {
+    let tls = config.tls();
+    let hint = if cause.contains("invalid peer certificate") {
+        match tls.and_then(|t| t.ca_file()) {
+            Some(_) => {
+                "Redis's certificate is not signed by the CA of --redis-ca ([redis] ca), \
+                 has expired, or does not name the host of the URL"
+            }
+            None => {
+                "Redis's certificate does not chain to a public root: give its CA with \
+                 --redis-ca ([redis] ca)"
+            }
+        }
+    } else if cause.contains("received fatal alert") {
+        match tls.and_then(|t| t.client_files()) {
+            Some(_) => "Redis refused the client certificate of --redis-cert ([redis] cert)",
+            None => {
+                "Redis may ask for a client certificate (tls-auth-clients): give one with \
+                 --redis-cert and --redis-key ([redis] cert, key)"
+            }
+        }
+    } else {
+        return cause;
+    };
+    format!("{cause} ({hint})")
 }
 
 /// The client's error in one line (it never holds the URL or a password).
