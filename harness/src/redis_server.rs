@@ -273,7 +273,15 @@ impl Redis {
                         "no"
                     });
                 if self.cluster {
-                    command.args(["--tls-cluster", "yes"]);
+                    // The bus between the nodes is TLS too, each node a client of the
+                    // others with the client certificate (the server certificate is for
+                    // server authentication only).
+                    command
+                        .args(["--tls-cluster", "yes"])
+                        .arg("--tls-client-cert-file")
+                        .arg(self.tls_file(TLS_CLIENT_CERT))
+                        .arg("--tls-client-key-file")
+                        .arg(self.tls_file(TLS_CLIENT_KEY));
                 }
             }
         }
@@ -442,10 +450,21 @@ impl RedisCluster {
     /// Starts `masters` nodes (at least 3, Redis's minimum), creates the cluster and waits
     /// until every node reports `cluster_state:ok`.
     pub async fn start(masters: usize) -> RedisCluster {
+        RedisCluster::start_nodes(masters, None).await
+    }
+
+    /// Like [`RedisCluster::start`], every node speaking TLS only as
+    /// [`Redis::start_tls`] does, the cluster bus too (`tls-cluster yes`): its
+    /// [`RedisCluster::urls`] are `rediss://`.
+    pub async fn start_tls(masters: usize, pki: &Pki, auth: ClientAuth) -> RedisCluster {
+        RedisCluster::start_nodes(masters, Some((pki, auth))).await
+    }
+
+    async fn start_nodes(masters: usize, tls: Option<(&Pki, ClientAuth)>) -> RedisCluster {
         assert!(masters >= 3, "a Redis Cluster needs at least 3 masters");
         let mut nodes = Vec::with_capacity(masters);
         for _ in 0..masters {
-            nodes.push(Redis::start_node(false, true, None).await);
+            nodes.push(Redis::start_node(false, true, tls).await);
         }
         let addresses: Vec<String> = nodes
             .iter()
@@ -475,11 +494,12 @@ impl RedisCluster {
         cluster
     }
 
-    /// Every node's URL, `redis://127.0.0.1:PORT` (database 0, the only one of a cluster).
+    /// Every node's URL, `redis://127.0.0.1:PORT` (`rediss://` with TLS; database 0, the
+    /// only one of a cluster).
     pub fn urls(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port()))
+            .map(|n| n.url().trim_end_matches("/0").to_owned())
             .collect()
     }
 

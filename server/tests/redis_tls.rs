@@ -8,6 +8,8 @@
 //! - a Redis that asks for client certificates (`tls-auth-clients yes`) takes the server
 //!   with `--redis-cert`/`--redis-key` (here from `FASTPORT_REDIS_CERT`/`_KEY`), and
 //!   refuses it without, or with a client certificate of another CA;
+//! - a Redis Cluster speaking TLS only (its bus too) takes the same files for every node
+//!   the client learns from the seed;
 //! - an unusable PEM file is a configuration error (exit code 2) naming the key and the
 //!   file, before anything connects.
 //!
@@ -20,8 +22,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{launch, metric, Clients};
-use fastport_harness::{ClientAuth, Pki, Redis};
+use common::{launch, metric, Clients, Server};
+use fastport_harness::{ClientAuth, Pki, Redis, RedisCluster};
 
 const TOKEN: &str = "admin-token-for-redis-tls-tests";
 
@@ -49,20 +51,7 @@ async fn with_the_private_ca_the_server_stores_in_a_tls_redis() {
     assert_eq!((health.status, health.body.trim()), (200, "ok"));
 
     // A session created through the admin API is written to Redis, over TLS.
-    let body = r#"{"name":"team","password":"pw","secret":"sec"}"#;
-    let auth = format!("Bearer {TOKEN}");
-    let response = server
-        .http("POST", "/admin/sessions", &[("Authorization", &auth)], body)
-        .await;
-    assert_eq!(response.status, 201, "{}", response.body);
-    common::within("the session stored", async {
-        while metric(server.addr(), "fastport_journal_records_unstored").await != 0
-            || metric(server.addr(), "fastport_store_records_total").await == 0
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    create_team_and_wait_until_stored(&server).await;
     let keys = redis.cli(&["KEYS", "fastport:{team}:*"]).await;
     assert!(!keys.trim().is_empty(), "nothing of `team` in Redis");
 }
@@ -174,6 +163,24 @@ async fn an_unusable_pem_file_is_a_configuration_error_naming_the_key_and_the_fi
     assert!(stderr.contains("is plain TCP"), "{stderr}");
 }
 
+/// Creates session `team` through the admin API and waits until the server stored it.
+async fn create_team_and_wait_until_stored(server: &Server) {
+    let body = r#"{"name":"team","password":"pw","secret":"sec"}"#;
+    let auth = format!("Bearer {TOKEN}");
+    let response = server
+        .http("POST", "/admin/sessions", &[("Authorization", &auth)], body)
+        .await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    common::within("the session stored", async {
+        while metric(server.addr(), "fastport_journal_records_unstored").await != 0
+            || metric(server.addr(), "fastport_store_records_total").await == 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 /// The one line of `stderr` that reports an error.
 fn one_error_line(stderr: &str) -> &str {
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
@@ -199,4 +206,32 @@ async fn run(args: &[&str]) -> (Option<i32>, String, String) {
         text(&output.stdout),
         text(&output.stderr),
     )
+}
+
+#[tokio::test]
+async fn a_tls_redis_cluster_takes_the_ca_and_the_client_certificate_for_every_node() {
+    let pki = Pki::new();
+    let cluster = RedisCluster::start_tls(3, &pki, ClientAuth::Required).await;
+    let seed = &cluster.urls()[0];
+    assert!(seed.starts_with("rediss://"), "{seed}");
+    let toml = format!(
+        "[redis]\ncluster = [\"{seed}\"]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+        path(&pki.ca_file()),
+        path(&pki.client_cert_file()),
+        path(&pki.client_key_file())
+    );
+    let server = launch()
+        .config(&toml)
+        .args(&["--admin-token", TOKEN])
+        .start()
+        .await;
+    create_team_and_wait_until_stored(&server).await;
+    // The session's keys share a slot: one node has them, reached over TLS by the client
+    // that learnt the others from the seed.
+    let mut found = 0;
+    for i in 0..3 {
+        let keys = cluster.node(i).cli(&["KEYS", "fastport:{team}:*"]).await;
+        found += keys.lines().filter(|k| !k.trim().is_empty()).count();
+    }
+    assert!(found > 0, "nothing of `team` in the cluster");
 }
