@@ -14,6 +14,10 @@
 //! maintained Rust client, async on tokio, with pipelines, Redis Cluster
 //! (`cluster_async`), and a connection manager that reconnects with backoff, over rustls
 //! with the `ring` provider this workspace already uses (no aws-lc-rs, no OpenSSL).
+//! A `rediss://` URL connects over TLS, checking Redis's certificate against the public
+//! roots, or against the private CA of [`crate::config::RedisTls`] (`[redis] ca`), which
+//! also holds a client certificate for mutual TLS (`[redis] cert`, `key`); a handshake that
+//! fails at start names the setting to look at.
 //!
 //! ```no_run
 //! use fastport_server::config::{NodeId, RedisConfig, RedisUrl};
