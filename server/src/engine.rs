@@ -351,28 +351,43 @@ async fn watch(mut conn: RedisConn, health: Arc<EngineHealth>, redacted: String)
     }
 }
 
-/// `cause` with, when it is a failed TLS handshake, the setting to look at. The client's
-/// error is rustls's, in its words: `invalid peer certificate: ...` when Redis's
-/// certificate is not trusted, `received fatal alert: ...` when Redis refused the
-/// handshake (for a missing or untrusted client certificate, with `tls-auth-clients yes`).
+/// `cause` with, when it is a TLS handshake that failed over certificates, the setting to
+/// look at. The client's error is rustls's, in its words: `invalid peer certificate: ...`
+/// when Redis's certificate is not trusted (an expired one, or one for another name, says
+/// so itself), `received fatal alert: ...` when Redis refused the handshake (for a missing
+/// or untrusted client certificate, with `tls-auth-clients yes`).
 fn with_tls_hint(cause: String, config: &RedisConfig) -> String {
+    const UNTRUSTED: [&str; 2] = ["UnknownIssuer", "BadSignature"];
+    // DecryptError: OpenSSL's answer to a client certificate whose signature does not
+    // verify (a CA of the same name, but another key).
+    const REFUSED: [&str; 6] = [
+        "CertificateRequired",
+        "BadCertificate",
+        "UnknownCA",
+        "CertificateUnknown",
+        "AccessDenied",
+        "DecryptError",
+    ];
     let tls = config.tls();
-    let hint = if cause.contains("invalid peer certificate") {
+    let hint = if let Some(why) = cause.split("invalid peer certificate: ").nth(1) {
+        if !UNTRUSTED.iter().any(|u| why.starts_with(u)) {
+            return cause;
+        }
         match tls.and_then(|t| t.ca_file()) {
-            Some(_) => {
-                "Redis's certificate is not signed by the CA of --redis-ca ([redis] ca), \
-                 has expired, or does not name the host of the URL"
-            }
+            Some(_) => "Redis's certificate is not signed by the CA of --redis-ca ([redis] ca)",
             None => {
                 "Redis's certificate does not chain to a public root: give its CA with \
                  --redis-ca ([redis] ca)"
             }
         }
-    } else if cause.contains("received fatal alert") {
+    } else if let Some(alert) = cause.split("received fatal alert: ").nth(1) {
+        if !REFUSED.iter().any(|r| alert.starts_with(r)) {
+            return cause;
+        }
         match tls.and_then(|t| t.client_files()) {
             Some(_) => "Redis refused the client certificate of --redis-cert ([redis] cert)",
             None => {
-                "Redis may ask for a client certificate (tls-auth-clients): give one with \
+                "Redis asks for a client certificate (tls-auth-clients): give one with \
                  --redis-cert and --redis-key ([redis] cert, key)"
             }
         }
