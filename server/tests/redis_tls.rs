@@ -1,7 +1,8 @@
 //! The Redis engine over TLS (`rediss://`) against a real redis-server speaking TLS only,
 //! with a CA and certificates made by the test (`fastport_harness::Pki`):
 //!
-//! - with the private CA (`--redis-ca`) the server stores in Redis and says so at start;
+//! - with the private CA (`--redis-ca`) the server stores in Redis, and reconnects with it
+//!   when Redis comes back after a crash;
 //! - a CA Redis's certificate does not chain to, or none (the public roots), stops the
 //!   start with exit code 1 and one line naming the certificate problem, within the
 //!   connect limit;
@@ -35,9 +36,9 @@ fn path(p: &Path) -> &str {
 }
 
 #[tokio::test]
-async fn with_the_private_ca_the_server_stores_in_a_tls_redis() {
+async fn with_the_private_ca_the_server_stores_in_a_tls_redis_and_reconnects_after_it_restarts() {
     let pki = Pki::new();
-    let redis = Redis::start_tls(&pki, ClientAuth::Off).await;
+    let mut redis = Redis::start_tls(&pki, ClientAuth::Off).await;
     let url = redis.url();
     assert!(url.starts_with("rediss://127.0.0.1:"), "{url}");
     let server = launch()
@@ -54,6 +55,14 @@ async fn with_the_private_ca_the_server_stores_in_a_tls_redis() {
     create_team_and_wait_until_stored(&server).await;
     let keys = redis.cli(&["KEYS", "fastport:{team}:*"]).await;
     assert!(!keys.trim().is_empty(), "nothing of `team` in Redis");
+
+    // Redis goes away and comes back: the engine reconnects with the same CA.
+    redis.kill().await;
+    healthz_until(&server, 503).await;
+    redis.restart().await;
+    let health = healthz_until(&server, 200).await;
+    assert_eq!(health.body.trim(), "ok");
+    assert!(metric(server.addr(), "fastport_engine_reconnects_total").await >= 1);
 }
 
 #[tokio::test]
@@ -179,6 +188,22 @@ async fn create_team_and_wait_until_stored(server: &Server) {
         }
     })
     .await;
+}
+
+/// Asks `/healthz` until it answers `status` (within [`EXITS`]): nothing but `/healthz`
+/// itself tells a client of the server that Redis's health changed.
+async fn healthz_until(server: &Server, status: u16) -> common::HttpResponse {
+    let what = format!("/healthz to answer {status}");
+    fastport_harness::within(EXITS, &what, async {
+        loop {
+            let response = server.http("GET", "/healthz", &[], "").await;
+            if response.status == status {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
 }
 
 /// The one line of `stderr` that reports an error.
