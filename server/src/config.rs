@@ -28,7 +28,7 @@ use fastport_proto::names::SessionName;
 use crate::auth::SecretHash;
 use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
-pub use engine::{NodeId, RedisConfig, RedisUrl, MAX_NODE_ID_BYTES};
+pub use engine::{NodeId, RedisConfig, RedisTls, RedisUrl, MAX_NODE_ID_BYTES, MAX_PEM_BYTES};
 pub use fastport_proto::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
 pub(crate) use settings::JsonSettings;
@@ -534,7 +534,7 @@ impl Config {
     }
 
     fn layer_engine(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
-        self.redis = engine::layer(cli.redis.as_deref(), file.redis.as_ref())
+        self.redis = engine::layer(cli, file.redis.as_ref())
             .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         if let Some(id) = cli.node_id.as_ref().or(file.node_id.as_ref()) {
             self.node_id = NodeId::new(id).map_err(|message| invalid("node_id", message))?;
