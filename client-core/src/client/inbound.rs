@@ -7,7 +7,7 @@ use super::outbox::Entry;
 use super::{Client, Pending, Phase, PublishFailure, PublishOutcome, TransportCommand, BATCHES};
 use crate::codec::{
     batch, Ack, AdminResult, DecodeError, Deliver, ErrorCode, ErrorFrame, Frame, NackReason, Qos,
-    Welcome,
+    Receipt, Welcome,
 };
 use crate::crypto::{self, ENVELOPE_VERSION, FLAG_ENCRYPTED};
 use crate::time::Instant;
@@ -61,12 +61,7 @@ impl Client {
             Frame::UnsubAck(ack) => self.on_unsub_ack(ack),
             Frame::PubAck(ack) => self.on_pub_ack(ack),
             Frame::Deliver(d) => self.on_deliver(now, d),
-            Frame::Receipt(r) => self.events.push_back(Event::Receipt {
-                id: PublishId(r.message_id),
-                status: r.status,
-                delivered: r.delivered,
-                failed: r.failed,
-            }),
+            Frame::Receipt(r) => self.on_receipt(r),
             Frame::Presence(p) => self.events.push_back(Event::Presence {
                 filter: p.filter,
                 kind: p.kind,
@@ -176,6 +171,20 @@ impl Client {
         for id in self.outbox.ids() {
             self.send_held(now, id);
         }
+    }
+
+    /// A publish's receipt reaches the application once, however often the server sends it.
+    fn on_receipt(&mut self, r: Receipt) {
+        if self.receipted.contains(r.message_id) {
+            return;
+        }
+        self.receipted.insert(r.message_id);
+        self.events.push_back(Event::Receipt {
+            id: PublishId(r.message_id),
+            status: r.status,
+            delivered: r.delivered,
+            failed: r.failed,
+        });
     }
 
     fn on_error(&mut self, now: Instant, e: ErrorFrame) {

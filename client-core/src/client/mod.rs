@@ -112,6 +112,10 @@ pub struct Client {
     queued_admin: Vec<(RequestId, AdminRequest)>,
     outbox: Outbox,
     dedup: DedupWindow,
+    /// The message ids of the latest receipts handed to the application: the server answers
+    /// a resend of a publish that had settled with its receipt again (docs/PROTOCOL.md,
+    /// "Receipts"), and after a failover the first receipt may have come already.
+    receipted: DedupWindow,
     max_message_size: usize,
     keepalive: Duration,
     last_rx: Instant,
@@ -196,6 +200,8 @@ impl Client {
             queued_admin: Vec::new(),
             outbox: Outbox::default(),
             dedup: DedupWindow::new(config.dedup_window),
+            // Only held publishes are resent, at most `outbox_max_messages` of them.
+            receipted: DedupWindow::new(config.outbox_max_messages),
             max_message_size: config.max_message_size,
             keepalive: config.keepalive,
             last_rx: now,

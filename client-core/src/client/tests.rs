@@ -334,6 +334,67 @@ fn a_publish_made_offline_is_sent_after_the_welcome_and_settles_once_on_the_ack(
     );
 }
 
+/// After a failover the server sends the receipt it queued for the resumed publisher, then
+/// answers the publish resent at the restore with its `PubAck` and the receipt again.
+#[test]
+fn a_receipt_the_server_sends_again_for_a_resent_publish_reaches_the_application_once() {
+    let mut t = T::connected();
+    let id =
+        t.c.publish(ms(1), &topic("a/b"), b"hi", PublishOptions::default())
+            .expect("pub");
+    t.sent();
+    t.c.handle_close(ms(2), Some(1006), "");
+    let State::Reconnecting { at, .. } = t.c.state() else {
+        panic!("reconnecting: {:?}", t.c.state())
+    };
+    t.c.handle_timeout(at);
+    t.transport();
+    t.c.handle_open(at);
+    t.sent();
+    let welcome = Welcome {
+        session_present: true,
+        batch: false,
+        client_id: "alice".into(),
+        resume_token: "token-of-alice".into(),
+        keepalive_ms: 0,
+        config: SessionConfig::default(),
+    };
+    t.server(at, Frame::Welcome(welcome));
+    assert!(
+        matches!(&t.sent()[..], [Frame::Publish(p)] if p.message_id == id.0),
+        "the unacknowledged publish is resent"
+    );
+    t.events();
+    let receipt = Frame::Receipt(Receipt {
+        message_id: id.0,
+        status: ReceiptStatus::Delivered,
+        delivered: 1,
+        failed: 0,
+    });
+    t.server(at, receipt.clone());
+    let ack = Frame::PubAck(Ack {
+        id: id.0,
+        code: ErrorCode::OK,
+    });
+    t.server(at, ack);
+    t.server(at, receipt);
+    assert_eq!(
+        t.events(),
+        vec![
+            Event::Receipt {
+                id,
+                status: ReceiptStatus::Delivered,
+                delivered: 1,
+                failed: 0
+            },
+            Event::PublishSettled {
+                id,
+                outcome: PublishOutcome::Acked
+            }
+        ]
+    );
+}
+
 #[test]
 fn qos0_publishes_settle_as_sent_when_handed_to_the_transport() {
     let mut t = T::connected();
