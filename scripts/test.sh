@@ -70,6 +70,8 @@ step "browser SDK (fastport-wasm) in headless Chromium against a real server" \
     logged "$ROOT/scripts/test-wasm.sh"
 step "npm package fastport-wasm: packed, installed in a Vite app and a plain page, in Chromium" \
     "$ROOT/scripts/test-npm-package.sh"
+step "browser SDK in Chromium fails over between two server nodes on one Redis (scripts/test-wasm-e2e.sh)" \
+    "$ROOT/scripts/test-wasm-e2e.sh"
 step "chat demo end to end in Chromium (two people, presence, private room, restart)" \
     "$ROOT/scripts/test-demo.sh"
 
