@@ -173,12 +173,23 @@ impl Client {
         }
     }
 
-    /// A publish's receipt reaches the application once, however often the server sends it.
+    /// A publish's receipt reaches the application once, however often the server sends it,
+    /// and after the publish settled.
     fn on_receipt(&mut self, r: Receipt) {
         if self.receipted.contains(r.message_id) {
             return;
         }
         self.receipted.insert(r.message_id);
+        // The server had the publish: one still held (its `PubAck` lost with a connection,
+        // the receipt queued for us while we were away) is settled now, before its receipt,
+        // in the order the protocol promises; the `PubAck` of its resend finds it gone.
+        if let Some(Entry {
+            qos: Qos::AtLeastOnce,
+            ..
+        }) = self.outbox.get(r.message_id)
+        {
+            self.settle(r.message_id, PublishOutcome::Acked);
+        }
         self.events.push_back(Event::Receipt {
             id: PublishId(r.message_id),
             status: r.status,
