@@ -314,6 +314,26 @@ impl Cluster {
         }
     }
 
+    /// Claims `session` if nobody owns it (a session created here without a claim, by
+    /// the protocol's `Admin` frame): `true` if this node serves it now.
+    pub(crate) async fn claim_unowned(&self, session: &str) -> bool {
+        let mut c = self.conn.clone();
+        let set: Result<Option<String>, _> = timed(
+            redis::cmd("SET")
+                .arg(owner_key(session))
+                .arg(&self.me)
+                .arg("NX")
+                .query_async(&mut c),
+        )
+        .await;
+        let claimed = matches!(set, Ok(Some(_)));
+        if claimed {
+            self.metrics.claims.fetch_add(1, Ordering::Relaxed);
+            self.mark_owned(session);
+        }
+        claimed
+    }
+
     /// Where `session` is served, claiming it if its owner is gone. `create` claims a
     /// session nobody stores (an admin creating it); without it such a session is
     /// [`Route::Local`] unclaimed, and the local broker refuses it as unknown.
@@ -508,18 +528,23 @@ impl Cluster {
         }
     }
 
-    /// Lets go of the sessions whose owner key no longer names this process.
+    /// Lets go of the sessions whose owner key names another process now. A missing key
+    /// (a Redis that restarted without its data) is claimed again: nobody else took it.
     async fn check_owned(&self) -> Result<(), ClusterError> {
         let owned: Vec<String> = lock(&self.owned).iter().cloned().collect();
         let mut c = self.conn.clone();
         for session in owned {
-            let owner: Option<String> = timed(
-                redis::cmd("GET")
+            // `SET NX GET`: the value the key held (then not set), or nothing (set: ours).
+            let held: Option<String> = timed(
+                redis::cmd("SET")
                     .arg(owner_key(&session))
+                    .arg(&self.me)
+                    .arg("NX")
+                    .arg("GET")
                     .query_async(&mut c),
             )
             .await?;
-            if owner.as_deref() != Some(self.me.as_str()) {
+            if held.is_some_and(|owner| owner != self.me) {
                 self.let_go(&session).await;
             }
         }

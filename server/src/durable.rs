@@ -563,8 +563,20 @@ impl Store {
             let started = std::time::Instant::now();
             let mut leased = true;
             if let Some(cluster) = &self.fence {
-                // Records of a session another node serves now are its to write: never
-                // acknowledged here (barriers wait for their write), so nothing is lost.
+                // A session created here that nobody owns yet (through the protocol's
+                // `Admin` frame) is claimed now. Records of a session another node serves
+                // are its to write: never acknowledged here (barriers wait for their
+                // write), so nothing is lost.
+                let mut unowned: Vec<&str> = records
+                    .iter()
+                    .map(Record::session)
+                    .filter(|s| !cluster.owns(s))
+                    .collect();
+                unowned.sort_unstable();
+                unowned.dedup();
+                for session in unowned {
+                    cluster.claim_unowned(session).await;
+                }
                 records.retain(|r| cluster.owns(r.session()));
                 leased = cluster.lease_ok();
             }

@@ -266,3 +266,58 @@ async fn a_relayed_connection_needs_the_nodes_secret() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("node id `node-a` is in use"), "{stderr}");
 }
+
+#[tokio::test]
+async fn presence_and_admin_operations_reach_every_node() {
+    let redis = Redis::start().await;
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    let c = node(&redis, "node-c").await;
+    create_team(&a).await;
+
+    // A presence watcher on node A sees a member join through node B.
+    let (mut watcher, _) = join(&a, "watcher", "").await;
+    watcher
+        .send(&Frame::Subscribe(fastport_proto::codec::Subscribe {
+            request_id: 1,
+            presence: true,
+            filter: "orders/#".into(),
+        }))
+        .await;
+    let (mut member, _) = join(&b, "member", "").await;
+    subscribe(&mut member).await;
+    within("the join seen on node A", async {
+        loop {
+            if let Frame::Presence(p) = watcher.frame().await {
+                let joined = p.members.iter().any(|m| m.client_id == "member");
+                if p.kind == fastport_proto::codec::PresenceKind::Join && joined {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+
+    // An admin request on node C runs on node A, and closes the members on every node.
+    let auth = "Bearer sec";
+    let suspended = c
+        .http(
+            "POST",
+            "/admin/sessions/team/suspend",
+            &[("Authorization", auth)],
+            "",
+        )
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    for client in [&mut watcher, &mut member] {
+        let (_, code) = within("the member closed", client.until_closed()).await;
+        assert_eq!(code, ErrorCode::SESSION_SUSPENDED.close_code());
+    }
+    // A newcomer through node B is refused while the session is suspended.
+    let mut late = WsClient::connect(b.addr()).await;
+    late.send(&hello("late", "")).await;
+    match next(&mut late).await {
+        Frame::Error(e) => assert_eq!(e.code, ErrorCode::SESSION_SUSPENDED),
+        other => panic!("expected session_suspended, got {other:?}"),
+    }
+}
