@@ -152,6 +152,8 @@ pub struct Cluster {
     lease: Mutex<Option<Instant>>,
     /// One claim at a time.
     claims: tokio::sync::Mutex<()>,
+    /// Set by [`Cluster::leave`]: nothing is claimed any more.
+    leaving: std::sync::atomic::AtomicBool,
     router: OnceLock<RouterHandle>,
     /// The addresses of the live nodes (exempt from the per-address socket cap).
     peers: Mutex<HashSet<IpAddr>>,
@@ -238,6 +240,7 @@ impl Cluster {
             configured,
             lease: Mutex::new(Some(sent + NODE_TTL - LEASE_MARGIN)),
             claims: tokio::sync::Mutex::new(()),
+            leaving: std::sync::atomic::AtomicBool::new(false),
             router: OnceLock::new(),
             peers: Mutex::default(),
             metrics: Arc::default(),
@@ -317,6 +320,9 @@ impl Cluster {
     /// Claims `session` if nobody owns it (a session created here without a claim, by
     /// the protocol's `Admin` frame): `true` if this node serves it now.
     pub(crate) async fn claim_unowned(&self, session: &str) -> bool {
+        if self.leaving.load(Ordering::Acquire) {
+            return false;
+        }
         let mut c = self.conn.clone();
         let set: Result<Option<String>, _> = timed(
             redis::cmd("SET")
@@ -645,6 +651,7 @@ impl Cluster {
     /// registration, so that other nodes take them over at once rather than after
     /// [`NODE_TTL`].
     pub(crate) async fn leave(&self) {
+        self.leaving.store(true, Ordering::Release);
         let owned: Vec<String> = std::mem::take(&mut *lock(&self.owned))
             .into_iter()
             .collect();

@@ -321,3 +321,27 @@ async fn presence_and_admin_operations_reach_every_node() {
         other => panic!("expected session_suspended, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_node_that_stops_gracefully_hands_its_sessions_over_at_once() {
+    let redis = Redis::start().await;
+    let mut a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    create_team(&a).await;
+    let (mut sub, welcome) = join(&b, "sub", "").await;
+    let token = welcome.resume_token;
+    subscribe(&mut sub).await;
+
+    a.terminate();
+    let (_, code) = within("the relayed connection closed", sub.until_closed()).await;
+    assert_eq!(code, ErrorCode::SERVER_SHUTTING_DOWN.close_code());
+    assert!(a.exit_status().await.success());
+    // Its registration and its claims are gone with it, not left to expire.
+    let registration = redis.cli(&["EXISTS", "fastport:node:node-a"]).await;
+    assert_eq!(registration.trim(), "0");
+    let owner = redis.cli(&["GET", "fastport:{team}:owner"]).await;
+    assert!(!owner.contains("node-a"), "{owner}");
+
+    let (_sub, welcome) = join(&b, "sub", &token).await;
+    assert!(welcome.session_present, "the subscriber's state came back");
+}
