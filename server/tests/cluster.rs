@@ -198,8 +198,16 @@ async fn killing_the_node_that_serves_a_session_moves_it_and_keeps_what_was_ackn
         assert_eq!(code, ErrorCode::SESSION_MOVED.close_code());
     }
 
-    // Node B takes the session over (once A's registration lapses) and serves the
-    // resumed clients itself: the message comes again, the receipt follows the ack.
+    // Node B takes the session over once A's registration lapses, by itself (its sweep),
+    // with no client asking, so that retries and expiry go on.
+    within("the sweep took the session over", async {
+        while metric(b.addr(), "fastport_cluster_takeovers_total").await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // It serves the resumed clients itself: the message comes again, the receipt follows
+    // the ack.
     let (mut sub, welcome) = within("the session served again", async {
         loop {
             let mut client = WsClient::connect(b.addr()).await;
@@ -231,9 +239,10 @@ async fn killing_the_node_that_serves_a_session_moves_it_and_keeps_what_was_ackn
         (r.message_id, r.status, r.delivered),
         (41, ReceiptStatus::Delivered, 1)
     );
+    // `team` and the demo session, which node A served as the first node.
     assert_eq!(
         metric(b.addr(), "fastport_cluster_takeovers_total").await,
-        1
+        2
     );
     assert_eq!(
         metric(b.addr(), "fastport_cluster_relayed_connections").await,
