@@ -4,8 +4,8 @@
 //!
 //! Every key of a session carries its name as a hash tag (`fastport:{NAME}:...`), so in a
 //! Redis Cluster a session's keys live in one slot. Session names are letters, digits,
-//! `.`, `_` and `-`, so they cannot hold a brace. Client ids may hold `:`; they are never
-//! parsed back out of a key.
+//! `.`, `_` and `-`, so they cannot hold a brace. Client ids may hold `:`: in the waiting
+//! hash's `DELIVERY:CLIENT` fields the delivery id (digits) ends at the first `:`.
 //!
 //! The keys, their types and lifetimes are the table in docs/CLUSTER.md ("The data
 //! model"), kept there once.
