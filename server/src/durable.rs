@@ -10,13 +10,13 @@
 //! The keys, their types and lifetimes are the table in docs/CLUSTER.md ("The data
 //! model"), kept there once.
 
-use std::collections::HashSet;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fastport_broker::journal::{MessageRecord, Record, RestoredSession};
-use redis::{Pipeline, RedisResult};
+use redis::{Pipeline, RedisResult, RedisWrite, ToRedisArgs};
 
 mod format;
 mod load;
@@ -56,6 +56,43 @@ fn waiting_key(session: &str) -> String {
 
 fn waiting_field(delivery: u64, client: &str) -> String {
     format!("{delivery}:{client}")
+}
+
+/// A field of the waiting hash, written straight into its command.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    /// `DELIVERY:CLIENT`: a subscriber that owes an ack, its value the attempts.
+    Client(u64, &'a str),
+    /// `DELIVERY`: how many subscribers failed the message.
+    Failed(u64),
+}
+
+impl ToRedisArgs for Field<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writing to the command's own buffer cannot fail.
+        let _ = match self {
+            Field::Client(delivery, client) => write!(arg, "{delivery}:{client}"),
+            Field::Failed(delivery) => write!(arg, "{delivery}"),
+        };
+    }
+}
+
+/// `fastport:{S}:msg:DELIVERY`, written straight into its command.
+struct MessageKey<'a>(&'a str, u64);
+
+impl ToRedisArgs for MessageKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        let _ = write!(arg, "fastport:{{{}}}:msg:{}", self.0, self.1);
+    }
+}
+
+/// `SET key value PX ms`, its buffer sized once.
+fn set_px(key: MessageKey<'_>, value: impl ToRedisArgs, len: usize, ttl_ms: u64) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(5, 48 + key.0.len() + len);
+    cmd.arg("SET").arg(key).arg(value).arg("PX").arg(ttl_ms);
+    cmd
 }
 
 fn receipts_key(session: &str, client: &str) -> String {
@@ -102,25 +139,27 @@ pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<
         },
         batches: Vec::new(),
         now_ms,
-        done: HashSet::new(),
-        fleeting: HashSet::new(),
+        done: Set::default(),
+        fleeting: Set::default(),
     };
     for record in records {
         if let Record::Done {
             session, delivery, ..
         } = record
         {
-            w.done.insert((session.as_str(), *delivery));
+            w.done.0.push((*delivery, session.as_str()));
         }
     }
+    w.done.0.sort_unstable();
     // A message settled in the write that stores it is never written: its tombstone is.
     for record in records {
         if let Record::Message(m) = record {
-            if w.done.contains(&(m.session.as_str(), m.delivery)) {
-                w.fleeting.insert((m.session.as_str(), m.delivery));
+            if w.done.contains(&m.session, m.delivery) {
+                w.fleeting.0.push((m.delivery, m.session.as_str()));
             }
         }
     }
+    w.fleeting.0.sort_unstable();
     for record in records {
         w.add(record);
     }
@@ -134,59 +173,67 @@ pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<
 struct Write<'a> {
     groups: Groups,
     /// Per session, what is gathered into a few commands at the end.
-    batches: Vec<(&'a str, Batch)>,
+    batches: Vec<(&'a str, Batch<'a>)>,
     now_ms: u64,
     /// Messages whose `Done` is in this write.
-    done: HashSet<(&'a str, u64)>,
+    done: Set<'a>,
     /// Messages stored and settled in this write.
-    fleeting: HashSet<(&'a str, u64)>,
+    fleeting: Set<'a>,
+}
+
+/// A sorted set of messages by delivery and session: cheaper than hashing the session
+/// name of every record.
+#[derive(Default)]
+struct Set<'a>(Vec<(u64, &'a str)>);
+
+impl Set<'_> {
+    fn contains(&self, session: &str, delivery: u64) -> bool {
+        self.0.binary_search(&(delivery, session)).is_ok()
+    }
 }
 
 /// What a write changes in a session's waiting hash, index and next delivery id, written
 /// as one command each.
 #[derive(Default)]
-struct Batch {
+struct Batch<'a> {
     /// Waiting hash fields to set: new subscribers of a message (attempt 1), attempts.
-    set: Vec<(String, u32)>,
+    set: Vec<(Field<'a>, u32)>,
     /// Failed settles: waiting field and its delivery (the [`FAILED`] script's pairs).
-    failed: Vec<String>,
+    failed: Vec<(Field<'a>, u64)>,
     /// Waiting hash fields to delete: acked settles, failure counts of settled messages.
-    deleted: Vec<String>,
+    deleted: Vec<Field<'a>>,
     /// Index entries: when it expires (Unix ms), delivery.
     index: Vec<(u64, u64)>,
     next_delivery: Option<u64>,
 }
 
-impl Batch {
+impl Batch<'_> {
     fn flush(self, p: &mut Pipeline, session: &str, now_ms: u64) {
         let waiting = waiting_key(session);
         if !self.set.is_empty() {
-            p.hset_multiple(&waiting, &self.set).ignore();
+            p.hset_multiple(&waiting, &self.set);
         }
         if !self.failed.is_empty() {
             p.cmd("EVAL")
                 .arg(FAILED)
                 .arg(1)
                 .arg(&waiting)
-                .arg(&self.failed)
-                .ignore();
+                .arg(&self.failed);
         }
         if !self.deleted.is_empty() {
-            p.hdel(&waiting, &self.deleted).ignore();
+            p.hdel(&waiting, &self.deleted);
         }
         if !self.index.is_empty() {
             let index = key(session, "index");
-            p.zadd_multiple(&index, &self.index).ignore();
+            p.zadd_multiple(&index, &self.index);
             // Entries whose message or tombstone expired leave the index.
             p.cmd("ZREMRANGEBYSCORE")
                 .arg(&index)
                 .arg("-inf")
-                .arg(format!("({now_ms}"))
-                .ignore();
+                .arg(format!("({now_ms}"));
         }
         if let Some(next) = self.next_delivery {
-            p.hset(key(session, "session"), "next_delivery", next)
-                .ignore();
+            p.hset(key(session, "session"), "next_delivery", next);
         }
     }
 }
@@ -212,7 +259,7 @@ impl Groups {
 }
 
 impl<'a> Write<'a> {
-    fn batch(&mut self, session: &'a str) -> &mut Batch {
+    fn batch(&mut self, session: &'a str) -> &mut Batch<'a> {
         let at = match self.batches.iter().position(|(s, _)| *s == session) {
             Some(at) => at,
             None => {
@@ -227,7 +274,7 @@ impl<'a> Write<'a> {
         let now_ms = self.now_ms;
         match record {
             Record::Session(s) => {
-                self.groups.of("").sadd(SESSIONS, &s.name).ignore();
+                self.groups.of("").sadd(SESSIONS, &s.name);
                 let mut fields: Vec<(String, String)> = vec![
                     ("password".into(), s.password.clone()),
                     ("secret".into(), s.secret.clone()),
@@ -237,10 +284,10 @@ impl<'a> Write<'a> {
                     fields.push((format!("setting:{}", setting.json()), value.to_string()));
                 }
                 let p = self.groups.of(&s.name);
-                p.hset_multiple(key(&s.name, "session"), &fields).ignore();
+                p.hset_multiple(key(&s.name, "session"), &fields);
             }
             Record::SessionDropped { session } => {
-                self.groups.of("").srem(SESSIONS, session).ignore();
+                self.groups.of("").srem(SESSIONS, session);
                 if let Some(at) = self.batches.iter().position(|(s, _)| s == session) {
                     let (_, batch) = self.batches.remove(at);
                     batch.flush(self.groups.of(session), session, now_ms);
@@ -249,7 +296,7 @@ impl<'a> Write<'a> {
                 // and the clients nothing finds them meanwhile.
                 let p = self.groups.of(session);
                 for part in ["session", "clients", "offline", "index", "waiting"] {
-                    p.del(key(session, part)).ignore();
+                    p.del(key(session, part));
                 }
             }
             Record::Client(c) => {
@@ -260,9 +307,8 @@ impl<'a> Write<'a> {
                 };
                 let json = serde_json::to_string(&stored).unwrap_or_default();
                 let p = self.groups.of(&c.session);
-                p.hset(key(&c.session, "clients"), &*c.client, json)
-                    .ignore();
-                p.hdel(key(&c.session, "offline"), &*c.client).ignore();
+                p.hset(key(&c.session, "clients"), &*c.client, json);
+                p.hdel(key(&c.session, "offline"), &*c.client);
             }
             Record::ClientOffline {
                 session,
@@ -271,13 +317,13 @@ impl<'a> Write<'a> {
             } => {
                 let until = now_ms + ms(*expiry);
                 let p = self.groups.of(session);
-                p.hset(key(session, "offline"), &**client, until).ignore();
+                p.hset(key(session, "offline"), &**client, until);
             }
             Record::ClientGone { session, client } => {
                 let p = self.groups.of(session);
-                p.hdel(key(session, "clients"), &**client).ignore();
-                p.hdel(key(session, "offline"), &**client).ignore();
-                p.del(receipts_key(session, client)).ignore();
+                p.hdel(key(session, "clients"), &**client);
+                p.hdel(key(session, "offline"), &**client);
+                p.del(receipts_key(session, client));
             }
             Record::Message(m) => self.message(m),
             Record::Attempt {
@@ -286,8 +332,8 @@ impl<'a> Write<'a> {
                 client,
                 attempt,
             } => {
-                if !self.fleeting.contains(&(session.as_str(), *delivery)) {
-                    let field = waiting_field(*delivery, client);
+                if !self.fleeting.contains(session, *delivery) {
+                    let field = Field::Client(*delivery, client);
                     self.batch(session).set.push((field, *attempt));
                 }
             }
@@ -297,18 +343,16 @@ impl<'a> Write<'a> {
                 client,
                 delivered,
             } => {
-                let at = (session.as_str(), *delivery);
-                if self.fleeting.contains(&at) {
+                if self.fleeting.contains(session, *delivery) {
                     return;
                 }
                 // A failure is counted on the message unless its tombstone, in this same
                 // write, makes the count moot.
-                let counted = !delivered && !self.done.contains(&at);
-                let field = waiting_field(*delivery, client);
+                let counted = !delivered && !self.done.contains(session, *delivery);
+                let field = Field::Client(*delivery, client);
                 let batch = self.batch(session);
                 if counted {
-                    batch.failed.push(field);
-                    batch.failed.push(delivery.to_string());
+                    batch.failed.push((field, *delivery));
                 } else {
                     batch.deleted.push(field);
                 }
@@ -321,18 +365,13 @@ impl<'a> Write<'a> {
                 expiry,
             } => {
                 let value = format::tombstone(publisher, receipt);
-                self.groups
-                    .of(session)
-                    .cmd("SET")
-                    .arg(message_key(session, *delivery))
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ms(*expiry))
-                    .ignore();
-                let fleeting = self.fleeting.contains(&(session.as_str(), *delivery));
+                let key = MessageKey(session, *delivery);
+                let cmd = set_px(key, &value[..], value.len(), ms(*expiry));
+                self.groups.of(session).add_command(cmd);
+                let fleeting = self.fleeting.contains(session, *delivery);
                 let batch = self.batch(session);
                 if !fleeting {
-                    batch.deleted.push(delivery.to_string());
+                    batch.deleted.push(Field::Failed(*delivery));
                 }
                 batch.index.push((now_ms + ms(*expiry), *delivery));
             }
@@ -344,30 +383,23 @@ impl<'a> Write<'a> {
             } => {
                 let rk = receipts_key(session, client);
                 let p = self.groups.of(session);
-                p.rpush(&rk, receipt.as_ref()).ignore();
-                p.pexpire(&rk, ms(*expiry) as i64).ignore();
+                p.rpush(&rk, receipt.as_ref());
+                p.pexpire(&rk, ms(*expiry) as i64);
             }
             Record::ReceiptsTaken { session, client } => {
-                self.groups
-                    .of(session)
-                    .del(receipts_key(session, client))
-                    .ignore();
+                self.groups.of(session).del(receipts_key(session, client));
             }
         }
     }
 
     fn message(&mut self, m: &'a MessageRecord) {
         let now_ms = self.now_ms;
-        let fleeting = self.fleeting.contains(&(m.session.as_str(), m.delivery));
+        let fleeting = self.fleeting.contains(&m.session, m.delivery);
         if !fleeting {
-            self.groups
-                .of(&m.session)
-                .cmd("SET")
-                .arg(message_key(&m.session, m.delivery))
-                .arg(format::MessageValue(m))
-                .arg("PX")
-                .arg(ms(m.expiry))
-                .ignore();
+            let key = MessageKey(&m.session, m.delivery);
+            let len = 32 + m.topic.len() + m.publisher.len() + m.frame.len();
+            let cmd = set_px(key, format::MessageValue(m), len, ms(m.expiry));
+            self.groups.of(&m.session).add_command(cmd);
         }
         let batch = self.batch(&m.session);
         // The next delivery id is written once per session per write: its last value.
@@ -376,7 +408,7 @@ impl<'a> Write<'a> {
             return;
         }
         for target in &m.targets {
-            batch.set.push((waiting_field(m.delivery, target), 1));
+            batch.set.push((Field::Client(m.delivery, target), 1));
         }
         batch.index.push((now_ms + ms(m.expiry), m.delivery));
     }
