@@ -126,7 +126,7 @@ struct StoredClient {
 ///
 /// A message costs one command (`SET` of its key, with its TTL), its tombstone another;
 /// everything else a session's records change in its waiting hash, its index and its
-/// next delivery id is gathered into at most five commands per session per write
+/// next delivery id is gathered into at most six commands per session per write
 /// ([`Batch`]), whatever the number of messages. Where a gathered command lands among the
 /// session's other commands does not matter: each touches fields no other command of the
 /// write touches, but for those of a dropped session, which is why a drop writes the
