@@ -127,10 +127,11 @@ struct StoredClient {
 /// A message costs one command (`SET` of its key, with its TTL), its tombstone another;
 /// everything else a session's records change in its waiting hash, its index and its
 /// next delivery id is gathered into at most six commands per session per write
-/// ([`Batch`]), whatever the number of messages. Where a gathered command lands among the
-/// session's other commands does not matter: each touches fields no other command of the
-/// write touches, but for those of a dropped session, which is why a drop writes the
-/// session's batch out first.
+/// ([`Batch`]), whatever the number of messages. The gathered commands run in the order
+/// sets, failures, deletions: the order in which a field's records come (a subscriber's
+/// attempts before its settle, a failure count before the message's tombstone). No other
+/// command of the write touches their fields, but a drop of the session, which is why a
+/// drop writes the session's batch out first.
 pub(crate) fn pipelines(records: &[Record], now_ms: u64, per_slot: bool) -> Vec<Pipeline> {
     let mut w = Write {
         groups: Groups {
