@@ -764,6 +764,13 @@ mod tests {
                 p.query_async::<()>(&mut conn).await.expect("write");
             }
         }
+        // What a crash leaves behind: the fields of a message that expired meanwhile.
+        let _: () = redis::cmd("HSET")
+            .arg(waiting_key("s"))
+            .arg(&["9:a", "1", "9", "1"])
+            .query_async(&mut conn)
+            .await
+            .expect("hset");
         let restored = load::load_session(&mut conn, "s", unix_ms())
             .await
             .expect("load");
@@ -790,8 +797,8 @@ mod tests {
             .map(|t| (t.publisher.clone(), t.message_id, t.receipt.is_some()))
             .collect();
         assert_eq!(tombstones, [(Arc::from("pub"), 3, true)]);
-        // The settled message left nothing in the waiting hash; the subscriber that did
-        // not come back was settled there too.
+        // The settled message left nothing in the waiting hash, nor did the one that
+        // expired; the subscriber that did not come back was settled there too.
         let fields: Vec<String> = redis::cmd("HKEYS")
             .arg(waiting_key("s"))
             .query_async(&mut conn)
