@@ -294,18 +294,8 @@ impl Broker {
         match op {
             AdminOp::Drop => {
                 self.close_session_conns(now, id, ErrorCode::SESSION_DROPPED, "session dropped");
-                if let Some(session) = self.sessions.remove(&id) {
-                    self.journal(Record::SessionDropped {
-                        session: session.name.clone(),
-                    });
-                    self.config.totals.release_session();
-                    self.forget_cache(session.cache_bytes);
-                    self.session_ids.remove(&session.name);
-                    // The retries of its deliveries, its clients' offline timers, its
-                    // expiry and its sweep.
-                    let waiting: usize =
-                        session.messages.values().map(|m| m.waiting as usize).sum();
-                    self.timers_went_stale(waiting + session.clients.len() + 2);
+                if let Some(name) = self.forget_session(id) {
+                    self.journal(Record::SessionDropped { session: name });
                 }
                 return self.answer(origin, ErrorCode::OK, String::new(), None);
             }
@@ -492,6 +482,53 @@ impl Broker {
             ),
             Err((code, message)) => self.answer(origin, code, message, None),
         }
+    }
+
+    /// Removes a session whose connections are closed already, with its cache and timers;
+    /// returns its name. Journals nothing.
+    fn forget_session(&mut self, id: SessionId) -> Option<String> {
+        let session = self.sessions.remove(&id)?;
+        self.config.totals.release_session();
+        self.forget_cache(session.cache_bytes);
+        self.session_ids.remove(&session.name);
+        // The retries of its deliveries, its clients' offline timers, its expiry and its
+        // sweep.
+        let waiting: usize = session.messages.values().map(|m| m.waiting as usize).sum();
+        self.timers_went_stale(waiting + session.clients.len() + 2);
+        Some(session.name.clone())
+    }
+
+    /// Whether this broker serves a session of that name.
+    pub fn has_session(&self, name: &str) -> bool {
+        self.session_ids.contains_key(name)
+    }
+
+    /// The names of the sessions this broker serves, sorted.
+    pub fn session_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.session_ids.keys().cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Lets go of a session that another node now serves (several nodes on one store):
+    /// closes its connections with `session_moved`, so that their clients reconnect and
+    /// reach it there, and forgets it with its cache, clients and timers. Journals nothing:
+    /// what is stored of it stays, for the node that serves it now. Returns whether the
+    /// broker had it.
+    pub fn unload_session(&mut self, now: Instant, name: &str) -> bool {
+        let Some(&id) = self.session_ids.get(name) else {
+            return false;
+        };
+        let enabled = std::mem::replace(&mut self.journal.enabled, false);
+        self.close_session_conns(
+            now,
+            id,
+            ErrorCode::SESSION_MOVED,
+            "the session moved to another node",
+        );
+        self.forget_session(id);
+        self.journal.enabled = enabled;
+        true
     }
 
     fn close_session_conns(&mut self, now: Instant, id: SessionId, code: ErrorCode, why: &str) {

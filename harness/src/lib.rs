@@ -34,8 +34,9 @@
 //! core) into a crate's tests or rebuilds when those change.
 //!
 //! [`Redis`] starts a real `redis-server` for the Redis engine's tests (installed by
-//! `scripts/setup.sh`), on a free port with a temp dir of its own; [`RedisCluster`] a
-//! Redis Cluster of such servers.
+//! `scripts/setup.sh`), on a free port with a temp dir of its own, plain or TLS only with
+//! a [`Pki`]'s certificates ([`Redis::start_tls`]); [`RedisCluster`] a Redis Cluster of such
+//! servers.
 //!
 //! Every wait is bounded ([`LIMIT`] unless [`Launch::limit`] says otherwise), so a broken
 //! server fails a test instead of hanging it. The processes are tokio children: the
@@ -54,7 +55,7 @@ use std::time::Duration;
 pub use capture::Capture;
 pub use launch::{clear_fastport_env, server_binary, Launch};
 pub use pki::{Pki, SERVER_NAME};
-pub use redis_server::{Redis, RedisCluster};
+pub use redis_server::{ClientAuth, Redis, RedisCluster};
 pub use rustix::process::Signal;
 pub use server::{signal, Server};
 pub use temp::TempDir;

@@ -1,6 +1,6 @@
-//! A test PKI made at run time: a certificate authority and a server certificate for
-//! `localhost` and `127.0.0.1` signed by it, as PEM files in a temp dir, and an https client
-//! that trusts that authority.
+//! A test PKI made at run time: a certificate authority, a server certificate for
+//! `localhost` and `127.0.0.1` and a client certificate (mutual TLS) signed by it, as PEM
+//! files in a temp dir, and an https client that trusts that authority.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +17,8 @@ use tokio::net::TcpStream;
 
 use crate::temp::TempDir;
 
-/// A CA and a server certificate it signed, written as `ca.pem`, `cert.pem` and `key.pem`.
+/// A CA and a server certificate it signed, written as `ca.pem`, `cert.pem` and `key.pem`,
+/// and a client certificate it signed (for mutual TLS), `client.pem` and `client-key.pem`.
 ///
 /// ```no_run
 /// use fastport_harness::{Launch, Pki};
@@ -68,7 +69,26 @@ impl Pki {
             renewals: 0,
         };
         pki.renew();
+        pki.issue_client();
         pki
+    }
+
+    /// Issues the client certificate (`fastPort test client`, for client authentication)
+    /// and writes it as `client.pem` and `client-key.pem`.
+    fn issue_client(&self) {
+        let key = KeyPair::generate().expect("generate the client key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "fastPort test client");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params
+            .signed_by(&key, &issuer)
+            .expect("sign the client cert");
+        self.dir.write("client.pem", cert.pem().as_bytes());
+        self.dir
+            .write("client-key.pem", key.serialize_pem().as_bytes());
     }
 
     /// Issues a new server certificate with a new key and writes it over `cert.pem` and
@@ -109,7 +129,18 @@ impl Pki {
         self.dir.path().join("key.pem")
     }
 
-    /// The directory of the three files.
+    /// The client certificate (PEM), signed by the CA for client authentication: what a
+    /// client presents to a server that asks for one (mutual TLS).
+    pub fn client_cert_file(&self) -> PathBuf {
+        self.dir.path().join("client.pem")
+    }
+
+    /// The client certificate's private key (PEM).
+    pub fn client_key_file(&self) -> PathBuf {
+        self.dir.path().join("client-key.pem")
+    }
+
+    /// The directory of the files.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

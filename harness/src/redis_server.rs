@@ -1,9 +1,14 @@
 //! A real `redis-server` for a test: on a free port of 127.0.0.1, in a temp dir of its own,
-//! killed when dropped.
+//! killed when dropped; plain TCP, or TLS only with the certificates of a [`Pki`].
 
 use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -11,7 +16,7 @@ use tokio::process::{Child, Command};
 
 use crate::capture::Capture;
 use crate::temp::TempDir;
-use crate::{within, LIMIT};
+use crate::{within, Pki, LIMIT};
 
 /// What to do when `redis-server` or `redis-cli` is missing.
 const INSTALL_HINT: &str = "run scripts/setup.sh (it installs Debian's redis-server)";
@@ -21,9 +26,20 @@ const POLL: Duration = Duration::from_millis(20);
 /// found between the check and redis-server's bind).
 const PORT_ATTEMPTS: usize = 5;
 
+/// Whether a TLS Redis ([`Redis::start_tls`]) asks its clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `tls-auth-clients no`: any client that trusts the server's certificate may connect.
+    Off,
+    /// `tls-auth-clients yes`: a client must present a certificate signed by the CA
+    /// (mutual TLS).
+    Required,
+}
+
 /// A running `redis-server` of a test: no persistence unless asked for
 /// ([`Redis::start_appendonly`]), `protected-mode no`, listening on 127.0.0.1 only, killed
-/// (SIGKILL) when dropped, its log printed then if the test is failing.
+/// (SIGKILL) when dropped, its log printed then if the test is failing. With
+/// [`Redis::start_tls`] it speaks TLS only.
 ///
 /// ```no_run
 /// use fastport_harness::Redis;
@@ -43,6 +59,8 @@ pub struct Redis {
     appendonly: bool,
     /// A node of a [`RedisCluster`]: `cluster-enabled yes`, its `nodes.conf` in its dir.
     cluster: bool,
+    /// TLS only (`--port 0 --tls-port PORT`), its files in `dir/tls/`.
+    tls: Option<ClientAuth>,
     process: Option<(Child, Capture)>,
     dir: TempDir,
 }
@@ -60,11 +78,32 @@ impl Redis {
         Redis::start_on_free_port(true).await
     }
 
-    async fn start_on_free_port(appendonly: bool) -> Redis {
-        Redis::start_node(appendonly, false).await
+    /// Like [`Redis::start`], speaking TLS only (`--port 0 --tls-port PORT`) with the
+    /// server certificate of `pki` (for `localhost` and `127.0.0.1`) and its CA as the CA
+    /// of client certificates (`--tls-ca-cert-file`), which `auth` says whether to ask for.
+    /// The files are copied: `pki` may be dropped. [`Redis::url`] is `rediss://`, and
+    /// [`Redis::cli`] trusts the CA and presents `pki`'s client certificate.
+    ///
+    /// ```no_run
+    /// use fastport_harness::{ClientAuth, Pki, Redis};
+    ///
+    /// # async fn example() {
+    /// let pki = Pki::new();
+    /// let redis = Redis::start_tls(&pki, ClientAuth::Required).await;
+    /// assert_eq!(redis.cli(&["PING"]).await, "PONG");
+    /// let url = redis.url(); // rediss://127.0.0.1:PORT/0, with --redis-ca pki.ca_file()
+    /// # drop(url);
+    /// # }
+    /// ```
+    pub async fn start_tls(pki: &Pki, auth: ClientAuth) -> Redis {
+        Redis::start_node(false, false, Some((pki, auth))).await
     }
 
-    async fn start_node(appendonly: bool, cluster: bool) -> Redis {
+    async fn start_on_free_port(appendonly: bool) -> Redis {
+        Redis::start_node(appendonly, false, None).await
+    }
+
+    async fn start_node(appendonly: bool, cluster: bool, tls: Option<(&Pki, ClientAuth)>) -> Redis {
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let mut redis = Redis {
@@ -75,9 +114,13 @@ impl Redis {
                 },
                 appendonly,
                 cluster,
+                tls: tls.map(|(_, auth)| auth),
                 dir: TempDir::new(),
                 process: None,
             };
+            if let Some((pki, _)) = tls {
+                redis.copy_tls_files(pki);
+            }
             match redis.launch().await {
                 Ok(()) => return redis,
                 Err(log) => last_log = log,
@@ -91,9 +134,14 @@ impl Redis {
         self.port
     }
 
-    /// `redis://127.0.0.1:PORT/0`: what `--redis` takes.
+    /// `redis://127.0.0.1:PORT/0` (`rediss://` with TLS): what `--redis` takes.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Whether the process runs (it was not stopped or killed since it last started).
@@ -141,6 +189,7 @@ impl Redis {
             "redis-cli",
             Command::new("redis-cli")
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(self.cli_tls_args())
                 .args(args)
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
@@ -165,11 +214,78 @@ impl Redis {
             .unwrap_or_default()
     }
 
+    /// The flags that make redis-cli speak TLS to it (none without TLS).
+    fn cli_tls_args(&self) -> Vec<PathOrStr> {
+        if self.tls.is_none() {
+            return Vec::new();
+        }
+        vec![
+            PathOrStr::Str("--tls"),
+            PathOrStr::Str("--cacert"),
+            PathOrStr::Path(self.tls_file(TLS_CA)),
+            PathOrStr::Str("--cert"),
+            PathOrStr::Path(self.tls_file(TLS_CLIENT_CERT)),
+            PathOrStr::Str("--key"),
+            PathOrStr::Path(self.tls_file(TLS_CLIENT_KEY)),
+        ]
+    }
+
+    /// `name` in its TLS directory.
+    fn tls_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join("tls").join(name)
+    }
+
+    /// Copies `pki`'s CA, server certificate and key, client certificate and key into its
+    /// directory.
+    fn copy_tls_files(&self, pki: &Pki) {
+        for (from, to) in [
+            (pki.ca_file(), TLS_CA),
+            (pki.cert_file(), TLS_CERT),
+            (pki.key_file(), TLS_KEY),
+            (pki.client_cert_file(), TLS_CLIENT_CERT),
+            (pki.client_key_file(), TLS_CLIENT_KEY),
+        ] {
+            let pem = std::fs::read(&from).expect("read a PEM file of the PKI");
+            self.dir.write(&format!("tls/{to}"), &pem);
+        }
+    }
+
     /// Starts the process on `self.port` and waits for PONG; the error is its log.
     async fn launch(&mut self) -> Result<(), String> {
         let mut command = Command::new("redis-server");
+        match self.tls {
+            None => {
+                command.args(["--port", &self.port.to_string()]);
+            }
+            Some(auth) => {
+                command
+                    .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(self.tls_file(TLS_CERT))
+                    .arg("--tls-key-file")
+                    .arg(self.tls_file(TLS_KEY))
+                    .arg("--tls-ca-cert-file")
+                    .arg(self.tls_file(TLS_CA))
+                    .arg("--tls-auth-clients")
+                    .arg(if auth == ClientAuth::Required {
+                        "yes"
+                    } else {
+                        "no"
+                    });
+                if self.cluster {
+                    // The bus between the nodes is TLS too, each node a client of the
+                    // others with the client certificate (the server certificate is for
+                    // server authentication only).
+                    command
+                        .args(["--tls-cluster", "yes"])
+                        .arg("--tls-client-cert-file")
+                        .arg(self.tls_file(TLS_CLIENT_CERT))
+                        .arg("--tls-client-key-file")
+                        .arg(self.tls_file(TLS_CLIENT_KEY));
+                }
+            }
+        }
         command
-            .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--protected-mode", "no"])
             .args(["--daemonize", "no"])
@@ -201,12 +317,13 @@ impl Redis {
             panic!("cannot start redis-server ({e}): {INSTALL_HINT}");
         });
         let log = Capture::spawn(child.stdout.take().expect("piped stdout"));
+        let tls = self.tls.map(|_| self.tls_client_config());
         let ready = within(LIMIT, "redis-server to answer PING", async {
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
                     return false;
                 }
-                if pong(self.port).await {
+                if pong(self.port, tls.clone()).await {
                     return true;
                 }
                 tokio::time::sleep(POLL).await;
@@ -219,6 +336,27 @@ impl Redis {
         }
         self.process = Some((child, log));
         Ok(())
+    }
+
+    /// A rustls client that trusts its CA and presents the client certificate.
+    fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        let read = |name: &str| std::fs::read(self.tls_file(name)).expect("read a PEM file");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&read(TLS_CA)) {
+            roots.add(cert.expect("a PEM CA")).expect("a valid CA");
+        }
+        let chain = CertificateDer::pem_slice_iter(&read(TLS_CLIENT_CERT))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("a PEM client certificate");
+        let key = PrivateKeyDer::from_pem_slice(&read(TLS_CLIENT_KEY)).expect("a PEM key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .expect("the client key fits its certificate");
+        Arc::new(config)
     }
 
     async fn end(&mut self, signal: rustix::process::Signal) -> ExitStatus {
@@ -245,6 +383,28 @@ impl Drop for Redis {
         }
         if let Some((child, _)) = self.process.as_mut() {
             let _ = child.start_kill();
+        }
+    }
+}
+
+/// The files of a TLS Redis, in `tls/` of its directory.
+const TLS_CA: &str = "ca.pem";
+const TLS_CERT: &str = "cert.pem";
+const TLS_KEY: &str = "key.pem";
+const TLS_CLIENT_CERT: &str = "client.pem";
+const TLS_CLIENT_KEY: &str = "client-key.pem";
+
+/// An argument of redis-cli: a flag or a file.
+enum PathOrStr {
+    Str(&'static str),
+    Path(PathBuf),
+}
+
+impl AsRef<std::ffi::OsStr> for PathOrStr {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        match self {
+            PathOrStr::Str(s) => s.as_ref(),
+            PathOrStr::Path(p) => p.as_os_str(),
         }
     }
 }
@@ -290,10 +450,21 @@ impl RedisCluster {
     /// Starts `masters` nodes (at least 3, Redis's minimum), creates the cluster and waits
     /// until every node reports `cluster_state:ok`.
     pub async fn start(masters: usize) -> RedisCluster {
+        RedisCluster::start_nodes(masters, None).await
+    }
+
+    /// Like [`RedisCluster::start`], every node speaking TLS only as
+    /// [`Redis::start_tls`] does, the cluster bus too (`tls-cluster yes`): its
+    /// [`RedisCluster::urls`] are `rediss://`.
+    pub async fn start_tls(masters: usize, pki: &Pki, auth: ClientAuth) -> RedisCluster {
+        RedisCluster::start_nodes(masters, Some((pki, auth))).await
+    }
+
+    async fn start_nodes(masters: usize, tls: Option<(&Pki, ClientAuth)>) -> RedisCluster {
         assert!(masters >= 3, "a Redis Cluster needs at least 3 masters");
         let mut nodes = Vec::with_capacity(masters);
         for _ in 0..masters {
-            nodes.push(Redis::start_node(false, true).await);
+            nodes.push(Redis::start_node(false, true, tls).await);
         }
         let addresses: Vec<String> = nodes
             .iter()
@@ -323,11 +494,12 @@ impl RedisCluster {
         cluster
     }
 
-    /// Every node's URL, `redis://127.0.0.1:PORT` (database 0, the only one of a cluster).
+    /// Every node's URL, `redis://127.0.0.1:PORT` (`rediss://` with TLS; database 0, the
+    /// only one of a cluster).
     pub fn urls(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port()))
+            .map(|n| n.url().trim_end_matches("/0").to_owned())
             .collect()
     }
 
@@ -342,11 +514,24 @@ impl RedisCluster {
     }
 }
 
-/// Whether a Redis on `port` answers PING with PONG.
-async fn pong(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+/// Whether a Redis on `port` answers PING with PONG, over TLS with `tls`.
+async fn pong(port: u16, tls: Option<Arc<rustls::ClientConfig>>) -> bool {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else {
         return false;
     };
+    let Some(config) = tls else {
+        return ping(stream).await;
+    };
+    let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let handshake = tokio_rustls::TlsConnector::from(config).connect(name, stream);
+    match tokio::time::timeout(Duration::from_secs(1), handshake).await {
+        Ok(Ok(stream)) => ping(stream).await,
+        _ => false,
+    }
+}
+
+/// Sends PING on `stream`: whether PONG comes back within a second.
+async fn ping(mut stream: impl AsyncReadExt + AsyncWriteExt + Unpin) -> bool {
     if stream.write_all(b"PING\r\n").await.is_err() {
         return false;
     }

@@ -28,7 +28,7 @@ use fastport_proto::names::SessionName;
 use crate::auth::SecretHash;
 use crate::broker::SessionSettings;
 pub use cli::{Cli, Command};
-pub use engine::{NodeId, RedisConfig, RedisUrl, MAX_NODE_ID_BYTES};
+pub use engine::{NodeId, RedisConfig, RedisTls, RedisUrl, MAX_NODE_ID_BYTES, MAX_PEM_BYTES};
 pub use fastport_proto::duration::{format_duration, parse_duration};
 use file::{FileConfig, FileSession};
 pub(crate) use settings::JsonSettings;
@@ -129,6 +129,9 @@ pub struct Config {
     /// This node's name among the nodes sharing one Redis ([`NodeId::generated`] unless
     /// configured).
     pub node_id: NodeId,
+    /// The WebSocket URL other nodes reach this one at (`None`: derived from the listen
+    /// address, see [`crate::cluster::advertise_url`]).
+    pub advertise_url: Option<String>,
     /// Things worth a warning in the log once logging is set up.
     pub warnings: Vec<String>,
 }
@@ -297,6 +300,7 @@ impl Default for Config {
             sessions: Vec::new(),
             redis: None,
             node_id: NodeId::generated(),
+            advertise_url: None,
             warnings: Vec::new(),
         }
     }
@@ -530,10 +534,24 @@ impl Config {
     }
 
     fn layer_engine(&mut self, cli: &Cli, file: &FileConfig) -> Result<(), ConfigError> {
-        self.redis = engine::layer(cli.redis.as_deref(), file.redis.as_ref())
+        self.redis = engine::layer(cli, file.redis.as_ref())
             .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         if let Some(id) = cli.node_id.as_ref().or(file.node_id.as_ref()) {
             self.node_id = NodeId::new(id).map_err(|message| invalid("node_id", message))?;
+        }
+        if let Some(url) = cli.advertise_url.as_ref().or(file.advertise_url.as_ref()) {
+            let url = url.trim();
+            // Nodes relay to each other over plain WebSocket: a private network's.
+            let ok = url.starts_with("ws://")
+                && url.len() > "ws://".len()
+                && !url.chars().any(char::is_whitespace);
+            if !ok {
+                return Err(invalid(
+                    "advertise_url",
+                    format!("`{url}` is not a ws:// URL (nodes relay over plain WebSocket)"),
+                ));
+            }
+            self.advertise_url = Some(url.to_owned());
         }
         Ok(())
     }

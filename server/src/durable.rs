@@ -21,7 +21,7 @@ use redis::{Pipeline, RedisResult, RedisWrite, ToRedisArgs};
 mod format;
 mod load;
 
-pub(crate) use load::load;
+pub(crate) use load::load_session;
 
 /// The set of stored session names.
 pub(crate) const SESSIONS: &str = "fastport:sessions";
@@ -453,6 +453,9 @@ pub(crate) struct Store {
     redacted: Arc<str>,
     health: Arc<crate::engine::EngineHealth>,
     metrics: Arc<StoreMetrics>,
+    /// This node's place among the nodes sharing the Redis: only the records of the
+    /// sessions it owns are written, and only while its lease holds.
+    fence: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -481,7 +484,14 @@ impl Store {
             redacted: Arc::from(engine.redacted()),
             health: engine.health().clone(),
             metrics: Arc::default(),
+            fence: None,
         }
+    }
+
+    /// Writes only what `cluster` allows (see [`Store::fence`]).
+    pub(crate) fn fenced(mut self, cluster: Arc<crate::cluster::Cluster>) -> Store {
+        self.fence = Some(cluster);
+        self
     }
 
     pub(crate) fn metrics(&self) -> Arc<StoreMetrics> {
@@ -492,7 +502,7 @@ impl Store {
     /// tells the router they are stored up to `upto`; says once that it failed meanwhile.
     pub(crate) async fn write(
         mut self,
-        records: Vec<Record>,
+        mut records: Vec<Record>,
         upto: u64,
         router: tokio::sync::mpsc::Sender<crate::server::RouterMsg>,
     ) {
@@ -501,9 +511,44 @@ impl Store {
         let mut said = false;
         loop {
             let started = std::time::Instant::now();
-            let attempt = tokio::time::timeout(WRITE_TIMEOUT, write(&mut self.conn, &records));
+            let mut leased = true;
+            if let Some(cluster) = &self.fence {
+                // A session created here that nobody owns yet (through the protocol's
+                // `Admin` frame) is claimed now. Records of a session another node serves
+                // are its to write: never acknowledged here (barriers wait for their
+                // write), so nothing is lost.
+                let mut unowned: Vec<&str> = records
+                    .iter()
+                    .map(Record::session)
+                    .filter(|s| !cluster.owns(s))
+                    .collect();
+                unowned.sort_unstable();
+                unowned.dedup();
+                for session in unowned {
+                    cluster.claim_unowned(session).await;
+                }
+                records.retain(|r| cluster.owns(r.session()));
+                leased = cluster.lease_ok();
+            }
+            let attempt = async {
+                if leased {
+                    tokio::time::timeout(WRITE_TIMEOUT, write(&mut self.conn, &records)).await
+                } else {
+                    Ok(Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "this node's registration in Redis lapsed",
+                    ))))
+                }
+            };
             let error = match attempt.await {
                 Ok(Ok(())) => {
+                    if let Some(cluster) = &self.fence {
+                        for record in &records {
+                            if let Record::SessionDropped { session } = record {
+                                cluster.dropped(session).await;
+                            }
+                        }
+                    }
                     let m = &self.metrics;
                     m.writes.fetch_add(1, Ordering::Relaxed);
                     m.records.fetch_add(records.len() as u64, Ordering::Relaxed);
@@ -764,10 +809,12 @@ mod tests {
                 p.query_async::<()>(&mut conn).await.expect("write");
             }
         }
-        // What a crash leaves behind: the fields of a message that expired meanwhile.
+        // What a crash leaves behind: the fields of a message that expired meanwhile
+        // (0: older than the next delivery id, 4). And fields of a message another node
+        // is storing right now (9: past it), which stay.
         let _: () = redis::cmd("HSET")
             .arg(waiting_key("s"))
-            .arg(&["9:a", "1", "9", "1"])
+            .arg(&["0:a", "1", "0", "1", "9:a", "1"])
             .query_async(&mut conn)
             .await
             .expect("hset");
@@ -806,6 +853,6 @@ mod tests {
             .expect("hkeys");
         let mut fields = fields;
         fields.sort();
-        assert_eq!(fields, ["1", "1:b:1", "2", "2:b:1"]);
+        assert_eq!(fields, ["1", "1:b:1", "2", "2:b:1", "9:a"]);
     }
 }

@@ -14,6 +14,10 @@
 //! maintained Rust client, async on tokio, with pipelines, Redis Cluster
 //! (`cluster_async`), and a connection manager that reconnects with backoff, over rustls
 //! with the `ring` provider this workspace already uses (no aws-lc-rs, no OpenSSL).
+//! A `rediss://` URL connects over TLS, checking Redis's certificate against the public
+//! roots, or against the private CA of [`crate::config::RedisTls`] (`[redis] ca`), which
+//! also holds a client certificate for mutual TLS (`[redis] cert`, `key`); a handshake that
+//! fails at start names the setting to look at.
 //!
 //! ```no_run
 //! use fastport_server::config::{NodeId, RedisConfig, RedisUrl};
@@ -153,7 +157,7 @@ impl RedisEngine {
         };
         let (conn, round_trip) = match tokio::time::timeout(CONNECT_LIMIT, connecting).await {
             Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(unreachable(describe(&e))),
+            Ok(Err(e)) => return Err(unreachable(with_tls_hint(describe(&e), config))),
             Err(_) => return Err(unreachable(format!("no answer within {CONNECT_LIMIT:?}"))),
         };
         let health = Arc::new(EngineHealth::new_up(round_trip));
@@ -231,7 +235,12 @@ impl RedisConn {
     async fn open(config: &RedisConfig) -> redis::RedisResult<RedisConn> {
         match config {
             RedisConfig::Single(url) => {
-                let client = redis::Client::open(url.as_secret_str())?;
+                let client = match url.tls() {
+                    None => redis::Client::open(url.as_secret_str())?,
+                    Some(tls) => {
+                        redis::Client::build_with_tls(url.as_secret_str(), tls.certificates())?
+                    }
+                };
                 let manager = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -240,10 +249,15 @@ impl RedisConn {
                 Ok(RedisConn::Single(conn))
             }
             RedisConfig::Cluster(seeds) => {
-                let client = ClusterClient::builder(seeds.iter().map(|s| s.as_secret_str()))
+                let mut builder = ClusterClient::builder(seeds.iter().map(|s| s.as_secret_str()))
                     .connection_timeout(CONNECT_TIMEOUT)
-                    .response_timeout(RESPONSE_TIMEOUT)
-                    .build()?;
+                    .response_timeout(RESPONSE_TIMEOUT);
+                // Every seed has the same files (`[redis] ca`, `cert`, `key`); the client
+                // uses them for the nodes it discovers too.
+                if let Some(tls) = config.tls() {
+                    builder = builder.certs(tls.certificates());
+                }
+                let client = builder.build()?;
                 Ok(RedisConn::Cluster(client.get_async_connection().await?))
             }
         }
@@ -335,6 +349,52 @@ async fn watch(mut conn: RedisConn, health: Arc<EngineHealth>, redacted: String)
             Err(e) => health.failed(&format!("Redis at {redacted}: {}", describe(&e))),
         }
     }
+}
+
+/// `cause` with, when it is a TLS handshake that failed over certificates, the setting to
+/// look at. The client's error is rustls's, in its words: `invalid peer certificate: ...`
+/// when Redis's certificate is not trusted (an expired one, or one for another name, says
+/// so itself), `received fatal alert: ...` when Redis refused the handshake (for a missing
+/// or untrusted client certificate, with `tls-auth-clients yes`).
+fn with_tls_hint(cause: String, config: &RedisConfig) -> String {
+    const UNTRUSTED: [&str; 2] = ["UnknownIssuer", "BadSignature"];
+    // DecryptError: OpenSSL's answer to a client certificate whose signature does not
+    // verify (a CA of the same name, but another key).
+    const REFUSED: [&str; 6] = [
+        "CertificateRequired",
+        "BadCertificate",
+        "UnknownCA",
+        "CertificateUnknown",
+        "AccessDenied",
+        "DecryptError",
+    ];
+    let tls = config.tls();
+    let hint = if let Some(why) = cause.split("invalid peer certificate: ").nth(1) {
+        if !UNTRUSTED.iter().any(|u| why.starts_with(u)) {
+            return cause;
+        }
+        match tls.and_then(|t| t.ca_file()) {
+            Some(_) => "Redis's certificate is not signed by the CA of --redis-ca ([redis] ca)",
+            None => {
+                "Redis's certificate does not chain to a public root: give its CA with \
+                 --redis-ca ([redis] ca)"
+            }
+        }
+    } else if let Some(alert) = cause.split("received fatal alert: ").nth(1) {
+        if !REFUSED.iter().any(|r| alert.starts_with(r)) {
+            return cause;
+        }
+        match tls.and_then(|t| t.client_files()) {
+            Some(_) => "Redis refused the client certificate of --redis-cert ([redis] cert)",
+            None => {
+                "Redis asks for a client certificate (tls-auth-clients): give one with \
+                 --redis-cert and --redis-key ([redis] cert, key)"
+            }
+        }
+    } else {
+        return cause;
+    };
+    format!("{cause} ({hint})")
 }
 
 /// The client's error in one line (it never holds the URL or a password).

@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod files;
+mod forward;
 mod origin;
 mod proxy;
 
@@ -53,6 +54,8 @@ pub(crate) struct RequestCtx {
     /// When a WebSocket started from this socket must have sent its `Hello`: the hello
     /// timeout after the socket was accepted.
     pub(crate) hello_deadline: tokio::time::Instant,
+    /// Relayed by another node of the cluster (it presented the nodes' secret).
+    pub(crate) relayed: bool,
 }
 
 /// Answers one request.
@@ -62,10 +65,49 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    // A connection relayed by another node of the cluster: it names its client, and made
+    // the host and origin checks already.
+    let relayed = match (
+        &ctx.shared.cluster,
+        req.headers().get(crate::cluster::NODE_HEADER),
+    ) {
+        (Some(cluster), Some(presented)) => {
+            if !cluster.admits(presented.as_bytes()) {
+                tracing::warn!(peer = %ctx.peer, "refused: a node header with the wrong secret");
+                return Ok(text(StatusCode::FORBIDDEN, "wrong node secret\n"));
+            }
+            true
+        }
+        (None, Some(_)) => {
+            return Ok(text(
+                StatusCode::FORBIDDEN,
+                "this server is not part of a cluster\n",
+            ))
+        }
+        _ => false,
+    };
+    let peer = if relayed {
+        req.headers()
+            .get(crate::cluster::CLIENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(ctx.peer)
+    } else {
+        ctx.shared.proxies.client(ctx.peer, req.headers())
+    };
     let ctx = RequestCtx {
-        peer: ctx.shared.proxies.client(ctx.peer, req.headers()),
+        peer,
+        relayed,
         ..ctx
     };
+    if relayed {
+        // Only what one node asks another.
+        return Ok(match path.as_str() {
+            "/ws" => websocket(req, ctx, true),
+            p if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, &ctx).await,
+            _ => not_found(),
+        });
+    }
     if let Err(refused) = ctx.shared.hosts.check(req.headers()) {
         tracing::info!(peer = %ctx.peer, %path, "request refused: {}", refused.0);
         return Ok(text(
@@ -74,7 +116,7 @@ pub(crate) async fn handle(
         ));
     }
     let response = match path.as_str() {
-        "/ws" => websocket(req, ctx),
+        "/ws" => websocket(req, ctx, false),
         "/healthz" if is_read(&method) => healthz(&ctx).await,
         "/metrics" if is_read(&method) => metrics(&req, &ctx).await,
         "/healthz" | "/metrics" => method_not_allowed("GET, HEAD"),
@@ -181,6 +223,7 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
                 &trims,
                 ctx.shared.engine.health().map(|h| h.metrics()).as_ref(),
                 ctx.shared.store.as_deref(),
+                ctx.shared.cluster.as_ref().map(|c| c.metrics()).as_deref(),
                 ctx.shared.metrics_per_session,
             );
             let mut response = text(StatusCode::OK, body);
@@ -197,11 +240,13 @@ async fn metrics(req: &Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
 
 /// Checks the upgrade request, answers 101, and runs the connection in its own task once
 /// hyper hands over the socket.
-fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+fn websocket(mut req: Request<Incoming>, ctx: RequestCtx, relayed: bool) -> Response<Body> {
     if req.method() != Method::GET {
         return method_not_allowed("GET");
     }
-    if let Err(refused) = ctx.shared.origins.check(req.headers()) {
+    if relayed {
+        // Checked by the node that relays it.
+    } else if let Err(refused) = ctx.shared.origins.check(req.headers()) {
         tracing::info!(peer = %ctx.peer, "WebSocket refused: {}", refused.0);
         return text(StatusCode::FORBIDDEN, format!("{}\n", refused.0));
     }
@@ -218,6 +263,7 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
             guard,
             peer,
             hello_deadline,
+            ..
         } = ctx;
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -234,6 +280,9 @@ fn websocket(mut req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
                     budget: shared.budget.clone(),
                     hello_deadline,
                     welcomed: open,
+                    cluster: shared.cluster.clone(),
+                    relayed,
+                    ws_config: shared.ws_config,
                 };
                 run_connection(ws, link).await;
             }

@@ -7,6 +7,7 @@
 
 pub use fastport_broker as broker;
 pub use fastport_broker::auth;
+pub mod cluster;
 pub mod config;
 mod durable;
 pub mod engine;

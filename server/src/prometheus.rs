@@ -24,6 +24,7 @@ pub(crate) fn render(
     trims: &TrimMetrics,
     engine: Option<&EngineMetrics>,
     store: Option<&StoreMetrics>,
+    cluster: Option<&crate::cluster::ClusterMetrics>,
     per_session: bool,
 ) -> String {
     let mut out = String::with_capacity(4096 + m.per_session.len() * 512);
@@ -38,6 +39,9 @@ pub(crate) fn render(
     journal(&mut out, m);
     if let Some(store) = store {
         store_writes(&mut out, store);
+    }
+    if let Some(cluster) = cluster {
+        cluster_metrics(&mut out, cluster);
     }
     memory_trims(&mut out, trims);
     if let Some(engine) = engine {
@@ -312,6 +316,64 @@ fn store_writes(out: &mut String, s: &StoreMetrics) {
     let _ = writeln!(out, "{name} {}", load(&s.write_micros) as f64 / 1e6);
 }
 
+/// This node among the nodes sharing its Redis.
+fn cluster_metrics(out: &mut String, c: &crate::cluster::ClusterMetrics) {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let rows = [
+        (
+            "fastport_cluster_nodes",
+            "gauge",
+            "Live nodes sharing this node's Redis, this one included (at the last sweep; on a Redis Cluster, this node only).",
+            load(&c.nodes),
+        ),
+        (
+            "fastport_cluster_sessions_owned",
+            "gauge",
+            "Sessions this node serves.",
+            load(&c.owned),
+        ),
+        (
+            "fastport_cluster_relayed_connections",
+            "gauge",
+            "Connections this node relays to the node that serves their session.",
+            load(&c.relayed),
+        ),
+        (
+            "fastport_cluster_relayed_connections_total",
+            "counter",
+            "Connections relayed to another node since start.",
+            load(&c.relayed_total),
+        ),
+        (
+            "fastport_cluster_relay_failures_total",
+            "counter",
+            "Attempts to reach the node that serves a session that failed.",
+            load(&c.relay_failures),
+        ),
+        (
+            "fastport_cluster_claims_total",
+            "counter",
+            "Sessions this node claimed (at start, for a connection, by the sweep).",
+            load(&c.claims),
+        ),
+        (
+            "fastport_cluster_takeovers_total",
+            "counter",
+            "Of those, sessions taken over from a node that was gone.",
+            load(&c.takeovers),
+        ),
+        (
+            "fastport_cluster_sessions_moved_total",
+            "counter",
+            "Sessions this node let go of because another node serves them now.",
+            load(&c.moved),
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        metric(out, name, kind, help, value);
+    }
+}
+
 /// argon2 checks by outcome: what password guessing costs the server.
 fn password_checks(out: &mut String, m: &Metrics) {
     let name = "fastport_password_checks_total";
@@ -490,7 +552,7 @@ mod tests {
 
     #[test]
     fn memory_trims_are_rendered_as_counters() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, false);
         assert!(text.contains("\nfastport_memory_trims_total 3\n"), "{text}");
         assert!(text.contains("\nfastport_memory_trimmed_bytes_total 4194304\n"));
         assert!(text.contains("# TYPE fastport_memory_trims_total counter\n"));
@@ -498,7 +560,7 @@ mod tests {
 
     #[test]
     fn socket_counts_and_refusals_by_reason_are_rendered() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, false);
         assert!(text.contains("\nfastport_sockets 7\n"), "{text}");
         assert!(text.contains("\nfastport_connections_refused_total{reason=\"per_address\"} 11\n"));
         assert!(
@@ -510,7 +572,7 @@ mod tests {
 
     #[test]
     fn every_metric_has_help_and_type_lines_and_the_fastport_prefix() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, true);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(samples.len() > 20);
         for line in samples {
@@ -526,7 +588,7 @@ mod tests {
 
     #[test]
     fn counters_end_in_total_and_gauges_do_not() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, true);
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut words = line.split(' ').skip(2);
             let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -539,14 +601,14 @@ mod tests {
 
     #[test]
     fn per_session_gauges_carry_the_session_label() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, true);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, true);
         assert!(text.contains("fastport_session_connections{session=\"demo\"} 2\n"));
         assert!(text.contains("fastport_session_suspended{session=\"demo\"} 1\n"));
     }
 
     #[test]
     fn without_per_session_gauges_no_session_is_named() {
-        let text = render(&sample(), &sockets(), &trims(), None, None, false);
+        let text = render(&sample(), &sockets(), &trims(), None, None, None, false);
         assert!(!text.contains("demo"), "{text}");
         assert!(!text.contains("fastport_session_"), "{text}");
         assert!(
@@ -562,7 +624,7 @@ mod tests {
             password_checks_mismatched: 5,
             ..Metrics::default()
         };
-        let text = render(&m, &sockets(), &trims(), None, None, false);
+        let text = render(&m, &sockets(), &trims(), None, None, None, false);
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"match\"} 2\n"));
         assert!(text.contains("\nfastport_password_checks_total{outcome=\"mismatch\"} 5\n"));
     }
@@ -584,6 +646,7 @@ mod tests {
             &trims(),
             Some(&engine()),
             None,
+            None,
             false,
         );
         assert!(text.contains("\nfastport_engine_up 0\n"), "{text}");
@@ -591,7 +654,7 @@ mod tests {
         assert!(text.contains("\nfastport_engine_reconnects_total 2\n"));
         assert!(text.contains("\nfastport_engine_round_trip_seconds 0.00025\n"));
         assert!(text.contains("# TYPE fastport_engine_round_trip_seconds gauge\n"));
-        let memory = render(&sample(), &sockets(), &trims(), None, None, false);
+        let memory = render(&sample(), &sockets(), &trims(), None, None, None, false);
         assert!(!memory.contains("fastport_engine_"), "{memory}");
     }
 
@@ -602,7 +665,15 @@ mod tests {
             .split("## Metrics")
             .nth(1)
             .expect("docs/SERVER.md has a Metrics section");
-        let text = render(&sample(), &sockets(), &trims(), Some(&engine()), None, true);
+        let text = render(
+            &sample(),
+            &sockets(),
+            &trims(),
+            Some(&engine()),
+            None,
+            None,
+            true,
+        );
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line
                 .split(' ')

@@ -80,6 +80,7 @@ mod login_limit;
 mod memory;
 mod outbound;
 mod read_pause;
+mod relay;
 mod router;
 mod sockets;
 mod startup;
@@ -160,6 +161,9 @@ pub enum ServerError {
     /// The Redis engine could not connect (the message names the URL, password hidden).
     #[error("storage engine: {0}")]
     Engine(#[from] EngineError),
+    /// This node could not join the nodes sharing its Redis (its id is taken).
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// A configured session was refused by the broker.
     #[error("session `{name}`: {message} ({})", code.name())]
     Session {
@@ -176,7 +180,7 @@ impl ServerError {
     /// The process exit code: 2 for configuration mistakes, 1 for failures of the system.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServerError::Session { .. } | ServerError::Tls(_) => 2,
+            ServerError::Session { .. } | ServerError::Tls(_) | ServerError::Cluster(_) => 2,
             _ => 1,
         }
     }
@@ -230,6 +234,8 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     /// The counts of the journal's writes (the Redis engine only).
     pub(crate) store: Option<Arc<crate::durable::StoreMetrics>>,
+    /// This node among the nodes sharing its Redis (the Redis engine only).
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Held by every task that must finish before a graceful shutdown is complete: the
@@ -275,23 +281,6 @@ impl Server {
                     what: "startup".into(),
                     message: e.to_string(),
                 })??;
-        let store = match &engine {
-            Engine::Memory => None,
-            Engine::Redis(redis) => {
-                // What the last run stored comes back before anyone can connect.
-                let stored = crate::durable::load(&mut redis.conn()).await.map_err(|e| {
-                    ServerError::Engine(EngineError::Unreachable {
-                        redis: redis.redacted().to_owned(),
-                        cause: format!("reading the stored sessions: {e}"),
-                    })
-                })?;
-                let (sessions, clients, messages) =
-                    crate::durable::restore_into(&mut brokers, stored);
-                tracing::info!(sessions, clients, messages, "restored from Redis");
-                Some(crate::durable::Store::new(redis))
-            }
-        };
-        let store_metrics = store.as_ref().map(crate::durable::Store::metrics);
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -303,6 +292,24 @@ impl Server {
             addr: config.listen.clone(),
             source,
         })?;
+        let (store, cluster) = match &engine {
+            Engine::Memory => (None, None),
+            Engine::Redis(redis) => {
+                let advertise =
+                    crate::cluster::advertise_url(config.advertise_url.as_deref(), local_addr);
+                let cluster =
+                    startup::join_and_restore(redis, &config, advertise, &mut brokers).await?;
+                if tls.is_some() {
+                    tracing::warn!(
+                        "TLS on the listener: other nodes cannot relay to this one over plain \
+                         WebSocket; run several nodes behind a TLS-terminating proxy"
+                    );
+                }
+                let store = crate::durable::Store::new(redis).fenced(cluster.clone());
+                (Some(store), Some(cluster))
+            }
+        };
+        let store_metrics = store.as_ref().map(crate::durable::Store::metrics);
         // Received messages waiting for the router: an eighth of the memory budget.
         let budget = outbound::OutboundBudget::new(
             config.max_outbound_bytes,
@@ -312,6 +319,9 @@ impl Server {
         let work = Arc::new(memory::Work::default());
         let (router, router_tasks) =
             router::spawn(brokers, ROUTER_INBOX, budget.clone(), work.clone(), store);
+        if let Some(cluster) = &cluster {
+            cluster.set_router(router.clone());
+        }
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BUFFER)
@@ -334,11 +344,13 @@ impl Server {
             sockets: SocketLimits::new(
                 fd_limit::socket_cap(config.max_connections),
                 config.max_connections_per_address,
+                cluster.clone(),
             ),
             hello_timeout: config.hello_timeout,
             work,
             engine,
             store: store_metrics,
+            cluster,
         });
         Ok(Server {
             listener,
@@ -399,6 +411,11 @@ impl Server {
         let guard = TaskGuard(guard_tx);
         let mut gate = Gate::new(self.shared.sockets.clone());
         memory::spawn(self.shared.work.clone());
+        let cluster_task = self
+            .shared
+            .cluster
+            .clone()
+            .map(|cluster| tokio::spawn(cluster.run()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -431,6 +448,13 @@ impl Server {
                 "connections still open after {:?}; dropping them",
                 self.shutdown_grace
             ),
+        }
+        if let (Some(task), Some(cluster)) = (cluster_task, &self.shared.cluster) {
+            // What the closes journaled is written while the lease still holds; then other
+            // nodes take this node's sessions over at once, not after the TTL.
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.shared.router.ping()).await;
+            task.abort();
+            cluster.leave().await;
         }
         Ok(())
     }
@@ -488,6 +512,7 @@ async fn serve_http<S>(
         peer: peer.ip(),
         guard: guard.clone(),
         hello_deadline: deadline,
+        relayed: false,
     };
     let on_request = first_request.clone();
     let service = hyper::service::service_fn(move |req| {

@@ -7,6 +7,7 @@
 //! - a session created through the admin API is there after the crash;
 //! - a resend of a publish the server took before the crash is acknowledged, not delivered
 //!   again;
+//! - the same on a Redis that speaks TLS only, with a private CA (`[redis] ca`);
 //! - with Redis stopped, QoS 1 publishes are refused `storage_unavailable` and QoS 0 still
 //!   flows; once Redis is back, QoS 1 is taken again.
 
@@ -14,7 +15,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{metric, within, Clients, WsClient};
-use fastport_harness::{Launch, Redis, RedisCluster, Server};
+use fastport_harness::{ClientAuth, Launch, Pki, Redis, RedisCluster, Server};
 use fastport_proto::codec::{
     Ack, Deliver, ErrorCode, Frame, Hello, Publish, Qos, Receipt, ReceiptStatus, Welcome,
 };
@@ -172,6 +173,30 @@ async fn on_a_redis_cluster_too() {
         .start()
         .await;
     survive_a_crash(server).await;
+}
+
+#[tokio::test]
+async fn on_redis_over_tls_with_a_private_ca_too() {
+    let pki = Pki::new();
+    let redis = Redis::start_tls(&pki, ClientAuth::Off).await;
+    let ca = pki.ca_file();
+    let toml = format!(
+        "[redis]\nurl = \"{}\"\nca = \"{}\"\n",
+        redis.url(),
+        ca.to_str().expect("a UTF-8 temp path")
+    );
+    let server = Launch::new()
+        .config(&toml)
+        .args(&["--admin-token", TOKEN])
+        .start()
+        .await;
+    survive_a_crash(server).await;
+    let keys = redis.cli(&["KEYS", "fastport:{team}:msg:*"]).await;
+    assert_eq!(
+        keys.lines().count(),
+        1,
+        "the message, stored over TLS: {keys}"
+    );
 }
 
 /// A resumable subscriber offline, a message acknowledged to its publisher, a crash: after

@@ -103,6 +103,10 @@ codes! {
     /// The server's storage (its Redis engine) is unreachable: the QoS 1 publish was not
     /// taken (never acknowledged and then lost). Clients resend it, as after `queue_full`.
     STORAGE_UNAVAILABLE = 28, "storage_unavailable", false;
+    /// The session is now served by another node of the service (several nodes sharing one
+    /// Redis): the connection is closed so that its client reconnects, to any node, and
+    /// resumes there.
+    SESSION_MOVED = 29, "session_moved", false;
 }
 
 impl ErrorCode {

@@ -246,11 +246,32 @@ pub struct Cli {
     )]
     pub redis: Option<String>,
 
+    /// CA certificates (PEM) that Redis's certificate must chain to, instead of the public
+    /// roots: for a `rediss://` Redis with a private or self-signed CA.
+    #[arg(long, env = "FASTPORT_REDIS_CA", value_name = "FILE")]
+    pub redis_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM, its own certificate first) presented to a `rediss://` Redis
+    /// that asks for one (mutual TLS, `tls-auth-clients yes`); needs --redis-key.
+    #[arg(long, env = "FASTPORT_REDIS_CERT", value_name = "FILE")]
+    pub redis_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --redis-cert.
+    #[arg(long, env = "FASTPORT_REDIS_KEY", value_name = "FILE")]
+    pub redis_key: Option<PathBuf>,
+
     /// This node's name among the nodes that share one Redis: printable ASCII without
     /// spaces, at most 64 bytes. [default: the host name and 8 random hex digits, new at
     /// every start]
     #[arg(long, env = "FASTPORT_NODE_ID", value_name = "ID")]
     pub node_id: Option<String>,
+
+    /// With the Redis engine: the WebSocket URL other nodes reach this one at, to relay
+    /// the connections of the sessions it serves (`ws://10.0.0.5:8080/ws`; plain
+    /// WebSocket, on a private network). [default:
+    /// `ws://` the listen address `/ws`, with the host name for 0.0.0.0 or ::]
+    #[arg(long, env = "FASTPORT_ADVERTISE_URL", value_name = "URL")]
+    pub advertise_url: Option<String>,
 
     /// The defaults of every session's settings.
     #[command(flatten)]

@@ -1,11 +1,19 @@
-//! The engine's settings: the Redis server or cluster (`--redis`, `[redis]`) and this node's
-//! id (`--node-id`). Checked when the configuration is loaded, so a bad URL stops the server
-//! with one line naming the key, and a password in a URL never reaches a log line: every
-//! message shows [`RedisUrl::redacted`].
+//! The engine's settings: the Redis server or cluster (`--redis`, `[redis]`), the files of
+//! its TLS connections (`--redis-ca`, `--redis-cert`, `--redis-key`: [`RedisTls`]) and this
+//! node's id (`--node-id`). Checked when the configuration is loaded, so a bad URL or an
+//! unusable PEM file stops the server with one line naming the key (and the file), and a
+//! password in a URL never reaches a log line: every message shows [`RedisUrl::redacted`].
+
+mod tls;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
+
+use super::cli::Cli;
+pub use tls::{RedisTls, MAX_PEM_BYTES};
 
 /// Most bytes of a node id.
 pub const MAX_NODE_ID_BYTES: usize = 64;
@@ -22,6 +30,15 @@ pub enum RedisConfig {
 }
 
 impl RedisConfig {
+    /// The certificates of its TLS connections, if any were configured (every seed of a
+    /// cluster has the same).
+    pub fn tls(&self) -> Option<&RedisTls> {
+        match self {
+            RedisConfig::Single(url) => url.tls(),
+            RedisConfig::Cluster(seeds) => seeds.first().and_then(RedisUrl::tls),
+        }
+    }
+
     /// The URLs with their passwords hidden, comma-separated: for logs and errors.
     pub fn redacted(&self) -> String {
         match self {
@@ -36,13 +53,15 @@ impl RedisConfig {
 }
 
 /// A checked Redis URL: `redis://[USER:PASSWORD@]HOST[:PORT][/DB]`, or `rediss://` for
-/// TLS. Its `Debug` and [`RedisUrl::redacted`] hide the password; only
+/// TLS, with the certificates its TLS connections use, if any ([`RedisUrl::with_tls`]).
+/// Its `Debug` and [`RedisUrl::redacted`] hide the password; only
 /// [`RedisUrl::as_secret_str`] gives the URL as written, for the client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl {
     url: String,
     redacted: String,
     db: i64,
+    tls: Option<Arc<RedisTls>>,
 }
 
 impl RedisUrl {
@@ -83,7 +102,37 @@ impl RedisUrl {
             url: text.to_owned(),
             redacted: shown.to_string(),
             db: info.redis_settings().db(),
+            tls: None,
         })
+    }
+
+    /// This URL with `tls` for its connections: a private CA to check Redis's certificate
+    /// with, and a client certificate. Refused for a `redis://` URL: its connections are
+    /// plain TCP, where certificates would be silently ignored.
+    pub fn with_tls(self, tls: Arc<RedisTls>) -> Result<RedisUrl, String> {
+        if !self.is_tls() {
+            return Err(format!(
+                "{} is plain TCP (redis://), where certificates mean nothing: use rediss:// \
+                 for TLS, or leave out the CA and the client certificate",
+                self.redacted
+            ));
+        }
+        Ok(RedisUrl {
+            tls: Some(tls),
+            ..self
+        })
+    }
+
+    /// Whether its connections use TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.url.starts_with("rediss://")
+    }
+
+    /// The certificates of its TLS connections, if any were configured; without them a
+    /// `rediss://` connection checks Redis's certificate against the public roots and
+    /// presents no client certificate.
+    pub fn tls(&self) -> Option<&RedisTls> {
+        self.tls.as_deref()
     }
 
     /// The URL with its password replaced by `***`: what logs, errors and `/healthz` show.
@@ -104,7 +153,10 @@ impl RedisUrl {
 
 impl fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisUrl({})", self.redacted)
+        match &self.tls {
+            None => write!(f, "RedisUrl({})", self.redacted),
+            Some(tls) => write!(f, "RedisUrl({}, {tls:?})", self.redacted),
+        }
     }
 }
 
@@ -183,14 +235,58 @@ fn host_name() -> String {
 pub(super) struct FileRedis {
     pub url: Option<String>,
     pub cluster: Option<Vec<String>>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// The key of `--redis` in errors.
 pub(super) const REDIS_KEY: &str = "redis (--redis, FASTPORT_REDIS, [redis] url)";
 
-/// The Redis configuration from the flag (or environment) and the file: `Ok(None)` for the
+/// The Redis configuration from the flags (or environment) and the file: `Ok(None)` for the
 /// memory engine. The error is the key and the message.
-pub(super) fn layer(
+pub(super) fn layer<'a>(
+    cli: &'a Cli,
+    file: Option<&'a FileRedis>,
+) -> Result<Option<RedisConfig>, (String, String)> {
+    let pick = |flag: &'a Option<PathBuf>, in_file: fn(&FileRedis) -> &Option<PathBuf>| {
+        flag.as_deref()
+            .or_else(|| file.and_then(|f| in_file(f).as_deref()))
+    };
+    let tls = RedisTls::load(
+        pick(&cli.redis_ca, |f| &f.ca),
+        pick(&cli.redis_cert, |f| &f.cert),
+        pick(&cli.redis_key, |f| &f.key),
+    )?;
+    let Some(config) = servers(cli.redis.as_deref(), file)? else {
+        return match tls {
+            None => Ok(None),
+            Some(tls) => Err((
+                tls.first_key().to_owned(),
+                "is for the Redis engine's TLS connections, and no Redis is configured \
+                 (--redis, [redis] url or [redis] cluster)"
+                    .to_owned(),
+            )),
+        };
+    };
+    let Some(tls) = tls.map(Arc::new) else {
+        return Ok(Some(config));
+    };
+    let with_tls = |url: RedisUrl| {
+        url.with_tls(tls.clone())
+            .map_err(|m| (tls.first_key().to_owned(), m))
+    };
+    Ok(Some(match config {
+        RedisConfig::Single(url) => RedisConfig::Single(with_tls(url)?),
+        RedisConfig::Cluster(seeds) => {
+            RedisConfig::Cluster(seeds.into_iter().map(with_tls).collect::<Result<_, _>>()?)
+        }
+    }))
+}
+
+/// The Redis server or the cluster's seeds, without TLS files: `Ok(None)` for the memory
+/// engine.
+fn servers(
     flag: Option<&str>,
     file: Option<&FileRedis>,
 ) -> Result<Option<RedisConfig>, (String, String)> {

@@ -45,6 +45,7 @@ pub(super) struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub tls_handshake_timeout: Option<FileDuration>,
     pub node_id: Option<String>,
+    pub advertise_url: Option<String>,
     pub redis: Option<FileRedis>,
     #[serde(default)]
     pub session_defaults: FileSettings,

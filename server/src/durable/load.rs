@@ -15,7 +15,7 @@ use redis::aio::ConnectionLike;
 use redis::RedisResult;
 
 use super::format::{self, Stored};
-use super::{key, message_key, receipts_key, unix_ms, waiting_key, StoredClient, FAILED, SESSIONS};
+use super::{key, message_key, receipts_key, waiting_key, StoredClient, FAILED};
 
 /// A hash's fields by name, as bytes.
 type Fields = HashMap<String, Vec<u8>>;
@@ -28,21 +28,6 @@ fn text(fields: &Fields, name: &str) -> Option<String> {
 
 fn number(fields: &Fields, name: &str) -> Option<u64> {
     text(fields, name).and_then(|t| t.parse().ok())
-}
-
-/// Every stored session, as the brokers restore them. Clients whose offline state expired
-/// and messages past their expiry are left out (Redis drops the latter itself).
-pub(crate) async fn load<C: ConnectionLike>(conn: &mut C) -> RedisResult<Vec<RestoredSession>> {
-    let now = unix_ms();
-    let names: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(SESSIONS)
-        .query_async(conn)
-        .await?;
-    let mut sessions = Vec::with_capacity(names.len());
-    for name in names {
-        sessions.push(load_session(conn, &name, now).await?);
-    }
-    Ok(sessions)
 }
 
 /// A session's waiting hash, by delivery: who still owes an ack (with attempts), and how
@@ -58,7 +43,8 @@ struct Waiting {
 /// Tidies the session's waiting hash as it goes: entries of messages that are settled or
 /// gone leave it (a crash between a message's expiry and its tombstone leaves them), and
 /// subscribers that do not come back (not resumable, or expired) count as failed, as the
-/// broker counts them.
+/// broker counts them. Called at start and when a node takes a session over, by the node
+/// that owns the session (its writes are fenced): those are the only writes here.
 pub(crate) async fn load_session<C: ConnectionLike>(
     conn: &mut C,
     name: &str,
@@ -185,8 +171,13 @@ pub(crate) async fn load_session<C: ConnectionLike>(
             }
         }
     }
-    // What is left belongs to no live message.
+    // What is left belongs to no live message, but for one stored after the session's
+    // hash was read (a node whose lease just lapsed may still be writing): its delivery id
+    // is past the next delivery id read, and its fields stay.
     for (delivery, w) in by_delivery {
+        if delivery >= next_delivery {
+            continue;
+        }
         stale.push(delivery.to_string());
         for (client, _) in w.clients {
             stale.push(super::waiting_field(delivery, &client));

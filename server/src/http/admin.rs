@@ -41,14 +41,41 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Answers a request under `/admin`.
 pub(super) async fn handle(req: Request<Incoming>, ctx: &RequestCtx) -> Response<Body> {
-    if let Err(refused) = ctx.shared.origins.check(req.headers()) {
+    if ctx.relayed {
+        // Checked by the node that forwards it.
+    } else if let Err(refused) = ctx.shared.origins.check(req.headers()) {
         tracing::info!(peer = %ctx.peer, "admin request refused: {}", refused.0);
         return error(StatusCode::FORBIDDEN, "origin_not_allowed", &refused.0);
     }
-    match prepare(req).await {
-        Ok(call) => call.run(ctx).await,
-        Err(response) => response,
+    let call = match prepare(req).await {
+        Ok(call) => call,
+        Err(response) => return response,
+    };
+    // With several nodes, the request runs on the node that serves its session.
+    if let Some(cluster) = &ctx.shared.cluster {
+        let create = matches!(call.op, AdminOp::Create { .. });
+        if ctx.relayed {
+            if !cluster.owns(&call.session) && !create {
+                let code = ErrorCode::SESSION_MOVED;
+                let message = "this node does not serve the session (any more); try again";
+                return error(StatusCode::SERVICE_UNAVAILABLE, code.name(), message);
+            }
+        } else {
+            match cluster.route(&call.session, create).await {
+                Ok(crate::cluster::Route::Local) => {}
+                Ok(crate::cluster::Route::Remote { url, .. }) => {
+                    return super::forward::admin(&call.raw, &url, cluster.secret(), ctx.peer)
+                        .await;
+                }
+                Err(e) => {
+                    let code = ErrorCode::STORAGE_UNAVAILABLE;
+                    let message = format!("cannot find the node that serves the session: {e}");
+                    return error(StatusCode::SERVICE_UNAVAILABLE, code.name(), &message);
+                }
+            }
+        }
     }
+    call.run(ctx).await
 }
 
 /// An admin request ready for the broker.
@@ -56,6 +83,8 @@ struct Call {
     session: String,
     credential: Option<String>,
     op: AdminOp,
+    /// The request as it came, to forward it to the node that serves its session.
+    raw: super::forward::RawRequest,
 }
 
 async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
@@ -63,6 +92,7 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
     let path = req.uri().path().to_owned();
     let credential = bearer(req.headers());
     let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // The body is read only where a valid request has one; `parse` refuses the rest.
     let body = if takes_body(&method, &path) && is_json(content_type.as_ref()) {
         read_body(req).await?
@@ -71,10 +101,18 @@ async fn prepare(req: Request<Incoming>) -> Result<Call, Response<Body>> {
     };
     let AdminCall { session, op } =
         parse(&method, &path, content_type.as_ref(), &body).map_err(Refusal::response)?;
+    let raw = super::forward::RawRequest {
+        method,
+        path,
+        content_type,
+        authorization,
+        body,
+    };
     Ok(Call {
         session,
         credential,
         op,
+        raw,
     })
 }
 
@@ -382,7 +420,7 @@ fn is_json(value: Option<&HeaderValue>) -> bool {
     media.eq_ignore_ascii_case("application/json")
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = json!({ "error": { "code": code, "message": message } });
     json_response(status, body.to_string())
 }

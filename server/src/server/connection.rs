@@ -78,10 +78,18 @@ pub(crate) struct LinkSetup {
     /// Set once the answer to the first message is written: it opens the socket's
     /// [`LoginLimit`](super::LoginLimit).
     pub(crate) welcomed: Arc<AtomicBool>,
+    /// The nodes sharing this node's Redis: a connection whose session another node serves
+    /// is relayed there.
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Relayed by another node: served here, or refused `session_moved` if this node does
+    /// not serve its session (any more); never relayed again.
+    pub(crate) relayed: bool,
+    /// The WebSocket settings, for a relay's connection to the owner.
+    pub(crate) ws_config: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
 }
 
 /// Runs the connection until it ends.
-pub(crate) async fn run<S>(ws: WebSocketStream<S>, setup: LinkSetup)
+pub(crate) async fn run<S>(mut ws: WebSocketStream<S>, setup: LinkSetup)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -92,7 +100,44 @@ where
         budget,
         hello_deadline,
         welcomed,
+        cluster,
+        relayed,
+        ws_config,
     } = setup;
+    // The first message names the session, and so the router (and, with several nodes,
+    // the node): wait for it before the connection is opened there. Without one by the
+    // hello deadline, any router closes it.
+    let first = tokio::select! {
+        first = first_message(&mut ws) => Some(first),
+        () = tokio::time::sleep_until(hello_deadline) => None,
+    };
+    if let (Some(cluster), Some(Some(Ok(Message::Binary(data))))) = (&cluster, &first) {
+        if let Ok(Frame::Hello(hello)) = Frame::decode_from_client(data.clone()) {
+            use super::relay::{self, Placement};
+            let placement = if relayed {
+                if cluster.owns(&hello.session) {
+                    Placement::Local
+                } else {
+                    let message = "this node does not serve the session (any more)".to_owned();
+                    Placement::Refuse(ErrorCode::SESSION_MOVED, message)
+                }
+            } else {
+                relay::place(cluster, &hello.session, peer, ws_config).await
+            };
+            match placement {
+                Placement::Local => {}
+                Placement::Relay(upstream) => {
+                    tracing::debug!(conn = conn.0, session = %hello.session, "relayed to the session's node");
+                    let stall = budget.stall;
+                    return relay::run(ws, *upstream, data.clone(), welcomed, stall, cluster).await;
+                }
+                Placement::Refuse(code, message) => {
+                    tracing::info!(conn = conn.0, session = %hello.session, "refused: {message}");
+                    return relay::refuse(&mut ws, code, &message).await;
+                }
+            }
+        }
+    }
     let (outbound, rx) = mpsc::unbounded_channel();
     let gauge = budget.gauge();
     let (abort, abort_rx) = oneshot::channel();
@@ -126,12 +171,6 @@ where
         abort,
         pause,
     }));
-    // The first message names the session, and so the router: wait for it before the
-    // connection is opened there. Without one by the hello deadline, any router closes it.
-    let first = tokio::select! {
-        first = link.first_message() => Some(first),
-        () = tokio::time::sleep_until(hello_deadline) => None,
-    };
     if let Some(Some(Ok(Message::Binary(data)))) = &first {
         link.shard = link.router.shard_for(data);
         link.batching = batch::requested(data);
@@ -206,16 +245,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             };
             if let Some(end) = end {
                 return end;
-            }
-        }
-    }
-
-    /// The first message that is not a ping or a pong (`None` when the stream ended).
-    async fn first_message(&mut self) -> Option<Result<Message, WsError>> {
-        loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                other => return other,
             }
         }
     }
@@ -380,6 +409,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
         // A no-op for connections the broker closed itself.
         let _ = self.router.send(self.shard, closed).await;
+    }
+}
+
+/// The first message that is not a ping or a pong (`None` when the stream ended).
+async fn first_message<S>(ws: &mut Ws<S>) -> Option<Result<Message, WsError>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            other => return other,
+        }
     }
 }
 

@@ -65,6 +65,20 @@ pub(crate) enum RouterMsg {
     Stored { upto: u64 },
     /// A write of journal records failed; it is being tried again.
     StoreFailed,
+    /// A session this node has just claimed, as Redis stores it (several nodes).
+    Restore(Box<RestoreCall>),
+    /// Let go of a session another node serves now (several nodes).
+    Unload {
+        session: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A session to restore, and where the broker's answer goes.
+#[derive(Debug)]
+pub(crate) struct RestoreCall {
+    session: fastport_broker::journal::RestoredSession,
+    done: oneshot::Sender<Result<(), (fastport_proto::codec::ErrorCode, String)>>,
 }
 
 /// The reply to a forwarded `Admin` frame, on its way back to the connection's router.
@@ -178,6 +192,38 @@ impl RouterHandle {
         total.outbound_bytes = self.budget.total() as u64;
         total.per_session.sort_by(|a, b| a.name.cmp(&b.name));
         Some(total)
+    }
+
+    /// Restores a session this node has just claimed into the broker that serves it (see
+    /// [`Broker::restore_session`]).
+    pub(crate) async fn restore(
+        &self,
+        session: fastport_broker::journal::RestoredSession,
+    ) -> Result<(), (fastport_proto::codec::ErrorCode, String)> {
+        let shard = shard_of(&session.name, self.shards.len());
+        let (done, answer) = oneshot::channel();
+        let gone = || {
+            let message = "the router has stopped".to_owned();
+            (fastport_proto::codec::ErrorCode::INTERNAL_ERROR, message)
+        };
+        let call = RestoreCall { session, done };
+        self.send(shard, RouterMsg::Restore(Box::new(call)))
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Lets go of `session` (see [`Broker::unload_session`]) and waits until it is gone.
+    pub(crate) async fn unload(&self, session: &str) {
+        let shard = shard_of(session, self.shards.len());
+        let (done, answer) = oneshot::channel();
+        let msg = RouterMsg::Unload {
+            session: session.to_owned(),
+            done,
+        };
+        if self.send(shard, msg).await.is_ok() {
+            let _ = answer.await;
+        }
     }
 
     /// Waits until every router has drained the messages sent before this one. `None` if
@@ -449,6 +495,14 @@ impl Router {
                 self.broker.handle_stored(now, upto);
             }
             RouterMsg::StoreFailed => self.broker.handle_store_failed(now),
+            RouterMsg::Restore(call) => {
+                let RestoreCall { session, done } = *call;
+                let _ = done.send(self.broker.restore_session(now, session));
+            }
+            RouterMsg::Unload { session, done } => {
+                self.broker.unload_session(now, &session);
+                let _ = done.send(());
+            }
         }
     }
 

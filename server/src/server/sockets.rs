@@ -41,6 +41,9 @@ pub(crate) struct SocketLimits {
     refused_per_address: AtomicU64,
     refused_max_connections: AtomicU64,
     accept_errors: AtomicU64,
+    /// The nodes sharing this node's Redis: their addresses relay many clients each, and
+    /// are not capped per address.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 #[derive(Debug, Default)]
@@ -92,9 +95,15 @@ pub(crate) struct SocketMetrics {
 }
 
 impl SocketLimits {
-    /// `per_address` 0 means no cap per address.
-    pub(crate) fn new(max_total: usize, per_address: usize) -> Arc<SocketLimits> {
+    /// `per_address` 0 means no cap per address; the addresses of `cluster`'s live nodes
+    /// have none either.
+    pub(crate) fn new(
+        max_total: usize,
+        per_address: usize,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
+    ) -> Arc<SocketLimits> {
         Arc::new(SocketLimits {
+            cluster,
             max_total,
             per_address,
             counts: Mutex::new(Counts::default()),
@@ -112,6 +121,7 @@ impl SocketLimits {
             Some((Refused::MaxConnections, &self.refused_max_connections))
         } else if self.per_address > 0
             && counts.by_address.get(&key).copied().unwrap_or(0) >= self.per_address
+            && !self.cluster.as_ref().is_some_and(|c| c.is_peer(ip))
         {
             Some((Refused::PerAddress, &self.refused_per_address))
         } else {
@@ -337,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_per_address_cap_refuses_the_address_and_no_other() {
-        let limits = SocketLimits::new(100, 2);
+        let limits = SocketLimits::new(100, 2, None);
         let a = limits.admit(ip("10.0.0.1")).expect("first");
         let _b = limits.admit(ip("10.0.0.1")).expect("second");
         assert_eq!(
@@ -355,7 +365,7 @@ mod tests {
 
     #[test]
     fn the_total_cap_counts_every_address() {
-        let limits = SocketLimits::new(2, 0);
+        let limits = SocketLimits::new(2, 0, None);
         let _a = limits.admit(ip("10.0.0.1")).expect("first");
         let _b = limits.admit(ip("10.0.0.2")).expect("second");
         assert_eq!(
@@ -379,7 +389,7 @@ mod tests {
             AddressKey::of(ip("::ffff:192.0.2.7")),
             AddressKey::of(ip("192.0.2.7"))
         );
-        let limits = SocketLimits::new(100, 1);
+        let limits = SocketLimits::new(100, 1, None);
         let _a = limits.admit(ip("2001:db8::1")).expect("first");
         assert_eq!(
             limits.admit(ip("2001:db8::2")).err(),
@@ -389,7 +399,7 @@ mod tests {
 
     #[test]
     fn every_permit_dropped_leaves_no_count_behind() {
-        let limits = SocketLimits::new(10, 3);
+        let limits = SocketLimits::new(10, 3, None);
         let permits: Vec<_> = (0..3)
             .map(|_| limits.admit(ip("10.0.0.1")).expect("admitted"))
             .collect();

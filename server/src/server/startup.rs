@@ -92,3 +92,75 @@ fn session_error(name: &str, (code, message): (ErrorCode, String)) -> ServerErro
         message,
     }
 }
+
+/// With the Redis engine: joins the nodes sharing the Redis, claims every stored or
+/// configured session that no live node serves, and gives the claimed ones back to their
+/// brokers as Redis stores them (before anyone can connect). A configured session another
+/// node serves is let go of here: its connections go there.
+pub(super) async fn join_and_restore(
+    redis: &crate::engine::RedisEngine,
+    config: &Config,
+    advertise: String,
+    brokers: &mut [Broker],
+) -> Result<std::sync::Arc<crate::cluster::Cluster>, ServerError> {
+    use crate::engine::EngineError;
+    let unreachable = |what: &str, e: &dyn std::fmt::Display| {
+        ServerError::Engine(EngineError::Unreachable {
+            redis: redis.redacted().to_owned(),
+            cause: format!("{what}: {e}"),
+        })
+    };
+    let configured: std::collections::HashSet<String> =
+        brokers.iter().flat_map(Broker::session_names).collect();
+    let cluster = crate::cluster::Cluster::join(
+        redis.conn(),
+        config.node_id.clone(),
+        advertise,
+        configured.clone(),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::cluster::JoinError::Redis(e) => unreachable("joining the cluster", &e),
+        id_in_use => ServerError::Cluster(id_in_use.to_string()),
+    })?;
+    let mut conn = redis.conn();
+    let stored: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(crate::durable::SESSIONS)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| unreachable("reading the stored sessions", &e))?;
+    let stored: std::collections::BTreeSet<String> = stored.into_iter().collect();
+    let mut names: Vec<&String> = stored.iter().chain(configured.iter()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let now = crate::durable::unix_ms();
+    let mut restored = Vec::new();
+    let mut elsewhere = 0usize;
+    for name in names {
+        let claimed = cluster
+            .claim_at_start(name)
+            .await
+            .map_err(|e| unreachable("claiming the sessions", &e))?;
+        if claimed {
+            if stored.contains(name) {
+                let session = crate::durable::load_session(&mut conn, name, now)
+                    .await
+                    .map_err(|e| unreachable("reading the stored sessions", &e))?;
+                restored.push(session);
+            }
+        } else {
+            elsewhere += 1;
+            let shard = shard_of(name, brokers.len());
+            brokers[shard].unload_session(fastport_proto::time::Instant::ZERO, name);
+        }
+    }
+    let (sessions, clients, messages) = crate::durable::restore_into(brokers, restored);
+    tracing::info!(sessions, clients, messages, "restored from Redis");
+    tracing::info!(
+        node = %config.node_id,
+        url = cluster.advertise(),
+        served_elsewhere = elsewhere,
+        "joined the nodes sharing the Redis"
+    );
+    Ok(cluster)
+}
