@@ -1,7 +1,7 @@
 // What the browser SDK's end-to-end tests need: a real redis-server and real fastport-server
 // nodes on free ports of the loopback, the npm package (client-wasm/pkg) and page.html served
 // by a small static server, and Debian's headless Chromium driven by playwright-core.
-// Everything started is registered on the test (`t.after`) and stopped when it ends.
+// Everything started is stopped when the test ends, the last started first.
 //
 // Environment: FASTPORT_SERVER_BIN (default target/debug/fastport-server), CHROMIUM (default
 // /usr/bin/chromium), FASTPORT_E2E_OUT (logs of the servers, default target/wasm-e2e).
@@ -40,6 +40,29 @@ export async function until(what, check) {
   }
 }
 
+const cleanups = new WeakMap();
+
+/**
+ * Runs `fn` when test `t` ends, in the reverse order of registration (node's `t.after` runs
+ * hooks in order): the nodes stop before the Redis they write to, the page before its server.
+ */
+function onEnd(t, fn) {
+  let stack = cleanups.get(t);
+  if (!stack) {
+    stack = [];
+    cleanups.set(t, stack);
+    t.after(async () => {
+      let failure = null;
+      while (stack.length) {
+        const fn = stack.pop();
+        await (async () => fn())().catch((e) => (failure ??= e));
+      }
+      if (failure) throw failure;
+    });
+  }
+  stack.push(fn);
+}
+
 /** A port of 127.0.0.1 that was free a moment ago. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -74,11 +97,11 @@ export class Redis {
   static async start(t, name) {
     fs.mkdirSync(OUT, { recursive: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fastport-e2e-redis-"));
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    onEnd(t, () => fs.rmSync(dir, { recursive: true, force: true }));
     // Another process may take the free port before redis-server binds it: try a few.
     for (let attempt = 1; ; attempt++) {
       const redis = new Redis(await freePort(), dir, path.join(OUT, `${name}-redis.log`));
-      t.after(() => redis.stop());
+      onEnd(t, () => redis.stop());
       if (await redis.ready()) return redis;
       if (attempt === 5) throw new Error(`redis-server did not start; see ${redis.log}`);
     }
@@ -126,7 +149,7 @@ export class Redis {
 export class Node {
   static async start(t, name, redis, id) {
     const node = new Node(path.join(OUT, `${name}-${id}.log`), redis, id);
-    t.after(() => node.stop());
+    onEnd(t, () => node.stop());
     await node.listening();
     return node;
   }
@@ -233,7 +256,7 @@ async function servePage(t) {
     fs.createReadStream(file).pipe(res);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => {
+  onEnd(t, () => {
     // Chromium's keep-alive connections would hold `close` up until the browser is gone.
     server.closeAllConnections();
     return new Promise((resolve) => server.close(resolve));
@@ -263,7 +286,7 @@ export async function openPage(t) {
       "--no-first-run",
     ],
   });
-  t.after(() => browser.close());
+  onEnd(t, () => browser.close());
   const page = await browser.newPage();
   page.setDefaultTimeout(TIMEOUT);
   const errors = [];
