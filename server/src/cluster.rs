@@ -351,11 +351,17 @@ impl Cluster {
         if self.owns(session) {
             return Ok(Route::Local);
         }
-        if !create && !self.configured.contains(session) && !self.stored(session).await? {
+        let stored = self.stored(session).await?;
+        if !create && !stored && !self.configured.contains(session) {
             return Ok(Route::Local);
         }
         match self.try_claim(session).await? {
             Claim::Held { node, url } => Ok(Route::Remote { node, url }),
+            // A session being created: nothing to read back yet.
+            Claim::Claimed if !stored => {
+                self.mark_owned(session);
+                Ok(Route::Local)
+            }
             Claim::Claimed => {
                 self.serve(session).await?;
                 Ok(Route::Local)

@@ -154,6 +154,8 @@ async fn a_publish_on_one_node_reaches_subscribers_on_every_node() {
     let owner = redis.cli(&["GET", "fastport:{team}:owner"]).await;
     assert!(owner.starts_with("node-a "), "{owner}");
     assert_eq!(metric(a.addr(), "fastport_cluster_sessions_owned").await, 2);
+    // Claiming a session being created reads nothing back, and says nothing about it.
+    assert!(!a.stderr().contains("not restored"), "{}", a.stderr());
     assert_eq!(metric(b.addr(), "fastport_cluster_sessions_owned").await, 0);
     assert_eq!(
         metric(b.addr(), "fastport_cluster_relayed_connections").await,
