@@ -212,6 +212,7 @@ async fn killing_nodes_every_few_seconds_loses_no_acknowledged_message() {
             .unwrap_or_else(|| panic!("the client closed before the receipt of {n}"));
         receipts.push(receipt);
     }
+    let settled = started.elapsed();
     for (n, r) in receipts.iter().enumerate() {
         assert_eq!(
             (r.status, r.delivered, r.failed),
@@ -250,6 +251,6 @@ async fn killing_nodes_every_few_seconds_loses_no_acknowledged_message() {
     }
     eprintln!(
         "{kills} nodes killed ({owners_killed} serving the session) in {publishing:?}; \
-         {MESSAGES} QoS 1 messages to {SUBSCRIBERS} subscribers"
+         {MESSAGES} QoS 1 messages to {SUBSCRIBERS} subscribers, all settled after {settled:?}"
     );
 }
