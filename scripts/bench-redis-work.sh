@@ -67,10 +67,10 @@ counters() {
     ticks=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
     echo "$commands $writes $seconds $cpu $ticks"
 }
-# calls: "NAME CALLS" per command from INFO commandstats.
+# calls: "NAME CALLS MICROSECONDS" per command from INFO commandstats.
 calls() {
     redis-cli -p "$port" info commandstats | tr -d '\r' |
-        sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p' | sort
+        sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p' | sort
 }
 
 hz=$(getconf CLK_TCK)
@@ -95,8 +95,9 @@ for shape in fan-in fan-out; do
             printf "  %.2f Redis commands/msg, %d writes (%.0f msgs per write, %.2f ms each), ", c / n, w, n / w, (s1 - s0) * 1000 / w
             printf "CPU per msg: Redis %.1f us, server %.1f us\n", (r1 - r0) * 1e6 / n, t / hz * 1e6 / n
         }'
-        join -a2 "$work/calls.before" "$work/calls.after" |
-            awk -v n="$n" '{ d = (NF == 3 ? $3 - $2 : $2); if (d > 0) printf "%s %.2f\n", $1, d / n }' |
-            sort -k2 -rn | tr '\n' ' ' | sed 's/^/  per msg: /; s/ $/\n/'
+        join -a2 "$work/calls.before" "$work/calls.after" | awk -v n="$n" '{
+            d = (NF == 5 ? $4 - $2 : $2); u = (NF == 5 ? $5 - $3 : $3)
+            if (d > 0) printf "%s %.2f (%.2f us)\n", $1, d / n, u / n
+        }' | sort -k2 -rn | tr '\n' ' ' | sed 's/^/  per msg: /; s/ $/\n/'
     done
 done

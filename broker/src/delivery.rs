@@ -422,6 +422,7 @@ impl Broker {
             let record = Record::Done {
                 session,
                 delivery,
+                publisher: m.publisher.clone(),
                 receipt: Frame::Receipt(receipt).encode(),
                 expiry,
             };

@@ -112,6 +112,9 @@ pub enum Record {
         session: String,
         /// The delivery.
         delivery: u64,
+        /// The publisher's client id (the tombstone keeps it: a resend is known by
+        /// publisher and message id).
+        publisher: Arc<str>,
         /// The encoded `Receipt` frame.
         receipt: Bytes,
         /// How long the tombstone lasts.
@@ -758,6 +761,7 @@ impl Broker {
             self.journal.settled_at_restore.push(Record::Done {
                 session: record.session.clone(),
                 delivery,
+                publisher: publisher.clone(),
                 receipt: Frame::Receipt(receipt).encode(),
                 expiry: m.remaining,
             });

@@ -152,6 +152,8 @@ pub struct Cluster {
     lease: Mutex<Option<Instant>>,
     /// One claim at a time.
     claims: tokio::sync::Mutex<()>,
+    /// Set by [`Cluster::leave`]: nothing is claimed any more.
+    leaving: std::sync::atomic::AtomicBool,
     router: OnceLock<RouterHandle>,
     /// The addresses of the live nodes (exempt from the per-address socket cap).
     peers: Mutex<HashSet<IpAddr>>,
@@ -238,6 +240,7 @@ impl Cluster {
             configured,
             lease: Mutex::new(Some(sent + NODE_TTL - LEASE_MARGIN)),
             claims: tokio::sync::Mutex::new(()),
+            leaving: std::sync::atomic::AtomicBool::new(false),
             router: OnceLock::new(),
             peers: Mutex::default(),
             metrics: Arc::default(),
@@ -312,6 +315,29 @@ impl Cluster {
             }
             Claim::Held { .. } => Ok(false),
         }
+    }
+
+    /// Claims `session` if nobody owns it (a session created here without a claim, by
+    /// the protocol's `Admin` frame): `true` if this node serves it now.
+    pub(crate) async fn claim_unowned(&self, session: &str) -> bool {
+        if self.leaving.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut c = self.conn.clone();
+        let set: Result<Option<String>, _> = timed(
+            redis::cmd("SET")
+                .arg(owner_key(session))
+                .arg(&self.me)
+                .arg("NX")
+                .query_async(&mut c),
+        )
+        .await;
+        let claimed = matches!(set, Ok(Some(_)));
+        if claimed {
+            self.metrics.claims.fetch_add(1, Ordering::Relaxed);
+            self.mark_owned(session);
+        }
+        claimed
     }
 
     /// Where `session` is served, claiming it if its owner is gone. `create` claims a
@@ -508,18 +534,23 @@ impl Cluster {
         }
     }
 
-    /// Lets go of the sessions whose owner key no longer names this process.
+    /// Lets go of the sessions whose owner key names another process now. A missing key
+    /// (a Redis that restarted without its data) is claimed again: nobody else took it.
     async fn check_owned(&self) -> Result<(), ClusterError> {
         let owned: Vec<String> = lock(&self.owned).iter().cloned().collect();
         let mut c = self.conn.clone();
         for session in owned {
-            let owner: Option<String> = timed(
-                redis::cmd("GET")
+            // `SET NX GET`: the value the key held (then not set), or nothing (set: ours).
+            let held: Option<String> = timed(
+                redis::cmd("SET")
                     .arg(owner_key(&session))
+                    .arg(&self.me)
+                    .arg("NX")
+                    .arg("GET")
                     .query_async(&mut c),
             )
             .await?;
-            if owner.as_deref() != Some(self.me.as_str()) {
+            if held.is_some_and(|owner| owner != self.me) {
                 self.let_go(&session).await;
             }
         }
@@ -535,17 +566,10 @@ impl Cluster {
                 .query_async(&mut c),
         )
         .await?;
+        let names: Vec<String> = names.into_iter().filter(|n| !self.owns(n)).collect();
+        let owners = self.owners(&names).await?;
         let mut alive: HashMap<String, Option<String>> = HashMap::new();
-        for session in names {
-            if self.owns(&session) {
-                continue;
-            }
-            let owner: Option<String> = timed(
-                redis::cmd("GET")
-                    .arg(owner_key(&session))
-                    .query_async(&mut c),
-            )
-            .await?;
+        for (session, owner) in names.into_iter().zip(owners) {
             let live = match &owner {
                 None => None,
                 Some(owner) => match alive.get(owner) {
@@ -573,6 +597,30 @@ impl Cluster {
             .store(nodes.len() as u64, Ordering::Relaxed);
         *lock(&self.peers) = peers;
         Ok(())
+    }
+
+    /// The owner of each session: one round trip per 1,000 sessions on one Redis (a
+    /// pipeline), one per session on a Redis Cluster (their keys are in different slots).
+    async fn owners(&self, sessions: &[String]) -> Result<Vec<Option<String>>, ClusterError> {
+        let mut c = self.conn.clone();
+        let mut owners = Vec::with_capacity(sessions.len());
+        if matches!(c, RedisConn::Single(_)) {
+            for chunk in sessions.chunks(1000) {
+                let mut pipe = redis::pipe();
+                for session in chunk {
+                    pipe.get(owner_key(session));
+                }
+                let got: Vec<Option<String>> = timed(pipe.query_async(&mut c)).await?;
+                owners.extend(got);
+            }
+        } else {
+            for session in sessions {
+                let mut get = redis::cmd("GET");
+                get.arg(owner_key(session));
+                owners.push(timed(get.query_async(&mut c)).await?);
+            }
+        }
+        Ok(owners)
     }
 
     /// The URLs of every registered node.
@@ -620,6 +668,7 @@ impl Cluster {
     /// registration, so that other nodes take them over at once rather than after
     /// [`NODE_TTL`].
     pub(crate) async fn leave(&self) {
+        self.leaving.store(true, Ordering::Release);
         let owned: Vec<String> = std::mem::take(&mut *lock(&self.owned))
             .into_iter()
             .collect();

@@ -439,11 +439,6 @@ impl Server {
         }
         drop(self.listener);
         tracing::info!("shutting down: closing every connection");
-        if let (Some(task), Some(cluster)) = (cluster_task, &self.shared.cluster) {
-            task.abort();
-            // Other nodes take this node's sessions over at once.
-            cluster.leave().await;
-        }
         self.shared.router.shutdown().await;
         let _ = stop_tx.send(true);
         drop(guard);
@@ -453,6 +448,13 @@ impl Server {
                 "connections still open after {:?}; dropping them",
                 self.shutdown_grace
             ),
+        }
+        if let (Some(task), Some(cluster)) = (cluster_task, &self.shared.cluster) {
+            // What the closes journaled is written while the lease still holds; then other
+            // nodes take this node's sessions over at once, not after the TTL.
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.shared.router.ping()).await;
+            task.abort();
+            cluster.leave().await;
         }
         Ok(())
     }

@@ -198,8 +198,16 @@ async fn killing_the_node_that_serves_a_session_moves_it_and_keeps_what_was_ackn
         assert_eq!(code, ErrorCode::SESSION_MOVED.close_code());
     }
 
-    // Node B takes the session over (once A's registration lapses) and serves the
-    // resumed clients itself: the message comes again, the receipt follows the ack.
+    // Node B takes the session over once A's registration lapses, by itself (its sweep),
+    // with no client asking, so that retries and expiry go on.
+    within("the sweep took the session over", async {
+        while metric(b.addr(), "fastport_cluster_takeovers_total").await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // It serves the resumed clients itself: the message comes again, the receipt follows
+    // the ack.
     let (mut sub, welcome) = within("the session served again", async {
         loop {
             let mut client = WsClient::connect(b.addr()).await;
@@ -231,9 +239,10 @@ async fn killing_the_node_that_serves_a_session_moves_it_and_keeps_what_was_ackn
         (r.message_id, r.status, r.delivered),
         (41, ReceiptStatus::Delivered, 1)
     );
+    // `team` and the demo session, which node A served as the first node.
     assert_eq!(
         metric(b.addr(), "fastport_cluster_takeovers_total").await,
-        1
+        2
     );
     assert_eq!(
         metric(b.addr(), "fastport_cluster_relayed_connections").await,
@@ -265,4 +274,83 @@ async fn a_relayed_connection_needs_the_nodes_secret() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("node id `node-a` is in use"), "{stderr}");
+}
+
+#[tokio::test]
+async fn presence_and_admin_operations_reach_every_node() {
+    let redis = Redis::start().await;
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    let c = node(&redis, "node-c").await;
+    create_team(&a).await;
+
+    // A presence watcher on node A sees a member join through node B.
+    let (mut watcher, _) = join(&a, "watcher", "").await;
+    watcher
+        .send(&Frame::Subscribe(fastport_proto::codec::Subscribe {
+            request_id: 1,
+            presence: true,
+            filter: "orders/#".into(),
+        }))
+        .await;
+    let (mut member, _) = join(&b, "member", "").await;
+    subscribe(&mut member).await;
+    within("the join seen on node A", async {
+        loop {
+            if let Frame::Presence(p) = watcher.frame().await {
+                let joined = p.members.iter().any(|m| m.client_id == "member");
+                if p.kind == fastport_proto::codec::PresenceKind::Join && joined {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+
+    // An admin request on node C runs on node A, and closes the members on every node.
+    let auth = "Bearer sec";
+    let suspended = c
+        .http(
+            "POST",
+            "/admin/sessions/team/suspend",
+            &[("Authorization", auth)],
+            "",
+        )
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    for client in [&mut watcher, &mut member] {
+        let (_, code) = within("the member closed", client.until_closed()).await;
+        assert_eq!(code, ErrorCode::SESSION_SUSPENDED.close_code());
+    }
+    // A newcomer through node B is refused while the session is suspended.
+    let mut late = WsClient::connect(b.addr()).await;
+    late.send(&hello("late", "")).await;
+    match next(&mut late).await {
+        Frame::Error(e) => assert_eq!(e.code, ErrorCode::SESSION_SUSPENDED),
+        other => panic!("expected session_suspended, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_stops_gracefully_hands_its_sessions_over_at_once() {
+    let redis = Redis::start().await;
+    let mut a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    create_team(&a).await;
+    let (mut sub, welcome) = join(&b, "sub", "").await;
+    let token = welcome.resume_token;
+    subscribe(&mut sub).await;
+
+    a.terminate();
+    let (_, code) = within("the relayed connection closed", sub.until_closed()).await;
+    assert_eq!(code, ErrorCode::SERVER_SHUTTING_DOWN.close_code());
+    assert!(a.exit_status().await.success());
+    // Its registration and its claims are gone with it, not left to expire.
+    let registration = redis.cli(&["EXISTS", "fastport:node:node-a"]).await;
+    assert_eq!(registration.trim(), "0");
+    let owner = redis.cli(&["GET", "fastport:{team}:owner"]).await;
+    assert!(!owner.contains("node-a"), "{owner}");
+
+    let (_sub, welcome) = join(&b, "sub", &token).await;
+    assert!(welcome.session_present, "the subscriber's state came back");
 }

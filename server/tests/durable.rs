@@ -137,19 +137,23 @@ async fn an_acknowledged_message_and_an_admin_session_survive_a_crash_of_the_ser
     let redis = Redis::start().await;
     let server = start(&redis).await;
     let token = survive_a_crash(server).await;
-    // What Redis holds afterwards: the settled message as a tombstone, no payload.
-    let keys = redis.cli(&["KEYS", "fastport:{team}:m:*"]).await;
+    // What Redis holds afterwards: the settled message as a tombstone (its publisher and
+    // receipt, format 1's first byte 2), no payload; nobody waits for it any more.
+    let keys = redis.cli(&["KEYS", "fastport:{team}:msg:*"]).await;
     let key = keys
         .lines()
         .next()
         .expect("one message key")
         .trim()
         .to_owned();
-    let fields = redis.cli(&["HKEYS", &key]).await;
+    let value = redis.cli(&["GET", &key]).await;
+    assert!(value.starts_with('\u{2}'), "{value:?}");
     assert!(
-        fields.contains("receipt") && !fields.contains("frame"),
-        "{fields}"
+        value.contains("pub") && !value.contains("sealed-41"),
+        "{value:?}"
     );
+    let waiting = redis.cli(&["HLEN", "fastport:{team}:waiting"]).await;
+    assert_eq!(waiting, "0");
     // Resume tokens are kept as digests: what Redis holds cannot take over a client id.
     let client = redis.cli(&["HGET", "fastport:{team}:clients", "sub"]).await;
     assert!(client.contains("token_sha256"), "{client}");
@@ -187,7 +191,7 @@ async fn on_redis_over_tls_with_a_private_ca_too() {
         .start()
         .await;
     survive_a_crash(server).await;
-    let keys = redis.cli(&["KEYS", "fastport:{team}:m:*"]).await;
+    let keys = redis.cli(&["KEYS", "fastport:{team}:msg:*"]).await;
     assert_eq!(
         keys.lines().count(),
         1,

@@ -29,7 +29,7 @@ use crate::cluster::{Cluster, Route, CLIENT_HEADER, NODE_HEADER, NODE_TTL};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Wait between attempts to reach an owner that did not answer.
 const RETRY: Duration = Duration::from_millis(250);
-/// Messages from the owner written to the client per flush.
+/// Messages written per flush, either way.
 const BATCH: usize = 64;
 
 type Upstream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -155,96 +155,116 @@ pub(crate) async fn run<S>(
     {
         owner_gone(&mut client).await;
     } else {
-        pipe(&mut client, &mut upstream, &welcomed, stall).await;
+        pipe(client, upstream, &welcomed, stall).await;
     }
     metrics.relayed.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// How one direction of the relay ended.
+enum Ended {
+    /// The side it reads from sent a close frame: it goes on to the other side.
+    Closed(Option<CloseFrame>),
+    /// The side it reads from went away without one.
+    Gone,
+    /// Writing to the other side failed or made no progress for the stall timeout.
+    Stuck,
+}
+
+/// Pipes both directions at once, each with its own backpressure: a client that publishes
+/// while the owner waits for it to read its deliveries must not stop those deliveries.
 async fn pipe<S>(
-    client: &mut WebSocketStream<S>,
-    upstream: &mut Upstream,
+    client: WebSocketStream<S>,
+    upstream: Upstream,
     welcomed: &AtomicBool,
     stall: Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    loop {
-        tokio::select! {
-            incoming = client.next() => match incoming {
-                Some(Ok(message @ (Message::Binary(_) | Message::Text(_)))) => {
-                    let sent = tokio::time::timeout(stall, upstream.send(message)).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        return owner_gone(client).await;
-                    }
+    let (mut to_client, mut from_client) = client.split();
+    let (mut to_owner, mut from_owner) = upstream.split();
+    let up = one_way(&mut from_client, &mut to_owner, stall, None);
+    let down = one_way(&mut from_owner, &mut to_client, stall, Some(welcomed));
+    let close_wait = Duration::from_secs(2);
+    tokio::select! {
+        ended = up => {
+            let frame = match ended {
+                Ended::Closed(frame) => frame,
+                Ended::Gone => None,
+                // The owner does not take what the client sends: the owner is gone for it.
+                Ended::Stuck => {
+                    let _ = tokio::time::timeout(close_wait, to_client.send(Message::Close(Some(moved_frame())))).await;
+                    None
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), upstream.close(frame)).await;
-                    return;
-                }
-                Some(Ok(_)) => {}
-                None | Some(Err(_)) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), upstream.close(None)).await;
-                    return;
-                }
-            },
-            outgoing = upstream.next() => match outgoing {
-                Some(Ok(Message::Binary(data))) => {
-                    welcomed.store(true, Ordering::Release);
-                    let written = tokio::time::timeout(stall, write_burst(client, upstream, data)).await;
-                    match written {
-                        Ok(Ok(None)) => {}
-                        Ok(Ok(Some(frame))) => {
-                            let _ = tokio::time::timeout(Duration::from_secs(2), client.close(frame)).await;
-                            return;
-                        }
-                        Ok(Err(())) | Err(_) => {
-                            let _ = tokio::time::timeout(Duration::from_secs(2), upstream.close(None)).await;
-                            return;
-                        }
-                    }
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), client.close(frame)).await;
-                    return;
-                }
-                Some(Ok(_)) => {}
-                None | Some(Err(_)) => return owner_gone(client).await,
-            },
+            };
+            let _ = tokio::time::timeout(close_wait, to_owner.send(Message::Close(frame))).await;
+        }
+        ended = down => {
+            let frame = match ended {
+                Ended::Closed(frame) => frame,
+                Ended::Gone => Some(moved_frame()),
+                // The client does not read: the owner's slow-consumer policy is not ours
+                // to apply, but a relay that cannot write ends.
+                Ended::Stuck => None,
+            };
+            let _ = tokio::time::timeout(close_wait, to_client.send(Message::Close(frame))).await;
+            let _ = tokio::time::timeout(close_wait, to_owner.send(Message::Close(None))).await;
         }
     }
 }
 
-/// Writes `first` and whatever else the owner has sent already (up to [`BATCH`]) with one
-/// flush. `Ok(Some(frame))`: the owner closed meanwhile; `Err`: the client's write failed.
-async fn write_burst<S>(
-    client: &mut WebSocketStream<S>,
-    upstream: &mut Upstream,
-    first: Bytes,
-) -> Result<Option<Option<CloseFrame>>, ()>
+/// Moves messages from `from` to `to` in bursts (what has arrived, up to [`BATCH`], with one
+/// flush) until `from` ends or a write makes no progress for `stall`. `welcomed` is set at
+/// the first message (the owner's answer to the `Hello`).
+async fn one_way<R, W>(
+    from: &mut R,
+    to: &mut W,
+    stall: Duration,
+    welcomed: Option<&AtomicBool>,
+) -> Ended
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    W: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
 {
-    client.feed(Message::Binary(first)).await.map_err(|_| ())?;
-    let mut closed = None;
-    for _ in 1..BATCH {
-        match upstream.next().now_or_never() {
-            Some(Some(Ok(Message::Binary(data)))) => {
-                client.feed(Message::Binary(data)).await.map_err(|_| ())?;
+    loop {
+        let first = match from.next().await {
+            Some(Ok(message @ (Message::Binary(_) | Message::Text(_)))) => message,
+            Some(Ok(Message::Close(frame))) => return Ended::Closed(frame),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return Ended::Gone,
+        };
+        if let Some(welcomed) = welcomed {
+            welcomed.store(true, Ordering::Release);
+        }
+        let mut ended = None;
+        let burst = async {
+            to.feed(first).await?;
+            for _ in 1..BATCH {
+                match from.next().now_or_never() {
+                    Some(Some(Ok(message @ (Message::Binary(_) | Message::Text(_))))) => {
+                        to.feed(message).await?;
+                    }
+                    Some(Some(Ok(Message::Close(frame)))) => {
+                        ended = Some(Ended::Closed(frame));
+                        break;
+                    }
+                    Some(Some(Ok(_))) => {}
+                    Some(None | Some(Err(_))) => {
+                        ended = Some(Ended::Gone);
+                        break;
+                    }
+                    None => break,
+                }
             }
-            Some(Some(Ok(Message::Close(frame)))) => {
-                closed = Some(frame);
-                break;
-            }
-            Some(Some(Ok(_))) => {}
-            Some(None | Some(Err(_))) => {
-                closed = Some(Some(moved_frame()));
-                break;
-            }
-            None => break,
+            to.flush().await
+        };
+        match tokio::time::timeout(stall, burst).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Ended::Stuck,
+        }
+        if let Some(ended) = ended {
+            return ended;
         }
     }
-    client.flush().await.map_err(|_| ())?;
-    Ok(closed)
 }
 
 fn moved_frame() -> CloseFrame {
