@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use fastport_client::{Client, Key, Options, Published, Qos, Receipt, ReceiptStatus, State};
 use fastport_client_core::client::{BackoffConfig, PublishRetryConfig};
+use fastport_client_core::codec::{AdminOp, SessionConfig};
 use fastport_harness::{Launch, Redis, Server};
 use futures_util::FutureExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
 
@@ -47,33 +46,25 @@ async fn node(redis: &Redis, id: &str) -> Server {
         .await
 }
 
-/// Creates the session through `server`'s admin API (HTTP), with a retry budget no
-/// failover exhausts: that node claims it and serves it.
+/// Creates the session through `server` (an `Admin` frame of the real client, as
+/// `fastport session create` sends it), with a retry budget no failover exhausts: that
+/// node claims the session and serves it.
 async fn create_session(server: &Server) {
-    let body = format!(
-        r#"{{"name":"{SESSION}","password":"{PASSWORD}","secret":"chaos-secret","config":{{"retry_interval_ms":1000,"max_retries":1000,"expiry_ms":600000}}}}"#
-    );
-    let request = format!(
-        "POST /admin/sessions HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        server.addr(),
-        body.len()
-    );
-    let exchange = async {
-        let mut stream = TcpStream::connect(server.addr()).await?;
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
+    let options = Options::admin_with(&server.url(), None, TOKEN).expect("valid options");
+    let admin = Client::connect(options).await.expect("the admin connects");
+    let config = SessionConfig {
+        retry_interval_ms: Some(1_000),
+        max_retries: Some(1_000),
+        expiry_ms: Some(600_000),
+        ..SessionConfig::default()
     };
-    let response = timeout(LIMIT, exchange)
-        .await
-        .expect("the admin API answers in time")
-        .expect("the admin API answers");
-    assert!(
-        response.starts_with("HTTP/1.1 201"),
-        "creating the session: {response}"
-    );
+    let op = AdminOp::Create {
+        password: PASSWORD.into(),
+        secret: "chaos-secret".into(),
+        config,
+    };
+    admin.admin(SESSION, TOKEN, op).await.expect("created");
+    admin.close().await;
 }
 
 /// A resumable client `id` trying `urls` in this order, reconnecting within a second and
