@@ -231,7 +231,7 @@ async fn run(program: &str, args: &[&str], port: u16, dir: Option<TempDir>) -> R
 
 /// Starts a redis-server on a free port of 127.0.0.1 with [`REDIS_ARGS`], or with
 /// [`REDIS_AOF_ARGS`] and its files in a temporary directory, and waits until it listens.
-async fn start_redis(aof: bool) -> Result<Server> {
+pub async fn start_redis(aof: bool) -> Result<Server> {
     let port = free_port()?;
     let port_arg = port.to_string();
     let mut args = vec!["--port", &port_arg];

@@ -15,7 +15,10 @@
 //! - isolation ([`attack`], fastPort only, not in the default list): another session's
 //!   publish-to-ack latency while one session is flooded with 1 MiB QoS 1 messages to
 //!   subscribers that never read, the flood on the other router shard or on the same one,
-//!   and the server's peak memory against its `--max-memory`.
+//!   and the server's peak memory against its `--max-memory`;
+//! - several nodes ([`nodes`], fastPort only, not in the default list): one, two and three
+//!   nodes sharing one Redis, publisher on the node that serves the session, subscribers
+//!   relayed through the others: fan-out throughput and paced latency, QoS 0 and 1.
 //!
 //! The load generators are "lean": they speak each wire protocol directly (frames encoded
 //! once, TCP_NODELAY, batched writes), so they do no crypto and little work per message.
@@ -33,6 +36,7 @@ mod latency;
 mod link;
 mod mqtt;
 mod nats;
+mod nodes;
 mod report;
 mod store;
 mod throughput;
@@ -54,8 +58,8 @@ const WRITE_BATCH: usize = 64;
 #[derive(Debug, Parser)]
 #[command(about = "fastPort vs Mosquitto, NATS and Redis: throughput, latency, idle memory")]
 struct Args {
-    /// What to measure, comma-separated: throughput, latency, idle, isolation (isolation is
-    /// fastPort only and ignores `--brokers`).
+    /// What to measure, comma-separated: throughput, latency, idle, isolation, nodes
+    /// (isolation and nodes are fastPort only and ignore `--brokers`).
     #[arg(long, value_delimiter = ',', default_value = "throughput,latency,idle")]
     scenarios: Vec<Kind>,
     /// Brokers to run, comma-separated: fastport, mosquitto, mosquitto-ws, nats, nats-ws,
@@ -85,8 +89,8 @@ struct Args {
     /// the others drop or buffer.
     #[arg(long, default_value_t = 512)]
     window: u64,
-    /// Throughput: rounds over every scenario and broker; each cell reports the median and
-    /// the range.
+    /// Throughput and nodes: rounds over every scenario and broker (nodes: topology); each
+    /// cell reports the median and the range.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Throughput: payload sizes in bytes, comma-separated; every scenario runs with each.
@@ -167,6 +171,7 @@ enum Kind {
     Latency,
     Idle,
     Isolation,
+    Nodes,
 }
 
 /// Everything one run measured.
@@ -176,6 +181,7 @@ struct Results {
     latency: Vec<latency::Outcome>,
     idle: Vec<idle::Outcome>,
     isolation: Vec<attack::Outcome>,
+    nodes: Vec<nodes::Outcome>,
     /// The open-file limit (soft) the bench and the brokers it starts run with.
     nofile: u64,
 }
@@ -234,6 +240,9 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
     if args.scenarios.contains(&Kind::Isolation) {
         results.isolation = attack::run(&args, &server_bin).await?;
     }
+    if args.scenarios.contains(&Kind::Nodes) {
+        results.nodes = nodes::run(&args, &server_bin).await?;
+    }
     let tables = report::Tables::new(&results, &args);
     println!("{}", tables.stdout());
     let store: Vec<String> = results
@@ -258,6 +267,9 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
     }
     if !results.isolation.is_empty() {
         println!("{}", attack::render(&results.isolation));
+    }
+    if !results.nodes.is_empty() {
+        println!("{}", nodes::render(&results.nodes));
     }
     if let Some(path) = &args.write_docs {
         report::write_docs(path, &tables, &results, &args).await?;

@@ -53,7 +53,7 @@ impl Tables {
     }
 }
 
-fn rate(per_sec: f64) -> String {
+pub fn rate(per_sec: f64) -> String {
     if per_sec >= 1e6 {
         format!("{:.2} M", per_sec / 1e6)
     } else {

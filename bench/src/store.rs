@@ -154,7 +154,7 @@ async fn redis_info(addr: SocketAddr, section: &str) -> Result<String> {
 }
 
 /// The body of `GET path` over HTTP/1.1 (the connection closed by the server after it).
-async fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
+pub async fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
     let mut stream = TcpStream::connect(addr).await?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;

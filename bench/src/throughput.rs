@@ -96,7 +96,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn new(subscribers: usize, window: u64, qos1: bool, limit: u64) -> Counters {
+    pub fn new(subscribers: usize, window: u64, qos1: bool, limit: u64) -> Counters {
         Counters {
             sent: AtomicU64::new(0),
             received: (0..subscribers).map(|_| AtomicU64::new(0)).collect(),
@@ -110,7 +110,8 @@ impl Counters {
         }
     }
 
-    fn delivered(&self) -> u64 {
+    /// Messages received so far, all subscribers together.
+    pub fn delivered(&self) -> u64 {
         self.received
             .iter()
             .map(|r| r.load(Ordering::Relaxed))
@@ -123,6 +124,17 @@ impl Counters {
             .map(|r| r.load(Ordering::Relaxed))
             .min()
             .unwrap_or(0)
+    }
+
+    /// A subscriber's connection ended.
+    pub fn subscriber_lost(&self) {
+        self.subscriber_losses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Subscriber connections lost and receipts not `delivered`, so far.
+    pub fn faults(&self) -> u64 {
+        self.subscriber_losses.load(Ordering::Relaxed)
+            + self.receipts_not_delivered.load(Ordering::Relaxed)
     }
 
     /// Subscriber `i` received one message.
