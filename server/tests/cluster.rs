@@ -166,6 +166,41 @@ async fn a_publish_on_one_node_reaches_subscribers_on_every_node() {
         2
     );
 
+    // Fan-in: publishers on every node, one subscriber; each publisher's messages in order.
+    let mut publishers = Vec::new();
+    for (server, id) in [(&a, "in-a"), (&b, "in-b"), (&c, "in-c")] {
+        publishers.push((join(server, id, "").await.0, id));
+    }
+    for round in 1..=3u64 {
+        for (p, _) in &mut publishers {
+            p.send(&publish(Qos::AtLeastOnce, round, b"fan-in")).await;
+        }
+    }
+    for (p, _) in &mut publishers {
+        for round in 1..=3u64 {
+            assert_eq!(pub_ack(p, round).await, ErrorCode::OK);
+        }
+    }
+    let mut seen: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for _ in 0..9 {
+        let d = deliver(&mut on_b).await;
+        seen.entry(d.publisher.clone())
+            .or_default()
+            .push(d.delivery_id);
+        on_b.send(&Frame::DeliverAck {
+            delivery_id: d.delivery_id,
+        })
+        .await;
+    }
+    for (_, id) in &publishers {
+        let ids = &seen[*id];
+        assert_eq!(ids.len(), 3, "{id}: {seen:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "{id} in order: {ids:?}"
+        );
+    }
+
     // A client id is one across the nodes: the newer connection, on another node, wins.
     let (_newer, welcome) = join(&b, "sub-a", &token_a).await;
     assert!(welcome.session_present);
