@@ -6,10 +6,11 @@
 //! the session moves to another node, restored from Redis.
 //!
 //! Throughout, the publisher sends paced QoS 1 messages, several in flight at once. In the
-//! end: every publish was acknowledged and got a `delivered` receipt from all three
-//! subscribers; every acknowledged message reached every subscriber (all subscribed before
-//! the first publish) exactly once — the client's dedupe holds across resends and
-//! takeovers — and in the order it was published.
+//! end: every publish was acknowledged and every receipt that came says `delivered` by all
+//! three subscribers (a receipt on its way when the session's node died may be lost: at most
+//! a handful per such kill); every acknowledged message reached every subscriber (all
+//! subscribed before the first publish) exactly once — the client's dedupe holds across
+//! resends and takeovers — and in the order it was published.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -192,22 +193,40 @@ async fn killing_nodes_every_few_seconds_loses_no_acknowledged_message() {
     );
     let publishing = started.elapsed();
 
-    // Every publish is acknowledged, then settles with a receipt from every subscriber.
+    // Every publish is acknowledged, then settles with a receipt from every subscriber. A
+    // receipt the session's node had sent (or queued, not yet stored, for a publisher that
+    // was away) when it was killed is not sent again (docs/CLUSTER.md, "Failures"): the
+    // publisher holds its PubAck and does not resend. So a few may be missing, at most a
+    // handful per kill of that node; the messages themselves must all arrive (below).
     let pending = acks.await.expect("the publishing task ran");
-    let mut receipts: Vec<Receipt> = Vec::new();
+    let mut published = Vec::new();
     for (n, acked) in pending.into_iter().enumerate() {
-        let published = timeout(LIMIT, acked)
+        let p = timeout(LIMIT, acked)
             .await
             .unwrap_or_else(|_| panic!("publish {n} not acknowledged within {LIMIT:?}"))
             .expect("the publish task ran");
-        let receipt = timeout(LIMIT, published.receipt())
-            .await
-            .unwrap_or_else(|_| panic!("no receipt for publish {n} within {LIMIT:?}"))
-            .unwrap_or_else(|| panic!("the client closed before the receipt of {n}"));
-        receipts.push(receipt);
+        published.push(p);
+    }
+    let deadline = Instant::now() + LIMIT;
+    let mut receipts: Vec<Option<Receipt>> = Vec::new();
+    for (n, p) in published.into_iter().enumerate() {
+        match tokio::time::timeout_at(deadline, p.receipt()).await {
+            Ok(Some(receipt)) => receipts.push(Some(receipt)),
+            Ok(None) => panic!("the client closed before the receipt of {n}"),
+            Err(_) => receipts.push(None),
+        }
     }
     let settled = started.elapsed();
+    let missing: Vec<usize> = (0..receipts.len())
+        .filter(|n| receipts[*n].is_none())
+        .collect();
+    assert!(
+        missing.len() <= 5 * owners_killed,
+        "{} receipts missing ({missing:?}) for {owners_killed} kills of the session's node",
+        missing.len()
+    );
     for (n, r) in receipts.iter().enumerate() {
+        let Some(r) = r else { continue };
         assert_eq!(
             (r.status, r.delivered, r.failed),
             (ReceiptStatus::Delivered, SUBSCRIBERS as u32, 0),
@@ -245,6 +264,8 @@ async fn killing_nodes_every_few_seconds_loses_no_acknowledged_message() {
     }
     eprintln!(
         "{kills} nodes killed ({owners_killed} serving the session) in {publishing:?}; \
-         {MESSAGES} QoS 1 messages to {SUBSCRIBERS} subscribers, all settled after {settled:?}"
+         {MESSAGES} QoS 1 messages to {SUBSCRIBERS} subscribers, settled after {settled:?}, \
+         {} receipts lost",
+        missing.len()
     );
 }
